@@ -1,0 +1,91 @@
+import type { ClientType, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
+import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
+import { withContext } from './with-context.ts';
+
+export async function clientsCommand(args: CommandArgs): Promise<number> {
+  const sub = args.positionals[0];
+  return withContext(args, async (_ctx, registry) => {
+    switch (sub) {
+      case 'create': {
+        const audiences = list(args.values.audiences);
+        const { client, clientSecret } = await registry.createClient({
+          name: requireString(args.values, 'name'),
+          type: requireString(args.values, 'type') as ClientType,
+          clientId: typeof args.values['client-id'] === 'string' ? args.values['client-id'] : undefined,
+          grantTypes: list(args.values['grant-types']),
+          scopes: list(args.values.scopes),
+          audiences: audiences.length ? audiences : undefined,
+          tokenEndpointAuthMethod: args.values['auth-method'] as TokenEndpointAuthMethod | undefined,
+        });
+        const secretLine = clientSecret
+          ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
+          : 'public client: no secret';
+        print(
+          args,
+          { client_id: client.clientId, client_secret: clientSecret, client: clientJson(client) },
+          `created client ${client.name}\nclient_id:     ${client.clientId}\n${secretLine}`,
+        );
+        return 0;
+      }
+      case 'list': {
+        const clients = await registry.listClients();
+        print(
+          args,
+          { clients: clients.map(clientJson) },
+          clients.length ? clients.map((c) => `${c.clientId}  ${c.type.padEnd(12)} ${c.name}`).join('\n') : 'no clients',
+        );
+        return 0;
+      }
+      case 'show': {
+        const client = await registry.getClient(requirePositional(args.positionals, 'the client id'));
+        print(args, clientJson(client), clientText(client));
+        return 0;
+      }
+      case 'delete': {
+        const clientId = requirePositional(args.positionals, 'the client id');
+        await registry.deleteClient(clientId);
+        print(args, { deleted: clientId }, `deleted client ${clientId}`);
+        return 0;
+      }
+      case 'rotate-secret': {
+        const clientId = requirePositional(args.positionals, 'the client id');
+        const secret = await registry.rotateSecret(clientId);
+        print(
+          args,
+          { client_id: clientId, client_secret: secret },
+          `client_id:     ${clientId}\nclient_secret: ${secret}\n\nThe old secret no longer works. The new one is shown only this once.`,
+        );
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown clients command "${sub ?? ''}"`);
+    }
+  });
+}
+
+/** A client as shown to admins: never the secret or its hash. */
+function clientJson(c: Client) {
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    type: c.type,
+    token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+    grant_types: c.grantTypes,
+    scopes: c.scopes.map((s) => s.scope),
+    audiences: c.audiences.map((a) => a.identifier),
+    created_at: new Date(c.createdAt * 1000).toISOString(),
+    secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
+  };
+}
+
+function clientText(c: Client): string {
+  return [
+    `client_id:   ${c.clientId}`,
+    `name:        ${c.name}`,
+    `type:        ${c.type}`,
+    `auth method: ${c.tokenEndpointAuthMethod}`,
+    `grant types: ${c.grantTypes.join(' ')}`,
+    `scopes:      ${c.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
+    `audiences:   ${c.audiences.map((a) => a.identifier).join(' ') || '(none)'}`,
+  ].join('\n');
+}

@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { loadSettings } from '../config/load.ts';
+import { ConfigError, RegistryError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import { clientsCommand } from './clients.ts';
+import { keysCommand } from './keys.ts';
+import { resourcesCommand } from './resources.ts';
+import { migrateCommand, serveCommand } from './serve.ts';
+import { UsageError, type CliIo } from './io.ts';
+
+export const USAGE = `Usage: latchkey <command> [options]
+
+Commands:
+  serve                         start the authorization server
+  migrate                       bring the database schema up to date and exit
+  resources create --identifier URI --scopes a,b [--name NAME] [--access-token-ttl SECONDS]
+  resources list | show URI | delete URI
+  clients create --name NAME --type confidential|public --grant-types client_credentials
+                 --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
+                 [--client-id ID]
+  clients list | show ID | delete ID | rotate-secret ID
+  keys list | rotate [--alg ES256|RS256|all]
+
+Global options:
+  --config FILE    JSON config file (same as LATCHKEY_CONFIG)
+  --json           print one JSON object instead of text
+  -h, --help       show this help
+
+Settings come from the same environment variables as the server (LATCHKEY_DATA_DIR, DATABASE_URL, ...).`;
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        identifier: { type: 'string' },
+        scopes: { type: 'string' },
+        name: { type: 'string' },
+        'access-token-ttl': { type: 'string' },
+        type: { type: 'string' },
+        'grant-types': { type: 'string' },
+        audiences: { type: 'string' },
+        'auth-method': { type: 'string' },
+        'client-id': { type: 'string' },
+        alg: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    io.out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  try {
+    const settings = loadSettings({ configFile: values.config });
+    // The server logs to stdout; other commands keep stdout for their output and log errors to stderr.
+    const logger =
+      command === 'serve'
+        ? createLogger(settings.logLevel, io.logDestination)
+        : createLogger('error', io.logDestination ?? pino.destination(2));
+    const args = { settings, logger, values, positionals: rest, io };
+    switch (command) {
+      case 'serve':
+        return await serveCommand(args);
+      case 'migrate':
+        return await migrateCommand(args);
+      case 'resources':
+        return await resourcesCommand(args);
+      case 'clients':
+        return await clientsCommand(args);
+      case 'keys':
+        return await keysCommand(args);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof RegistryError) {
+      if (values.json) io.out(JSON.stringify({ error: err instanceof RegistryError ? err.code : 'config', message: err.message }));
+      io.err(`error: ${err.message}`);
+      return 1;
+    }
+    io.err(`error: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}
+
+function processIo(): CliIo {
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  };
+}

@@ -1,0 +1,68 @@
+import type { Resource } from '../registry/types.ts';
+import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
+import { withContext } from './with-context.ts';
+
+export async function resourcesCommand(args: CommandArgs): Promise<number> {
+  const sub = args.positionals[0];
+  return withContext(args, async (_ctx, registry) => {
+    switch (sub) {
+      case 'create': {
+        const ttl = args.values['access-token-ttl'];
+        const resource = await registry.createResource({
+          identifier: requireString(args.values, 'identifier'),
+          name: typeof args.values.name === 'string' ? args.values.name : undefined,
+          scopes: list(args.values.scopes),
+          accessTokenTtlSeconds: typeof ttl === 'string' ? parseSeconds(ttl) : null,
+        });
+        print(args, resourceJson(resource), `created resource ${resource.identifier}\n${resourceText(resource)}`);
+        return 0;
+      }
+      case 'list': {
+        const resources = await registry.listResources();
+        print(
+          args,
+          { resources: resources.map(resourceJson) },
+          resources.length ? resources.map(resourceText).join('\n\n') : 'no resources',
+        );
+        return 0;
+      }
+      case 'show': {
+        const resource = await registry.getResource(requirePositional(args.positionals, 'the resource identifier'));
+        print(args, resourceJson(resource), resourceText(resource));
+        return 0;
+      }
+      case 'delete': {
+        const identifier = requirePositional(args.positionals, 'the resource identifier');
+        await registry.deleteResource(identifier);
+        print(args, { deleted: identifier }, `deleted resource ${identifier}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown resources command "${sub ?? ''}"`);
+    }
+  });
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError('--access-token-ttl takes a whole number of seconds');
+  return Number(value);
+}
+
+function resourceJson(r: Resource) {
+  return {
+    identifier: r.identifier,
+    name: r.name,
+    scopes: r.scopes.map((s) => s.scope),
+    access_token_ttl_seconds: r.accessTokenTtlSeconds,
+    created_at: new Date(r.createdAt * 1000).toISOString(),
+  };
+}
+
+function resourceText(r: Resource): string {
+  return [
+    `identifier: ${r.identifier}`,
+    `name:       ${r.name}`,
+    `scopes:     ${r.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
+    `token ttl:  ${r.accessTokenTtlSeconds === null ? 'server default' : `${r.accessTokenTtlSeconds} s`}`,
+  ].join('\n');
+}

@@ -1,0 +1,85 @@
+import { InvalidClient, InvalidRequest } from '../errors.ts';
+import type { FormParams } from '../http/form-params.ts';
+import { matchesHash, sha256 } from '../lib/random.ts';
+import type { Client } from '../registry/types.ts';
+import type { ClientStore } from '../storage/client-store.ts';
+import { readClientSecretBasic } from './client-secret-basic.ts';
+import { readClientSecretPost } from './client-secret-post.ts';
+import { readNone } from './none.ts';
+import type { PresentedCredentials } from './presented.ts';
+
+export interface AuthenticationInput {
+  authorization: string | undefined;
+  params: FormParams;
+  /** Names of the query-string parameters, to refuse credentials sent there. */
+  queryNames: readonly string[];
+}
+
+export interface AuthenticateOptions {
+  /** Whether a public client (method `none`) is accepted at this endpoint. */
+  allowPublic: boolean;
+}
+
+/** A hash no secret matches, compared against when the client is unknown so timing says nothing. */
+const UNKNOWN_CLIENT_HASH = sha256('latchkey: no client has this secret');
+
+/**
+ * Works out which client is calling and proves it. Every failure is `invalid_client` (401), except a
+ * malformed request, which is `invalid_request`.
+ */
+export async function authenticateClient(
+  input: AuthenticationInput,
+  clients: ClientStore,
+  options: AuthenticateOptions,
+): Promise<Client> {
+  // OAuth 2.1 §2.4.1: the client secret MUST NOT be included in the request URI.
+  if (input.queryNames.includes('client_secret')) {
+    throw new InvalidRequest('client credentials must not be sent in the query string');
+  }
+  const presented = readCredentials(input);
+  if (!presented) throw new InvalidClient('client authentication is required');
+
+  const client = await clients.find(presented.clientId);
+  const usedBasic = presented.method === 'client_secret_basic';
+  const fail = (detail: string) => {
+    const error = new InvalidClient('client authentication failed', detail);
+    error.usedBasic = usedBasic;
+    return error;
+  };
+
+  if (presented.secret !== undefined) {
+    const ok = matchesHash(presented.secret, client?.secretHash ?? UNKNOWN_CLIENT_HASH);
+    if (!client) throw fail('unknown client');
+    if (!ok || client.secretHash === null) throw fail('wrong secret');
+  } else if (!client) {
+    throw fail('unknown client');
+  }
+
+  // The registered token_endpoint_auth_method is enforced (RFC 7591 §2): no other method is accepted.
+  if (client.tokenEndpointAuthMethod !== presented.method) {
+    throw fail(`client is registered for ${client.tokenEndpointAuthMethod}, used ${presented.method}`);
+  }
+  if (presented.method === 'none' && !options.allowPublic) {
+    throw fail('public clients cannot authenticate at this endpoint');
+  }
+  return client;
+}
+
+function readCredentials(input: AuthenticationInput): PresentedCredentials | undefined {
+  const basic = readClientSecretBasic(input.authorization);
+  const post = readClientSecretPost(input.params);
+  // OAuth 2.1 §2.4: "The client MUST NOT use more than one authentication method in each request."
+  if (basic && (post || input.params.has('client_secret'))) {
+    throw new InvalidRequest('more than one client authentication method was used');
+  }
+  if (basic) {
+    const bodyClientId = input.params.get('client_id');
+    if (bodyClientId !== undefined && bodyClientId !== basic.clientId) {
+      throw new InvalidRequest('client_id in the body differs from the authenticated client');
+    }
+    return basic;
+  }
+  if (post) return post;
+  if (input.params.has('client_secret')) throw new InvalidRequest('client_secret given without client_id');
+  return readNone(input.params);
+}

@@ -1,0 +1,8 @@
+import type { TokenEndpointAuthMethod } from '../registry/types.ts';
+
+/** The credentials a request carries, before they are checked against the registry. */
+export interface PresentedCredentials {
+  method: TokenEndpointAuthMethod;
+  clientId: string;
+  secret?: string;
+}

@@ -1,0 +1,62 @@
+/**
+ * Every server option, its environment variable, its config-file key and its default, in one place.
+ * README's configuration table is checked against this list by a test (test/config.test.ts).
+ */
+export interface Settings {
+  /** TCP port the HTTP server listens on. */
+  port: number;
+  /** Interface the HTTP server binds to. `0.0.0.0` to accept connections from other hosts. */
+  host: string;
+  /** Issuer identifier (RFC 8414 §2): the exact `iss` of every token; https unless loopback. */
+  issuer: string;
+  /** Directory for the SQLite database and the generated key-encryption secret. */
+  dataDir: string;
+  /** PostgreSQL connection string; unset means SQLite in `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Secret that encrypts signing keys at rest; generated into `dataDir` (with a warning) when unset. */
+  secret: string | undefined;
+  /** Allow an `http:` issuer on a host other than localhost/127.0.0.1/[::1]. Never in production. */
+  allowInsecureIssuer: boolean;
+  /** Lifetime of access tokens, in seconds (RFC 9068 tokens; 5-15 minutes is usual). */
+  accessTokenTtlSeconds: number;
+  /** How long a node keeps its copy of the signing keys before reading them again from the database. */
+  keyCacheSeconds: number;
+  /** Largest request body accepted, in bytes; larger bodies get 413 `invalid_request`. */
+  bodyLimitBytes: number;
+  /** Interval of the janitor that purges expired revocations and retired keys, in seconds (0 = off). */
+  janitorIntervalSeconds: number;
+  /** Trust `X-Forwarded-*` headers from a reverse proxy in front of the server. */
+  trustProxy: boolean;
+  /** pino log level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: string;
+}
+
+export interface OptionSpec {
+  key: keyof Settings;
+  env: string;
+  type: 'string' | 'integer' | 'boolean' | 'optional-string';
+  /** Default as documented; `undefined` for options that are unset by default. */
+  default: string | number | boolean | undefined;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'port', env: 'PORT', type: 'integer', default: 9000 },
+  { key: 'host', env: 'HOST', type: 'string', default: '127.0.0.1' },
+  { key: 'issuer', env: 'LATCHKEY_ISSUER', type: 'string', default: 'http://localhost:9000' },
+  { key: 'dataDir', env: 'LATCHKEY_DATA_DIR', type: 'string', default: './data' },
+  { key: 'databaseUrl', env: 'DATABASE_URL', type: 'optional-string', default: undefined },
+  { key: 'secret', env: 'LATCHKEY_SECRET', type: 'optional-string', default: undefined },
+  { key: 'allowInsecureIssuer', env: 'LATCHKEY_ALLOW_INSECURE_ISSUER', type: 'boolean', default: false },
+  { key: 'accessTokenTtlSeconds', env: 'LATCHKEY_ACCESS_TOKEN_TTL_SECONDS', type: 'integer', default: 600 },
+  { key: 'keyCacheSeconds', env: 'LATCHKEY_KEY_CACHE_SECONDS', type: 'integer', default: 5 },
+  { key: 'bodyLimitBytes', env: 'LATCHKEY_BODY_LIMIT_BYTES', type: 'integer', default: 64 * 1024 },
+  { key: 'janitorIntervalSeconds', env: 'LATCHKEY_JANITOR_INTERVAL_SECONDS', type: 'integer', default: 300 },
+  { key: 'trustProxy', env: 'LATCHKEY_TRUST_PROXY', type: 'boolean', default: false },
+  { key: 'logLevel', env: 'LOG_LEVEL', type: 'string', default: 'info' },
+];
+
+/** Environment variable naming an optional JSON config file (same keys as `Settings`). */
+export const CONFIG_FILE_ENV = 'LATCHKEY_CONFIG';
+
+/** Clock skew tolerated when checking our own tokens' `exp`/`iat`, in seconds. */
+export const CLOCK_TOLERANCE_SECONDS = 5;

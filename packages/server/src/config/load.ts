@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { CONFIG_FILE_ENV, OPTIONS, type OptionSpec, type Settings } from './defaults.ts';
+
+type Source = Record<string, unknown>;
+
+/**
+ * Settings from, in rising precedence: defaults, the JSON config file (`--config` or
+ * `LATCHKEY_CONFIG`), environment variables, and explicit overrides (tests, embedding code).
+ */
+export function loadSettings(
+  options: { env?: NodeJS.ProcessEnv; configFile?: string; overrides?: Partial<Settings> } = {},
+): Settings {
+  const env = options.env ?? process.env;
+  const configPath = options.configFile ?? env[CONFIG_FILE_ENV];
+  const file = configPath ? readConfigFile(configPath) : {};
+  const settings = {} as Record<keyof Settings, unknown>;
+  for (const spec of OPTIONS) {
+    let value: unknown = spec.default;
+    if (spec.key in file) value = coerce(spec, file[spec.key], `${configPath}: ${spec.key}`);
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== '') value = coerce(spec, fromEnv, spec.env);
+    settings[spec.key] = value;
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) settings[key as keyof Settings] = value;
+  }
+  const result = settings as Settings;
+  validateSettings(result);
+  return result;
+}
+
+function readConfigFile(path: string): Source {
+  let text: string;
+  try {
+    text = readFileSync(resolve(path), 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  const known = new Set(OPTIONS.map((o) => o.key as string));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`config file ${path}: unknown option "${key}"`);
+  }
+  return parsed as Source;
+}
+
+function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
+  switch (spec.type) {
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${where} must be a non-negative integer`);
+      return n;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      const s = String(raw).trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+      if (['0', 'false', 'no', 'off'].includes(s)) return false;
+      throw new ConfigError(`${where} must be true or false`);
+    }
+    case 'string':
+    case 'optional-string':
+      if (typeof raw !== 'string') throw new ConfigError(`${where} must be a string`);
+      return raw;
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Checks that fail at boot rather than on the first request. */
+export function validateSettings(settings: Settings): void {
+  let url: URL;
+  try {
+    url = new URL(settings.issuer);
+  } catch {
+    throw new ConfigError(`LATCHKEY_ISSUER "${settings.issuer}" is not a URL`);
+  }
+  // RFC 8414 §2: the issuer is a URL using the https scheme with no query or fragment components.
+  if (url.search || url.hash || settings.issuer.includes('?') || settings.issuer.includes('#')) {
+    throw new ConfigError('LATCHKEY_ISSUER must not have a query or fragment');
+  }
+  if (url.username || url.password) throw new ConfigError('LATCHKEY_ISSUER must not contain credentials');
+  if (settings.issuer.endsWith('/')) {
+    throw new ConfigError(
+      `LATCHKEY_ISSUER must not end with "/" (it is compared exactly): use "${settings.issuer.replace(/\/+$/, '')}"`,
+    );
+  }
+  if (url.protocol !== 'https:') {
+    if (url.protocol !== 'http:') throw new ConfigError('LATCHKEY_ISSUER must be an https URL');
+    if (!LOOPBACK_HOSTS.has(url.hostname) && !settings.allowInsecureIssuer) {
+      throw new ConfigError(
+        'LATCHKEY_ISSUER must use https unless its host is localhost, 127.0.0.1 or [::1]; ' +
+          'set LATCHKEY_ALLOW_INSECURE_ISSUER=true to override (never in production)',
+      );
+    }
+  }
+  if (settings.port > 65535) throw new ConfigError('PORT must be at most 65535');
+  if (settings.accessTokenTtlSeconds < 1 || settings.accessTokenTtlSeconds > 24 * 3600) {
+    throw new ConfigError('LATCHKEY_ACCESS_TOKEN_TTL_SECONDS must be between 1 and 86400');
+  }
+  if (settings.bodyLimitBytes < 1024) throw new ConfigError('LATCHKEY_BODY_LIMIT_BYTES must be at least 1024');
+  if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+}
+
+/** Whether the issuer is served over plain http (the startup warns about it). */
+export function issuerIsInsecure(settings: Settings): boolean {
+  return new URL(settings.issuer).protocol === 'http:';
+}

@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Settings } from './config/defaults.ts';
+import type { KeyRing } from './keys/key-ring.ts';
+import type { Storage } from './storage/storage.ts';
+
+/** What endpoints, grants and admin commands need: settings, storage and keys. No HTTP in here. */
+export interface ServerContext {
+  settings: Settings;
+  storage: Storage;
+  keys: KeyRing;
+  logger: Logger;
+}
+
+/** The URL of an endpoint under the issuer (the issuer may have a path). */
+export function endpointUrl(settings: Settings, path: string): string {
+  return `${settings.issuer}${path}`;
+}

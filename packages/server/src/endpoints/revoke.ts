@@ -1,0 +1,28 @@
+import { authenticateClient } from '../client-auth/authenticate.ts';
+import type { ServerContext } from '../context.ts';
+import { UnauthorizedClient } from '../errors.ts';
+import { verifyOwnAccessToken } from '../tokens/access-token.ts';
+import type { EndpointRequest } from './endpoint-request.ts';
+
+/**
+ * RFC 7009 §2.1: revokes an access token of the calling client. A JWT access token's `jti` is
+ * remembered until the token expires, so introspection and revocation-aware resource servers refuse it.
+ */
+export async function revocationEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<void> {
+  // RFC 7009 §2.1: the client authenticates as it does at the token endpoint (public clients by client_id).
+  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: true });
+  const token = request.params.require('token');
+  // RFC 7009 §2.1: token_type_hint is only a hint; an unknown value does not change the outcome.
+  request.params.get('token_type_hint');
+
+  const claims = await verifyOwnAccessToken(ctx.keys, ctx.settings.issuer, token);
+  // RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot handle such
+  // an error in a reasonable way".
+  if (!claims) return;
+  // RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+  // revocation request. If this validation fails, the request is refused and the client is informed".
+  if (claims.client_id !== client.clientId) {
+    throw new UnauthorizedClient('the token was not issued to this client');
+  }
+  await ctx.storage.revocations.revokeAccessToken(claims.jti, client.clientId, claims.exp, Math.floor(Date.now() / 1000));
+}

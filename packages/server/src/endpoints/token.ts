@@ -1,0 +1,23 @@
+import { authenticateClient } from '../client-auth/authenticate.ts';
+import type { ServerContext } from '../context.ts';
+import { InvalidRequest, UnsupportedGrantType } from '../errors.ts';
+import { GRANTS } from '../grants/index.ts';
+import type { TokenResponse } from '../grants/token-response.ts';
+import type { EndpointRequest } from './endpoint-request.ts';
+
+/** RFC 6749 §3.2 token endpoint, as named steps: grant type, client authentication, grant handler. */
+export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<TokenResponse> {
+  const grant = checkGrantType(request);
+  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: grant.allowsPublicClients });
+  return grant.handle(ctx, client, request.params);
+}
+
+function checkGrantType(request: EndpointRequest) {
+  const grantType = request.params.get('grant_type');
+  if (grantType === undefined) throw new InvalidRequest('parameter "grant_type" is required');
+  // RFC 6749 §5.2 unsupported_grant_type: "not supported by the authorization server". This includes
+  // `password` and `implicit`, which OAuth 2.1 removed and Latchkey never offers.
+  const grant = GRANTS.get(grantType);
+  if (!grant) throw new UnsupportedGrantType(`grant type "${grantType}" is not supported`);
+  return grant;
+}

@@ -1,0 +1,41 @@
+import { UnauthorizedClient } from '../errors.ts';
+import { signAccessToken } from '../tokens/access-token.ts';
+import type { GrantHandler } from './grant.ts';
+import { parseScope, selectAudience } from './select-audience.ts';
+
+/**
+ * RFC 6749 §4.4: the client asks for a token on its own behalf. Issuing one writes nothing to the
+ * database: the token is a self-contained JWT (RFC 9068), revocable later by its `jti`.
+ */
+export const clientCredentialsGrant: GrantHandler = {
+  grantType: 'client_credentials',
+  allowsPublicClients: false,
+  async handle(ctx, client, params) {
+    // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
+    if (client.type !== 'confidential') {
+      throw new UnauthorizedClient('public clients cannot use the client_credentials grant');
+    }
+    if (!client.grantTypes.includes('client_credentials')) {
+      throw new UnauthorizedClient('the client is not allowed the client_credentials grant');
+    }
+    const selection = selectAudience(client, params.getAll('resource'), parseScope(params.get('scope')));
+    const ttlSeconds = selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds;
+    const issued = await signAccessToken(ctx.keys, {
+      issuer: ctx.settings.issuer,
+      // RFC 9068 §2.2: with no resource owner, `sub` SHOULD be the client identifier. Client ids can
+      // never take the form of a user subject (registry/client-id.ts), so the two cannot collide.
+      subject: client.clientId,
+      clientId: client.clientId,
+      audience: selection.audience,
+      scope: selection.scope,
+      ttlSeconds,
+    });
+    // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
+    return {
+      access_token: issued.token,
+      token_type: 'Bearer',
+      expires_in: issued.expiresIn,
+      scope: selection.scope.join(' '),
+    };
+  },
+};

@@ -1,0 +1,12 @@
+import type { ServerContext } from '../context.ts';
+import type { FormParams } from '../http/form-params.ts';
+import type { Client } from '../registry/types.ts';
+import type { TokenResponse } from './token-response.ts';
+
+/** A grant type handler: one file per grant, one line in grants/index.ts. */
+export interface GrantHandler {
+  grantType: string;
+  /** Whether a public client (no secret) may use this grant at the token endpoint. */
+  allowsPublicClients: boolean;
+  handle(ctx: ServerContext, client: Client, params: FormParams): Promise<TokenResponse>;
+}

@@ -1,0 +1,10 @@
+/** RFC 6749 §5.1 successful token response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  /** RFC 6749 §5.1; always sent, so the client knows exactly what it got (Spring CVE-2022-31690). */
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+}

@@ -1,0 +1,89 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { PATHS, openIdConfiguration, serverMetadata } from '../endpoints/discovery.ts';
+import type { EndpointRequest } from '../endpoints/endpoint-request.ts';
+import { introspectionEndpoint } from '../endpoints/introspect.ts';
+import { revocationEndpoint } from '../endpoints/revoke.ts';
+import { tokenEndpoint } from '../endpoints/token.ts';
+import { InvalidRequest } from '../errors.ts';
+import { sendError } from './error-reply.ts';
+import { FormParams } from './form-params.ts';
+
+/** Builds the HTTP shell. Routes are thin: parse, call the endpoint function, serialise. */
+export function buildApp(ctx: ServerContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    bodyLimit: ctx.settings.bodyLimitBytes,
+    trustProxy: ctx.settings.trustProxy,
+    // Request ids in logs; no request bodies or query strings are ever logged (see logger.ts).
+    disableRequestLogging: false,
+    return503OnClosing: true,
+  });
+
+  // Only form bodies are parsed; any other media type is refused by Fastify and mapped to invalid_request.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, new FormParams(body as string));
+  });
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });
+  });
+
+  const issuerPath = new URL(ctx.settings.issuer).pathname.replace(/\/$/, '');
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ok = await ctx.storage.ping();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'database unavailable' });
+  });
+
+  // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
+  app.get(`/.well-known/oauth-authorization-server${issuerPath}`, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(await serverMetadata(ctx)),
+  );
+  // OIDC Discovery §4: the issuer's path followed by /.well-known/openid-configuration.
+  app.get(`${issuerPath}/.well-known/openid-configuration`, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(await openIdConfiguration(ctx)),
+  );
+
+  app.get(`${issuerPath}${PATHS.jwks}`, async (_request, reply) =>
+    reply
+      .type('application/jwk-set+json; charset=utf-8')
+      .header('cache-control', 'public, max-age=300')
+      .send(await ctx.keys.jwks()),
+  );
+
+  app.post(`${issuerPath}${PATHS.token}`, async (request, reply) => {
+    const response = await tokenEndpoint(ctx, endpointRequest(request));
+    // RFC 6749 §5.1: Cache-Control: no-store and Pragma: no-cache on every token response.
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
+  });
+
+  app.post(`${issuerPath}${PATHS.introspection}`, async (request, reply) => {
+    const response = await introspectionEndpoint(ctx, endpointRequest(request));
+    return reply.header('cache-control', 'no-store').send(response);
+  });
+
+  app.post(`${issuerPath}${PATHS.revocation}`, async (request, reply) => {
+    await revocationEndpoint(ctx, endpointRequest(request));
+    // RFC 7009 §2.2: "The content of the response body is ignored by the client"; 200 with nothing.
+    return reply.header('cache-control', 'no-store').code(200).send();
+  });
+
+  return app;
+}
+
+function endpointRequest(request: FastifyRequest): EndpointRequest {
+  if (!(request.body instanceof FormParams)) {
+    // RFC 6749 §3.2: parameters are sent "using the application/x-www-form-urlencoded format".
+    throw new InvalidRequest('the request body must be application/x-www-form-urlencoded');
+  }
+  const query = request.query as Record<string, unknown> | undefined;
+  return {
+    params: request.body,
+    authorization: request.headers.authorization,
+    queryNames: query ? Object.keys(query) : [],
+  };
+}

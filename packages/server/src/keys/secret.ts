@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface ResolvedSecret {
+  secret: string;
+  /** Set when the secret came from (or was just written to) the data directory. */
+  generatedFile?: string;
+}
+
+/**
+ * The key-encryption secret: `LATCHKEY_SECRET` when set; otherwise one generated once into the data
+ * directory (mode 0600). The caller warns about the latter: production sets the variable.
+ */
+export function resolveSecret(settings: { secret: string | undefined; dataDir: string }): ResolvedSecret {
+  if (settings.secret) return { secret: settings.secret };
+  const dir = resolve(settings.dataDir);
+  const file = join(dir, 'secret');
+  try {
+    return { secret: readWhenWritten(file), generatedFile: file };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secret = randomBytes(32).toString('base64url');
+  try {
+    // 'wx': when two processes start at once on a fresh directory, exactly one writes the secret.
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return { secret, generatedFile: file };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { secret: readWhenWritten(file), generatedFile: file };
+  }
+}
+
+/** Another process may have created the file an instant ago and not yet written it. */
+function readWhenWritten(file: string): string {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const text = readFileSync(file, 'utf8').trim();
+    if (text) return text;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+  throw new Error(`${file} is empty: delete it or set LATCHKEY_SECRET`);
+}

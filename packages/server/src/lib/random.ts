@@ -1,0 +1,18 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** `bytes` random bytes as base64url: 16 bytes = 128 bits (RFC 6749 §10.10 asks for at least that). */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** SHA-256 as base64url: how high-entropy secrets (client secrets, codes, refresh tokens) are stored. */
+export function sha256(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('base64url');
+}
+
+/** Compares a presented secret with a stored SHA-256 hash in constant time. */
+export function matchesHash(presented: string, storedHash: string): boolean {
+  const a = Buffer.from(sha256(presented), 'base64url');
+  const b = Buffer.from(storedHash, 'base64url');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

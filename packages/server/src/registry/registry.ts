@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { RegistryError } from '../errors.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { Client, ClientType, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
+
+/** Grant types a client may be registered for: exactly those the token endpoint implements. */
+export const REGISTRABLE_GRANT_TYPES = ['client_credentials'] as const;
+
+/** OpenID Connect's own scopes: built in, never registered by a resource. */
+export const RESERVED_SCOPES = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'] as const;
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** Client ids: unreserved URI characters, so they survive Basic-auth and form encoding unchanged. */
+const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
+/** User subjects are UUIDs; a client id of that shape could collide with one (RFC 9700 §4.15). */
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface CreateResourceInput {
+  identifier: string;
+  name?: string;
+  scopes: (string | ScopeDefinition)[];
+  accessTokenTtlSeconds?: number | null;
+}
+
+export interface CreateClientInput {
+  name: string;
+  type: ClientType;
+  clientId?: string;
+  grantTypes: string[];
+  scopes: string[];
+  /** Resource identifiers; when omitted, the resources that own `scopes`. */
+  audiences?: string[];
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+}
+
+export interface CreatedClient {
+  client: Client;
+  /** The secret in clear: shown once, stored only as its SHA-256 hash. Undefined for public clients. */
+  clientSecret: string | undefined;
+}
+
+/** Registry of resources and clients: the rules of registration, over the storage. */
+export class Registry {
+  constructor(private readonly storage: Storage) {}
+
+  async createResource(input: CreateResourceInput): Promise<Resource> {
+    const identifier = input.identifier.trim();
+    // RFC 8707 §2: a resource indicator is an absolute URI without a fragment (its `aud` in RFC 9068).
+    if (!isAbsoluteUri(identifier) || identifier.includes('#')) {
+      throw new RegistryError('the resource identifier must be an absolute URI without a fragment', 'invalid');
+    }
+    const scopes = input.scopes.map((s) => (typeof s === 'string' ? { scope: s, description: '' } : s));
+    const names = scopes.map((s) => s.scope);
+    for (const name of names) {
+      if (!SCOPE_TOKEN.test(name)) throw new RegistryError(`scope "${name}" has characters RFC 6749 §3.3 forbids`, 'invalid');
+      if ((RESERVED_SCOPES as readonly string[]).includes(name)) {
+        throw new RegistryError(`scope "${name}" is an OpenID Connect scope and cannot be registered`, 'invalid');
+      }
+    }
+    if (new Set(names).size !== names.length) throw new RegistryError('a scope is listed twice', 'invalid');
+    const taken = await this.storage.resources.existingScopes(names);
+    if (taken.length > 0) throw new RegistryError(`scope already registered by another resource: ${taken.join(', ')}`, 'conflict');
+    const ttl = input.accessTokenTtlSeconds ?? null;
+    if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400)) {
+      throw new RegistryError('the access token lifetime must be between 1 and 86400 seconds', 'invalid');
+    }
+    const resource: Resource = {
+      id: randomToken(12),
+      identifier,
+      name: input.name?.trim() || identifier,
+      accessTokenTtlSeconds: ttl,
+      scopes,
+      createdAt: nowSeconds(),
+    };
+    try {
+      await this.storage.resources.create(resource);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new RegistryError(`a resource or scope with that name exists already`, 'conflict');
+      throw err;
+    }
+    return resource;
+  }
+
+  listResources(): Promise<Resource[]> {
+    return this.storage.resources.list();
+  }
+
+  async getResource(identifier: string): Promise<Resource> {
+    const resource = await this.storage.resources.findByIdentifier(identifier);
+    if (!resource) throw new RegistryError(`no resource ${identifier}`, 'not_found');
+    return resource;
+  }
+
+  async deleteResource(identifier: string): Promise<void> {
+    if (!(await this.storage.resources.delete(identifier))) throw new RegistryError(`no resource ${identifier}`, 'not_found');
+  }
+
+  async createClient(input: CreateClientInput): Promise<CreatedClient> {
+    const name = input.name?.trim();
+    if (!name) throw new RegistryError('a client needs a name', 'invalid');
+    if (input.type !== 'confidential' && input.type !== 'public') {
+      throw new RegistryError('the client type must be confidential or public', 'invalid');
+    }
+    const clientId = input.clientId ?? randomBytes(16).toString('hex');
+    if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
+      throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
+    }
+    const grantTypes = [...new Set(input.grantTypes)];
+    if (grantTypes.length === 0) throw new RegistryError('a client needs at least one grant type', 'invalid');
+    for (const g of grantTypes) {
+      if (!(REGISTRABLE_GRANT_TYPES as readonly string[]).includes(g)) {
+        throw new RegistryError(`grant type "${g}" is not supported (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`, 'invalid');
+      }
+    }
+    // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+    if (input.type === 'public' && grantTypes.includes('client_credentials')) {
+      throw new RegistryError('public clients cannot use client_credentials', 'invalid');
+    }
+    const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
+    if (input.type === 'public' ? method !== 'none' : method === 'none' || !['client_secret_basic', 'client_secret_post'].includes(method)) {
+      throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
+    }
+
+    const scopes = [...new Set(input.scopes)];
+    const resources = await this.storage.resources.list();
+    const owner = new Map(resources.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
+    for (const scope of scopes) {
+      if (!owner.has(scope)) throw new RegistryError(`scope "${scope}" is not registered on any resource`, 'invalid');
+    }
+    const audienceIds = input.audiences ? [...new Set(input.audiences)] : [...new Set(scopes.map((s) => owner.get(s)!.identifier))];
+    const byIdentifier = new Map(resources.map((r) => [r.identifier, r]));
+    for (const audience of audienceIds) {
+      if (!byIdentifier.has(audience)) throw new RegistryError(`no resource ${audience}`, 'invalid');
+    }
+    for (const scope of scopes) {
+      if (!audienceIds.includes(owner.get(scope)!.identifier)) {
+        throw new RegistryError(`scope "${scope}" belongs to ${owner.get(scope)!.identifier}, which is not among the audiences`, 'invalid');
+      }
+    }
+
+    const clientSecret = input.type === 'confidential' ? randomToken(32) : undefined;
+    try {
+      await this.storage.clients.create({
+        clientId,
+        name,
+        type: input.type,
+        tokenEndpointAuthMethod: method,
+        secretHash: clientSecret === undefined ? null : sha256(clientSecret),
+        grantTypes,
+        scopes,
+        audienceResourceIds: audienceIds.map((a) => byIdentifier.get(a)!.id),
+        createdAt: nowSeconds(),
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
+      // A resource or scope deleted between the checks above and the insert.
+      if (isForeignKeyViolation(err)) throw new RegistryError('a scope or audience was deleted meanwhile; try again', 'conflict');
+      throw err;
+    }
+    return { client: await this.getClient(clientId), clientSecret };
+  }
+
+  listClients(): Promise<Client[]> {
+    return this.storage.clients.list();
+  }
+
+  async getClient(clientId: string): Promise<Client> {
+    const client = await this.storage.clients.find(clientId);
+    if (!client) throw new RegistryError(`no client ${clientId}`, 'not_found');
+    return client;
+  }
+
+  async deleteClient(clientId: string): Promise<void> {
+    if (!(await this.storage.clients.delete(clientId))) throw new RegistryError(`no client ${clientId}`, 'not_found');
+  }
+
+  /** Replaces the secret at once: the old one stops working. Returns the new secret, shown once. */
+  async rotateSecret(clientId: string): Promise<string> {
+    const client = await this.getClient(clientId);
+    if (client.type !== 'confidential') throw new RegistryError('public clients have no secret', 'invalid');
+    const secret = randomToken(32);
+    await this.storage.clients.updateSecretHash(clientId, sha256(secret), nowSeconds());
+    return secret;
+  }
+}
+
+function isAbsoluteUri(value: string): boolean {
+  try {
+    return new URL(value).protocol.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

@@ -1,0 +1,48 @@
+/** Domain types of the registry. Storage maps rows to these at its edge; grant logic never sees rows. */
+
+export type ClientType = 'confidential' | 'public';
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+export interface ScopeDefinition {
+  scope: string;
+  description: string;
+}
+
+/** A protected API: its identifier is the `aud` of the tokens issued for it (RFC 8707, RFC 9068). */
+export interface Resource {
+  id: string;
+  identifier: string;
+  name: string;
+  /** Overrides the server's access-token lifetime for this audience when set. */
+  accessTokenTtlSeconds: number | null;
+  scopes: ScopeDefinition[];
+  createdAt: number;
+}
+
+/** An audience a client may ask tokens for. */
+export interface ClientAudience {
+  identifier: string;
+  accessTokenTtlSeconds: number | null;
+}
+
+/** A scope a client may ask for, with the resource it belongs to. */
+export interface ClientScope {
+  scope: string;
+  /** Identifier of the resource that registered the scope. */
+  resource: string;
+}
+
+export interface Client {
+  clientId: string;
+  name: string;
+  type: ClientType;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** SHA-256 of the client secret (base64url); null for public clients. */
+  secretHash: string | null;
+  grantTypes: string[];
+  scopes: ClientScope[];
+  audiences: ClientAudience[];
+  createdAt: number;
+  secretRotatedAt: number | null;
+}

@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import type { Settings } from './config/defaults.ts';
+import { CLOCK_TOLERANCE_SECONDS } from './config/defaults.ts';
+import { issuerIsInsecure } from './config/load.ts';
+import type { ServerContext } from './context.ts';
+import { buildApp } from './http/app.ts';
+import { Janitor } from './janitor.ts';
+import { KeyEncryption } from './keys/key-encryption.ts';
+import { KeyRing } from './keys/key-ring.ts';
+import { resolveSecret } from './keys/secret.ts';
+import { createLogger } from './logger.ts';
+import { Storage } from './storage/storage.ts';
+
+export interface LatchkeyServer {
+  context: ServerContext;
+  app: FastifyInstance;
+  /** Listens on the configured host and port (or the ones given); resolves to the bound address. */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens storage (running migrations), makes sure signing keys exist, and builds the HTTP app. Nothing
+ * listens until `listen()`.
+ */
+export async function createServer(
+  settings: Settings,
+  options: { logger?: Logger; logDestination?: DestinationStream } = {},
+): Promise<LatchkeyServer> {
+  const logger = options.logger ?? createLogger(settings.logLevel, options.logDestination);
+  const context = await openContext(settings, logger);
+  const app = buildApp(context);
+  const janitor = new Janitor(context);
+  janitor.start();
+  let closed = false;
+  return {
+    context,
+    app,
+    async listen(overrides = {}) {
+      const address = await app.listen({ port: overrides.port ?? settings.port, host: overrides.host ?? settings.host });
+      logger.info({ address, issuer: settings.issuer, database: context.storage.db.location }, 'latchkey is ready');
+      return address;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      janitor.stop();
+      await app.close();
+      await context.storage.close();
+    },
+  };
+}
+
+/** Settings, storage and keys, without HTTP: what the CLI's registry commands use too. */
+export async function openContext(settings: Settings, logger: Logger): Promise<ServerContext> {
+  if (issuerIsInsecure(settings)) {
+    logger.warn({ issuer: settings.issuer }, 'the issuer uses http: acceptable on localhost for development only');
+  }
+  const { secret, generatedFile } = resolveSecret(settings);
+  if (generatedFile) {
+    logger.warn(
+      { file: generatedFile },
+      'LATCHKEY_SECRET is not set: signing keys are encrypted with a secret generated into the data directory. ' +
+        'Set LATCHKEY_SECRET in production (and the same value on every node).',
+    );
+  }
+  const storage = await Storage.open(settings);
+  try {
+    const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);
+    await keys.initialize();
+    return { settings, storage, keys, logger };
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}
+
+/**
+ * How long a retired key stays published: the longest access-token lifetime, plus the interval in
+ * which other nodes may still sign with it, plus clock tolerance and a minute of margin.
+ */
+export async function keyRetentionSeconds(ctx: ServerContext): Promise<number> {
+  const resources = await ctx.storage.resources.list();
+  const longest = Math.max(ctx.settings.accessTokenTtlSeconds, ...resources.map((r) => r.accessTokenTtlSeconds ?? 0));
+  return longest + ctx.settings.keyCacheSeconds + CLOCK_TOLERANCE_SECONDS + 60;
+}

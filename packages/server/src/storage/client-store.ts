@@ -1,0 +1,120 @@
+import type { Kysely } from 'kysely';
+import type { Client, ClientType, TokenEndpointAuthMethod } from '../registry/types.ts';
+import type { ClientRow, Database } from './schema.ts';
+import { toInt, toIntOrNull } from './values.ts';
+
+/** What a new client is stored as: scopes by name, audiences by resource id. */
+export interface NewClient {
+  clientId: string;
+  name: string;
+  type: ClientType;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  secretHash: string | null;
+  grantTypes: string[];
+  scopes: string[];
+  audienceResourceIds: string[];
+  createdAt: number;
+}
+
+/** Registered clients, with the scopes and audiences they may ask for. */
+export class ClientStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(client: NewClient): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('clients')
+        .values({
+          client_id: client.clientId,
+          name: client.name,
+          type: client.type,
+          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+          secret_hash: client.secretHash,
+          grant_types: JSON.stringify(client.grantTypes),
+          created_at: client.createdAt,
+          secret_rotated_at: null,
+        })
+        .execute();
+      if (client.scopes.length > 0) {
+        await trx
+          .insertInto('client_scopes')
+          .values(client.scopes.map((scope) => ({ client_id: client.clientId, scope })))
+          .execute();
+      }
+      if (client.audienceResourceIds.length > 0) {
+        await trx
+          .insertInto('client_audiences')
+          .values(client.audienceResourceIds.map((resource_id) => ({ client_id: client.clientId, resource_id })))
+          .execute();
+      }
+    });
+  }
+
+  /** One client with its scopes and audiences, or undefined. Read on every authenticated request. */
+  async find(clientId: string): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    if (!row) return undefined;
+    const [scopes, audiences] = await Promise.all([
+      this.db
+        .selectFrom('client_scopes as cs')
+        .innerJoin('resource_scopes as rs', 'rs.scope', 'cs.scope')
+        .innerJoin('resources as r', 'r.id', 'rs.resource_id')
+        .select(['cs.scope as scope', 'r.identifier as resource'])
+        .where('cs.client_id', '=', clientId)
+        .orderBy('cs.scope')
+        .execute(),
+      this.db
+        .selectFrom('client_audiences as ca')
+        .innerJoin('resources as r', 'r.id', 'ca.resource_id')
+        .select(['r.identifier as identifier', 'r.access_token_ttl_seconds as ttl'])
+        .where('ca.client_id', '=', clientId)
+        .orderBy('r.identifier')
+        .execute(),
+    ]);
+    return toClient(
+      row,
+      scopes,
+      audiences.map((a) => ({ identifier: a.identifier, accessTokenTtlSeconds: toIntOrNull(a.ttl) })),
+    );
+  }
+
+  async list(): Promise<Client[]> {
+    const ids = await this.db.selectFrom('clients').select('client_id').orderBy('created_at').orderBy('client_id').execute();
+    const clients: Client[] = [];
+    for (const { client_id } of ids) {
+      const client = await this.find(client_id);
+      if (client) clients.push(client);
+    }
+    return clients;
+  }
+
+  async updateSecretHash(clientId: string, secretHash: string, rotatedAt: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clients')
+      .set({ secret_hash: secretHash, secret_rotated_at: rotatedAt })
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Deletes the client; its scope and audience grants go with it (foreign keys). */
+  async delete(clientId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}
+
+function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['audiences']): Client {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    type: row.type as ClientType,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method as TokenEndpointAuthMethod,
+    secretHash: row.secret_hash,
+    grantTypes: JSON.parse(row.grant_types) as string[],
+    scopes,
+    audiences,
+    createdAt: toInt(row.created_at),
+    secretRotatedAt: toIntOrNull(row.secret_rotated_at),
+  };
+}

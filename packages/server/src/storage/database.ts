@@ -1,0 +1,99 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import * as m0001 from './migrations/0001-initial.ts';
+import type { Database } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data lives, for logs: a file path or the PostgreSQL host/database (no password). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** Milliseconds SQLite waits for another process's write lock before giving up. */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+export function sqliteFile(dataDir: string): string {
+  return join(resolve(dataDir), 'latchkey.db');
+}
+
+/** Opens the database named by the settings: PostgreSQL when `databaseUrl` is set, else SQLite. */
+export function openDatabase(settings: { databaseUrl: string | undefined; dataDir: string }): Db {
+  if (settings.databaseUrl) return openPostgres(settings.databaseUrl);
+  mkdirSync(resolve(settings.dataDir), { recursive: true, mode: 0o700 });
+  return openSqlite(sqliteFile(settings.dataDir));
+}
+
+export function openSqlite(file: string): Db {
+  const sqlite = new SQLite(file);
+  // WAL lets readers and one writer work at once, across processes sharing the file.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('synchronous = NORMAL');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
+}
+
+export function openPostgres(url: string): Db {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const parsed = new URL(url);
+  return {
+    kysely,
+    dialect: 'postgres',
+    location: `postgres://${parsed.host}${parsed.pathname}`,
+    close: () => kysely.destroy(),
+  };
+}
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': m0001,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+/** Runs every pending migration. Safe to call from several processes at once. */
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider() });
+  for (let attempt = 0; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    // SQLite: two processes migrating the same fresh file race for the write lock; the loser retries
+    // and then finds the work done. PostgreSQL serialises through Kysely's advisory lock.
+    if (attempt < 5 && isBusy(error)) {
+      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      continue;
+    }
+    throw error;
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? '';
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /already exists/.test(String(error));
+}
+
+/** True when the error is a unique-constraint violation, on either dialect. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** True when the error is a foreign-key violation, on either dialect. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}

@@ -1,0 +1,70 @@
+import type { Kysely } from 'kysely';
+import type { Resource, ScopeDefinition } from '../registry/types.ts';
+import type { Database } from './schema.ts';
+import { toInt, toIntOrNull } from './values.ts';
+
+/** Resources (APIs) and the scopes they register. */
+export class ResourceStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts a resource with its scopes in one transaction. Unique violations propagate. */
+  async create(resource: Resource): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('resources')
+        .values({
+          id: resource.id,
+          identifier: resource.identifier,
+          name: resource.name,
+          access_token_ttl_seconds: resource.accessTokenTtlSeconds,
+          created_at: resource.createdAt,
+        })
+        .execute();
+      if (resource.scopes.length > 0) {
+        await trx
+          .insertInto('resource_scopes')
+          .values(resource.scopes.map((s) => ({ scope: s.scope, resource_id: resource.id, description: s.description })))
+          .execute();
+      }
+    });
+  }
+
+  async list(): Promise<Resource[]> {
+    const rows = await this.db.selectFrom('resources').selectAll().orderBy('identifier').execute();
+    const scopes = await this.db.selectFrom('resource_scopes').selectAll().orderBy('scope').execute();
+    return rows.map((row) => ({
+      id: row.id,
+      identifier: row.identifier,
+      name: row.name,
+      accessTokenTtlSeconds: toIntOrNull(row.access_token_ttl_seconds),
+      createdAt: toInt(row.created_at),
+      scopes: scopes
+        .filter((s) => s.resource_id === row.id)
+        .map((s): ScopeDefinition => ({ scope: s.scope, description: s.description })),
+    }));
+  }
+
+  async findByIdentifier(identifier: string): Promise<Resource | undefined> {
+    const all = await this.list();
+    return all.find((r) => r.identifier === identifier);
+  }
+
+  /** Names of scopes already registered, among those given. */
+  async existingScopes(scopes: readonly string[]): Promise<string[]> {
+    if (scopes.length === 0) return [];
+    const rows = await this.db.selectFrom('resource_scopes').select('scope').where('scope', 'in', scopes).execute();
+    return rows.map((r) => r.scope);
+  }
+
+  /** Every registered scope name, for discovery's `scopes_supported`. */
+  async allScopeNames(): Promise<string[]> {
+    const rows = await this.db.selectFrom('resource_scopes').select('scope').orderBy('scope').execute();
+    return rows.map((r) => r.scope);
+  }
+
+  /** Deletes the resource; its scopes and every client's grant of them go with it (foreign keys). */
+  async delete(identifier: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('resources').where('identifier', '=', identifier).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+}

@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+/** Revoked JWT access tokens, remembered by `jti` until the token would have expired anyway. */
+export class RevocationStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Records the revocation; revoking twice is not an error (RFC 7009 §2.2). */
+  async revokeAccessToken(jti: string, clientId: string, expiresAt: number, now: number): Promise<void> {
+    await this.db
+      .insertInto('revoked_access_tokens')
+      .values({ jti, client_id: clientId, expires_at: expiresAt, revoked_at: now })
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .execute();
+  }
+
+  async isAccessTokenRevoked(jti: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('revoked_access_tokens')
+      .select('jti')
+      .where('jti', '=', jti)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Forgets revocations of tokens that expired before `now`, at most `limit` of them. */
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const victims = await this.db
+      .selectFrom('revoked_access_tokens')
+      .select('jti')
+      .where('expires_at', '<', now)
+      .limit(limit)
+      .execute();
+    if (victims.length === 0) return 0;
+    const result = await this.db
+      .deleteFrom('revoked_access_tokens')
+      .where(
+        'jti',
+        'in',
+        victims.map((v) => v.jti),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

@@ -1,0 +1,73 @@
+
+/**
+ * Row types as the database holds them. Timestamps are whole seconds since the epoch; PostgreSQL
+ * returns BIGINT as a string, so repositories convert with `Number()` at the edge. Lists are JSON text.
+ */
+export interface Database {
+  resources: ResourceRow;
+  resource_scopes: ResourceScopeRow;
+  clients: ClientRow;
+  client_scopes: ClientScopeRow;
+  client_audiences: ClientAudienceRow;
+  signing_keys: SigningKeyRow;
+  revoked_access_tokens: RevokedAccessTokenRow;
+}
+
+export interface ResourceRow {
+  id: string;
+  identifier: string;
+  name: string;
+  access_token_ttl_seconds: number | string | null;
+  created_at: number | string;
+}
+
+export interface ResourceScopeRow {
+  scope: string;
+  resource_id: string;
+  description: string;
+}
+
+export interface ClientRow {
+  client_id: string;
+  name: string;
+  type: string;
+  token_endpoint_auth_method: string;
+  /** SHA-256 of the secret, base64url; null for public clients. */
+  secret_hash: string | null;
+  /** JSON array of grant type names. */
+  grant_types: string;
+  created_at: number | string;
+  secret_rotated_at: number | string | null;
+}
+
+export interface ClientScopeRow {
+  client_id: string;
+  scope: string;
+}
+
+export interface ClientAudienceRow {
+  client_id: string;
+  resource_id: string;
+}
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: string;
+  /** Public JWK as JSON text. */
+  public_jwk: string;
+  /** PKCS#8 private key, AES-256-GCM encrypted (keys/key-encryption.ts). */
+  private_key_enc: string;
+  created_at: number | string;
+  /** When another key took over signing; null while this key is the signer. */
+  retired_at: number | string | null;
+  /** When the key leaves the JWKS: after every token it signed has expired. */
+  expires_at: number | string | null;
+}
+
+export interface RevokedAccessTokenRow {
+  jti: string;
+  client_id: string;
+  /** The token's own `exp`: the row can be purged after it. */
+  expires_at: number | string;
+  revoked_at: number | string;
+}

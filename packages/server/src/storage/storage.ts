@@ -1,0 +1,47 @@
+import { sql } from 'kysely';
+import { ClientStore } from './client-store.ts';
+import { migrate, openDatabase, type Db } from './database.ts';
+import { ResourceStore } from './resource-store.ts';
+import { RevocationStore } from './revocation-store.ts';
+import { SigningKeyStore } from './signing-key-store.ts';
+
+/** Every store over one database connection. */
+export class Storage {
+  readonly resources: ResourceStore;
+  readonly clients: ClientStore;
+  readonly signingKeys: SigningKeyStore;
+  readonly revocations: RevocationStore;
+
+  constructor(readonly db: Db) {
+    this.resources = new ResourceStore(db.kysely);
+    this.clients = new ClientStore(db.kysely);
+    this.signingKeys = new SigningKeyStore(db.kysely);
+    this.revocations = new RevocationStore(db.kysely);
+  }
+
+  /** Opens the configured database and brings its schema up to date. */
+  static async open(settings: { databaseUrl: string | undefined; dataDir: string }): Promise<Storage> {
+    const db = openDatabase(settings);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new Storage(db);
+  }
+
+  /** Whether the database answers a trivial query. */
+  async ping(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.db.kysely);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
