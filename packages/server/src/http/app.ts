@@ -15,8 +15,6 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: ctx.settings.bodyLimitBytes,
     trustProxy: ctx.settings.trustProxy,
-    // Request ids in logs; no request bodies or query strings are ever logged (see logger.ts).
-    disableRequestLogging: false,
     return503OnClosing: true,
   });
 
@@ -71,6 +69,20 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     // RFC 7009 §2.2: "The content of the response body is ignored by the client"; 200 with nothing.
     return reply.header('cache-control', 'no-store').code(200).send();
   });
+
+  // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1: these endpoints take POST only.
+  for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation]) {
+    app.route({
+      method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+      url: `${issuerPath}${path}`,
+      handler: async (_request, reply) =>
+        reply
+          .code(405)
+          .header('allow', 'POST')
+          .header('cache-control', 'no-store')
+          .send({ error: 'invalid_request', error_description: 'this endpoint accepts POST only' }),
+    });
+  }
 
   return app;
 }

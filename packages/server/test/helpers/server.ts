@@ -1,0 +1,109 @@
+import { createServer as createNetServer } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Settings } from '../../src/config/defaults.ts';
+import { loadSettings } from '../../src/config/load.ts';
+import { Registry } from '../../src/registry/registry.ts';
+import { createServer, type LatchkeyServer } from '../../src/server.ts';
+import type { TestDatabase } from './backends.ts';
+
+/** A fixed secret so suites that restart a server can decrypt the keys again. */
+export const TEST_SECRET = 'test-secret-for-latchkey-suites-0123456789';
+
+export interface RunningServer {
+  url: string;
+  issuer: string;
+  server: LatchkeyServer;
+  registry: Registry;
+  settings: Settings;
+  /** Every log line the server wrote, as text. */
+  logs: () => string;
+  close(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (the issuer must name the port before the server listens). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a real server on a real socket, on the given database, with logs captured. */
+export async function startServer(db: TestDatabase, overrides: Partial<Settings> = {}): Promise<RunningServer> {
+  const port = overrides.port ?? (await freePort());
+  const settings = loadSettings({
+    env: {},
+    overrides: {
+      port,
+      host: '127.0.0.1',
+      issuer: `http://127.0.0.1:${port}`,
+      dataDir: db.dataDir,
+      databaseUrl: db.databaseUrl,
+      secret: TEST_SECRET,
+      logLevel: 'info',
+      keyCacheSeconds: 0,
+      janitorIntervalSeconds: 0,
+      ...overrides,
+    },
+  });
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  const server = await createServer(settings, { logDestination: destination });
+  await server.listen();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    issuer: settings.issuer,
+    server,
+    registry: new Registry(server.context.storage),
+    settings,
+    logs: () => chunks.join(''),
+    close: () => server.close(),
+  };
+}
+
+/** POSTs a form to the server. `basic` adds RFC 6749 §2.3.1 HTTP Basic client authentication. */
+export async function postForm(
+  url: string,
+  form: Record<string, string | string[]>,
+  options: { basic?: [string, string]; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(form)) for (const value of Array.isArray(v) ? v : [v]) body.append(k, value);
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...options.headers };
+  if (options.basic) headers.authorization = basicAuth(...options.basic);
+  const res = await fetch(url, { method: 'POST', headers, body: body.toString() });
+  const text = await res.text();
+  let parsed: any;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+export function basicAuth(id: string, secret: string): string {
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+/** Registers the quick-start API and a client-credentials client allowed `orders:read`. */
+export async function seedOrdersApi(running: RunningServer, scopes = ['orders:read']) {
+  await running.registry.createResource({ identifier: 'https://api.example.com', scopes: ['orders:read', 'orders:write'] });
+  const created = await running.registry.createClient({
+    name: 'svc-a',
+    type: 'confidential',
+    grantTypes: ['client_credentials'],
+    scopes,
+  });
+  return { clientId: created.client.clientId, clientSecret: created.clientSecret! };
+}

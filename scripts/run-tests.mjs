@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `npm test`: every package's tests through node's built-in runner. Node 20 finds no .ts files when
+// given a directory, so the files are listed here. Extra arguments are passed to `node --test`
+// (e.g. `npm test -- --test-name-pattern=rotation`), or name test files to run only those.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function findTests(dir) {
+  const found = [];
+  for (const entry of readdirSync(dir)) {
+    if (entry === 'node_modules') continue;
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (entry.endsWith('.test.ts')) found.push(path);
+  }
+  return found;
+}
+
+const args = process.argv.slice(2);
+const named = args.filter((a) => a.endsWith('.test.ts'));
+const options = args.filter((a) => !a.endsWith('.test.ts'));
+const packagesDir = join(root, 'packages');
+const files = named.length
+  ? named
+  : readdirSync(packagesDir)
+      .map((p) => join(packagesDir, p, 'test'))
+      .filter((d) => {
+        try {
+          return statSync(d).isDirectory();
+        } catch {
+          return false;
+        }
+      })
+      .flatMap(findTests)
+      .map((f) => relative(root, f))
+      .sort();
+
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...options, ...files],
+  { cwd: root, stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
