@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { backends, type TestDatabase } from './helpers/backends.ts';
+import { freePort, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+
+for (const backend of await backends()) {
+  describe(`discovery and JWKS (${backend.name})`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    let s: RunningServer;
+
+    before(async () => {
+      db = await backend.create();
+      s = await startServer(db);
+      await seedOrdersApi(s);
+    });
+    after(async () => {
+      await s?.close();
+      await db?.drop();
+    });
+
+    const getJson = async (path: string) => {
+      const res = await fetch(`${s.url}${path}`);
+      return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+    };
+
+    test('RFC 8414 metadata: issuer equals the configured issuer and the URL it was fetched from', async () => {
+      const { status, body } = await getJson('/.well-known/oauth-authorization-server');
+      assert.equal(status, 200);
+      assert.equal(body.issuer, s.settings.issuer);
+      assert.equal(body.issuer, s.url, 'RFC 8414 §3.3 / OIDC Discovery §4.3');
+    });
+
+    test('metadata lists only what the server does, and every endpoint it names answers', async () => {
+      for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+        const { body } = await getJson(path);
+        assert.equal(body.issuer, s.issuer);
+        assert.equal(body.token_endpoint, `${s.issuer}/token`);
+        assert.equal(body.jwks_uri, `${s.issuer}/jwks`);
+        assert.equal(body.introspection_endpoint, `${s.issuer}/introspect`);
+        assert.equal(body.revocation_endpoint, `${s.issuer}/revoke`);
+        assert.deepEqual(body.grant_types_supported, ['client_credentials']);
+        assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+        assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+        assert.deepEqual(body.response_types_supported, [], 'no authorization endpoint yet, so no response type');
+        assert.equal(body.authorization_endpoint, undefined);
+        assert.equal(body.code_challenge_methods_supported, undefined, 'no PKCE flow is enabled yet');
+        assert.ok(body.scopes_supported.includes('orders:read'));
+        assert.ok(body.scopes_supported.includes('orders:write'));
+        assert.ok(!body.grant_types_supported.includes('password'));
+        assert.ok(!body.grant_types_supported.includes('implicit'));
+      }
+      // Each advertised endpoint exists: POST endpoints answer an empty POST with an OAuth error, not 404.
+      const { body } = await getJson('/.well-known/oauth-authorization-server');
+      for (const endpoint of [body.token_endpoint, body.introspection_endpoint, body.revocation_endpoint]) {
+        const res = await postForm(endpoint, {});
+        assert.ok(res.status === 400 || res.status === 401, `${endpoint}: ${res.status}`);
+        assert.ok(res.body.error);
+      }
+      assert.equal((await fetch(body.jwks_uri)).status, 200);
+    });
+
+    test('every advertised auth method and grant type is accepted at the token endpoint', async () => {
+      const { body } = await getJson('/.well-known/oauth-authorization-server');
+      for (const method of body.token_endpoint_auth_methods_supported) {
+        const created = await s.registry.createClient({
+          name: `m-${method}`,
+          type: 'confidential',
+          grantTypes: body.grant_types_supported,
+          scopes: ['orders:read'],
+          tokenEndpointAuthMethod: method,
+        });
+        const id = created.client.clientId;
+        const secret = created.clientSecret!;
+        const res =
+          method === 'client_secret_basic'
+            ? await postForm(body.token_endpoint, { grant_type: 'client_credentials' }, { basic: [id, secret] })
+            : await postForm(body.token_endpoint, { grant_type: 'client_credentials', client_id: id, client_secret: secret });
+        assert.equal(res.status, 200, `${method}: ${res.text}`);
+      }
+    });
+
+    test('JWKS holds public keys only, each with kid, alg and use', async () => {
+      const { status, headers, body } = await getJson('/jwks');
+      assert.equal(status, 200);
+      assert.match(headers.get('content-type') ?? '', /application\/jwk-set\+json/);
+      assert.ok(body.keys.length >= 2);
+      const algs = new Set<string>();
+      for (const key of body.keys) {
+        for (const privateMember of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']) {
+          assert.equal(key[privateMember], undefined, `no ${privateMember} in ${key.kid}`);
+        }
+        assert.ok(typeof key.kid === 'string' && key.kid.length > 0);
+        assert.equal(key.use, 'sig');
+        assert.ok(['ES256', 'RS256'].includes(key.alg));
+        algs.add(key.alg);
+      }
+      assert.deepEqual([...algs].sort(), ['ES256', 'RS256'], 'an ES256 key and an RS256 key (OIDC needs RS256)');
+      const rsa = body.keys.find((k: any) => k.alg === 'RS256');
+      assert.equal(Buffer.from(rsa.n, 'base64url').length * 8, 2048);
+    });
+
+    test('unknown paths answer JSON 404, never HTML or a stack', async () => {
+      const res = await fetch(`${s.url}/nope`);
+      assert.equal(res.status, 404);
+      const body = (await res.json()) as any;
+      assert.equal(body.error, 'not_found');
+    });
+
+    test('healthz answers, readyz reports the database', async () => {
+      assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+      const ready = await fetch(`${s.url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.equal(((await ready.json()) as any).status, 'ready');
+    });
+  });
+}
+
+describe('an issuer with a path', () => {
+  let db: TestDatabase;
+  let s: RunningServer;
+  before(async () => {
+    db = await (await backends())[0]!.create();
+    const port = await freePort();
+    s = await startServer(db, { port, issuer: `http://127.0.0.1:${port}/tenant-a` });
+  });
+  after(async () => {
+    await s?.close();
+    await db?.drop();
+  });
+
+  test('RFC 8414 §3.1: metadata at /.well-known/oauth-authorization-server/tenant-a; OIDC at /tenant-a/.well-known/openid-configuration', async () => {
+    const rfc = (await (await fetch(`${s.url}/.well-known/oauth-authorization-server/tenant-a`)).json()) as any;
+    assert.equal(rfc.issuer, `${s.url}/tenant-a`);
+    assert.equal(rfc.token_endpoint, `${s.url}/tenant-a/token`);
+    const oidc = (await (await fetch(`${s.url}/tenant-a/.well-known/openid-configuration`)).json()) as any;
+    assert.equal(oidc.issuer, `${s.url}/tenant-a`);
+    assert.equal((await fetch(`${s.url}/tenant-a/jwks`)).status, 200);
+    assert.equal((await fetch(`${s.url}/.well-known/oauth-authorization-server`)).status, 404);
+  });
+});
+
+describe('readyz when the database is gone', () => {
+  test('answers 503 once the database no longer responds', async () => {
+    const db = await (await backends())[0]!.create();
+    const s = await startServer(db);
+    try {
+      await s.server.context.storage.close();
+      const res = await fetch(`${s.url}/readyz`);
+      assert.equal(res.status, 503);
+      assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'liveness does not depend on the database');
+    } finally {
+      await s.server.app.close();
+      await db.drop();
+    }
+  });
+});
