@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { OPTIONS } from '../src/config/defaults.ts';
+import { loadSettings } from '../src/config/load.ts';
+import { ConfigError } from '../src/errors.ts';
+
+describe('settings', () => {
+  test('every option has its documented default', () => {
+    const s = loadSettings({ env: {} });
+    assert.equal(s.port, 9000);
+    assert.equal(s.issuer, 'http://localhost:9000');
+    assert.equal(s.dataDir, './data');
+    assert.equal(s.databaseUrl, undefined);
+    assert.equal(s.secret, undefined);
+    assert.equal(s.allowInsecureIssuer, false);
+    assert.equal(s.accessTokenTtlSeconds, 600);
+    for (const option of OPTIONS) assert.equal(s[option.key], option.default, option.env);
+  });
+
+  test('environment variables override the config file, which overrides defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    try {
+      const file = join(dir, 'latchkey.json');
+      writeFileSync(file, JSON.stringify({ port: 9100, dataDir: '/srv/latchkey', accessTokenTtlSeconds: 300 }));
+      const fromFile = loadSettings({ env: { LATCHKEY_CONFIG: file } });
+      assert.equal(fromFile.port, 9100);
+      assert.equal(fromFile.dataDir, '/srv/latchkey');
+      assert.equal(fromFile.accessTokenTtlSeconds, 300);
+      const fromEnv = loadSettings({ env: { LATCHKEY_CONFIG: file, PORT: '9200' } });
+      assert.equal(fromEnv.port, 9200);
+      assert.equal(fromEnv.dataDir, '/srv/latchkey');
+      const explicit = loadSettings({ env: {}, configFile: file });
+      assert.equal(explicit.port, 9100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad config file or value fails at startup with the option named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    try {
+      const unknown = join(dir, 'unknown.json');
+      writeFileSync(unknown, JSON.stringify({ prot: 9100 }));
+      assert.throws(() => loadSettings({ env: {}, configFile: unknown }), /unknown option "prot"/);
+      const broken = join(dir, 'broken.json');
+      writeFileSync(broken, '{ not json');
+      assert.throws(() => loadSettings({ env: {}, configFile: broken }), /not valid JSON/);
+      assert.throws(() => loadSettings({ env: {}, configFile: join(dir, 'missing.json') }), /cannot read config file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => loadSettings({ env: { PORT: 'abc' } }), /PORT must be a non-negative integer/);
+    assert.throws(() => loadSettings({ env: { PORT: '70000' } }), /PORT/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ALLOW_INSECURE_ISSUER: 'maybe' } }), /true or false/);
+    assert.throws(() => loadSettings({ env: { DATABASE_URL: 'mysql://x' } }), /postgres/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ACCESS_TOKEN_TTL_SECONDS: '0' } }), ConfigError);
+  });
+
+  test('the issuer must be https unless it is loopback or the insecure option is named', () => {
+    for (const issuer of ['http://localhost:9000', 'http://127.0.0.1:9000', 'http://[::1]:9000', 'https://auth.example.com', 'https://auth.example.com/tenant']) {
+      assert.equal(loadSettings({ env: { LATCHKEY_ISSUER: issuer } }).issuer, issuer, 'kept exactly');
+    }
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'http://auth.example.com' } }), /must use https/);
+    assert.equal(
+      loadSettings({ env: { LATCHKEY_ISSUER: 'http://auth.internal', LATCHKEY_ALLOW_INSECURE_ISSUER: 'true' } }).issuer,
+      'http://auth.internal',
+    );
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'https://auth.example.com/' } }), /must not end with "\/"/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'https://auth.example.com?x=1' } }), /query or fragment/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'https://auth.example.com#f' } }), /query or fragment/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'ftp://auth.example.com' } }), /https/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'not a url' } }), /not a URL/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_ISSUER: 'https://user:pw@auth.example.com' } }), /credentials/);
+  });
+
+  test('README documents every option with its environment variable and config key', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const option of OPTIONS) {
+      assert.ok(readme.includes(`\`${option.env}\``), `README lacks ${option.env}`);
+      assert.ok(readme.includes(`\`${option.key}\``), `README lacks config key ${option.key}`);
+    }
+  });
+});

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { ConfigError } from '../src/errors.ts';
+import { KeyEncryption } from '../src/keys/key-encryption.ts';
+import { KeyRing } from '../src/keys/key-ring.ts';
+import { keyRetentionSeconds } from '../src/server.ts';
+import { Janitor } from '../src/janitor.ts';
+import { backends, type TestDatabase } from './helpers/backends.ts';
+import { postForm, seedOrdersApi, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
+import { Storage } from '../src/storage/storage.ts';
+
+for (const backend of await backends()) {
+  describe(`signing keys (${backend.name})`, { skip: backend.skip }, () => {
+    let db: TestDatabase;
+    let s: RunningServer;
+    let creds: [string, string];
+
+    before(async () => {
+      db = await backend.create();
+      s = await startServer(db);
+      const c = await seedOrdersApi(s);
+      creds = [c.clientId, c.clientSecret];
+    });
+    after(async () => {
+      await s?.close();
+      await db?.drop();
+    });
+
+    const issue = async () => {
+      const res = await postForm(`${s.url}/token`, { grant_type: 'client_credentials' }, { basic: creds });
+      assert.equal(res.status, 200, res.text);
+      return res.body.access_token as string;
+    };
+    const jwks = async () => (await (await fetch(`${s.url}/jwks`)).json()) as { keys: { kid: string; alg: string }[] };
+
+    test('private keys are encrypted at rest: no PEM, no private JWK member in the database', async () => {
+      const rows = await s.server.context.storage.db.kysely.selectFrom('signing_keys').selectAll().execute();
+      assert.ok(rows.length >= 2);
+      for (const row of rows) {
+        assert.match(row.private_key_enc, /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+        assert.doesNotMatch(row.private_key_enc, /PRIVATE KEY/);
+        const publicJwk = JSON.parse(row.public_jwk);
+        assert.equal(publicJwk.d, undefined);
+        assert.equal(publicJwk.p, undefined);
+        // The ciphertext opens with the secret, and only with it.
+        const pem = new KeyEncryption(TEST_SECRET).decrypt(row.private_key_enc, row.kid);
+        assert.match(pem, /BEGIN PRIVATE KEY/);
+        assert.throws(() => new KeyEncryption('another-secret-entirely-123').decrypt(row.private_key_enc, row.kid), ConfigError);
+        assert.throws(() => new KeyEncryption(TEST_SECRET).decrypt(row.private_key_enc, 'another-kid'), ConfigError, 'kid is bound');
+      }
+    });
+
+    test('a server started with the wrong LATCHKEY_SECRET refuses to start, with a clear message', async () => {
+      await assert.rejects(startServer(db, { secret: 'not-the-secret-the-keys-use' }), /LATCHKEY_SECRET is not the secret/);
+    });
+
+    test('rotation: the new key signs, old tokens still verify, and the old key stays published', async () => {
+      const before = await issue();
+      const oldKid = decodeProtectedHeader(before).kid!;
+      const rotated = await s.server.context.keys.rotate('ES256', await keyRetentionSeconds(s.server.context));
+      assert.deepEqual(rotated.retired, [oldKid]);
+      const after = await issue();
+      assert.equal(decodeProtectedHeader(after).kid, rotated.kid, 'the new key is the signer');
+      const set = await jwks();
+      assert.ok(set.keys.some((k) => k.kid === oldKid), 'old key still published');
+      assert.ok(set.keys.some((k) => k.kid === rotated.kid), 'new key published');
+      assert.equal(set.keys.filter((k) => k.alg === 'ES256').length, 2);
+      const local = createLocalJWKSet(set as any);
+      await jwtVerify(before, local, { issuer: s.issuer, typ: 'at+jwt' });
+      await jwtVerify(after, local, { issuer: s.issuer, typ: 'at+jwt' });
+      const introspected = await postForm(`${s.url}/introspect`, { token: before }, { basic: creds });
+      assert.equal(introspected.body.active, true, 'a token signed by the retired key is still active');
+    });
+
+    test('the old key stays published for the longest token lifetime, then leaves the JWKS and is purged', async () => {
+      const ctx = s.server.context;
+      const retain = await keyRetentionSeconds(ctx);
+      assert.ok(retain >= ctx.settings.accessTokenTtlSeconds, 'at least as long as any token lives');
+      const beforeRotation = await jwks();
+      const { kid, retired } = await ctx.keys.rotate('RS256', retain);
+      const retiredKid = retired[0]!;
+      assert.ok(beforeRotation.keys.some((k) => k.kid === retiredKid));
+      const now = Math.floor(Date.now() / 1000);
+      const stillThere = await ctx.storage.signingKeys.listPublished(now + retain - 1);
+      assert.ok(stillThere.some((k) => k.kid === retiredKid), 'published until the retention has passed');
+      const later = await ctx.storage.signingKeys.listPublished(now + retain + 1);
+      assert.ok(!later.some((k) => k.kid === retiredKid), 'gone from the JWKS after');
+      assert.ok(later.some((k) => k.kid === kid), 'the signer stays');
+      await new Janitor(ctx).runOnce(now + retain + 1);
+      const all = await ctx.storage.signingKeys.listAll();
+      assert.ok(!all.some((k) => k.kid === retiredKid), 'purged by the janitor');
+      assert.ok(all.some((k) => k.kid === kid));
+    });
+
+    test('a resource with a longer token lifetime lengthens the retention', async () => {
+      const base = await keyRetentionSeconds(s.server.context);
+      await s.registry.createResource({ identifier: 'https://long.example.com', scopes: ['long:read'], accessTokenTtlSeconds: 7200 });
+      const longer = await keyRetentionSeconds(s.server.context);
+      assert.ok(longer >= 7200 && longer > base);
+    });
+
+    test('two nodes initialising at once end with exactly one signer per algorithm', async () => {
+      const fresh = await backend.create();
+      try {
+        const storages = await Promise.all([Storage.open(fresh), Storage.open(fresh), Storage.open(fresh)]);
+        try {
+          const rings = storages.map((st) => new KeyRing(st.signingKeys, new KeyEncryption(TEST_SECRET), 0));
+          await Promise.all(rings.map((r) => r.initialize()));
+          const keys = await storages[0]!.signingKeys.listAll();
+          const signers = keys.filter((k) => k.retiredAt === null);
+          assert.deepEqual(signers.map((k) => k.alg).sort(), ['ES256', 'RS256']);
+          const kids = await Promise.all(rings.map(async (r) => (await r.signer('ES256')).kid));
+          assert.equal(new Set(kids).size, 1, 'every node signs with the same key');
+        } finally {
+          await Promise.all(storages.map((st) => st.close()));
+        }
+      } finally {
+        await fresh.drop();
+      }
+    });
+
+    test('the schema allows one signer per algorithm', async () => {
+      const store = s.server.context.storage.signingKeys;
+      const current = (await store.listAll()).find((k) => k.alg === 'ES256' && k.retiredAt === null)!;
+      await assert.rejects(store.insertSigner({ ...current, kid: 'duplicate-signer' }));
+    });
+  });
+}
