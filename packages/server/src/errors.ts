@@ -35,8 +35,6 @@ export class InvalidRequest extends OAuthError {
 export class InvalidClient extends OAuthError {
   readonly error = 'invalid_client';
   override readonly status = 401;
-  /** Whether the client tried HTTP Basic, so the 401 must name that scheme (RFC 6749 §5.2). */
-  usedBasic = false;
 }
 
 /** RFC 6749 §5.2: the grant or refresh token is invalid, expired, revoked or bound elsewhere. */

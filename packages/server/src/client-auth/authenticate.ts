@@ -40,12 +40,7 @@ export async function authenticateClient(
   if (!presented) throw new InvalidClient('client authentication is required');
 
   const client = await clients.find(presented.clientId);
-  const usedBasic = presented.method === 'client_secret_basic';
-  const fail = (detail: string) => {
-    const error = new InvalidClient('client authentication failed', detail);
-    error.usedBasic = usedBasic;
-    return error;
-  };
+  const fail = (detail: string) => new InvalidClient('client authentication failed', detail);
 
   if (presented.secret !== undefined) {
     const ok = matchesHash(presented.secret, client?.secretHash ?? UNKNOWN_CLIENT_HASH);

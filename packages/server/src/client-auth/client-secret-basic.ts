@@ -10,11 +10,7 @@ export function readClientSecretBasic(authorization: string | undefined): Presen
   if (authorization === undefined) return undefined;
   const match = /^basic(?:\s+(.*))?$/i.exec(authorization.trim());
   if (!match) return undefined;
-  const fail = (why: string) => {
-    const error = new InvalidClient('invalid HTTP Basic client authentication', why);
-    error.usedBasic = true;
-    return error;
-  };
+  const fail = (why: string) => new InvalidClient('invalid HTTP Basic client authentication', why);
   const encoded = match[1]?.trim() ?? '';
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw fail('not base64');
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');

@@ -8,7 +8,8 @@ import type { EndpointRequest } from './endpoint-request.ts';
 /** RFC 6749 §3.2 token endpoint, as named steps: grant type, client authentication, grant handler. */
 export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<TokenResponse> {
   const grant = checkGrantType(request);
-  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: grant.allowsPublicClients });
+  // Public clients identify themselves (method `none`); each grant decides whether it serves them.
+  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: true });
   return grant.handle(ctx, client, request.params);
 }
 
@@ -18,6 +19,7 @@ function checkGrantType(request: EndpointRequest) {
   // RFC 6749 §5.2 unsupported_grant_type: "not supported by the authorization server". This includes
   // `password` and `implicit`, which OAuth 2.1 removed and Latchkey never offers.
   const grant = GRANTS.get(grantType);
-  if (!grant) throw new UnsupportedGrantType(`grant type "${grantType}" is not supported`);
+  // The value is not echoed: error descriptions never reflect caller input.
+  if (!grant) throw new UnsupportedGrantType('the grant type is not supported', grantType.slice(0, 100));
   return grant;
 }

@@ -9,7 +9,6 @@ import { parseScope, selectAudience } from './select-audience.ts';
  */
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
-  allowsPublicClients: false,
   async handle(ctx, client, params) {
     // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
     if (client.type !== 'confidential') {

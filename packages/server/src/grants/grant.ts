@@ -6,7 +6,5 @@ import type { TokenResponse } from './token-response.ts';
 /** A grant type handler: one file per grant, one line in grants/index.ts. */
 export interface GrantHandler {
   grantType: string;
-  /** Whether a public client (no secret) may use this grant at the token endpoint. */
-  allowsPublicClients: boolean;
   handle(ctx: ServerContext, client: Client, params: FormParams): Promise<TokenResponse>;
 }

@@ -36,5 +36,14 @@ function send(reply: FastifyReply, error: OAuthError): FastifyReply {
   // RFC 6749 §5.2: a 401 for a client that used the Authorization header MUST carry WWW-Authenticate
   // with that scheme; RFC 9110 §15.5.2 wants the header on every 401, so it is always sent.
   if (error instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
-  return reply.type('application/json; charset=utf-8').send({ error: error.error, error_description: error.description });
+  return reply.type('application/json; charset=utf-8').send({ error: error.error, error_description: safeDescription(error.description) });
+}
+
+/**
+ * RFC 6749 §5.2: error_description "MUST NOT include characters outside the set %x20-21 / %x23-5B /
+ * %x5D-7E". Descriptions quote names and may echo request values, so `"` becomes `'` and anything
+ * else outside the set (backslash, controls, non-ASCII) becomes `?`.
+ */
+function safeDescription(description: string): string {
+  return description.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/gu, '?');
 }

@@ -52,6 +52,8 @@ export class ClientStore {
 
   /** One client with its scopes and audiences, or undefined. Read on every authenticated request. */
   async find(clientId: string): Promise<Client | undefined> {
+    // PostgreSQL text cannot hold NUL (the query would fail with a 500), so no stored id contains one.
+    if (clientId.includes('\u0000')) return undefined;
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (!row) return undefined;
     const [scopes, audiences] = await Promise.all([
