@@ -30,6 +30,10 @@ export async function createServer(
 ): Promise<LatchkeyServer> {
   const logger = options.logger ?? createLogger(settings.logLevel, options.logDestination);
   const context = await openContext(settings, logger);
+  // Rotation (possibly run from the CLI with other settings) keeps old keys for the longest lifetime
+  // any node issues: publish ours.
+  await context.storage.facts.raiseTo(MAX_ACCESS_TOKEN_TTL_FACT, settings.accessTokenTtlSeconds, Math.floor(Date.now() / 1000));
+  await context.storage.facts.raiseTo(MAX_KEY_CACHE_FACT, settings.keyCacheSeconds, Math.floor(Date.now() / 1000));
   const app = buildApp(context);
   const janitor = new Janitor(context);
   janitor.start();
@@ -76,12 +80,21 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   }
 }
 
+const MAX_ACCESS_TOKEN_TTL_FACT = 'max_access_token_ttl_seconds';
+const MAX_KEY_CACHE_FACT = 'max_key_cache_seconds';
+
 /**
- * How long a retired key stays published: the longest access-token lifetime, plus the interval in
- * which other nodes may still sign with it, plus clock tolerance and a minute of margin.
+ * How long a retired key stays published: the longest access-token lifetime any node or resource
+ * issues, plus the interval in which nodes may still sign with it, plus clock tolerance and a minute.
+ * The nodes' own settings come from the database, so the CLI computes the same with other settings.
  */
 export async function keyRetentionSeconds(ctx: ServerContext): Promise<number> {
   const resources = await ctx.storage.resources.list();
-  const longest = Math.max(ctx.settings.accessTokenTtlSeconds, ...resources.map((r) => r.accessTokenTtlSeconds ?? 0));
-  return longest + ctx.settings.keyCacheSeconds + CLOCK_TOLERANCE_SECONDS + 60;
+  const longest = Math.max(
+    ctx.settings.accessTokenTtlSeconds,
+    (await ctx.storage.facts.get(MAX_ACCESS_TOKEN_TTL_FACT)) ?? 0,
+    ...resources.map((r) => r.accessTokenTtlSeconds ?? 0),
+  );
+  const cache = Math.max(ctx.settings.keyCacheSeconds, (await ctx.storage.facts.get(MAX_KEY_CACHE_FACT)) ?? 0);
+  return longest + cache + CLOCK_TOLERANCE_SECONDS + 60;
 }

@@ -34,6 +34,10 @@ describe('settings', () => {
       assert.equal(fromEnv.dataDir, '/srv/latchkey');
       const explicit = loadSettings({ env: {}, configFile: file });
       assert.equal(explicit.port, 9100);
+      // A relative dataDir in a config file is relative to the file.
+      writeFileSync(file, JSON.stringify({ dataDir: 'state' }));
+      assert.equal(loadSettings({ env: {}, configFile: file }).dataDir, join(dir, 'state'));
+      assert.equal(loadSettings({ env: { LATCHKEY_DATA_DIR: 'rel' }, configFile: file }).dataDir, 'rel', 'env is taken as given');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -100,6 +100,20 @@ for (const backend of await backends()) {
       assert.ok(longer >= 7200 && longer > base);
     });
 
+    test('retention honours the longest token lifetime any node published, whatever the caller was configured with', async () => {
+      const ctx = s.server.context;
+      // A node configured for one-hour tokens started on this database at some point.
+      await ctx.storage.facts.raiseTo('max_access_token_ttl_seconds', 3600, 1);
+      await ctx.storage.facts.raiseTo('max_access_token_ttl_seconds', 60, 2);
+      assert.equal(await ctx.storage.facts.get('max_access_token_ttl_seconds'), 3600, 'never lowered');
+      const cliLike = { ...ctx, settings: { ...ctx.settings, accessTokenTtlSeconds: 60 } };
+      assert.ok((await keyRetentionSeconds(cliLike)) >= 3600);
+    });
+
+    test('a server publishes its own token lifetime at startup', async () => {
+      assert.ok(((await s.server.context.storage.facts.get('max_access_token_ttl_seconds')) ?? 0) >= s.settings.accessTokenTtlSeconds);
+    });
+
     test('two nodes initialising at once end with exactly one signer per algorithm', async () => {
       const fresh = await backend.create();
       try {

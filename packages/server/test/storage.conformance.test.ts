@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { isForeignKeyViolation, isUniqueViolation, migrate, openDatabase } from '../src/storage/database.ts';
 import { Storage } from '../src/storage/storage.ts';
@@ -187,3 +188,17 @@ for (const backend of await backends()) {
     });
   });
 }
+
+describe('SQLite file', () => {
+  test('the database file is readable by its owner only', async () => {
+    const db = await (await backends())[0]!.create();
+    const storage = await Storage.open(db);
+    try {
+      assert.equal(storage.db.dialect, 'sqlite');
+      assert.equal(statSync(storage.db.location).mode & 0o777, 0o600);
+    } finally {
+      await storage.close();
+      await db.drop();
+    }
+  });
+});

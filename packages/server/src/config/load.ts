@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { CONFIG_FILE_ENV, OPTIONS, type OptionSpec, type Settings } from './defaults.ts';
 
@@ -18,7 +18,11 @@ export function loadSettings(
   const settings = {} as Record<keyof Settings, unknown>;
   for (const spec of OPTIONS) {
     let value: unknown = spec.default;
-    if (spec.key in file) value = coerce(spec, file[spec.key], `${configPath}: ${spec.key}`);
+    if (spec.key in file) {
+      value = coerce(spec, file[spec.key], `${configPath}: ${spec.key}`);
+      // A relative data directory in a config file is relative to that file, not to where one runs.
+      if (spec.key === 'dataDir' && configPath) value = resolve(dirname(resolve(configPath)), value as string);
+    }
     const fromEnv = env[spec.env];
     if (fromEnv !== undefined && fromEnv !== '') value = coerce(spec, fromEnv, spec.env);
     settings[spec.key] = value;

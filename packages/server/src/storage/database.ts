@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
+import * as m0002 from './migrations/0002-server-facts.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -31,6 +32,8 @@ export function openDatabase(settings: { databaseUrl: string | undefined; dataDi
 }
 
 export function openSqlite(file: string): Db {
+  // Created owner-only; SQLite gives the -wal and -shm files the same permissions.
+  closeSync(openSync(file, 'a', 0o600));
   const sqlite = new SQLite(file);
   // WAL lets readers and one writer work at once, across processes sharing the file.
   sqlite.pragma('journal_mode = WAL');
@@ -57,6 +60,7 @@ export function openPostgres(url: string): Db {
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-server-facts': m0002,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

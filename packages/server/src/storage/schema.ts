@@ -11,6 +11,13 @@ export interface Database {
   client_audiences: ClientAudienceRow;
   signing_keys: SigningKeyRow;
   revoked_access_tokens: RevokedAccessTokenRow;
+  server_facts: ServerFactRow;
+}
+
+export interface ServerFactRow {
+  name: string;
+  value: number | string;
+  updated_at: number | string;
 }
 
 export interface ResourceRow {

@@ -3,6 +3,7 @@ import { ClientStore } from './client-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
+import { ServerFactStore } from './server-fact-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
 
 /** Every store over one database connection. */
@@ -11,12 +12,14 @@ export class Storage {
   readonly clients: ClientStore;
   readonly signingKeys: SigningKeyStore;
   readonly revocations: RevocationStore;
+  readonly facts: ServerFactStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
     this.clients = new ClientStore(db.kysely);
     this.signingKeys = new SigningKeyStore(db.kysely);
     this.revocations = new RevocationStore(db.kysely);
+    this.facts = new ServerFactStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */
