@@ -41,6 +41,11 @@ for (const backend of await backends()) {
         assert.deepEqual(body.grant_types_supported, ['client_credentials']);
         assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
         assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+        assert.deepEqual(
+          body.revocation_endpoint_auth_methods_supported,
+          ['client_secret_basic', 'client_secret_post'],
+          'no public client can be registered yet, so none is not advertised',
+        );
         assert.deepEqual(body.response_types_supported, [], 'no authorization endpoint yet, so no response type');
         assert.equal(body.authorization_endpoint, undefined);
         assert.equal(body.code_challenge_methods_supported, undefined, 'no PKCE flow is enabled yet');

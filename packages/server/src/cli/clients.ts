@@ -12,7 +12,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           name: requireString(args.values, 'name'),
           type: requireString(args.values, 'type') as ClientType,
           clientId: typeof args.values['client-id'] === 'string' ? args.values['client-id'] : undefined,
-          grantTypes: list(args.values['grant-types']),
+          grantTypes: list(requireString(args.values, 'grant-types')),
           scopes: list(args.values.scopes),
           audiences: audiences.length ? audiences : undefined,
           tokenEndpointAuthMethod: args.values['auth-method'] as TokenEndpointAuthMethod | undefined,

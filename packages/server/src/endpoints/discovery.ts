@@ -33,8 +33,9 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     introspection_endpoint: endpointUrl(settings, PATHS.introspection),
     introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
     revocation_endpoint: endpointUrl(settings, PATHS.revocation),
-    // Public clients revoke their own tokens with client_id alone (RFC 7009 §2.1).
-    revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
+    // `none` (public clients revoking their own tokens, RFC 7009 §2.1) is listed once a grant for
+    // public clients exists: until then no client can use it.
+    revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
   };
 }
 
