@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
 import { freePort, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
 
 for (const backend of await backends()) {
@@ -124,7 +124,7 @@ describe('an issuer with a path', () => {
   let db: TestDatabase;
   let s: RunningServer;
   before(async () => {
-    db = await (await backends())[0]!.create();
+    db = await sqlite.create();
     const port = await freePort();
     s = await startServer(db, { port, issuer: `http://127.0.0.1:${port}/tenant-a` });
   });
@@ -146,7 +146,7 @@ describe('an issuer with a path', () => {
 
 describe('readyz when the database is gone', () => {
   test('answers 503 once the database no longer responds', async () => {
-    const db = await (await backends())[0]!.create();
+    const db = await sqlite.create();
     const s = await startServer(db);
     try {
       await s.server.context.storage.close();

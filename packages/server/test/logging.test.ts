@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { sqlite, type TestDatabase } from './helpers/backends.ts';
 import { basicAuth, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
 
 describe('logs never contain secrets, tokens or credentials', () => {
   let db: TestDatabase;
   let s: RunningServer;
   before(async () => {
-    db = await (await backends())[0]!.create();
+    db = await sqlite.create();
     s = await startServer(db, { logLevel: 'trace' });
   });
   after(async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { isForeignKeyViolation, isUniqueViolation, migrate, openDatabase } from '../src/storage/database.ts';
 import { Storage } from '../src/storage/storage.ts';
 import type { Resource } from '../src/registry/types.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
 
 /** One storage suite, run against every database (fosite/Hydra's habit): same behaviour on both. */
 for (const backend of await backends()) {
@@ -191,7 +191,7 @@ for (const backend of await backends()) {
 
 describe('SQLite file', () => {
   test('the database file is readable by its owner only', async () => {
-    const db = await (await backends())[0]!.create();
+    const db = await sqlite.create();
     const storage = await Storage.open(db);
     try {
       assert.equal(storage.db.dialect, 'sqlite');

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import pg from 'pg';
 
 /**
@@ -59,7 +60,7 @@ function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'latchkey-test-'));
 }
 
-const sqlite: Backend = {
+export const sqlite: Backend = {
   name: 'sqlite',
   skip: false,
   async create() {
@@ -73,6 +74,12 @@ async function postgresBackend(): Promise<Backend> {
   const inCi = process.env.CI === 'true' || process.env.CI === '1';
   if (unreachable && !inCi) {
     console.log(`# SKIPPING PostgreSQL suites: ${unreachable}. Set LATCHKEY_TEST_DATABASE_URL to run them.`);
+  }
+  if (unreachable && inCi) {
+    // Counted as a failure in the runner's summary, not only as cancelled suites.
+    test('PostgreSQL is reachable (required in CI)', () => {
+      throw new Error(`CI requires PostgreSQL: ${unreachable}`);
+    });
   }
   return {
     name: 'postgres',
