@@ -337,7 +337,7 @@ for (const backend of await backends()) {
 
       assertOk(migrateFresh);
       const migrated = stdoutJson(migrateFresh);
-      assert.deepEqual(migrated.applied, ['0001-initial', '0002-server-facts']);
+      assert.deepEqual(migrated.applied, ['0001-initial', '0002-server-facts', '0003-registry-version']);
       if (backend.name === 'sqlite') {
         assert.equal(migrated.database, sqliteFile(fresh.dataDir));
         assert.ok(existsSync(sqliteFile(fresh.dataDir)));

@@ -141,6 +141,48 @@ for (const backend of await backends()) {
       assert.equal(await storage.clients.delete('client-two'), false);
     });
 
+    test('a cached client reflects changes made through another connection at once', async () => {
+      const other = await Storage.open(db);
+      try {
+        await storage.resources.create(resource('https://cache.example.com', ['cache:read', 'cache:write']));
+        await other.clients.create({
+          clientId: 'client-cached',
+          name: 'Cached',
+          type: 'confidential',
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          secretHash: 'h1',
+          grantTypes: ['client_credentials'],
+          scopes: ['cache:read'],
+          audienceResourceIds: ['id-httpscacheexamplecom'],
+          createdAt: 3,
+        });
+        assert.equal((await storage.clients.find('client-cached'))?.secretHash, 'h1');
+        assert.equal((await storage.clients.find('client-cached'))?.secretHash, 'h1', 'served from the cache');
+        await other.clients.updateSecretHash('client-cached', 'h2', 4);
+        assert.equal((await storage.clients.find('client-cached'))?.secretHash, 'h2', 'rotation seen');
+        await other.resources.delete('https://cache.example.com');
+        assert.deepEqual((await storage.clients.find('client-cached'))?.scopes, [], 'cascade seen');
+        await other.clients.delete('client-cached');
+        assert.equal(await storage.clients.find('client-cached'), undefined, 'deletion seen');
+        // A client unknown when first asked is found once another connection creates it.
+        assert.equal(await storage.clients.find('client-later'), undefined);
+        await other.clients.create({
+          clientId: 'client-later',
+          name: 'Later',
+          type: 'confidential',
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          secretHash: 'h',
+          grantTypes: ['client_credentials'],
+          scopes: [],
+          audienceResourceIds: [],
+          createdAt: 5,
+        });
+        assert.equal((await storage.clients.find('client-later'))?.clientId, 'client-later');
+      } finally {
+        await other.close();
+      }
+    });
+
     test('revocations: idempotent, looked up by jti, purged in bounded batches after expiry', async () => {
       await storage.revocations.revokeAccessToken('jti-1', 'client-one', 100, 50);
       await storage.revocations.revokeAccessToken('jti-1', 'client-one', 100, 51);

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Client, ClientType, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
+import { bumpRegistryVersion, RegistryVersion } from './registry-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
 
 /** What a new client is stored as: scopes by name, audiences by resource id. */
@@ -16,9 +17,22 @@ export interface NewClient {
   createdAt: number;
 }
 
-/** Registered clients, with the scopes and audiences they may ask for. */
+/** Clients kept in memory at most; past that the cache starts over. */
+const MAX_CACHED_CLIENTS = 10_000;
+
+/**
+ * Registered clients, with the scopes and audiences they may ask for. `find` is on every
+ * authenticated request, so clients are kept in memory, each copy tagged with the registry version it
+ * was read at: one cheap read of the version tells whether any resource or client changed since, on
+ * this node or any other (the CLI, another server), and a change drops the copy.
+ */
 export class ClientStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly version: RegistryVersion;
+  private readonly cache = new Map<string, { version: number; client: Client | undefined }>();
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.version = new RegistryVersion(db);
+  }
 
   async create(client: NewClient): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -47,6 +61,7 @@ export class ClientStore {
           .values(client.audienceResourceIds.map((resource_id) => ({ client_id: client.clientId, resource_id })))
           .execute();
       }
+      await bumpRegistryVersion(trx);
     });
   }
 
@@ -54,6 +69,17 @@ export class ClientStore {
   async find(clientId: string): Promise<Client | undefined> {
     // PostgreSQL text cannot hold NUL (the query would fail with a 500), so no stored id contains one.
     if (clientId.includes('\u0000')) return undefined;
+    // The version is read before the client, so a copy is never tagged newer than its data.
+    const version = await this.version.current();
+    const cached = this.cache.get(clientId);
+    if (cached && cached.version === version) return cached.client;
+    const client = await this.load(clientId);
+    if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
+    this.cache.set(clientId, { version, client });
+    return client;
+  }
+
+  private async load(clientId: string): Promise<Client | undefined> {
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (!row) return undefined;
     const [scopes, audiences] = await Promise.all([
@@ -84,25 +110,31 @@ export class ClientStore {
     const ids = await this.db.selectFrom('clients').select('client_id').orderBy('created_at').orderBy('client_id').execute();
     const clients: Client[] = [];
     for (const { client_id } of ids) {
-      const client = await this.find(client_id);
+      const client = await this.load(client_id);
       if (client) clients.push(client);
     }
     return clients;
   }
 
   async updateSecretHash(clientId: string, secretHash: string, rotatedAt: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('clients')
-      .set({ secret_hash: secretHash, secret_rotated_at: rotatedAt })
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('clients')
+        .set({ secret_hash: secretHash, secret_rotated_at: rotatedAt })
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      await bumpRegistryVersion(trx);
+      return Number(result.numUpdatedRows) > 0;
+    });
   }
 
   /** Deletes the client; its scope and audience grants go with it (foreign keys). */
   async delete(clientId: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      await bumpRegistryVersion(trx);
+      return Number(result.numDeletedRows) > 0;
+    });
   }
 }
 

@@ -1,10 +1,19 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Migration,
+  type MigrationProvider,
+  type SqliteDatabase,
+} from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-server-facts.ts';
+import * as m0003 from './migrations/0003-registry-version.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -40,8 +49,32 @@ export function openSqlite(file: string): Db {
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
+}
+
+/** Prepared statements kept per connection; past this many distinct SQL texts the cache starts over. */
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query anew, which costs more than running it. The same SQL
+ * text always yields the same statement, so statements are kept and reused (better-sqlite3 statements
+ * are reusable, and SQLite re-prepares them by itself after a schema change).
+ */
+function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        if (cache.size >= MAX_CACHED_STATEMENTS) cache.clear();
+        statement = sqlite.prepare(sql);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+    close: () => sqlite.close(),
+  };
 }
 
 export function openPostgres(url: string): Db {
@@ -61,6 +94,7 @@ export function openPostgres(url: string): Db {
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-server-facts': m0002,
+  '0003-registry-version': m0003,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

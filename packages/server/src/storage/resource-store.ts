@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Resource, ScopeDefinition } from '../registry/types.ts';
 import type { Database } from './schema.ts';
+import { bumpRegistryVersion } from './registry-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
 
 /** Resources (APIs) and the scopes they register. */
@@ -26,6 +27,7 @@ export class ResourceStore {
           .values(resource.scopes.map((s) => ({ scope: s.scope, resource_id: resource.id, description: s.description })))
           .execute();
       }
+      await bumpRegistryVersion(trx);
     });
   }
 
@@ -64,7 +66,10 @@ export class ResourceStore {
 
   /** Deletes the resource; its scopes and every client's grant of them go with it (foreign keys). */
   async delete(identifier: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('resources').where('identifier', '=', identifier).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('resources').where('identifier', '=', identifier).executeTakeFirst();
+      await bumpRegistryVersion(trx);
+      return Number(result.numDeletedRows) > 0;
+    });
   }
 }

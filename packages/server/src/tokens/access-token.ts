@@ -1,8 +1,9 @@
-import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { SIGNING_ALGORITHMS } from '../keys/key-ring.ts';
 import { randomToken } from '../lib/random.ts';
+import { signCompact } from './jws-sign.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -47,19 +48,17 @@ export async function signAccessToken(ring: KeyRing, request: AccessTokenRequest
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + request.ttlSeconds;
   const jti = randomToken(16);
-  const token = await new SignJWT({
+  const token = signCompact(signer, ACCESS_TOKEN_TYP, {
+    iss: request.issuer,
+    sub: request.subject,
+    // RFC 9068 §2.2: a single audience is a string, several an array.
+    aud: request.audience.length === 1 ? request.audience[0]! : request.audience,
+    exp,
+    iat,
+    jti,
     client_id: request.clientId,
     scope: request.scope.join(' '),
-  })
-    .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: ACCESS_TOKEN_TYP })
-    .setIssuer(request.issuer)
-    .setSubject(request.subject)
-    // RFC 9068 §2.2: a single audience is a string, several an array.
-    .setAudience(request.audience.length === 1 ? request.audience[0]! : request.audience)
-    .setIssuedAt(iat)
-    .setExpirationTime(exp)
-    .setJti(jti)
-    .sign(signer.key);
+  });
   return { token, jti, expiresIn: request.ttlSeconds, expiresAt: exp };
 }
 
