@@ -37,11 +37,6 @@ export class InvalidClient extends OAuthError {
   override readonly status = 401;
 }
 
-/** RFC 6749 §5.2: the grant or refresh token is invalid, expired, revoked or bound elsewhere. */
-export class InvalidGrant extends OAuthError {
-  readonly error = 'invalid_grant';
-}
-
 /** RFC 6749 §5.2: the authenticated client may not use this grant type. */
 export class UnauthorizedClient extends OAuthError {
   readonly error = 'unauthorized_client';
@@ -62,21 +57,10 @@ export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target';
 }
 
-/** RFC 7009 §2.2.1: the server does not revoke this type of token. */
-export class UnsupportedTokenType extends OAuthError {
-  readonly error = 'unsupported_token_type';
-}
-
 /** RFC 6749 §5.2 / §4.1.2.1: the server met an unexpected condition. Never carries internals. */
 export class ServerError extends OAuthError {
   readonly error = 'server_error';
   override readonly status: number = 500;
-}
-
-/** RFC 6749 §4.1.2.1: temporarily unable to handle the request (for example the database is down). */
-export class TemporarilyUnavailable extends OAuthError {
-  readonly error = 'temporarily_unavailable';
-  override readonly status = 503;
 }
 
 /** A request body larger than the configured limit. RFC 6749 has no code for it: invalid_request, 413. */

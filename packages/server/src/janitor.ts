@@ -2,6 +2,11 @@ import type { ServerContext } from './context.ts';
 
 /** Rows deleted per statement, so a purge never holds a long lock. */
 const BATCH_SIZE = 500;
+/**
+ * Revocations are kept this long past the token's `exp`: resource servers that validate with some
+ * clock leeway may still ask about a token just after it expired.
+ */
+export const REVOCATION_KEEP_AFTER_EXPIRY_SECONDS = 300;
 /** Batches per run at most; the rest waits for the next run. */
 const MAX_BATCHES_PER_RUN = 20;
 
@@ -30,7 +35,7 @@ export class Janitor {
   async runOnce(now = Math.floor(Date.now() / 1000)): Promise<{ revocations: number; keys: number }> {
     let revocations = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-      const n = await this.ctx.storage.revocations.purgeExpired(now, BATCH_SIZE);
+      const n = await this.ctx.storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, BATCH_SIZE);
       revocations += n;
       if (n < BATCH_SIZE) break;
     }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { sql } from 'kysely';
 import { sha256 } from '../src/lib/random.ts';
-import { sqliteFile } from '../src/storage/database.ts';
+import { MIGRATION_NAMES, sqliteFile } from '../src/storage/database.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
 import { killLatchkeyProcesses, runLatchkey, type CliResult } from './helpers/processes.ts';
 import { postForm, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
@@ -248,19 +248,29 @@ for (const backend of await backends()) {
       assert.ok(!s.logs().includes(clientSecret), 'the server never logs the secret');
     });
 
-    test('keys rotate while the server runs: the new key signs, old tokens still verify against /jwks', async () => {
+    test('keys rotate publishes the next key ahead of signing; --now switches at once, old tokens still verify', async () => {
       const before = await token(clientId, clientSecret);
       assert.equal(before.status, 200, before.text);
       const oldKid = decodeProtectedHeader(before.body.access_token).kid;
       const kidsBefore = (await jwks()).keys.map((k) => k.kid);
       assert.equal(kidsBefore.length, 2, 'one ES256 and one RS256 key before the rotation');
 
-      const rotation = await cli('keys', 'rotate', '--json');
+      // By default the new key is only published: it signs after LATCHKEY_KEY_PREPUBLISH_SECONDS.
+      const ahead = await cli('keys', 'rotate', '--alg', 'ES256', '--json');
+      assertOk(ahead);
+      const aheadKid = (stdoutJson(ahead).rotated as { kid: string }[])[0]!.kid;
+      assert.ok((await jwks()).keys.some((k) => k.kid === aheadKid), 'published at once');
+      const stillOld = await token(clientId, clientSecret);
+      assert.equal(decodeProtectedHeader(stillOld.body.access_token).kid, oldKid, 'the current key still signs');
+      const pending = stdoutJson(await cli('keys', 'list', '--json')).keys as { kid: string; status: string }[];
+      assert.equal(pending.find((k) => k.kid === aheadKid)!.status, 'next');
+
+      const rotation = await cli('keys', 'rotate', '--now', '--json');
       assertOk(rotation);
       const rotated = stdoutJson(rotation).rotated as { alg: string; kid: string; retired: string[] }[];
       assert.deepEqual(rotated.map((x) => x.alg).sort(), ['ES256', 'RS256']);
       const es256 = rotated.find((x) => x.alg === 'ES256')!;
-      assert.deepEqual(es256.retired, [oldKid]);
+      assert.deepEqual(es256.retired, [aheadKid], 'the pending key is superseded before it ever signed');
       assert.ok(!kidsBefore.includes(es256.kid));
 
       // The server (key cache 0 s) signs with the new key at once.
@@ -270,7 +280,7 @@ for (const backend of await backends()) {
 
       // /jwks publishes old and new keys; both tokens verify against it.
       const set = await jwks();
-      assert.deepEqual(set.keys.map((k) => k.kid).sort(), [...kidsBefore, ...rotated.map((x) => x.kid)].sort());
+      assert.deepEqual(set.keys.map((k) => k.kid).sort(), [...kidsBefore, aheadKid, ...rotated.map((x) => x.kid)].sort());
       const keySet = createLocalJWKSet(set);
       for (const t of [before.body.access_token, afterRes.body.access_token]) {
         const { payload } = await jwtVerify(t, keySet, { issuer: s.issuer, audience: API, typ: 'at+jwt' });
@@ -287,7 +297,7 @@ for (const backend of await backends()) {
       const listed = await cli('keys', 'list', '--json');
       assertOk(listed);
       const keys = stdoutJson(listed).keys as { kid: string; alg: string; status: string; unpublish_at: string | null }[];
-      assert.equal(keys.length, 4);
+      assert.equal(keys.length, 5);
       const oldKey = keys.find((k) => k.kid === oldKid)!;
       assert.equal(oldKey.status, 'published');
       assert.ok(oldKey.unpublish_at && Date.parse(oldKey.unpublish_at) > Date.now() + 600_000, 'kept past the token lifetime');
@@ -337,7 +347,7 @@ for (const backend of await backends()) {
 
       assertOk(migrateFresh);
       const migrated = stdoutJson(migrateFresh);
-      assert.deepEqual(migrated.applied, ['0001-initial', '0002-server-facts', '0003-registry-version']);
+      assert.deepEqual(migrated.applied, [...MIGRATION_NAMES]);
       if (backend.name === 'sqlite') {
         assert.equal(migrated.database, sqliteFile(fresh.dataDir));
         assert.ok(existsSync(sqliteFile(fresh.dataDir)));

@@ -121,6 +121,20 @@ for (const backend of await backends()) {
       assert.equal((await token({ scope: 'orders:read "quoted"' })).body.error, 'invalid_scope');
     });
 
+    test('a scope of spaces alone is malformed (RFC 6749 §3.3), with or without a resource', async () => {
+      assert.equal((await token({ scope: '   ' })).body.error, 'invalid_scope');
+      assert.equal((await token({ scope: ' ', resource: 'https://api.example.com' })).body.error, 'invalid_scope');
+    });
+
+    test('error descriptions never reflect the requested scope', async () => {
+      const probe = `probe${'x'.repeat(300)}:read`;
+      const res = await token({ scope: probe });
+      assert.equal(res.body.error, 'invalid_scope');
+      assert.ok(!res.text.includes('probe'), res.text);
+      const other = await token({ resource: 'https://api.example.com', scope: probe });
+      assert.ok(!other.text.includes('probe'));
+    });
+
     test('resource (RFC 8707) selects the audience', async () => {
       const res = await token({ resource: 'https://api.example.com' });
       assert.equal(res.status, 200, res.text);

@@ -52,6 +52,13 @@ describe('settings', () => {
       const broken = join(dir, 'broken.json');
       writeFileSync(broken, '{ not json');
       assert.throws(() => loadSettings({ env: {}, configFile: broken }), /not valid JSON/);
+      const leaky = join(dir, 'leaky.json');
+      writeFileSync(leaky, '{"port": 9000, "secret": s3cr3t-value-in-clear}');
+      assert.throws(
+        () => loadSettings({ env: {}, configFile: leaky }),
+        (err: Error) => /not valid JSON/.test(err.message) && !err.message.includes('s3cr3t'),
+        'the message never quotes the file',
+      );
       assert.throws(() => loadSettings({ env: {}, configFile: join(dir, 'missing.json') }), /cannot read config file/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -61,6 +68,10 @@ describe('settings', () => {
     assert.throws(() => loadSettings({ env: { LATCHKEY_ALLOW_INSECURE_ISSUER: 'maybe' } }), /true or false/);
     assert.throws(() => loadSettings({ env: { DATABASE_URL: 'mysql://x' } }), /postgres/);
     assert.throws(() => loadSettings({ env: { LATCHKEY_ACCESS_TOKEN_TTL_SECONDS: '0' } }), ConfigError);
+    // Node timers take at most 2^31-1 ms; a longer interval would fire every millisecond.
+    assert.throws(() => loadSettings({ env: { LATCHKEY_JANITOR_INTERVAL_SECONDS: '2500000' } }), /at most 2147483/);
+    assert.throws(() => loadSettings({ env: { LATCHKEY_KEY_CACHE_SECONDS: '2500000' } }), /at most/);
+    assert.equal(loadSettings({ env: { LATCHKEY_JANITOR_INTERVAL_SECONDS: '2147483' } }).janitorIntervalSeconds, 2147483);
   });
 
   test('the issuer must be https unless it is loopback or the insecure option is named', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
 import { freePort, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
@@ -155,6 +156,46 @@ describe('readyz when the database is gone', () => {
       assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'liveness does not depend on the database');
     } finally {
       await s.server.app.close();
+      await db.drop();
+    }
+  });
+});
+
+const postgres = (await backends()).find((b) => b.name === 'postgres')!;
+
+describe('readyz when PostgreSQL stops answering (postgres)', { skip: postgres.skip }, () => {
+  test('answers 503 within a few seconds, never hangs', async () => {
+    const db = await postgres.create();
+    const target = new URL(db.databaseUrl!);
+    // A TCP proxy in front of PostgreSQL that can stop passing bytes, like a hung database or network.
+    let frozen = false;
+    const sockets = new Set<Socket>();
+    const proxy = createTcpServer((client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        sockets.add(from);
+        from.on('data', (chunk) => {
+          if (!frozen) to.write(chunk);
+        });
+        from.on('error', () => {});
+        from.on('close', () => to.destroy());
+      }
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = new URL(db.databaseUrl!);
+    viaProxy.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    const s = await startServer({ ...db, databaseUrl: viaProxy.toString() });
+    try {
+      assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+      frozen = true;
+      const started = Date.now();
+      const res = await fetch(`${s.url}/readyz`);
+      assert.equal(res.status, 503);
+      assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await s.close();
+      proxy.close();
       await db.drop();
     }
   });

@@ -104,11 +104,12 @@ for (const backend of await backends()) {
       const creds: [string, string] = [c.client.clientId, c.clientSecret!];
       const token = await issue(creds);
       assert.equal((await introspect(token, creds)).body.active, true);
-      // exp is 1 s away and our own tokens get 5 s of clock tolerance: move the clock past both.
-      t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 4_000 });
-      assert.equal((await introspect(token, creds)).body.active, true, 'still within the tolerance');
-      t.mock.timers.setTime(Date.now() + 4_000);
-      assert.equal((await introspect(token, creds)).text, '{"active":false}');
+      // RFC 7662 §2.2: active only before exp; the issuer grants itself no tolerance.
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+      t.mock.timers.enable({ apis: ['Date'], now: exp * 1000 - 1 });
+      assert.equal((await introspect(token, creds)).body.active, true, 'the last moment before exp');
+      t.mock.timers.setTime(exp * 1000);
+      assert.equal((await introspect(token, creds)).text, '{"active":false}', 'inactive from exp on');
     });
 
     test('revocation: 200, then the token introspects as inactive; the revoked jti is stored until exp', async () => {
@@ -159,6 +160,17 @@ for (const backend of await backends()) {
       assert.equal(res.body.error, 'invalid_request');
     });
 
+    test('the id of a deleted client is never reused, so its tokens cannot come back', async () => {
+      const first = await s.registry.createClient({ name: 'reused', clientId: 'svc-reused', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
+      const token = await issue([first.client.clientId, first.clientSecret!]);
+      await s.registry.deleteClient('svc-reused');
+      await assert.rejects(
+        s.registry.createClient({ name: 'again', clientId: 'svc-reused', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] }),
+        /deleted client and cannot be reused/,
+      );
+      assert.equal((await introspect(token, a)).text, '{"active":false}');
+    });
+
     test('a deleted client: its tokens introspect as inactive for everyone', async () => {
       const c = await s.registry.createClient({ name: 'temp', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
       const creds: [string, string] = [c.client.clientId, c.clientSecret!];
@@ -168,7 +180,7 @@ for (const backend of await backends()) {
       assert.equal((await introspect(token, a)).text, '{"active":false}');
     });
 
-    test('the janitor forgets revocations only after the token expired', async () => {
+    test('the janitor forgets revocations only well after the token expired, and a revoked token never comes back', async (t) => {
       const token = await issue(a);
       await revoke(token, a);
       const { exp, jti } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
@@ -178,7 +190,12 @@ for (const backend of await backends()) {
       await janitor.runOnce(exp - 1);
       assert.equal(await store.isAccessTokenRevoked(jti), true, 'kept while the token could be used');
       await janitor.runOnce(exp + 1);
-      assert.equal(await store.isAccessTokenRevoked(jti), false, 'purged once it expired');
+      assert.equal(await store.isAccessTokenRevoked(jti), true, 'kept a while after exp, for leeway');
+      t.mock.timers.enable({ apis: ['Date'], now: (exp + 1) * 1000 });
+      assert.equal((await introspect(token, a)).text, '{"active":false}');
+      t.mock.timers.reset();
+      await janitor.runOnce(exp + 301);
+      assert.equal(await store.isAccessTokenRevoked(jti), false, 'purged long after it expired');
     });
   });
 }

@@ -58,7 +58,7 @@ for (const backend of await backends()) {
     test('rotation: the new key signs, old tokens still verify, and the old key stays published', async () => {
       const before = await issue();
       const oldKid = decodeProtectedHeader(before).kid!;
-      const rotated = await s.server.context.keys.rotate('ES256', await keyRetentionSeconds(s.server.context));
+      const rotated = await s.server.context.keys.rotate('ES256', { retainSeconds: await keyRetentionSeconds(s.server.context), prepublishSeconds: 0 });
       assert.deepEqual(rotated.retired, [oldKid]);
       const after = await issue();
       assert.equal(decodeProtectedHeader(after).kid, rotated.kid, 'the new key is the signer');
@@ -78,11 +78,12 @@ for (const backend of await backends()) {
       const retain = await keyRetentionSeconds(ctx);
       assert.ok(retain >= ctx.settings.accessTokenTtlSeconds, 'at least as long as any token lives');
       const beforeRotation = await jwks();
-      const { kid, retired } = await ctx.keys.rotate('RS256', retain);
+      const t0 = Math.floor(Date.now() / 1000);
+      const { kid, retired } = await ctx.keys.rotate('RS256', { retainSeconds: retain, prepublishSeconds: 0 });
+      const now = Math.floor(Date.now() / 1000);
       const retiredKid = retired[0]!;
       assert.ok(beforeRotation.keys.some((k) => k.kid === retiredKid));
-      const now = Math.floor(Date.now() / 1000);
-      const stillThere = await ctx.storage.signingKeys.listPublished(now + retain - 1);
+      const stillThere = await ctx.storage.signingKeys.listPublished(t0 + retain - 1);
       assert.ok(stillThere.some((k) => k.kid === retiredKid), 'published until the retention has passed');
       const later = await ctx.storage.signingKeys.listPublished(now + retain + 1);
       assert.ok(!later.some((k) => k.kid === retiredKid), 'gone from the JWKS after');
@@ -98,6 +99,51 @@ for (const backend of await backends()) {
       await s.registry.createResource({ identifier: 'https://long.example.com', scopes: ['long:read'], accessTokenTtlSeconds: 7200 });
       const longer = await keyRetentionSeconds(s.server.context);
       assert.ok(longer >= 7200 && longer > base);
+    });
+
+    test('a rotation publishes the next key first; it signs only from its activation time, on every node', async (t) => {
+      const ctx = s.server.context;
+      const before = decodeProtectedHeader(await issue()).kid!;
+      const { kid: next, activatesAt } = await ctx.keys.rotate('ES256', { retainSeconds: 3600, prepublishSeconds: 600 });
+      assert.ok((await jwks()).keys.some((k) => k.kid === next), 'published at once');
+      assert.equal(decodeProtectedHeader(await issue()).kid, before, 'the current key still signs');
+      // A second node on the same database, reading the keys for the first time.
+      const other = await Storage.open(db);
+      try {
+        const ring = new KeyRing(other.signingKeys, new KeyEncryption(TEST_SECRET), 5);
+        await ring.initialize();
+        assert.equal((await ring.signer('ES256')).kid, before);
+        t.mock.timers.enable({ apis: ['Date'], now: activatesAt * 1000 + 1 });
+        assert.equal(decodeProtectedHeader(await issue()).kid, next, 'this node switched at the activation time');
+        assert.equal((await ring.signer('ES256')).kid, next, 'so did the other, without any new read');
+        const previous = (await jwks()).keys.find((k) => k.kid === before);
+        assert.ok(previous, 'the old key stays published after the switch');
+      } finally {
+        t.mock.timers.reset();
+        await other.close();
+      }
+    });
+
+    test('a node never answers from keys older than its cache interval, however long it was idle', async (t) => {
+      const ctx = s.server.context;
+      const other = await Storage.open(db);
+      try {
+        const idle = new KeyRing(other.signingKeys, new KeyEncryption(TEST_SECRET), 5);
+        await idle.initialize();
+        const stale = (await idle.signer('RS256')).kid;
+        const rotated = await ctx.keys.rotate('RS256', { retainSeconds: 60, prepublishSeconds: 0 });
+        assert.equal((await idle.signer('RS256')).kid, stale, 'within the interval the copy is used');
+        // Hours later: the old key has left the JWKS (and been purged) meanwhile.
+        t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 3 * 3600_000 });
+        await new Janitor(ctx).runOnce(Math.floor(Date.now() / 1000));
+        assert.equal((await idle.signer('RS256')).kid, rotated.kid, 'the first answer after idling is current');
+        const kids = (await idle.jwks()).keys.map((k) => k.kid);
+        assert.ok(kids.includes(rotated.kid));
+        assert.ok(!kids.includes(stale), 'and the JWKS no longer holds the purged key');
+      } finally {
+        t.mock.timers.reset();
+        await other.close();
+      }
     });
 
     test('retention honours the longest token lifetime any node published, whatever the caller was configured with', async () => {

@@ -100,6 +100,12 @@ for (const backend of await backends()) {
       // No LATCHKEY_SECRET: both race to generate it into the shared data directory, and to migrate and
       // create the first signing keys.
       const env = { LATCHKEY_ISSUER: issuer, LATCHKEY_DATA_DIR: db.dataDir, DATABASE_URL: db.databaseUrl, LOG_LEVEL: 'warn' };
+      if (db.databaseUrl) {
+        // With PostgreSQL a secret generated into one node's directory would lock the other nodes out
+        // of the shared keys: the server refuses to start without LATCHKEY_SECRET.
+        await assert.rejects(startServeProcess({ ...env, PORT: String(portA) }), /LATCHKEY_SECRET is required with DATABASE_URL/);
+        return;
+      }
       const started = await Promise.allSettled([
         startServeProcess({ ...env, PORT: String(portA) }),
         startServeProcess({ ...env, PORT: String(portB) }),

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { isForeignKeyViolation, isUniqueViolation, migrate, openDatabase } from '../src/storage/database.ts';
+import { isForeignKeyViolation, isUniqueViolation, migrate, MIGRATION_NAMES, openDatabase } from '../src/storage/database.ts';
+import { sql } from 'kysely';
 import { Storage } from '../src/storage/storage.ts';
 import type { Resource } from '../src/registry/types.ts';
 import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
@@ -197,26 +198,28 @@ for (const backend of await backends()) {
       assert.equal(await storage.revocations.isAccessTokenRevoked('jti-live'), true);
     });
 
-    test('key rotation retires the signer and inserts the new one atomically', async () => {
-      const key = (kid: string) => ({
+    test('key rotation schedules the successor and retires the newest key atomically', async () => {
+      const key = (kid: string, activatesAt: number) => ({
         kid,
         alg: 'TEST',
         publicJwk: { kty: 'EC', kid },
         privateKeyEnc: 'v1.x.y',
         createdAt: 10,
+        activatesAt,
         retiredAt: null,
         expiresAt: null,
       });
-      await storage.signingKeys.insertSigner(key('k1'));
-      await assert.rejects(storage.signingKeys.insertSigner(key('k2')), isUniqueViolation, 'one signer per alg');
-      assert.deepEqual(await storage.signingKeys.rotate(key('k2'), 20, 500), ['k1']);
-      // A rotation whose insert fails (duplicate kid) must not leave the alg without a signer.
-      await assert.rejects(storage.signingKeys.rotate(key('k1'), 30, 600));
+      await storage.signingKeys.insertSigner(key('k1', 10));
+      await assert.rejects(storage.signingKeys.insertSigner(key('k2', 10)), isUniqueViolation, 'one newest key per alg');
+      assert.deepEqual(await storage.signingKeys.rotate(key('k2', 20), 500), ['k1']);
+      // A rotation whose insert fails (duplicate kid) must not leave the alg without a successor.
+      await assert.rejects(storage.signingKeys.rotate(key('k1', 30), 600));
       const all = (await storage.signingKeys.listAll()).filter((k) => k.alg === 'TEST');
       const signers = all.filter((k) => k.retiredAt === null);
       assert.deepEqual(signers.map((k) => k.kid), ['k2'], 'the failed rotation rolled back');
       const k1 = all.find((k) => k.kid === 'k1')!;
-      assert.equal(k1.retiredAt, 20);
+      assert.equal(k1.retiredAt, 20, 'retired when its successor activates');
+      assert.equal(all.find((k) => k.kid === 'k2')!.activatesAt, 20);
       assert.equal(k1.expiresAt, 500);
       const published = (await storage.signingKeys.listPublished(499)).filter((k) => k.alg === 'TEST');
       assert.deepEqual(published.map((k) => k.kid).sort(), ['k1', 'k2']);
@@ -240,6 +243,34 @@ describe('SQLite file', () => {
       assert.equal(statSync(storage.db.location).mode & 0o777, 0o600);
     } finally {
       await storage.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('SQLite migrations', () => {
+  test('a migration that fails half-way leaves no half-built schema, and the next start succeeds', async () => {
+    const db = await sqlite.create();
+    const conn = openDatabase(db);
+    try {
+      const failing = conn.kysely.withPlugin({
+        transformQuery(args) {
+          const node = args.node as { kind: string; table?: { table?: { identifier?: { name?: string } } } };
+          if (node.kind === 'CreateTableNode' && node.table?.table?.identifier?.name === 'client_audiences') {
+            throw new Error('simulated crash');
+          }
+          return args.node;
+        },
+        async transformResult(args) {
+          return args.result;
+        },
+      });
+      await assert.rejects(migrate({ ...conn, kysely: failing }), /simulated crash/);
+      const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`.execute(conn.kysely);
+      assert.deepEqual(tables.rows.filter((t) => !t.name.startsWith('kysely_')), [], 'rolled back whole');
+      assert.deepEqual(await migrate(conn), [...MIGRATION_NAMES]);
+    } finally {
+      await conn.close();
       await db.drop();
     }
   });

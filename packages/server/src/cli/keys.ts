@@ -1,7 +1,10 @@
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.ts';
+import { pickSigner, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.ts';
 import { keyRetentionSeconds } from '../server.ts';
+import type { StoredSigningKey } from '../storage/signing-key-store.ts';
 import { print, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
+
+const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
 
 export async function keysCommand(args: CommandArgs): Promise<number> {
   const sub = args.positionals[0];
@@ -13,14 +16,21 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
         const rows = keys.map((k) => ({
           kid: k.kid,
           alg: k.alg,
-          status: k.retiredAt === null ? 'signing' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'published',
-          created_at: new Date(k.createdAt * 1000).toISOString(),
-          unpublish_at: k.expiresAt === null ? null : new Date(k.expiresAt * 1000).toISOString(),
+          status: status(k, keys, now),
+          created_at: iso(k.createdAt),
+          signs_from: iso(k.activatesAt),
+          signs_until: iso(k.retiredAt),
+          unpublish_at: iso(k.expiresAt),
         }));
         print(
           args,
           { keys: rows },
-          rows.map((r) => `${r.kid}  ${r.alg}  ${r.status}${r.unpublish_at ? ` until ${r.unpublish_at}` : ''}`).join('\n'),
+          rows
+            .map((r) => {
+              const when = r.status === 'next' ? ` from ${r.signs_from}` : r.status === 'published' ? ` until ${r.unpublish_at}` : '';
+              return `${r.kid}  ${r.alg}  ${r.status}${when}`;
+            })
+            .join('\n'),
         );
         return 0;
       }
@@ -29,14 +39,23 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
         const algs: SigningAlgorithm[] =
           alg === 'all' ? [...SIGNING_ALGORITHMS] : (SIGNING_ALGORITHMS as readonly string[]).includes(alg) ? [alg as SigningAlgorithm] : [];
         if (algs.length === 0) throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')} or all`);
-        const retain = await keyRetentionSeconds(ctx);
+        const retainSeconds = await keyRetentionSeconds(ctx);
+        // --now: sign with the new key at once (a compromised key); by default it is published first.
+        const prepublishSeconds = args.values.now ? 0 : ctx.settings.keyPrepublishSeconds;
         const rotated = [];
-        for (const a of algs) rotated.push({ alg: a, ...(await ctx.keys.rotate(a, retain)) });
+        for (const a of algs) {
+          const r = await ctx.keys.rotate(a, { retainSeconds, prepublishSeconds });
+          rotated.push({ alg: a, kid: r.kid, signs_from: iso(r.activatesAt), retired: r.retired });
+        }
         print(
           args,
-          { rotated, old_keys_published_for_seconds: retain },
+          { rotated, old_keys_published_for_seconds: retainSeconds, prepublish_seconds: prepublishSeconds },
           rotated
-            .map((r) => `${r.alg}: new signer ${r.kid}; ${r.retired.join(', ') || 'no key'} stays published for ${retain} s`)
+            .map(
+              (r) =>
+                `${r.alg}: new key ${r.kid} is published now and signs from ${r.signs_from}; ` +
+                `${r.retired.join(', ') || 'no key'} stays published ${retainSeconds} s after that`,
+            )
             .join('\n'),
         );
         return 0;
@@ -45,4 +64,12 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
         throw new UsageError(`unknown keys command "${sub ?? ''}"`);
     }
   });
+}
+
+/** signing: signs now; next: published, signs later; published: retired, still in the JWKS; expired. */
+function status(key: StoredSigningKey, all: StoredSigningKey[], now: number): string {
+  if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
+  if (pickSigner(all, key.alg, now)?.kid === key.kid) return 'signing';
+  if (key.activatesAt > now) return 'next';
+  return 'published';
 }

@@ -20,7 +20,7 @@ Commands:
                  --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
                  [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
-  keys list | rotate [--alg ES256|RS256|all]
+  keys list | rotate [--alg ES256|RS256|all] [--now]
 
 Global options:
   --config FILE    JSON config file (same as LATCHKEY_CONFIG)
@@ -51,6 +51,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'auth-method': { type: 'string' },
         'client-id': { type: 'string' },
         alg: { type: 'string' },
+        now: { type: 'boolean', default: false },
       },
     });
   } catch (err) {

@@ -21,6 +21,8 @@ export interface Settings {
   accessTokenTtlSeconds: number;
   /** How long a node keeps its copy of the signing keys before reading them again from the database. */
   keyCacheSeconds: number;
+  /** How long `keys rotate` publishes a new key in the JWKS before it starts signing. */
+  keyPrepublishSeconds: number;
   /** Largest request body accepted, in bytes; larger bodies get 413 `invalid_request`. */
   bodyLimitBytes: number;
   /** Interval of the janitor that purges expired revocations and retired keys, in seconds (0 = off). */
@@ -49,6 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'allowInsecureIssuer', env: 'LATCHKEY_ALLOW_INSECURE_ISSUER', type: 'boolean', default: false },
   { key: 'accessTokenTtlSeconds', env: 'LATCHKEY_ACCESS_TOKEN_TTL_SECONDS', type: 'integer', default: 600 },
   { key: 'keyCacheSeconds', env: 'LATCHKEY_KEY_CACHE_SECONDS', type: 'integer', default: 5 },
+  { key: 'keyPrepublishSeconds', env: 'LATCHKEY_KEY_PREPUBLISH_SECONDS', type: 'integer', default: 600 },
   { key: 'bodyLimitBytes', env: 'LATCHKEY_BODY_LIMIT_BYTES', type: 'integer', default: 64 * 1024 },
   { key: 'janitorIntervalSeconds', env: 'LATCHKEY_JANITOR_INTERVAL_SECONDS', type: 'integer', default: 300 },
   { key: 'trustProxy', env: 'LATCHKEY_TRUST_PROXY', type: 'boolean', default: false },

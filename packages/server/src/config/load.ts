@@ -46,7 +46,9 @@ function readConfigFile(path: string): Source {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+    // The parser's message quotes the text, which may hold a secret: report only where it failed.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new ConfigError(`config file ${path} is not valid JSON${position ? ` (at character ${position})` : ''}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${path} must hold a JSON object`);
@@ -78,6 +80,9 @@ function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       return raw;
   }
 }
+
+/** The longest interval a Node timer can take, in whole seconds. */
+const MAX_INTERVAL_SECONDS = 2_147_483;
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -111,6 +116,14 @@ export function validateSettings(settings: Settings): void {
   if (settings.port > 65535) throw new ConfigError('PORT must be at most 65535');
   if (settings.accessTokenTtlSeconds < 1 || settings.accessTokenTtlSeconds > 24 * 3600) {
     throw new ConfigError('LATCHKEY_ACCESS_TOKEN_TTL_SECONDS must be between 1 and 86400');
+  }
+  // setInterval and friends take at most 2^31-1 ms; longer would fire every millisecond.
+  for (const [name, value] of [
+    ['LATCHKEY_JANITOR_INTERVAL_SECONDS', settings.janitorIntervalSeconds],
+    ['LATCHKEY_KEY_CACHE_SECONDS', settings.keyCacheSeconds],
+    ['LATCHKEY_KEY_PREPUBLISH_SECONDS', settings.keyPrepublishSeconds],
+  ] as const) {
+    if (value > MAX_INTERVAL_SECONDS) throw new ConfigError(`${name} must be at most ${MAX_INTERVAL_SECONDS}`);
   }
   if (settings.bodyLimitBytes < 1024) throw new ConfigError('LATCHKEY_BODY_LIMIT_BYTES must be at least 1024');
   if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {

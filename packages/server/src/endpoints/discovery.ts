@@ -1,9 +1,8 @@
+import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import type { ServerContext } from '../context.ts';
 import { endpointUrl } from '../context.ts';
 import { GRANTS } from '../grants/index.ts';
 
-/** Client authentication methods accepted where a confidential client must authenticate. */
-export const CONFIDENTIAL_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
 /** Endpoint paths under the issuer. */
 export const PATHS = {

@@ -22,7 +22,7 @@ export const clientCredentialsGrant: GrantHandler = {
     const issued = await signAccessToken(ctx.keys, {
       issuer: ctx.settings.issuer,
       // RFC 9068 §2.2: with no resource owner, `sub` SHOULD be the client identifier. Client ids can
-      // never take the form of a user subject (registry/client-id.ts), so the two cannot collide.
+      // never have the UUID form of a user subject (registry/registry.ts), so the two cannot collide.
       subject: client.clientId,
       clientId: client.clientId,
       audience: selection.audience,

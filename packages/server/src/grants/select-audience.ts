@@ -1,4 +1,5 @@
 import { InvalidScope, InvalidTarget } from '../errors.ts';
+import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import type { Client } from '../registry/types.ts';
 
 export interface AudienceSelection {
@@ -8,13 +9,14 @@ export interface AudienceSelection {
   ttlOverrideSeconds: number | null;
 }
 
-/** RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ). */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-
-/** Splits a `scope` parameter (space-delimited, RFC 6749 §3.3) and refuses malformed tokens. */
+/**
+ * Splits a `scope` parameter and refuses malformed ones. RFC 6749 §3.3: scope = scope-token
+ * *( SP scope-token ), so a value of spaces alone holds no scope and is malformed.
+ */
 export function parseScope(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const tokens = value.split(' ').filter((t) => t !== '');
+  if (tokens.length === 0) throw new InvalidScope('scope is empty');
   for (const token of tokens) {
     if (!SCOPE_TOKEN.test(token)) throw new InvalidScope('scope contains invalid characters');
   }
@@ -32,8 +34,7 @@ export function parseScope(value: string | undefined): string[] | undefined {
 export function selectAudience(client: Client, resources: string[], requested: string[] | undefined): AudienceSelection {
   const allowed = new Map(client.audiences.map((a) => [a.identifier, a]));
   for (const resource of resources) {
-    // RFC 8707 §2: the value MUST be an absolute URI and MUST NOT include a fragment component.
-    if (!isAbsoluteUriWithoutFragment(resource)) {
+    if (!isResourceIndicator(resource)) {
       throw new InvalidTarget('resource must be an absolute URI without a fragment');
     }
     if (!allowed.has(resource)) throw new InvalidTarget('the client may not request tokens for this resource');
@@ -41,7 +42,8 @@ export function selectAudience(client: Client, resources: string[], requested: s
   const scopeOwner = new Map(client.scopes.map((s) => [s.scope, s.resource]));
   if (requested !== undefined) {
     for (const scope of requested) {
-      if (!scopeOwner.has(scope)) throw new InvalidScope(`scope "${scope}" is unknown or not allowed to this client`);
+      // Fixed descriptions: caller input is never reflected; the value goes to the log detail.
+      if (!scopeOwner.has(scope)) throw new InvalidScope('a requested scope is unknown or not allowed to this client', scope.slice(0, 200));
     }
   }
 
@@ -52,14 +54,14 @@ export function selectAudience(client: Client, resources: string[], requested: s
     if (requested !== undefined) {
       for (const s of requested) {
         if (!audience.includes(scopeOwner.get(s)!)) {
-          throw new InvalidScope(`scope "${s}" does not belong to the requested resource`);
+          throw new InvalidScope('a requested scope does not belong to the requested resource', s.slice(0, 200));
         }
       }
       scope = requested;
     } else {
       scope = client.scopes.filter((s) => audience.includes(s.resource)).map((s) => s.scope);
     }
-  } else if (requested !== undefined && requested.length > 0) {
+  } else if (requested !== undefined) {
     scope = requested;
     audience = [...new Set(requested.map((s) => scopeOwner.get(s)!))];
     for (const a of audience) {
@@ -81,14 +83,4 @@ export function selectAudience(client: Client, resources: string[], requested: s
     .map((a) => allowed.get(a)?.accessTokenTtlSeconds)
     .filter((t): t is number => typeof t === 'number');
   return { audience, scope, ttlOverrideSeconds: overrides.length > 0 ? Math.min(...overrides) : null };
-}
-
-function isAbsoluteUriWithoutFragment(value: string): boolean {
-  if (value.includes('#')) return false;
-  try {
-    new URL(value);
-    return true;
-  } catch {
-    return false;
-  }
 }

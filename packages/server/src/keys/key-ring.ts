@@ -22,17 +22,25 @@ export interface PublicJwk extends JWK {
 
 interface Snapshot {
   loadedAtMs: number;
-  signers: Map<string, Signer>;
+  keys: StoredSigningKey[];
   jwks: { keys: PublicJwk[] };
   keySet: ReturnType<typeof createLocalJWKSet>;
 }
 
-const now = () => Math.floor(Date.now() / 1000);
+export interface RotateOptions {
+  /** How long the key that stops signing stays published (longest token lifetime and margins). */
+  retainSeconds: number;
+  /** How long the new key is published before it signs, so caches of the JWKS can pick it up. */
+  prepublishSeconds: number;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
- * The signing keys as this node sees them. All state lives in the database: the ring re-reads it every
- * `cacheSeconds`, so a key rotated by the CLI or by another node becomes the signer here within that
- * interval (the old key stays published far longer than that, so tokens keep verifying).
+ * The signing keys as this node sees them. All state lives in the database; the ring reads it again
+ * once its copy is older than `cacheSeconds`, and never answers from an older copy. A rotation is
+ * written ahead of time (the new key's `activates_at`), so every node switches signer at the same
+ * moment by its clock, even between reads.
  */
 export class KeyRing {
   private snapshot: Snapshot | undefined;
@@ -48,30 +56,32 @@ export class KeyRing {
 
   /** Creates the first key of each algorithm that has none, then loads the ring. */
   async initialize(): Promise<void> {
-    const published = await this.store.listPublished(now());
+    const published = await this.store.listPublished(nowSeconds());
     for (const alg of SIGNING_ALGORITHMS) {
-      if (published.some((k) => k.alg === alg && k.retiredAt === null)) continue;
-      const key = await this.generate(alg);
+      if (published.some((k) => k.alg === alg)) continue;
+      const key = await this.generate(alg, nowSeconds());
       try {
         await this.store.insertSigner(key);
       } catch (err) {
-        // Another node or process created the signer at the same moment: use theirs.
+        // Another node or process created the first key at the same moment: use theirs.
         if (!isUniqueViolation(err)) throw err;
       }
     }
     await this.reload();
+    // Decrypt the signers now, so a wrong LATCHKEY_SECRET stops the start, not the first request.
+    for (const alg of SIGNING_ALGORITHMS) await this.signer(alg);
   }
 
-  /** The current signer for `alg`. */
+  /** The key that signs for `alg` now: the latest activated one that has not been retired. */
   async signer(alg: SigningAlgorithm = 'ES256'): Promise<Signer> {
-    const snapshot = await this.current();
-    const signer = snapshot.signers.get(alg);
-    if (signer) return signer;
-    // A rotation is half-seen or the ring was never initialised: read again before failing.
-    const fresh = await this.reload();
-    const again = fresh.signers.get(alg);
-    if (!again) throw new Error(`no ${alg} signing key in the database`);
-    return again;
+    const key = pickSigner((await this.current()).keys, alg, nowSeconds());
+    if (!key) throw new Error(`no active ${alg} signing key in the database`);
+    let privateKey = this.privateKeys.get(key.kid);
+    if (!privateKey) {
+      privateKey = createPrivateKey(this.encryption.decrypt(key.privateKeyEnc, key.kid));
+      this.privateKeys.set(key.kid, privateKey);
+    }
+    return { kid: key.kid, alg, key: privateKey };
   }
 
   /** The public JWK Set (RFC 7517): public members only, each key with `kid`, `alg` and `use`. */
@@ -96,26 +106,22 @@ export class KeyRing {
   }
 
   /**
-   * Publishes a new key for `alg` and makes it the signer. The old signer stays in the JWKS for
-   * `retainSeconds` (longest token lifetime plus the nodes' cache interval and clock tolerance).
+   * Publishes a new key for `alg` now; it takes over signing after `prepublishSeconds` (0: at once,
+   * for a compromised key). The key it replaces stays published `retainSeconds` after that.
    */
-  async rotate(alg: SigningAlgorithm, retainSeconds: number): Promise<{ kid: string; retired: string[] }> {
-    const key = await this.generate(alg);
-    const at = now();
-    const retired = await this.store.rotate(key, at, at + retainSeconds);
+  async rotate(alg: SigningAlgorithm, options: RotateOptions): Promise<{ kid: string; activatesAt: number; retired: string[] }> {
+    const activatesAt = nowSeconds() + options.prepublishSeconds;
+    const key = await this.generate(alg, activatesAt);
+    const retired = await this.store.rotate(key, activatesAt + options.retainSeconds);
     await this.reload();
-    return { kid: key.kid, retired };
+    return { kid: key.kid, activatesAt, retired };
   }
 
   private async current(): Promise<Snapshot> {
     const snapshot = this.snapshot;
-    if (!snapshot) return this.reload();
-    if (Date.now() - snapshot.loadedAtMs >= this.cacheSeconds * 1000) {
-      if (this.cacheSeconds === 0) return this.reload();
-      // Stale: serve what we have and refresh in the background (one refresh in flight).
-      this.reload().catch(() => {});
-    }
-    return snapshot;
+    if (snapshot && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000) return snapshot;
+    // Older than the cache interval (or none yet): read again before answering. One read in flight.
+    return this.reload();
   }
 
   private reload(): Promise<Snapshot> {
@@ -127,18 +133,11 @@ export class KeyRing {
   }
 
   private async load(): Promise<Snapshot> {
-    const keys = await this.store.listPublished(now());
-    const signers = new Map<string, Signer>();
-    const jwks: PublicJwk[] = [];
-    for (const key of keys) {
-      jwks.push(publicJwk(key));
-      if (key.retiredAt === null && isSigningAlgorithm(key.alg)) {
-        signers.set(key.alg, { kid: key.kid, alg: key.alg, key: this.privateKey(key) });
-      }
-    }
+    const keys = await this.store.listPublished(nowSeconds());
+    const jwks = keys.map(publicJwk);
     const snapshot: Snapshot = {
       loadedAtMs: Date.now(),
-      signers,
+      keys,
       jwks: { keys: jwks },
       keySet: createLocalJWKSet({ keys: jwks }),
     };
@@ -146,16 +145,7 @@ export class KeyRing {
     return snapshot;
   }
 
-  private privateKey(key: StoredSigningKey): KeyObject {
-    let cached = this.privateKeys.get(key.kid);
-    if (!cached) {
-      cached = createPrivateKey(this.encryption.decrypt(key.privateKeyEnc, key.kid));
-      this.privateKeys.set(key.kid, cached);
-    }
-    return cached;
-  }
-
-  private async generate(alg: SigningAlgorithm): Promise<StoredSigningKey> {
+  private async generate(alg: SigningAlgorithm, activatesAt: number): Promise<StoredSigningKey> {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
     const jwk = await exportJWK(publicKey);
     // RFC 7638 thumbprint as kid: stable, derived from the key, unique per key.
@@ -166,15 +156,23 @@ export class KeyRing {
       alg,
       publicJwk: { ...jwk, kid, alg, use: 'sig' },
       privateKeyEnc: this.encryption.encrypt(pkcs8, kid),
-      createdAt: now(),
+      createdAt: nowSeconds(),
+      activatesAt,
       retiredAt: null,
       expiresAt: null,
     };
   }
 }
 
-function isSigningAlgorithm(alg: string): alg is SigningAlgorithm {
-  return (SIGNING_ALGORITHMS as readonly string[]).includes(alg);
+/** Among the keys of `alg`, the one activated last, as long as it has not been retired by `now`. */
+export function pickSigner(keys: readonly StoredSigningKey[], alg: string, now: number): StoredSigningKey | undefined {
+  let best: StoredSigningKey | undefined;
+  for (const key of keys) {
+    if (key.alg !== alg || key.activatesAt > now) continue;
+    if (key.retiredAt !== null && key.retiredAt <= now) continue;
+    if (!best || key.activatesAt > best.activatesAt) best = key;
+  }
+  return best;
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ConfigError } from '../errors.ts';
 
 export interface ResolvedSecret {
   secret: string;
@@ -12,8 +13,17 @@ export interface ResolvedSecret {
  * The key-encryption secret: `LATCHKEY_SECRET` when set; otherwise one generated once into the data
  * directory (mode 0600). The caller warns about the latter: production sets the variable.
  */
-export function resolveSecret(settings: { secret: string | undefined; dataDir: string }): ResolvedSecret {
+export function resolveSecret(settings: {
+  secret: string | undefined;
+  dataDir: string;
+  databaseUrl: string | undefined;
+}): ResolvedSecret {
   if (settings.secret) return { secret: settings.secret };
+  // With PostgreSQL the keys are shared by every node, but a generated secret would live in one
+  // node's data directory: another node (or a redeploy on a fresh disk) could never decrypt them.
+  if (settings.databaseUrl) {
+    throw new ConfigError('LATCHKEY_SECRET is required with DATABASE_URL: every node must use the same secret to decrypt the signing keys');
+  }
   const dir = resolve(settings.dataDir);
   const file = join(dir, 'secret');
   try {

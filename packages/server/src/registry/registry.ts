@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
+import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
+import { GRANTS } from '../grants/index.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
+import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
+import { ClientIdRetired } from '../storage/client-store.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Client, ClientType, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
 
 /** Grant types a client may be registered for: exactly those the token endpoint implements. */
-export const REGISTRABLE_GRANT_TYPES = ['client_credentials'] as const;
+export const REGISTRABLE_GRANT_TYPES: readonly string[] = [...GRANTS.keys()];
 
 /** OpenID Connect's own scopes: built in, never registered by a resource. */
 export const RESERVED_SCOPES = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'] as const;
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** Client ids: unreserved URI characters, so they survive Basic-auth and form encoding unchanged. */
 const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
 /** User subjects are UUIDs; a client id of that shape could collide with one (RFC 9700 §4.15). */
@@ -48,7 +51,7 @@ export class Registry {
   async createResource(input: CreateResourceInput): Promise<Resource> {
     const identifier = input.identifier.trim();
     // RFC 8707 §2: a resource indicator is an absolute URI without a fragment (its `aud` in RFC 9068).
-    if (!isAbsoluteUri(identifier) || identifier.includes('#')) {
+    if (!isResourceIndicator(identifier)) {
       throw new RegistryError('the resource identifier must be an absolute URI without a fragment', 'invalid');
     }
     const scopes = input.scopes.map((s) => (typeof s === 'string' ? { scope: s, description: '' } : s));
@@ -110,7 +113,7 @@ export class Registry {
     const grantTypes = [...new Set(input.grantTypes)];
     if (grantTypes.length === 0) throw new RegistryError('a client needs at least one grant type', 'invalid');
     for (const g of grantTypes) {
-      if (!(REGISTRABLE_GRANT_TYPES as readonly string[]).includes(g)) {
+      if (!REGISTRABLE_GRANT_TYPES.includes(g)) {
         throw new RegistryError(`grant type "${g}" is not supported (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`, 'invalid');
       }
     }
@@ -119,7 +122,8 @@ export class Registry {
       throw new RegistryError('public clients cannot use client_credentials', 'invalid');
     }
     const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
-    if (input.type === 'public' ? method !== 'none' : method === 'none' || !['client_secret_basic', 'client_secret_post'].includes(method)) {
+    const fits = input.type === 'public' ? method === 'none' : (CONFIDENTIAL_AUTH_METHODS as readonly string[]).includes(method);
+    if (!fits) {
       throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
     }
 
@@ -155,6 +159,7 @@ export class Registry {
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
+      if (err instanceof ClientIdRetired) throw new RegistryError(err.message, 'conflict');
       // A resource or scope deleted between the checks above and the insert.
       if (isForeignKeyViolation(err)) throw new RegistryError('a scope or audience was deleted meanwhile; try again', 'conflict');
       throw err;
@@ -181,16 +186,11 @@ export class Registry {
     const client = await this.getClient(clientId);
     if (client.type !== 'confidential') throw new RegistryError('public clients have no secret', 'invalid');
     const secret = randomToken(32);
-    await this.storage.clients.updateSecretHash(clientId, sha256(secret), nowSeconds());
+    // Deleted in the meantime: the secret would work nowhere, so it is not shown.
+    if (!(await this.storage.clients.updateSecretHash(clientId, sha256(secret), nowSeconds()))) {
+      throw new RegistryError(`no client ${clientId}`, 'not_found');
+    }
     return secret;
-  }
-}
-
-function isAbsoluteUri(value: string): boolean {
-  try {
-    return new URL(value).protocol.length > 1;
-  } catch {
-    return false;
   }
 }
 

@@ -17,6 +17,13 @@ export interface NewClient {
   createdAt: number;
 }
 
+/** The id belonged to a client that was deleted; ids are never reused. */
+export class ClientIdRetired extends Error {
+  constructor(readonly clientId: string) {
+    super(`client id ${clientId} belonged to a deleted client and cannot be reused`);
+  }
+}
+
 /** Clients kept in memory at most; past that the cache starts over. */
 const MAX_CACHED_CLIENTS = 10_000;
 
@@ -34,8 +41,15 @@ export class ClientStore {
     this.version = new RegistryVersion(db);
   }
 
+  /** Inserts the client. Throws ClientIdRetired for the id of a deleted client. */
   async create(client: NewClient): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      const retired = await trx
+        .selectFrom('deleted_client_ids')
+        .select('client_id')
+        .where('client_id', '=', client.clientId)
+        .executeTakeFirst();
+      if (retired) throw new ClientIdRetired(client.clientId);
       await trx
         .insertInto('clients')
         .values({
@@ -128,12 +142,17 @@ export class ClientStore {
     });
   }
 
-  /** Deletes the client; its scope and audience grants go with it (foreign keys). */
-  async delete(clientId: string): Promise<boolean> {
+  /**
+   * Deletes the client; its scope and audience grants go with it (foreign keys). The id is kept as
+   * retired, so no later client can take it over along with the tokens still out in its name.
+   */
+  async delete(clientId: string, now = Math.floor(Date.now() / 1000)): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+      const deleted = Number(result.numDeletedRows) > 0;
+      if (deleted) await trx.insertInto('deleted_client_ids').values({ client_id: clientId, deleted_at: now }).execute();
       await bumpRegistryVersion(trx);
-      return Number(result.numDeletedRows) > 0;
+      return deleted;
     });
   }
 }

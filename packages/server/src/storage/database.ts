@@ -8,12 +8,12 @@ import {
   SqliteDialect,
   type Migration,
   type MigrationProvider,
+  type MigrationResultSet,
   type SqliteDatabase,
+  sql,
 } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
-import * as m0002 from './migrations/0002-server-facts.ts';
-import * as m0003 from './migrations/0003-registry-version.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -25,6 +25,10 @@ export interface Db {
   location: string;
   close(): Promise<void>;
 }
+
+/** Milliseconds to open a PostgreSQL connection, and to run one statement, before failing. */
+const PG_CONNECT_TIMEOUT_MS = 5000;
+const PG_QUERY_TIMEOUT_MS = 10_000;
 
 /** Milliseconds SQLite waits for another process's write lock before giving up. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -78,9 +82,19 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
 }
 
 export function openPostgres(url: string): Db {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // A database that stops answering must fail requests (and /readyz) quickly, never hang them.
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    query_timeout: PG_QUERY_TIMEOUT_MS,
+    statement_timeout: PG_QUERY_TIMEOUT_MS,
+  });
+  // A connection that breaks (database restart, network) emits 'error'. pg-pool listens only while a
+  // client is idle; a client checked out by a query would emit with no listener and crash the whole
+  // process. Its queries fail on their own, so the event needs no further handling.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const parsed = new URL(url);
   return {
@@ -93,9 +107,10 @@ export function openPostgres(url: string): Db {
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
-  '0002-server-facts': m0002,
-  '0003-registry-version': m0003,
 };
+
+/** Every migration, in order. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
 
 class StaticMigrationProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -106,22 +121,36 @@ class StaticMigrationProvider implements MigrationProvider {
 /** Runs every pending migration. Safe to call from several processes at once. */
 export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider() });
-  for (let attempt = 0; ; attempt++) {
-    const { error, results } = await migrator.migrateToLatest();
-    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    // SQLite: two processes migrating the same fresh file race for the write lock; the loser retries
-    // and then finds the work done. PostgreSQL serialises through Kysely's advisory lock.
-    if (attempt < 5 && isBusy(error)) {
-      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
-      continue;
-    }
-    throw error;
+  if (db.dialect === 'postgres') {
+    // PostgreSQL: transactional DDL, serialised across nodes by Kysely's advisory lock.
+    return applied(await migrator.migrateToLatest());
   }
+  // SQLite: Kysely runs each statement on its own (no transactional DDL, no lock), so a crash half-way
+  // would leave half a schema. One IMMEDIATE transaction makes the whole run atomic and makes other
+  // processes wait for it (busy_timeout) instead of racing. Within one process, runs on the same file
+  // are chained: better-sqlite3 waits for a lock synchronously, which would block the very event loop
+  // the lock holder needs to finish.
+  const previous = sqliteMigrations.get(db.location) ?? Promise.resolve();
+  const run = previous.catch(() => {}).then(async () => {
+    await sql`begin immediate`.execute(db.kysely);
+    let result;
+    try {
+      result = await migrator.migrateToLatest();
+    } finally {
+      await sql.raw(result && !result.error ? 'commit' : 'rollback').execute(db.kysely);
+    }
+    return applied(result);
+  });
+  sqliteMigrations.set(db.location, run);
+  return run;
 }
 
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? '';
-  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /already exists/.test(String(error));
+/** The last migration run per SQLite file in this process. */
+const sqliteMigrations = new Map<string, Promise<string[]>>();
+
+function applied({ error, results }: MigrationResultSet): string[] {
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** True when the error is a unique-constraint violation, on either dialect. */

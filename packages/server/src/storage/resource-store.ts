@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Resource, ScopeDefinition } from '../registry/types.ts';
-import type { Database } from './schema.ts';
+import type { Database, ResourceRow, ResourceScopeRow } from './schema.ts';
 import { bumpRegistryVersion } from './registry-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
 
@@ -34,21 +34,14 @@ export class ResourceStore {
   async list(): Promise<Resource[]> {
     const rows = await this.db.selectFrom('resources').selectAll().orderBy('identifier').execute();
     const scopes = await this.db.selectFrom('resource_scopes').selectAll().orderBy('scope').execute();
-    return rows.map((row) => ({
-      id: row.id,
-      identifier: row.identifier,
-      name: row.name,
-      accessTokenTtlSeconds: toIntOrNull(row.access_token_ttl_seconds),
-      createdAt: toInt(row.created_at),
-      scopes: scopes
-        .filter((s) => s.resource_id === row.id)
-        .map((s): ScopeDefinition => ({ scope: s.scope, description: s.description })),
-    }));
+    return rows.map((row) => toResource(row, scopes.filter((s) => s.resource_id === row.id)));
   }
 
   async findByIdentifier(identifier: string): Promise<Resource | undefined> {
-    const all = await this.list();
-    return all.find((r) => r.identifier === identifier);
+    const row = await this.db.selectFrom('resources').selectAll().where('identifier', '=', identifier).executeTakeFirst();
+    if (!row) return undefined;
+    const scopes = await this.db.selectFrom('resource_scopes').selectAll().where('resource_id', '=', row.id).orderBy('scope').execute();
+    return toResource(row, scopes);
   }
 
   /** Names of scopes already registered, among those given. */
@@ -72,4 +65,15 @@ export class ResourceStore {
       return Number(result.numDeletedRows) > 0;
     });
   }
+}
+
+function toResource(row: ResourceRow, scopes: ResourceScopeRow[]): Resource {
+  return {
+    id: row.id,
+    identifier: row.identifier,
+    name: row.name,
+    accessTokenTtlSeconds: toIntOrNull(row.access_token_ttl_seconds),
+    createdAt: toInt(row.created_at),
+    scopes: scopes.map((s): ScopeDefinition => ({ scope: s.scope, description: s.description })),
+  };
 }

@@ -12,6 +12,12 @@ export interface Database {
   signing_keys: SigningKeyRow;
   revoked_access_tokens: RevokedAccessTokenRow;
   server_facts: ServerFactRow;
+  deleted_client_ids: DeletedClientIdRow;
+}
+
+export interface DeletedClientIdRow {
+  client_id: string;
+  deleted_at: number | string;
 }
 
 export interface ServerFactRow {
@@ -65,7 +71,9 @@ export interface SigningKeyRow {
   /** PKCS#8 private key, AES-256-GCM encrypted (keys/key-encryption.ts). */
   private_key_enc: string;
   created_at: number | string;
-  /** When another key took over signing; null while this key is the signer. */
+  /** When the key starts signing; keys are published ahead of it. */
+  activates_at: number | string;
+  /** When the next key takes over signing (may be in the future); null for the newest key. */
   retired_at: number | string | null;
   /** When the key leaves the JWKS: after every token it signed has expired. */
   expires_at: number | string | null;

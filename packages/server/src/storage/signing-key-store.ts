@@ -9,11 +9,17 @@ export interface StoredSigningKey {
   /** Encrypted PKCS#8 (keys/key-encryption.ts). */
   privateKeyEnc: string;
   createdAt: number;
+  /** When it starts signing. */
+  activatesAt: number;
+  /** When it stops signing (the next key's activation); null for the newest key of its algorithm. */
   retiredAt: number | null;
   expiresAt: number | null;
 }
 
-/** Signing keys. At most one signer (retired_at IS NULL) per algorithm, enforced by a unique index. */
+/**
+ * Signing keys. Per algorithm, at most one key has no retirement time (the newest), enforced by a
+ * unique index, so concurrent rotations cannot leave two successors.
+ */
 export class SigningKeyStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -40,14 +46,14 @@ export class SigningKeyStore {
   }
 
   /**
-   * Makes `key` the signer of its algorithm: in one transaction the current signer is retired (kept in
-   * the JWKS until `oldExpiresAt`) and the new key inserted.
+   * Schedules `key` to take over its algorithm at `key.activatesAt`: in one transaction the newest key
+   * is given that retirement time (and stays in the JWKS until `oldExpiresAt`) and the new key inserted.
    */
-  async rotate(key: StoredSigningKey, retiredAt: number, oldExpiresAt: number): Promise<string[]> {
+  async rotate(key: StoredSigningKey, oldExpiresAt: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
       const retired = await trx
         .updateTable('signing_keys')
-        .set({ retired_at: retiredAt, expires_at: oldExpiresAt })
+        .set({ retired_at: key.activatesAt, expires_at: oldExpiresAt })
         .where('alg', '=', key.alg)
         .where('retired_at', 'is', null)
         .returning('kid')
@@ -85,6 +91,7 @@ function toStored(row: SigningKeyRow): StoredSigningKey {
     publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>,
     privateKeyEnc: row.private_key_enc,
     createdAt: toInt(row.created_at),
+    activatesAt: toInt(row.activates_at),
     retiredAt: toIntOrNull(row.retired_at),
     expiresAt: toIntOrNull(row.expires_at),
   };
@@ -97,6 +104,7 @@ function toRow(key: StoredSigningKey): SigningKeyRow {
     public_jwk: JSON.stringify(key.publicJwk),
     private_key_enc: key.privateKeyEnc,
     created_at: key.createdAt,
+    activates_at: key.activatesAt,
     retired_at: key.retiredAt,
     expires_at: key.expiresAt,
   };

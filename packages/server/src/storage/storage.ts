@@ -34,13 +34,20 @@ export class Storage {
     return new Storage(db);
   }
 
-  /** Whether the database answers a trivial query. */
-  async ping(): Promise<boolean> {
+  /** Whether the database answers a trivial query within `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const query = sql`select 1`.execute(this.db.kysely).then(
+      () => true,
+      () => false,
+    );
     try {
-      await sql`select 1`.execute(this.db.kysely);
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,5 +1,4 @@
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { SIGNING_ALGORITHMS } from '../keys/key-ring.ts';
 import { randomToken } from '../lib/random.ts';
@@ -22,9 +21,7 @@ export interface AccessTokenRequest {
 
 export interface IssuedAccessToken {
   token: string;
-  jti: string;
   expiresIn: number;
-  expiresAt: number;
 }
 
 /** Claims of a verified Latchkey access token. */
@@ -59,7 +56,7 @@ export async function signAccessToken(ring: KeyRing, request: AccessTokenRequest
     client_id: request.clientId,
     scope: request.scope.join(' '),
   });
-  return { token, jti, expiresIn: request.ttlSeconds, expiresAt: exp };
+  return { token, expiresIn: request.ttlSeconds };
 }
 
 /**
@@ -78,7 +75,9 @@ export async function verifyOwnAccessToken(
       issuer,
       typ: ACCESS_TOKEN_TYP,
       algorithms: [...SIGNING_ALGORITHMS],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
+      // tolerance: a token is inactive here from the second it expires.
+      clockTolerance: 0,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
     });
   try {

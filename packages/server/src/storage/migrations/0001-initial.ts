@@ -55,10 +55,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('public_jwk', 'text', (c) => c.notNull())
     .addColumn('private_key_enc', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
+    // When the key starts signing: keys are published ahead of it.
+    .addColumn('activates_at', 'bigint', (c) => c.notNull())
+    // When the next key takes over (may be in the future); null for the newest key of its algorithm.
     .addColumn('retired_at', 'bigint')
+    // When it leaves the JWKS: after every token it signed has expired.
     .addColumn('expires_at', 'bigint')
     .execute();
-  // One signer per algorithm, guaranteed by the schema even when several nodes start at once.
+  // One newest key per algorithm, guaranteed by the schema even when nodes start or rotate at once.
   await db.schema
     .createIndex('signing_keys_one_signer_per_alg')
     .on('signing_keys')
@@ -75,10 +79,29 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('revoked_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('revoked_access_tokens_expires_idx').on('revoked_access_tokens').column('expires_at').execute();
+
+  // A deleted client's id is never given to another client: its tokens must not come back to life.
+  await db.schema
+    .createTable('deleted_client_ids')
+    .addColumn('client_id', 'varchar(128)', (c) => c.primaryKey())
+    .addColumn('deleted_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  // Facts the nodes share through the database: the registry version (raised by every change to
+  // resources or clients, so nodes can cache clients) and the longest token lifetime any node issues.
+  await db.schema
+    .createTable('server_facts')
+    .addColumn('name', 'varchar(100)', (c) => c.primaryKey())
+    .addColumn('value', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.insertInto('server_facts').values({ name: 'registry_version', value: 0, updated_at: 0 }).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
+    'server_facts',
+    'deleted_client_ids',
     'revoked_access_tokens',
     'signing_keys',
     'client_audiences',
