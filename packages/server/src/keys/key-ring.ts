@@ -1,5 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
+import { ACCESS_TOKEN_TYP } from '../tokens/access-token.ts';
+import { headerKeys, type HeaderKey } from '../tokens/own-token-verify.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.ts';
 import type { KeyEncryption } from './key-encryption.ts';
@@ -24,7 +26,8 @@ interface Snapshot {
   loadedAtMs: number;
   keys: StoredSigningKey[];
   jwks: { keys: PublicJwk[] };
-  keySet: ReturnType<typeof createLocalJWKSet>;
+  /** Published keys by the exact header of the access tokens they sign (tokens/own-token-verify.ts). */
+  accessTokenKeys: Map<string, HeaderKey>;
 }
 
 export interface RotateOptions {
@@ -89,9 +92,9 @@ export class KeyRing {
     return (await this.current()).jwks;
   }
 
-  /** A jose key resolver over the published keys, for verifying tokens this server issued. */
-  async keySet(): Promise<Snapshot['keySet']> {
-    return (await this.current()).keySet;
+  /** The published keys by the exact header of the access tokens they sign. */
+  async accessTokenKeys(): Promise<ReadonlyMap<string, HeaderKey>> {
+    return (await this.current()).accessTokenKeys;
   }
 
   /**
@@ -139,7 +142,7 @@ export class KeyRing {
       loadedAtMs: Date.now(),
       keys,
       jwks: { keys: jwks },
-      keySet: createLocalJWKSet({ keys: jwks }),
+      accessTokenKeys: headerKeys(jwks, ACCESS_TOKEN_TYP),
     };
     this.snapshot = snapshot;
     return snapshot;

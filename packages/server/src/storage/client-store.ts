@@ -1,3 +1,4 @@
+import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Client, ClientType, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
@@ -37,8 +38,11 @@ export class ClientStore {
   private readonly version: RegistryVersion;
   private readonly cache = new Map<string, { version: number; client: Client | undefined }>();
 
-  constructor(private readonly db: Kysely<Database>) {
-    this.version = new RegistryVersion(db);
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite?: SQLite.Database,
+  ) {
+    this.version = new RegistryVersion(db, sqlite);
   }
 
   /** Inserts the client. Throws ClientIdRetired for the id of a deleted client. */

@@ -23,6 +23,8 @@ export interface Db {
   dialect: Dialect;
   /** Where the data lives, for logs: a file path or the PostgreSQL host/database (no password). */
   location: string;
+  /** The SQLite connection itself, for the few reads on a hot path that skip the query builder. */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
@@ -54,7 +56,7 @@ export function openSqlite(file: string): Db {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  return { kysely, dialect: 'sqlite', location: file, close: () => kysely.destroy() };
+  return { kysely, dialect: 'sqlite', location: file, sqlite, close: () => kysely.destroy() };
 }
 
 /** Prepared statements kept per connection; past this many distinct SQL texts the cache starts over. */

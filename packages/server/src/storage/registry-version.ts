@@ -1,4 +1,6 @@
-import type { CompiledQuery, Kysely, Transaction } from 'kysely';
+import type SQLite from 'better-sqlite3';
+import type { Kysely, Transaction } from 'kysely';
+import { FastRead } from './fast-read.ts';
 import type { Database } from './schema.ts';
 import { toInt } from './values.ts';
 
@@ -13,16 +15,21 @@ export async function bumpRegistryVersion(trx: Transaction<Database>): Promise<v
     .execute();
 }
 
-/** Reads the registry version with a query compiled once: the per-request cost of the client cache. */
+/** Reads the registry version: the per-request cost of the client cache. */
 export class RegistryVersion {
-  private readonly query: CompiledQuery<{ value: number | string }>;
+  private readonly read: FastRead<{ value: number | string }>;
 
-  constructor(private readonly db: Kysely<Database>) {
-    this.query = db.selectFrom('server_facts').select('value').where('name', '=', NAME).compile();
+  constructor(db: Kysely<Database>, sqlite?: SQLite.Database) {
+    const query = db.selectFrom('server_facts').select('value').where('name', '=', NAME).compile();
+    this.read = new FastRead(db, sqlite, query.sql);
   }
 
-  async current(): Promise<number> {
-    const { rows } = await this.db.executeQuery(this.query);
-    return rows[0] ? toInt(rows[0].value) : -1;
+  current(): number | Promise<number> {
+    const row = this.read.first([NAME]);
+    return row instanceof Promise ? row.then(toVersion) : toVersion(row);
   }
+}
+
+function toVersion(row: { value: number | string } | undefined): number {
+  return row ? toInt(row.value) : -1;
 }

@@ -1,9 +1,19 @@
+import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import { FastRead } from './fast-read.ts';
 import type { Database } from './schema.ts';
 
 /** Revoked JWT access tokens, remembered by `jti` until the token would have expired anyway. */
 export class RevocationStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly revoked: FastRead<{ jti: string }>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite?: SQLite.Database,
+  ) {
+    const query = db.selectFrom('revoked_access_tokens').select('jti').where('jti', '=', '').compile();
+    this.revoked = new FastRead(db, sqlite, query.sql);
+  }
 
   /** Records the revocation; revoking twice is not an error (RFC 7009 §2.2). */
   async revokeAccessToken(jti: string, clientId: string, expiresAt: number, now: number): Promise<void> {
@@ -14,13 +24,9 @@ export class RevocationStore {
       .execute();
   }
 
+  /** On every introspection: a prepared read on SQLite. */
   async isAccessTokenRevoked(jti: string): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('revoked_access_tokens')
-      .select('jti')
-      .where('jti', '=', jti)
-      .executeTakeFirst();
-    return row !== undefined;
+    return (await this.revoked.first([jti])) !== undefined;
   }
 
   /** Forgets revocations of tokens that expired before `now`, at most `limit` of them. */

@@ -16,9 +16,9 @@ export class Storage {
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
-    this.clients = new ClientStore(db.kysely);
+    this.clients = new ClientStore(db.kysely, db.sqlite);
     this.signingKeys = new SigningKeyStore(db.kysely);
-    this.revocations = new RevocationStore(db.kysely);
+    this.revocations = new RevocationStore(db.kysely, db.sqlite);
     this.facts = new ServerFactStore(db.kysely);
   }
 

@@ -1,8 +1,8 @@
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { KeyRing } from '../keys/key-ring.ts';
-import { SIGNING_ALGORITHMS } from '../keys/key-ring.ts';
-import { randomToken } from '../lib/random.ts';
+import { randomId128 } from '../lib/random.ts';
 import { signCompact } from './jws-sign.ts';
+import { verifyOwnCompact } from './own-token-verify.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -44,7 +44,7 @@ export async function signAccessToken(ring: KeyRing, request: AccessTokenRequest
   const signer = await ring.signer('ES256');
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + request.ttlSeconds;
-  const jti = randomToken(16);
+  const jti = randomId128();
   const token = signCompact(signer, ACCESS_TOKEN_TYP, {
     iss: request.issuer,
     sub: request.subject,
@@ -60,9 +60,10 @@ export async function signAccessToken(ring: KeyRing, request: AccessTokenRequest
 }
 
 /**
- * Verifies a token that claims to be one of ours: size, signature against our published keys,
- * `typ: at+jwt`, exact `iss`, `exp`, and the claims RFC 9068 requires. Returns undefined for anything
- * that is not a valid, unexpired Latchkey access token (introspection answers such tokens as inactive).
+ * Verifies a token that claims to be one of ours: size, exact protected header of a published key
+ * (so `alg`, `kid` and `typ: at+jwt` are ours), signature, exact `iss`, `exp`, and the claims RFC 9068
+ * §2.2 requires. Returns undefined for anything that is not a valid, unexpired Latchkey access token
+ * (introspection answers such tokens as inactive). The hostile-token tests cover this function.
  */
 export async function verifyOwnAccessToken(
   ring: KeyRing,
@@ -70,26 +71,28 @@ export async function verifyOwnAccessToken(
   token: string,
 ): Promise<AccessTokenClaims | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
-  const attempt = async () =>
-    jwtVerify<AccessTokenClaims>(token, await ring.keySet(), {
-      issuer,
-      typ: ACCESS_TOKEN_TYP,
-      algorithms: [...SIGNING_ALGORITHMS],
-      // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
-      // tolerance: a token is inactive here from the second it expires.
-      clockTolerance: 0,
-      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'],
-    });
-  try {
-    const { payload } = await attempt().catch(async (err: unknown) => {
-      // A kid we have not seen: another node may have rotated; read the keys again once.
-      if (err instanceof errors.JWKSNoMatchingKey && (await ring.reloadForUnknownKid())) return attempt();
-      throw err;
-    });
-    if (typeof payload.client_id !== 'string' || typeof payload.jti !== 'string') return undefined;
-    return payload;
-  } catch (err) {
-    if (err instanceof errors.JOSEError) return undefined;
-    throw err;
+  let result = verifyOwnCompact(token, await ring.accessTokenKeys());
+  // A header we do not know: another node may have rotated first; read the keys again (rate limited).
+  if (result === 'unknown-header' && (await ring.reloadForUnknownKid())) {
+    result = verifyOwnCompact(token, await ring.accessTokenKeys());
   }
+  if (result === undefined || result === 'unknown-header') return undefined;
+  return checkClaims(result, issuer);
+}
+
+/** RFC 9068 §2.2 claims, with their types; `iss` exact; `exp` in the future (no tolerance, see below). */
+function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTokenClaims | undefined {
+  const { iss, sub, aud, exp, iat, jti, client_id: clientId, scope } = claims;
+  // RFC 9068 §4: the issuer identifier MUST exactly match the `iss` claim.
+  if (iss !== issuer) return undefined;
+  if (typeof sub !== 'string' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined;
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || typeof iat !== 'number' || !Number.isFinite(iat)) return undefined;
+  if (!(typeof aud === 'string' || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === 'string')))) {
+    return undefined;
+  }
+  if (scope !== undefined && typeof scope !== 'string') return undefined;
+  // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
+  // tolerance: a token is inactive here from the second it expires.
+  if (Math.floor(Date.now() / 1000) >= exp) return undefined;
+  return claims as AccessTokenClaims;
 }

@@ -1,0 +1,24 @@
+import type SQLite from 'better-sqlite3';
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+/**
+ * A one-row read on a per-request path, compiled once by Kysely. On SQLite it runs as a prepared
+ * statement straight on the connection (microseconds, no promise); on PostgreSQL through Kysely.
+ */
+export class FastRead<Row> {
+  private readonly statement: SQLite.Statement<unknown[], Row> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite: SQLite.Database | undefined,
+    private readonly sql: string,
+  ) {
+    this.statement = sqlite?.prepare<unknown[], Row>(sql);
+  }
+
+  first(parameters: readonly unknown[]): Row | undefined | Promise<Row | undefined> {
+    if (this.statement) return this.statement.get(...parameters);
+    return this.db.executeQuery<Row>(CompiledQuery.raw(this.sql, [...parameters])).then(({ rows }) => rows[0]);
+  }
+}
