@@ -121,7 +121,7 @@ if (scenarios.has('client_credentials') || scenarios.has('cold_start')) {
   try {
     if (scenarios.has('client_credentials')) {
       await measure('client_credentials', latchkey, latchkey.tokenUrl, [latchkey.tokenForm], 'JWT ES256, 600 s');
-      await measure('client_credentials', oidc, oidc.tokenUrl, [oidc.tokenForm], 'JWT ES256, 600 s, in-memory adapter');
+      await measure('client_credentials', oidc, oidc.tokenUrl, [oidc.tokenForm], 'JWT ES256, 600 s, in-memory Map adapter');
       ratios.push({ name: `client_credentials: latchkey (sqlite) / ${peer}`, value: ratioOf('client_credentials', 'latchkey (sqlite)', peer), target: '>= 3' });
     }
     if (scenarios.has('cold_start')) {

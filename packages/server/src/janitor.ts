@@ -32,15 +32,21 @@ export class Janitor {
     clearInterval(this.timer);
   }
 
-  async runOnce(now = Math.floor(Date.now() / 1000)): Promise<{ revocations: number; keys: number }> {
+  async runOnce(now = Math.floor(Date.now() / 1000)): Promise<{ revocations: number; opaqueTokens: number; keys: number }> {
     let revocations = 0;
     for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
       const n = await this.ctx.storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, BATCH_SIZE);
       revocations += n;
       if (n < BATCH_SIZE) break;
     }
+    let opaqueTokens = 0;
+    for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+      const n = await this.ctx.storage.opaqueTokens.purgeExpired(now, BATCH_SIZE);
+      opaqueTokens += n;
+      if (n < BATCH_SIZE) break;
+    }
     const keys = await this.ctx.storage.signingKeys.purgeExpired(now, BATCH_SIZE);
-    if (revocations + keys > 0) this.ctx.logger.info({ revocations, keys }, 'janitor purged expired rows');
-    return { revocations, keys };
+    if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
+    return { revocations, opaqueTokens, keys };
   }
 }

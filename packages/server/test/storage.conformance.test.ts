@@ -27,6 +27,7 @@ for (const backend of await backends()) {
       identifier,
       name: identifier,
       accessTokenTtlSeconds: ttl,
+      accessTokenFormat: 'jwt',
       scopes: scopes.map((scope) => ({ scope, description: `${scope} description` })),
       createdAt: 1_800_000_000,
     });
@@ -79,7 +80,7 @@ for (const backend of await backends()) {
       const c = await storage.clients.find('client-one');
       assert.ok(c);
       assert.deepEqual(c.scopes, [{ scope: 'r1:read', resource: 'https://r1.example.com' }]);
-      assert.deepEqual(c.audiences, [{ identifier: 'https://r1.example.com', accessTokenTtlSeconds: 300 }]);
+      assert.deepEqual(c.audiences, [{ identifier: 'https://r1.example.com', accessTokenTtlSeconds: 300, accessTokenFormat: 'jwt' }]);
       assert.deepEqual(c.grantTypes, ['client_credentials']);
       assert.equal(c.createdAt, 1_800_000_001);
       assert.equal(c.secretRotatedAt, null);

@@ -15,6 +15,7 @@ Commands:
   serve                         start the authorization server
   migrate                       bring the database schema up to date and exit
   resources create --identifier URI --scopes a,b [--name NAME] [--access-token-ttl SECONDS]
+                   [--token-format jwt|opaque]
   resources list | show URI | delete URI
   clients create --name NAME --type confidential|public --grant-types client_credentials
                  --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
@@ -45,6 +46,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         scopes: { type: 'string' },
         name: { type: 'string' },
         'access-token-ttl': { type: 'string' },
+        'token-format': { type: 'string' },
         type: { type: 'string' },
         'grant-types': { type: 'string' },
         audiences: { type: 'string' },

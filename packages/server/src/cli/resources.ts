@@ -1,4 +1,4 @@
-import type { Resource } from '../registry/types.ts';
+import type { AccessTokenFormat, Resource } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
 
@@ -13,6 +13,7 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
           name: typeof args.values.name === 'string' ? args.values.name : undefined,
           scopes: list(args.values.scopes),
           accessTokenTtlSeconds: typeof ttl === 'string' ? parseSeconds(ttl) : null,
+          accessTokenFormat: typeof args.values['token-format'] === 'string' ? (args.values['token-format'] as AccessTokenFormat) : undefined,
         });
         print(args, resourceJson(resource), `created resource ${resource.identifier}\n${resourceText(resource)}`);
         return 0;
@@ -54,6 +55,7 @@ function resourceJson(r: Resource) {
     name: r.name,
     scopes: r.scopes.map((s) => s.scope),
     access_token_ttl_seconds: r.accessTokenTtlSeconds,
+    access_token_format: r.accessTokenFormat,
     created_at: new Date(r.createdAt * 1000).toISOString(),
   };
 }
@@ -64,5 +66,6 @@ function resourceText(r: Resource): string {
     `name:       ${r.name}`,
     `scopes:     ${r.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
     `token ttl:  ${r.accessTokenTtlSeconds === null ? 'server default' : `${r.accessTokenTtlSeconds} s`}`,
+    `tokens:     ${r.accessTokenFormat === 'opaque' ? 'opaque (validated by introspection)' : 'JWT (RFC 9068)'}`,
   ].join('\n');
 }

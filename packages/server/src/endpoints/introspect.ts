@@ -1,6 +1,6 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
-import { verifyOwnAccessToken } from '../tokens/access-token.ts';
+import { findOwnAccessToken } from '../tokens/find-own-token.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
 /** RFC 7662 §2.2 response. Inactive tokens are exactly `{"active": false}`. */
@@ -32,11 +32,11 @@ export async function introspectionEndpoint(ctx: ServerContext, request: Endpoin
   const token = request.params.require('token');
   request.params.get('token_type_hint');
 
-  const claims = await verifyOwnAccessToken(ctx.keys, ctx.settings.issuer, token);
-  if (!claims) return INACTIVE;
+  const found = await findOwnAccessToken(ctx, token);
+  if (!found) return INACTIVE;
+  const { claims } = found;
   // "a client sees only its own tokens": another client's token is indistinguishable from an unknown one.
   if (claims.client_id !== client.clientId) return INACTIVE;
-  if (await ctx.storage.revocations.isAccessTokenRevoked(claims.jti)) return INACTIVE;
   return {
     active: true,
     scope: claims.scope ?? '',

@@ -1,7 +1,7 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
 import { UnauthorizedClient } from '../errors.ts';
-import { verifyOwnAccessToken } from '../tokens/access-token.ts';
+import { findOwnAccessToken } from '../tokens/find-own-token.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
 /**
@@ -15,14 +15,14 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
   // RFC 7009 §2.1: token_type_hint is only a hint; an unknown value does not change the outcome.
   request.params.get('token_type_hint');
 
-  const claims = await verifyOwnAccessToken(ctx.keys, ctx.settings.issuer, token);
+  const found = await findOwnAccessToken(ctx, token);
   // RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot handle such
   // an error in a reasonable way".
-  if (!claims) return;
+  if (!found) return;
   // RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
   // revocation request. If this validation fails, the request is refused and the client is informed".
-  if (claims.client_id !== client.clientId) {
+  if (found.claims.client_id !== client.clientId) {
     throw new UnauthorizedClient('the token was not issued to this client');
   }
-  await ctx.storage.revocations.revokeAccessToken(claims.jti, client.clientId, claims.exp, Math.floor(Date.now() / 1000));
+  await found.revoke(client.clientId);
 }

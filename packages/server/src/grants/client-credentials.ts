@@ -1,11 +1,12 @@
 import { UnauthorizedClient } from '../errors.ts';
-import { signAccessToken } from '../tokens/access-token.ts';
+import { issueAccessToken } from '../tokens/access-token.ts';
 import type { GrantHandler } from './grant.ts';
 import { parseScope, selectAudience } from './select-audience.ts';
 
 /**
- * RFC 6749 §4.4: the client asks for a token on its own behalf. Issuing one writes nothing to the
- * database: the token is a self-contained JWT (RFC 9068), revocable later by its `jti`.
+ * RFC 6749 §4.4: the client asks for a token on its own behalf. Issuing a JWT (RFC 9068, the default)
+ * writes nothing to the database; it is revocable later by its `jti`. Resources registered for opaque
+ * tokens get a reference stored hashed instead.
  */
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
@@ -19,7 +20,8 @@ export const clientCredentialsGrant: GrantHandler = {
     }
     const selection = selectAudience(client, params.getAll('resource'), parseScope(params.get('scope')));
     const ttlSeconds = selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds;
-    const issued = await signAccessToken(ctx.keys, {
+    const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {
+      format: selection.format,
       issuer: ctx.settings.issuer,
       // RFC 9068 §2.2: with no resource owner, `sub` SHOULD be the client identifier. Client ids can
       // never have the UUID form of a user subject (registry/registry.ts), so the two cannot collide.

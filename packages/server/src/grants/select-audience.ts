@@ -1,10 +1,12 @@
 import { InvalidScope, InvalidTarget } from '../errors.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
-import type { Client } from '../registry/types.ts';
+import type { AccessTokenFormat, Client } from '../registry/types.ts';
 
 export interface AudienceSelection {
   audience: string[];
   scope: string[];
+  /** The token format the audiences take: they must agree. */
+  format: AccessTokenFormat;
   /** Shortest access-token lifetime override among the selected resources, if any. */
   ttlOverrideSeconds: number | null;
 }
@@ -82,5 +84,13 @@ export function selectAudience(client: Client, resources: string[], requested: s
   const overrides = audience
     .map((a) => allowed.get(a)?.accessTokenTtlSeconds)
     .filter((t): t is number => typeof t === 'number');
-  return { audience, scope, ttlOverrideSeconds: overrides.length > 0 ? Math.min(...overrides) : null };
+  const formats = new Set(audience.map((a) => allowed.get(a)!.accessTokenFormat));
+  // One token cannot be both self-contained (JWT) and a reference (opaque).
+  if (formats.size > 1) throw new InvalidTarget('the requested resources take different token formats: ask for them separately');
+  return {
+    audience,
+    scope,
+    format: formats.has('opaque') ? 'opaque' : 'jwt',
+    ttlOverrideSeconds: overrides.length > 0 ? Math.min(...overrides) : null,
+  };
 }

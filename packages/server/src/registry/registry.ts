@@ -7,7 +7,7 @@ import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
 import { ClientIdRetired } from '../storage/client-store.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { Client, ClientType, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
+import type { AccessTokenFormat, Client, ClientType, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
 
 /** Grant types a client may be registered for: exactly those the token endpoint implements. */
 export const REGISTRABLE_GRANT_TYPES: readonly string[] = [...GRANTS.keys()];
@@ -25,6 +25,8 @@ export interface CreateResourceInput {
   name?: string;
   scopes: (string | ScopeDefinition)[];
   accessTokenTtlSeconds?: number | null;
+  /** 'jwt' (default) or 'opaque'. */
+  accessTokenFormat?: AccessTokenFormat;
 }
 
 export interface CreateClientInput {
@@ -69,11 +71,14 @@ export class Registry {
     if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400)) {
       throw new RegistryError('the access token lifetime must be between 1 and 86400 seconds', 'invalid');
     }
+    const format = input.accessTokenFormat ?? 'jwt';
+    if (format !== 'jwt' && format !== 'opaque') throw new RegistryError('the token format must be jwt or opaque', 'invalid');
     const resource: Resource = {
       id: randomToken(12),
       identifier,
       name: input.name?.trim() || identifier,
       accessTokenTtlSeconds: ttl,
+      accessTokenFormat: format,
       scopes,
       createdAt: nowSeconds(),
     };

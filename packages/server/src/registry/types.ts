@@ -16,14 +16,19 @@ export interface Resource {
   name: string;
   /** Overrides the server's access-token lifetime for this audience when set. */
   accessTokenTtlSeconds: number | null;
+  /** JWT (RFC 9068, validated by the API itself) or opaque (validated by introspection). */
+  accessTokenFormat: AccessTokenFormat;
   scopes: ScopeDefinition[];
   createdAt: number;
 }
+
+export type AccessTokenFormat = 'jwt' | 'opaque';
 
 /** An audience a client may ask tokens for. */
 export interface ClientAudience {
   identifier: string;
   accessTokenTtlSeconds: number | null;
+  accessTokenFormat: AccessTokenFormat;
 }
 
 /** A scope a client may ask for, with the resource it belongs to. */

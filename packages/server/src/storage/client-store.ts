@@ -112,7 +112,7 @@ export class ClientStore {
       this.db
         .selectFrom('client_audiences as ca')
         .innerJoin('resources as r', 'r.id', 'ca.resource_id')
-        .select(['r.identifier as identifier', 'r.access_token_ttl_seconds as ttl'])
+        .select(['r.identifier as identifier', 'r.access_token_ttl_seconds as ttl', 'r.access_token_format as format'])
         .where('ca.client_id', '=', clientId)
         .orderBy('r.identifier')
         .execute(),
@@ -120,7 +120,11 @@ export class ClientStore {
     return toClient(
       row,
       scopes,
-      audiences.map((a) => ({ identifier: a.identifier, accessTokenTtlSeconds: toIntOrNull(a.ttl) })),
+      audiences.map((a) => ({
+        identifier: a.identifier,
+        accessTokenTtlSeconds: toIntOrNull(a.ttl),
+        accessTokenFormat: a.format === 'opaque' ? ('opaque' as const) : ('jwt' as const),
+      })),
     );
   }
 

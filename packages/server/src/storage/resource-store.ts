@@ -18,6 +18,7 @@ export class ResourceStore {
           identifier: resource.identifier,
           name: resource.name,
           access_token_ttl_seconds: resource.accessTokenTtlSeconds,
+          access_token_format: resource.accessTokenFormat,
           created_at: resource.createdAt,
         })
         .execute();
@@ -73,6 +74,7 @@ function toResource(row: ResourceRow, scopes: ResourceScopeRow[]): Resource {
     identifier: row.identifier,
     name: row.name,
     accessTokenTtlSeconds: toIntOrNull(row.access_token_ttl_seconds),
+    accessTokenFormat: row.access_token_format === 'opaque' ? 'opaque' : 'jwt',
     createdAt: toInt(row.created_at),
     scopes: scopes.map((s): ScopeDefinition => ({ scope: s.scope, description: s.description })),
   };

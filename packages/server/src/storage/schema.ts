@@ -13,6 +13,20 @@ export interface Database {
   revoked_access_tokens: RevokedAccessTokenRow;
   server_facts: ServerFactRow;
   deleted_client_ids: DeletedClientIdRow;
+  opaque_access_tokens: OpaqueAccessTokenRow;
+}
+
+export interface OpaqueAccessTokenRow {
+  /** SHA-256 of the token, base64url. */
+  token_hash: string;
+  jti: string;
+  client_id: string;
+  subject: string;
+  /** JSON array of audiences. */
+  audience: string;
+  scope: string;
+  issued_at: number | string;
+  expires_at: number | string;
 }
 
 export interface DeletedClientIdRow {
@@ -31,6 +45,7 @@ export interface ResourceRow {
   identifier: string;
   name: string;
   access_token_ttl_seconds: number | string | null;
+  access_token_format: string;
   created_at: number | string;
 }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { ClientStore } from './client-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
+import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
@@ -13,6 +14,7 @@ export class Storage {
   readonly signingKeys: SigningKeyStore;
   readonly revocations: RevocationStore;
   readonly facts: ServerFactStore;
+  readonly opaqueTokens: OpaqueTokenStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -20,6 +22,7 @@ export class Storage {
     this.signingKeys = new SigningKeyStore(db.kysely);
     this.revocations = new RevocationStore(db.kysely, db.sqlite);
     this.facts = new ServerFactStore(db.kysely);
+    this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
   }
 
   /** Opens the configured database and brings its schema up to date. */

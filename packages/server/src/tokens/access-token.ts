@@ -1,6 +1,8 @@
 import type { JWTPayload } from 'jose';
 import type { KeyRing } from '../keys/key-ring.ts';
-import { randomId128 } from '../lib/random.ts';
+import { randomId128, randomToken, sha256 } from '../lib/random.ts';
+import type { AccessTokenFormat } from '../registry/types.ts';
+import type { OpaqueTokenStore } from '../storage/opaque-token-store.ts';
 import { signCompact } from './jws-sign.ts';
 import { verifyOwnCompact } from './own-token-verify.ts';
 
@@ -11,6 +13,8 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 
 export interface AccessTokenRequest {
+  /** 'jwt' (RFC 9068) or 'opaque' (a random reference stored hashed, for introspection). */
+  format: AccessTokenFormat;
   issuer: string;
   subject: string;
   clientId: string;
@@ -36,11 +40,35 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string;
 }
 
+/** Prefix of opaque access tokens: tells them from JWTs at a glance, and helps secret scanners. */
+export const OPAQUE_TOKEN_PREFIX = 'lko_';
+
+/**
+ * Issues an access token: a JWT, which writes nothing anywhere, or an opaque token (256 random bits),
+ * stored only as its SHA-256 for introspection and revocation.
+ */
+export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenStore, request: AccessTokenRequest): Promise<IssuedAccessToken> {
+  if (request.format === 'jwt') return signAccessToken(ring, request);
+  const token = `${OPAQUE_TOKEN_PREFIX}${randomToken(32)}`;
+  const issuedAt = Math.floor(Date.now() / 1000);
+  await opaqueTokens.insert({
+    tokenHash: sha256(token),
+    jti: randomId128(),
+    clientId: request.clientId,
+    subject: request.subject,
+    audience: request.audience,
+    scope: request.scope.join(' '),
+    issuedAt,
+    expiresAt: issuedAt + request.ttlSeconds,
+  });
+  return { token, expiresIn: request.ttlSeconds };
+}
+
 /**
  * Signs a JWT access token per RFC 9068 §2.2: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`,
  * and `scope` (§2.2.3). Writes nothing anywhere.
  */
-export async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Promise<IssuedAccessToken> {
+async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Promise<IssuedAccessToken> {
   const signer = await ring.signer('ES256');
   const iat = Math.floor(Date.now() / 1000);
   const exp = iat + request.ttlSeconds;

@@ -9,6 +9,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('identifier', 'varchar(2048)', (c) => c.notNull().unique())
     .addColumn('name', 'varchar(200)', (c) => c.notNull())
     .addColumn('access_token_ttl_seconds', 'integer')
+    // 'jwt' (RFC 9068, validated locally) or 'opaque' (a reference, validated by introspection).
+    .addColumn('access_token_format', 'varchar(10)', (c) => c.notNull().defaultTo('jwt'))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
@@ -80,6 +82,20 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('revoked_access_tokens_expires_idx').on('revoked_access_tokens').column('expires_at').execute();
 
+  // Opaque access tokens, by the SHA-256 of the token: the token itself is never stored.
+  await db.schema
+    .createTable('opaque_access_tokens')
+    .addColumn('token_hash', 'varchar(64)', (c) => c.primaryKey())
+    .addColumn('jti', 'varchar(100)', (c) => c.notNull())
+    .addColumn('client_id', 'varchar(128)', (c) => c.notNull())
+    .addColumn('subject', 'varchar(255)', (c) => c.notNull())
+    .addColumn('audience', 'text', (c) => c.notNull())
+    .addColumn('scope', 'text', (c) => c.notNull())
+    .addColumn('issued_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('opaque_access_tokens_expires_idx').on('opaque_access_tokens').column('expires_at').execute();
+
   // A deleted client's id is never given to another client: its tokens must not come back to life.
   await db.schema
     .createTable('deleted_client_ids')
@@ -102,6 +118,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   for (const table of [
     'server_facts',
     'deleted_client_ids',
+    'opaque_access_tokens',
     'revoked_access_tokens',
     'signing_keys',
     'client_audiences',

@@ -1,0 +1,81 @@
+import type SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { FastRead } from './fast-read.ts';
+import type { Database, OpaqueAccessTokenRow } from './schema.ts';
+import { toInt } from './values.ts';
+
+export interface OpaqueAccessToken {
+  tokenHash: string;
+  jti: string;
+  clientId: string;
+  subject: string;
+  audience: string[];
+  scope: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** Opaque access tokens by the SHA-256 of the token; the token itself is never stored. */
+export class OpaqueTokenStore {
+  private readonly byHash: FastRead<OpaqueAccessTokenRow>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite?: SQLite.Database,
+  ) {
+    const query = db.selectFrom('opaque_access_tokens').selectAll().where('token_hash', '=', '').compile();
+    this.byHash = new FastRead(db, sqlite, query.sql);
+  }
+
+  async insert(token: OpaqueAccessToken): Promise<void> {
+    await this.db
+      .insertInto('opaque_access_tokens')
+      .values({
+        token_hash: token.tokenHash,
+        jti: token.jti,
+        client_id: token.clientId,
+        subject: token.subject,
+        audience: JSON.stringify(token.audience),
+        scope: token.scope,
+        issued_at: token.issuedAt,
+        expires_at: token.expiresAt,
+      })
+      .execute();
+  }
+
+  /** On every introspection of an opaque token: a prepared read on SQLite. */
+  async find(tokenHash: string): Promise<OpaqueAccessToken | undefined> {
+    const row = await this.byHash.first([tokenHash]);
+    if (!row) return undefined;
+    return {
+      tokenHash: row.token_hash,
+      jti: row.jti,
+      clientId: row.client_id,
+      subject: row.subject,
+      audience: JSON.parse(row.audience) as string[],
+      scope: row.scope,
+      issuedAt: toInt(row.issued_at),
+      expiresAt: toInt(row.expires_at),
+    };
+  }
+
+  /** Revocation forgets the token: an unknown token is inactive (RFC 7662 §2.2). */
+  async delete(tokenHash: string, clientId: string): Promise<void> {
+    await this.db.deleteFrom('opaque_access_tokens').where('token_hash', '=', tokenHash).where('client_id', '=', clientId).execute();
+  }
+
+  /** Deletes tokens that expired before `now`, at most `limit` of them. */
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const victims = await this.db.selectFrom('opaque_access_tokens').select('token_hash').where('expires_at', '<', now).limit(limit).execute();
+    if (victims.length === 0) return 0;
+    const result = await this.db
+      .deleteFrom('opaque_access_tokens')
+      .where(
+        'token_hash',
+        'in',
+        victims.map((v) => v.token_hash),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
