@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--duration S] [--connections N] [--pool N] [--scenarios a,b] [--out DIR]`
+ * `npm run bench [-- --quick] [--duration S] [--warmup S] [--connections N] [--pool N] [--scenarios a,b] [--out DIR]`
  *
  * Starts each server under test in its own process on 127.0.0.1, drives it with autocannon one
  * scenario at a time (same connections and duration for every server), and writes a Markdown table
@@ -20,6 +20,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
+    warmup: { type: 'string' },
     connections: { type: 'string', default: '20' },
     pool: { type: 'string' },
     scenarios: { type: 'string', default: 'client_credentials,introspection,postgres,cold_start' },
@@ -29,7 +30,7 @@ const { values } = parseArgs({
 
 const quick = values.quick!;
 const durationSeconds = Number(values.duration ?? (quick ? 3 : 15));
-const warmupSeconds = quick ? 1 : 3;
+const warmupSeconds = Number(values.warmup ?? (quick ? 1 : 3));
 const connections = Number(values.connections);
 const poolSize = Number(values.pool ?? (quick ? 1000 : 10_000));
 const scenarios = new Set(values.scenarios!.split(','));
@@ -60,7 +61,7 @@ const formHeaders = (t: Target) => ({ 'content-type': 'application/x-www-form-ur
 
 async function measure(scenario: string, target: Target, url: string, bodies: string[], note?: string): Promise<Row> {
   const load = { url, method: 'POST' as const, headers: formHeaders(target), bodies, connections };
-  await drive({ ...load, durationSeconds: warmupSeconds });
+  if (warmupSeconds > 0) await drive({ ...load, durationSeconds: warmupSeconds });
   const { result, peakRss } = await withRssPeak(target.pid, () => drive({ ...load, durationSeconds }));
   const row = toRow(scenario, target.name, result, peakRss, note);
   rows.push(row);
@@ -138,19 +139,28 @@ if (scenarios.has('client_credentials') || scenarios.has('cold_start')) {
 }
 
 if (scenarios.has('introspection')) {
-  const latchkey = await startLatchkey({ label: 'latchkey (sqlite)' });
+  const latchkeyOpaque = await startLatchkey({ label: 'latchkey (sqlite, opaque)', tokenFormat: 'opaque' });
+  const latchkeyJwt = await startLatchkey({ label: 'latchkey (sqlite, JWT)' });
   const oidc = await startOidcProvider('opaque');
+  const kinds = new Map([
+    [latchkeyOpaque, 'opaque'],
+    [latchkeyJwt, 'JWT ES256'],
+    [oidc, 'opaque (it cannot introspect its JWTs)'],
+  ]);
   try {
-    for (const target of [latchkey, oidc]) {
+    for (const [target, kind] of kinds) {
       const tokens = await mintTokens(target, poolSize);
+      // The first and the last of the pool must both be known: nothing was evicted.
       await checkIntrospection(target, tokens[0]!);
+      await checkIntrospection(target, tokens[tokens.length - 1]!);
       const bodies = tokens.map((t) => `token=${encodeURIComponent(t)}`);
-      const kind = target === oidc ? 'opaque (it cannot introspect its JWTs)' : 'JWT ES256';
       await measure('introspection', target, target.introspectionUrl, bodies, `${poolSize} distinct ${kind} tokens`);
     }
-    ratios.push({ name: `introspection: latchkey (sqlite) / ${peer}`, value: ratioOf('introspection', 'latchkey (sqlite)', peer), target: '>= 1.5' });
+    ratios.push({ name: `introspection, opaque: latchkey / ${peer}`, value: ratioOf('introspection', latchkeyOpaque.name, peer), target: '>= 1.5' });
+    ratios.push({ name: `introspection: latchkey JWT / ${peer} opaque`, value: ratioOf('introspection', latchkeyJwt.name, peer) });
   } finally {
-    await latchkey.stop();
+    await latchkeyOpaque.stop();
+    await latchkeyJwt.stop();
     await oidc.stop();
   }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every package's tests through node's built-in runner. Node 20 finds no .ts files when
+// `npm test`: every package's tests, and the benchmark harness's, through node's built-in runner. Node 20 finds no .ts files when
 // given a directory, so the files are listed here. Extra arguments are passed to `node --test`
 // (e.g. `npm test -- --test-name-pattern=rotation`), or name test files to run only those.
 import { spawnSync } from 'node:child_process';
@@ -34,6 +34,7 @@ const files = named.length
           return false;
         }
       })
+      .concat([join(root, 'bench', 'test')])
       .flatMap(findTests)
       .map((f) => relative(root, f))
       .sort();

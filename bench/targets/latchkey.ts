@@ -16,7 +16,7 @@ const AUDIENCE = 'https://api.example.com';
  * Latchkey as users run it: `latchkey serve` in its own process, on SQLite in a fresh data directory
  * or on a fresh PostgreSQL database. Request logging is at `warn` (oidc-provider logs no requests).
  */
-export async function startLatchkey(options: { databaseUrl?: string; label: string }): Promise<Target> {
+export async function startLatchkey(options: { databaseUrl?: string; label: string; tokenFormat?: 'jwt' | 'opaque' }): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -30,7 +30,7 @@ export async function startLatchkey(options: { databaseUrl?: string; label: stri
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
   };
   const cli = async (...args: string[]) => (await run(process.execPath, [BIN, ...args], { env })).stdout;
-  await cli('resources', 'create', '--identifier', AUDIENCE, '--scopes', 'orders:read,orders:write');
+  await cli('resources', 'create', '--identifier', AUDIENCE, '--scopes', 'orders:read,orders:write', '--token-format', options.tokenFormat ?? 'jwt');
   const created = JSON.parse(
     await cli('clients', 'create', '--name', 'bench', '--type', 'confidential', '--grant-types', 'client_credentials', '--scopes', 'orders:read', '--json'),
   ) as { client_id: string; client_secret: string };

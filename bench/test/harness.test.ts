@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * The benchmark harness works end to end in its short mode: every server starts, every scenario runs
+ * against it and the report is written. No timing is asserted: numbers belong in BENCHMARKS.md.
+ */
+test('npm run bench -- --quick runs every scenario and writes the table and the JSON', { timeout: 240_000 }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'latchkey-bench-test-'));
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '1', '--warmup', '0', '--pool', '300', '--out', out],
+      { cwd: ROOT, encoding: 'utf8', timeout: 230_000 },
+    );
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+    const rows = report.rows as { scenario: string; server: string; requestsPerSecond: number; errors: number; totalRequests: number; peakRssMb: number }[];
+    const seen = new Set(rows.map((r) => `${r.scenario} / ${r.server}`));
+    // Without PostgreSQL (a laptop) the storage rows are replaced by a note; CI always has PostgreSQL.
+    const noPostgres = (report.notes as string[]).some((n) => n.startsWith('PostgreSQL was not reachable'));
+    assert.ok(!(noPostgres && process.env.CI === 'true'), 'CI must run the PostgreSQL scenario');
+    for (const expected of [
+      'client_credentials / latchkey (sqlite)',
+      'client_credentials / oidc-provider 8.8.1',
+      'introspection / latchkey (sqlite, opaque)',
+      'introspection / latchkey (sqlite, JWT)',
+      'introspection / oidc-provider 8.8.1',
+      ...(noPostgres ? [] : ['storage: token / latchkey (postgres)', 'storage: introspect / latchkey (postgres)']),
+    ]) {
+      assert.ok(seen.has(expected), `missing row ${expected}; have ${[...seen].join(', ')}`);
+    }
+    for (const row of rows) {
+      assert.ok(row.totalRequests > 0, `${row.scenario} / ${row.server} sent requests`);
+      assert.equal(row.errors, 0, `${row.scenario} / ${row.server} had errors`);
+      assert.ok(row.peakRssMb > 0, 'RSS was sampled');
+    }
+    assert.ok(report.ratios.every((r: { value: number }) => Number.isFinite(r.value)));
+    assert.equal(report.startups.length, 2, 'cold start measured for both servers');
+    const md = readFileSync(join(out, 'latest.md'), 'utf8');
+    assert.match(md, /\| scenario \| server \| req\/s \| p50 ms \| p99 ms \| errors \| peak RSS MB \| note \|/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
