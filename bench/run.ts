@@ -13,6 +13,7 @@ import { drive, type LoadResult } from './lib/load.ts';
 import { withRssPeak } from './lib/processes.ts';
 import { createBenchDatabase } from './lib/postgres.ts';
 import { startLatchkey } from './targets/latchkey.ts';
+import { startCeiling } from './targets/ceiling.ts';
 import { oidcProviderVersion, startOidcProvider } from './targets/oidc-provider.ts';
 import type { Target } from './targets/target.ts';
 
@@ -123,7 +124,15 @@ if (scenarios.has('client_credentials') || scenarios.has('cold_start')) {
     if (scenarios.has('client_credentials')) {
       await measure('client_credentials', latchkey, latchkey.tokenUrl, [latchkey.tokenForm], 'JWT ES256, 600 s');
       await measure('client_credentials', oidc, oidc.tokenUrl, [oidc.tokenForm], 'JWT ES256, 600 s, in-memory Map adapter');
+      const ceiling = await startCeiling();
+      try {
+        await measure('client_credentials', ceiling, ceiling.tokenUrl, [ceiling.tokenForm], 'no auth, no storage: the bound');
+      } finally {
+        await ceiling.stop();
+      }
       ratios.push({ name: `client_credentials: latchkey (sqlite) / ${peer}`, value: ratioOf('client_credentials', 'latchkey (sqlite)', peer), target: '>= 3' });
+      ratios.push({ name: `client_credentials: latchkey (sqlite) / ceiling`, value: ratioOf('client_credentials', 'latchkey (sqlite)', ceiling.name) });
+      ratios.push({ name: `client_credentials: ceiling / ${peer}`, value: ratioOf('client_credentials', ceiling.name, peer) });
     }
     if (scenarios.has('cold_start')) {
       for (const target of [latchkey, oidc]) {

@@ -29,6 +29,7 @@ test('npm run bench -- --quick runs every scenario and writes the table and the 
     for (const expected of [
       'client_credentials / latchkey (sqlite)',
       'client_credentials / oidc-provider 8.8.1',
+      'client_credentials / ceiling: fastify + ES256 sign',
       'introspection / latchkey (sqlite, opaque)',
       'introspection / latchkey (sqlite, JWT)',
       'introspection / oidc-provider 8.8.1',
