@@ -6,6 +6,7 @@ import { createLogger } from '../logger.ts';
 import { clientsCommand } from './clients.ts';
 import { keysCommand } from './keys.ts';
 import { resourcesCommand } from './resources.ts';
+import { usersCommand } from './users.ts';
 import { migrateCommand, serveCommand } from './serve.ts';
 import { UsageError, type CliIo } from './io.ts';
 
@@ -22,6 +23,9 @@ Commands:
                  [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
   keys list | rotate [--alg ES256|RS256|all] [--now]
+  users create --username NAME [--email EMAIL] [--name "FULL NAME"]
+                 (the password is read from a prompt, or from stdin when it is not a terminal)
+  users list | show USERNAME | disable USERNAME | enable USERNAME | set-password USERNAME
 
 Global options:
   --config FILE    JSON config file (same as LATCHKEY_CONFIG)
@@ -53,6 +57,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'auth-method': { type: 'string' },
         'client-id': { type: 'string' },
         alg: { type: 'string' },
+        username: { type: 'string' },
+        email: { type: 'string' },
         now: { type: 'boolean', default: false },
       },
     });
@@ -85,6 +91,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await clientsCommand(args);
       case 'keys':
         return await keysCommand(args);
+      case 'users':
+        return await usersCommand(args);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

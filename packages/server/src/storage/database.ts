@@ -14,6 +14,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
+import * as m0002 from './migrations/0002-users.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -109,6 +110,7 @@ export function openPostgres(url: string): Db {
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-users': m0002,
 };
 
 /** Every migration, in order. */

@@ -14,6 +14,18 @@ export interface Database {
   server_facts: ServerFactRow;
   deleted_client_ids: DeletedClientIdRow;
   opaque_access_tokens: OpaqueAccessTokenRow;
+  users: UserRow;
+}
+
+export interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  password_hash: string;
+  disabled_at: number | string | null;
+  created_at: number | string;
+  password_changed_at: number | string;
 }
 
 export interface OpaqueAccessTokenRow {

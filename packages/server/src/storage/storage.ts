@@ -6,6 +6,7 @@ import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
+import { UserStore } from './user-store.ts';
 
 /** Every store over one database connection. */
 export class Storage {
@@ -15,6 +16,7 @@ export class Storage {
   readonly revocations: RevocationStore;
   readonly facts: ServerFactStore;
   readonly opaqueTokens: OpaqueTokenStore;
+  readonly users: UserStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -23,6 +25,7 @@ export class Storage {
     this.revocations = new RevocationStore(db.kysely, db.sqlite);
     this.facts = new ServerFactStore(db.kysely);
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
+    this.users = new UserStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */

@@ -27,9 +27,14 @@ function minimalEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv
   return env;
 }
 
-function spawnLatchkey(args: string[], env: Record<string, string | undefined>, cwd: string): ChildProcess {
+function spawnLatchkey(args: string[], env: Record<string, string | undefined>, cwd: string, stdin?: string): ChildProcess {
   const bin = cwd === REPO_ROOT ? LATCHKEY_BIN : join(REPO_ROOT, LATCHKEY_BIN);
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: minimalEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd,
+    env: minimalEnv(env),
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -46,9 +51,9 @@ export interface CliResult {
 export function runLatchkey(
   args: string[],
   env: Record<string, string | undefined>,
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; stdin?: string } = {},
 ): Promise<CliResult> {
-  const child = spawnLatchkey(args, env, options.cwd ?? REPO_ROOT);
+  const child = spawnLatchkey(args, env, options.cwd ?? REPO_ROOT, options.stdin);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,0 +1,80 @@
+import type { UserView } from '../users/user-registry.ts';
+import { UserRegistry } from '../users/user-registry.ts';
+import { print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
+import { readPassword } from './password-input.ts';
+import { withContext } from './with-context.ts';
+
+const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
+
+export async function usersCommand(args: CommandArgs): Promise<number> {
+  const sub = args.positionals[0];
+  return withContext(args, async (ctx) => {
+    const users = new UserRegistry(ctx.storage);
+    switch (sub) {
+      case 'create': {
+        const username = requireString(args.values, 'username');
+        const password = await readPassword(`password for ${username}: `);
+        const user = await users.create({
+          username,
+          email: typeof args.values.email === 'string' ? args.values.email : undefined,
+          name: typeof args.values.name === 'string' ? args.values.name : undefined,
+          password,
+        });
+        print(args, userJson(user), `created user ${user.username}\n${userText(user)}`);
+        return 0;
+      }
+      case 'list': {
+        const all = await users.list();
+        print(
+          args,
+          { users: all.map(userJson) },
+          all.length ? all.map((u) => `${u.username.padEnd(24)} ${u.disabledAt === null ? 'active  ' : 'disabled'} ${u.name ?? ''}`).join('\n') : 'no users',
+        );
+        return 0;
+      }
+      case 'show': {
+        const user = await users.get(requirePositional(args.positionals, 'the username'));
+        print(args, userJson(user), userText(user));
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const username = requirePositional(args.positionals, 'the username');
+        await (sub === 'disable' ? users.disable(username) : users.enable(username));
+        print(args, { username, disabled: sub === 'disable' }, `${sub}d user ${username}`);
+        return 0;
+      }
+      case 'set-password': {
+        const username = requirePositional(args.positionals, 'the username');
+        await users.get(username);
+        await users.setPassword(username, await readPassword(`new password for ${username}: `));
+        print(args, { username, password_changed: true }, `changed the password of ${username}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown users command "${sub ?? ''}"`);
+    }
+  });
+}
+
+function userJson(u: UserView) {
+  return {
+    sub: u.id,
+    username: u.username,
+    email: u.email,
+    name: u.name,
+    disabled: u.disabledAt !== null,
+    created_at: iso(u.createdAt),
+    password_changed_at: iso(u.passwordChangedAt),
+  };
+}
+
+function userText(u: UserView): string {
+  return [
+    `username: ${u.username}`,
+    `sub:      ${u.id}`,
+    `email:    ${u.email ?? '(none)'}`,
+    `name:     ${u.name ?? '(none)'}`,
+    `status:   ${u.disabledAt === null ? 'active' : `disabled since ${iso(u.disabledAt)}`}`,
+  ].join('\n');
+}

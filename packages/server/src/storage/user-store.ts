@@ -1,0 +1,75 @@
+import type { Kysely } from 'kysely';
+import type { Database, UserRow } from './schema.ts';
+import { toInt, toIntOrNull } from './values.ts';
+
+export interface User {
+  /** The `sub` of the user's tokens. */
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  passwordHash: string;
+  disabledAt: number | null;
+  createdAt: number;
+  passwordChangedAt: number;
+}
+
+/** Users: people who log in at the authorization server. */
+export class UserStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(user: User): Promise<void> {
+    await this.db
+      .insertInto('users')
+      .values({
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        name: user.name,
+        password_hash: user.passwordHash,
+        disabled_at: user.disabledAt,
+        created_at: user.createdAt,
+        password_changed_at: user.passwordChangedAt,
+      })
+      .execute();
+  }
+
+  async findByUsername(username: string): Promise<User | undefined> {
+    if (username.includes('\u0000')) return undefined;
+    const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async list(): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').selectAll().orderBy('username').execute();
+    return rows.map(toUser);
+  }
+
+  /** Sets or clears the disabled time; false when there is no such user. */
+  async setDisabledAt(username: string, disabledAt: number | null): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ disabled_at: disabledAt }).where('username', '=', username).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async setPasswordHash(username: string, passwordHash: string, changedAt: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, password_changed_at: changedAt })
+      .where('username', '=', username)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    name: row.name,
+    passwordHash: row.password_hash,
+    disabledAt: toIntOrNull(row.disabled_at),
+    createdAt: toInt(row.created_at),
+    passwordChangedAt: toInt(row.password_changed_at),
+  };
+}

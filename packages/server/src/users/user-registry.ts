@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { RegistryError } from '../errors.ts';
+import { isUniqueViolation } from '../storage/database.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { User } from '../storage/user-store.ts';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
+
+/** Usernames: 1-64 of a-z 0-9 . _ - @ (so an email address works as a username), compared lower-case. */
+const USERNAME = /^[a-z0-9._@-]{1,64}$/;
+/** A deliberately loose check: one @ with something on each side, no spaces. */
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export interface CreateUserInput {
+  username: string;
+  email?: string;
+  name?: string;
+  password: string;
+}
+
+/** A user as shown to admins: never the password hash. */
+export type UserView = Omit<User, 'passwordHash'>;
+
+/** The rules of user accounts, over the storage. */
+export class UserRegistry {
+  constructor(private readonly storage: Storage) {}
+
+  async create(input: CreateUserInput): Promise<UserView> {
+    const username = normalizeUsername(input.username);
+    const email = input.email?.trim() || null;
+    if (email !== null && (!EMAIL.test(email) || email.length > 320)) throw new RegistryError('the email address is not valid', 'invalid');
+    const name = input.name?.trim() || null;
+    if (name !== null && name.length > 200) throw new RegistryError('the name is longer than 200 characters', 'invalid');
+    checkPassword(input.password);
+    const now = nowSeconds();
+    const user: User = {
+      // The user's `sub`: a UUID, a form client ids may never take (RFC 9700 §4.15).
+      id: randomUUID(),
+      username,
+      email,
+      name,
+      passwordHash: await hashPassword(input.password),
+      disabledAt: null,
+      createdAt: now,
+      passwordChangedAt: now,
+    };
+    try {
+      await this.storage.users.create(user);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new RegistryError(`user ${username} exists already`, 'conflict');
+      throw err;
+    }
+    return view(user);
+  }
+
+  async list(): Promise<UserView[]> {
+    return (await this.storage.users.list()).map(view);
+  }
+
+  async get(username: string): Promise<UserView> {
+    const user = await this.storage.users.findByUsername(normalizeUsername(username));
+    if (!user) throw new RegistryError(`no user ${username}`, 'not_found');
+    return view(user);
+  }
+
+  /** A disabled user can neither log in nor refresh (checked by those flows). */
+  async disable(username: string): Promise<void> {
+    if (!(await this.storage.users.setDisabledAt(normalizeUsername(username), nowSeconds()))) {
+      throw new RegistryError(`no user ${username}`, 'not_found');
+    }
+  }
+
+  async enable(username: string): Promise<void> {
+    if (!(await this.storage.users.setDisabledAt(normalizeUsername(username), null))) {
+      throw new RegistryError(`no user ${username}`, 'not_found');
+    }
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    checkPassword(password);
+    const passwordHash = await hashPassword(password);
+    if (!(await this.storage.users.setPasswordHash(normalizeUsername(username), passwordHash, nowSeconds()))) {
+      throw new RegistryError(`no user ${username}`, 'not_found');
+    }
+  }
+}
+
+function normalizeUsername(username: string): string {
+  const normalized = username.trim().toLowerCase();
+  if (!USERNAME.test(normalized)) {
+    throw new RegistryError('a username is 1-64 of a-z 0-9 . _ @ - (compared without regard to case)', 'invalid');
+  }
+  return normalized;
+}
+
+function checkPassword(password: string): void {
+  // NIST SP 800-63B §5.1.1.2: at least 8 characters; all printing characters and spaces allowed.
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new RegistryError(`a password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'invalid');
+  }
+  if (password.length > MAX_PASSWORD_LENGTH) {
+    throw new RegistryError(`a password has at most ${MAX_PASSWORD_LENGTH} characters`, 'invalid');
+  }
+}
+
+function view(user: User): UserView {
+  const { passwordHash: _hidden, ...rest } = user;
+  return rest;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
