@@ -1,30 +1,22 @@
 #!/usr/bin/env node
-// Runs the compiled JavaScript in dist/ (built by `npm ci` through the root `prepare` script) when it is
-// at least as new as every source file; otherwise the TypeScript sources through tsx, so an edit to
-// src/ takes effect without a rebuild. The compiled form starts faster and uses less memory.
-import { readdirSync, statSync } from 'node:fs';
+// Runs the compiled JavaScript in dist/ (built by `npm ci` through the root `prepare` script) when it
+// was built from exactly the current sources; otherwise the TypeScript sources through tsx, so an edit
+// to src/ takes effect without a rebuild. The compiled form starts faster and uses less memory.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { sourceManifest } from './source-manifest.js';
 
-const root = new URL('..', import.meta.url);
-
-function newestSource(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function builtAt() {
+function builtFromCurrentSources() {
   try {
-    return statSync(new URL('dist/.built', root)).mtimeMs;
+    const built = readFileSync(new URL('../dist/.built', import.meta.url), 'utf8').trim();
+    return built === sourceManifest(fileURLToPath(new URL('../src/', import.meta.url)));
   } catch {
-    return -1;
+    return false;
   }
 }
 
 let main;
-if (builtAt() >= newestSource(new URL('src/', root))) {
+if (builtFromCurrentSources()) {
   ({ main } = await import('../dist/cli/main.js'));
 } else {
   const { register } = await import('tsx/esm/api');

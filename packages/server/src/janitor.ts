@@ -7,8 +7,8 @@ const BATCH_SIZE = 500;
  * clock leeway may still ask about a token just after it expired.
  */
 export const REVOCATION_KEEP_AFTER_EXPIRY_SECONDS = 300;
-/** Batches per run at most; the rest waits for the next run. */
-const MAX_BATCHES_PER_RUN = 20;
+/** Time one run may spend per table; what is left waits for the next run. */
+const RUN_BUDGET_MS = 5000;
 
 /**
  * Purges what has outlived its use: revocations of tokens that have expired anyway, and retired keys
@@ -33,20 +33,26 @@ export class Janitor {
   }
 
   async runOnce(now = Math.floor(Date.now() / 1000)): Promise<{ revocations: number; opaqueTokens: number; keys: number }> {
-    let revocations = 0;
-    for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-      const n = await this.ctx.storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, BATCH_SIZE);
-      revocations += n;
-      if (n < BATCH_SIZE) break;
-    }
-    let opaqueTokens = 0;
-    for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-      const n = await this.ctx.storage.opaqueTokens.purgeExpired(now, BATCH_SIZE);
-      opaqueTokens += n;
-      if (n < BATCH_SIZE) break;
-    }
-    const keys = await this.ctx.storage.signingKeys.purgeExpired(now, BATCH_SIZE);
+    const { storage } = this.ctx;
+    const revocations = await drain((limit) => storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, limit));
+    const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));
+    const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);
     if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
     return { revocations, opaqueTokens, keys };
+  }
+}
+
+/**
+ * Deletes in batches until a batch comes back short, so the purge keeps up with any issuance rate,
+ * yielding to requests between batches; stops after RUN_BUDGET_MS and goes on at the next run.
+ */
+async function drain(purge: (limit: number) => Promise<number>): Promise<number> {
+  const started = Date.now();
+  let total = 0;
+  for (;;) {
+    const n = await purge(BATCH_SIZE);
+    total += n;
+    if (n < BATCH_SIZE || Date.now() - started > RUN_BUDGET_MS) return total;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

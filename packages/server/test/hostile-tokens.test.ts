@@ -72,7 +72,17 @@ describe('hostile tokens at the introspection endpoint', () => {
 
   test('control: a token built by this harness with honest values is active', async () => {
     await assertActive(ours(claims()), 'ES256');
-    await assertActive(jws({ alg: 'RS256', kid: rs.kid, typ: 'at+jwt' }, claims(), rs.key), 'RS256 with our key');
+  });
+
+  test('our exact header over an attacker\'s signature is refused', async () => {
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await assertInactive(jws({ alg: 'ES256', kid: es.kid, typ: 'at+jwt' }, claims(), attacker.privateKey), 'ES256 header, other key');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await assertInactive(jws({ alg: 'RS256', kid: rs.kid, typ: 'at+jwt' }, claims(), rsa.privateKey), 'RS256 header, other key');
+  });
+
+  test('access tokens are ES256 only: even our own RS256 key cannot make one', async () => {
+    await assertInactive(jws({ alg: 'RS256', kid: rs.kid, typ: 'at+jwt' }, claims(), rs.key), 'RS256 with our key');
   });
 
   test('alg none, with or without a signature (CVE-2022-23540)', async () => {

@@ -185,6 +185,14 @@ for (const backend of await backends()) {
       }
     });
 
+    test('unknown or over-long client ids are never cached', async () => {
+      const cache = (storage.clients as unknown as { cache: Map<string, unknown> }).cache;
+      const before = cache.size;
+      for (let i = 0; i < 50; i++) assert.equal(await storage.clients.find(`unknown-${i}-${'x'.repeat(100)}`), undefined);
+      assert.equal(await storage.clients.find('y'.repeat(60_000)), undefined);
+      assert.equal(cache.size, before);
+    });
+
     test('revocations: idempotent, looked up by jti, purged in bounded batches after expiry', async () => {
       await storage.revocations.revokeAccessToken('jti-1', 'client-one', 100, 50);
       await storage.revocations.revokeAccessToken('jti-1', 'client-one', 100, 51);

@@ -25,6 +25,9 @@ export class ClientIdRetired extends Error {
   }
 }
 
+/** Registered client ids are at most this long (registry/registry.ts). */
+const MAX_CLIENT_ID_LENGTH = 128;
+
 /** Clients kept in memory at most; past that the cache starts over. */
 const MAX_CACHED_CLIENTS = 10_000;
 
@@ -36,7 +39,7 @@ const MAX_CACHED_CLIENTS = 10_000;
  */
 export class ClientStore {
   private readonly version: RegistryVersion;
-  private readonly cache = new Map<string, { version: number; client: Client | undefined }>();
+  private readonly cache = new Map<string, { version: number; client: Client }>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -85,15 +88,20 @@ export class ClientStore {
 
   /** One client with its scopes and audiences, or undefined. Read on every authenticated request. */
   async find(clientId: string): Promise<Client | undefined> {
-    // PostgreSQL text cannot hold NUL (the query would fail with a 500), so no stored id contains one.
-    if (clientId.includes('\u0000')) return undefined;
+    // No stored id is longer than 128 characters or holds NUL (PostgreSQL text cannot), so such a
+    // request needs no query at all.
+    if (clientId.length > MAX_CLIENT_ID_LENGTH || clientId.includes('\u0000')) return undefined;
     // The version is read before the client, so a copy is never tagged newer than its data.
     const version = await this.version.current();
     const cached = this.cache.get(clientId);
     if (cached && cached.version === version) return cached.client;
     const client = await this.load(clientId);
-    if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
-    this.cache.set(clientId, { version, client });
+    // Only clients that exist are kept, under the id read from the database: unknown ids sent by
+    // anyone cannot fill the cache, evict real clients, or pin request bodies in memory.
+    if (client) {
+      if (this.cache.size >= MAX_CACHED_CLIENTS) this.cache.clear();
+      this.cache.set(client.clientId, { version, client });
+    }
     return client;
   }
 

@@ -17,7 +17,8 @@ export interface HeaderKey {
 export function headerKeys(jwks: readonly PublicJwk[], typ: string): Map<string, HeaderKey> {
   const map = new Map<string, HeaderKey>();
   for (const jwk of jwks) {
-    if (jwk.alg !== 'ES256' && jwk.alg !== 'RS256') continue;
+    // Access tokens are only ever signed with ES256 (tokens/access-token.ts): no other header is ours.
+    if (jwk.alg !== 'ES256') continue;
     map.set(protectedHeader({ alg: jwk.alg, kid: jwk.kid }, typ), {
       alg: jwk.alg,
       key: createPublicKey({ key: { ...jwk }, format: 'jwk' }),
@@ -46,13 +47,9 @@ export function verifyOwnCompact(
   if (!key) return 'unknown-header';
   const sig = Buffer.from(signature, 'base64url');
   // RFC 7518 §3.4: an ES256 signature is exactly 64 octets (R || S).
-  if (key.alg === 'ES256' && sig.length !== 64) return undefined;
+  if (sig.length !== 64) return undefined;
   const input = Buffer.from(`${header}.${payload}`);
-  const ok =
-    key.alg === 'ES256'
-      ? verify('sha256', input, { key: key.key, dsaEncoding: 'ieee-p1363' }, sig)
-      : verify('sha256', input, key.key, sig);
-  if (!ok) return undefined;
+  if (!verify('sha256', input, { key: key.key, dsaEncoding: 'ieee-p1363' }, sig)) return undefined;
   let claims: unknown;
   try {
     claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
