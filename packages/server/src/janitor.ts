@@ -7,6 +7,8 @@ const BATCH_SIZE = 500;
  * clock leeway may still ask about a token just after it expired.
  */
 export const REVOCATION_KEEP_AFTER_EXPIRY_SECONDS = 300;
+/** Authorization codes are kept this long past their expiry to detect replays (OAuth 2.1 §4.1.3). */
+export const CODE_KEEP_AFTER_EXPIRY_SECONDS = 600;
 /** Time one run may spend per table; what is left waits for the next run. */
 const RUN_BUDGET_MS = 5000;
 
@@ -36,6 +38,8 @@ export class Janitor {
     const { storage } = this.ctx;
     const revocations = await drain((limit) => storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, limit));
     const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));
+    // Codes are kept a while past their expiry, so a late replay is still recognised as one.
+    await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);
     if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
     return { revocations, opaqueTokens, keys };

@@ -15,6 +15,7 @@ import {
 import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-users.ts';
+import * as m0003 from './migrations/0003-grants-and-codes.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -111,6 +112,7 @@ export function openPostgres(url: string): Db {
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-users': m0002,
+  '0003-grants-and-codes': m0003,
 };
 
 /** Every migration, in order. */

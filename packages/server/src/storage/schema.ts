@@ -15,6 +15,30 @@ export interface Database {
   deleted_client_ids: DeletedClientIdRow;
   opaque_access_tokens: OpaqueAccessTokenRow;
   users: UserRow;
+  grants: GrantRow;
+  authorization_codes: AuthorizationCodeRow;
+}
+
+export interface GrantRow {
+  id: string;
+  client_id: string;
+  user_id: string;
+  scope: string;
+  created_at: number | string;
+  revoked_at: number | string | null;
+}
+
+export interface AuthorizationCodeRow {
+  code_hash: string;
+  grant_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  nonce: string | null;
+  auth_time: number | string;
+  scope: string;
+  created_at: number | string;
+  expires_at: number | string;
+  consumed_at: number | string | null;
 }
 
 export interface UserRow {

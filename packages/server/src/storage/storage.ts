@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { ClientStore } from './client-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
+import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
@@ -17,6 +18,7 @@ export class Storage {
   readonly facts: ServerFactStore;
   readonly opaqueTokens: OpaqueTokenStore;
   readonly users: UserStore;
+  readonly grants: GrantStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -26,6 +28,7 @@ export class Storage {
     this.facts = new ServerFactStore(db.kysely);
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
     this.users = new UserStore(db.kysely);
+    this.grants = new GrantStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */

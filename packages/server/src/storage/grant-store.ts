@@ -1,0 +1,159 @@
+import type { Kysely } from 'kysely';
+import type { AuthorizationCodeRow, Database } from './schema.ts';
+import { toInt, toIntOrNull } from './values.ts';
+
+export interface Grant {
+  id: string;
+  clientId: string;
+  userId: string;
+  scope: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AuthorizationCode {
+  /** SHA-256 of the code (base64url); the code itself is never stored. */
+  codeHash: string;
+  grantId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce: string | null;
+  authTime: number;
+  scope: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** What redeeming a code found. */
+export type CodeRedemption =
+  | { status: 'redeemed'; code: AuthorizationCode; grant: Grant }
+  /** The code was redeemed before: OAuth 2.1 §4.1.3, a second redemption revokes what the first issued. */
+  | { status: 'replayed'; grantId: string }
+  /** Unknown, expired, or its grant was revoked. */
+  | { status: 'invalid' };
+
+/** Grants and the authorization codes issued under them. */
+export class GrantStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Records a grant and its first code in one transaction. */
+  async createWithCode(grant: Grant, code: AuthorizationCode): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('grants')
+        .values({
+          id: grant.id,
+          client_id: grant.clientId,
+          user_id: grant.userId,
+          scope: grant.scope,
+          created_at: grant.createdAt,
+          revoked_at: grant.revokedAt,
+        })
+        .execute();
+      await trx
+        .insertInto('authorization_codes')
+        .values({
+          code_hash: code.codeHash,
+          grant_id: code.grantId,
+          redirect_uri: code.redirectUri,
+          code_challenge: code.codeChallenge,
+          nonce: code.nonce,
+          auth_time: code.authTime,
+          scope: code.scope,
+          created_at: code.createdAt,
+          expires_at: code.expiresAt,
+          consumed_at: null,
+        })
+        .execute();
+    });
+  }
+
+  /**
+   * Redeems a code: one atomic statement marks it consumed only if it was not consumed and has not
+   * expired, so of any number of simultaneous redemptions, on any number of nodes, exactly one wins.
+   * The caller checks client, redirect URI and PKCE before calling, so a failed check (OAuth 2.1 §7.5.2)
+   * consumes and revokes nothing.
+   */
+  async redeem(codeHash: string, now: number): Promise<CodeRedemption> {
+    const consumed = await this.db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('consumed_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returningAll()
+      .executeTakeFirst();
+    if (!consumed) {
+      const existing = await this.db
+        .selectFrom('authorization_codes')
+        .select(['grant_id', 'consumed_at'])
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      if (existing && existing.consumed_at !== null) return { status: 'replayed', grantId: existing.grant_id };
+      return { status: 'invalid' };
+    }
+    const grant = await this.findGrant(consumed.grant_id);
+    if (!grant || grant.revokedAt !== null) return { status: 'invalid' };
+    return { status: 'redeemed', code: toCode(consumed), grant };
+  }
+
+  /** Finds the code (consumed or not) without consuming it: for the checks that precede redemption. */
+  async peek(codeHash: string): Promise<(AuthorizationCode & { consumed: boolean; clientId: string }) | undefined> {
+    const row = await this.db
+      .selectFrom('authorization_codes as c')
+      .innerJoin('grants as g', 'g.id', 'c.grant_id')
+      .selectAll('c')
+      .select('g.client_id as client_id')
+      .where('c.code_hash', '=', codeHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { ...toCode(row), consumed: row.consumed_at !== null, clientId: row.client_id };
+  }
+
+  async findGrant(id: string): Promise<Grant | undefined> {
+    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      clientId: row.client_id,
+      userId: row.user_id,
+      scope: row.scope,
+      createdAt: toInt(row.created_at),
+      revokedAt: toIntOrNull(row.revoked_at),
+    };
+  }
+
+  /** Revokes the grant: every code, and later every token, issued under it stops working. */
+  async revokeGrant(id: string, now: number): Promise<void> {
+    await this.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  }
+
+  /** Deletes codes that expired before `now`, at most `limit` of them. */
+  async purgeExpiredCodes(now: number, limit: number): Promise<number> {
+    const victims = await this.db.selectFrom('authorization_codes').select('code_hash').where('expires_at', '<', now).limit(limit).execute();
+    if (victims.length === 0) return 0;
+    const result = await this.db
+      .deleteFrom('authorization_codes')
+      .where(
+        'code_hash',
+        'in',
+        victims.map((v) => v.code_hash),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+function toCode(row: AuthorizationCodeRow): AuthorizationCode {
+  return {
+    codeHash: row.code_hash,
+    grantId: row.grant_id,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    nonce: row.nonce,
+    authTime: toInt(row.auth_time),
+    scope: row.scope,
+    createdAt: toInt(row.created_at),
+    expiresAt: toInt(row.expires_at),
+  };
+}
