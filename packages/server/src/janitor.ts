@@ -40,6 +40,8 @@ export class Janitor {
     const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));
     // Codes are kept a while past their expiry, so a late replay is still recognised as one.
     await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
+    // Counters of windows that ended a day ago count nothing any more.
+    await drain((limit) => storage.rateLimits.purgeBefore(now - 24 * 3600, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);
     if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
     return { revocations, opaqueTokens, keys };

@@ -16,6 +16,7 @@ import pg from 'pg';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-users.ts';
 import * as m0003 from './migrations/0003-grants-and-codes.ts';
+import * as m0004 from './migrations/0004-rate-limits.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -113,6 +114,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-users': m0002,
   '0003-grants-and-codes': m0003,
+  '0004-rate-limits': m0004,
 };
 
 /** Every migration, in order. */

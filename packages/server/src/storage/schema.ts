@@ -17,6 +17,13 @@ export interface Database {
   users: UserRow;
   grants: GrantRow;
   authorization_codes: AuthorizationCodeRow;
+  rate_limits: RateLimitRow;
+}
+
+export interface RateLimitRow {
+  key: string;
+  window_start: number | string;
+  count: number | string;
 }
 
 export interface GrantRow {

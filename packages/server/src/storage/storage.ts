@@ -3,6 +3,7 @@ import { ClientStore } from './client-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
+import { RateLimitStore } from './rate-limit-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
@@ -19,6 +20,7 @@ export class Storage {
   readonly opaqueTokens: OpaqueTokenStore;
   readonly users: UserStore;
   readonly grants: GrantStore;
+  readonly rateLimits: RateLimitStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -29,6 +31,7 @@ export class Storage {
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
     this.users = new UserStore(db.kysely);
     this.grants = new GrantStore(db.kysely);
+    this.rateLimits = new RateLimitStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */
