@@ -1,4 +1,5 @@
 import type { ServerContext } from './context.ts';
+import { SESSION_IDLE_SECONDS } from './users/sessions.ts';
 
 /** Rows deleted per statement, so a purge never holds a long lock. */
 const BATCH_SIZE = 500;
@@ -40,6 +41,7 @@ export class Janitor {
     const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));
     // Codes are kept a while past their expiry, so a late replay is still recognised as one.
     await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
+    await drain((limit) => storage.sessions.purge(now, now - SESSION_IDLE_SECONDS, limit));
     // Counters of windows that ended a day ago count nothing any more.
     await drain((limit) => storage.rateLimits.purgeBefore(now - 24 * 3600, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);

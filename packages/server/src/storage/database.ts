@@ -17,6 +17,7 @@ import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-users.ts';
 import * as m0003 from './migrations/0003-grants-and-codes.ts';
 import * as m0004 from './migrations/0004-rate-limits.ts';
+import * as m0005 from './migrations/0005-sessions.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -115,6 +116,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-users': m0002,
   '0003-grants-and-codes': m0003,
   '0004-rate-limits': m0004,
+  '0005-sessions': m0005,
 };
 
 /** Every migration, in order. */

@@ -18,6 +18,16 @@ export interface Database {
   grants: GrantRow;
   authorization_codes: AuthorizationCodeRow;
   rate_limits: RateLimitRow;
+  sessions: SessionRow;
+}
+
+export interface SessionRow {
+  id_hash: string;
+  user_id: string;
+  auth_time: number | string;
+  created_at: number | string;
+  last_seen_at: number | string;
+  expires_at: number | string;
 }
 
 export interface RateLimitRow {

@@ -7,6 +7,7 @@ import { RateLimitStore } from './rate-limit-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
+import { SessionStore } from './session-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
 import { UserStore } from './user-store.ts';
 
@@ -21,6 +22,7 @@ export class Storage {
   readonly users: UserStore;
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
+  readonly sessions: SessionStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -32,6 +34,7 @@ export class Storage {
     this.users = new UserStore(db.kysely);
     this.grants = new GrantStore(db.kysely);
     this.rateLimits = new RateLimitStore(db.kysely);
+    this.sessions = new SessionStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */

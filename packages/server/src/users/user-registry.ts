@@ -62,11 +62,12 @@ export class UserRegistry {
     return view(user);
   }
 
-  /** A disabled user can neither log in nor refresh (checked by those flows). */
+  /** A disabled user can neither log in nor refresh; their SSO sessions end at once. */
   async disable(username: string): Promise<void> {
     if (!(await this.storage.users.setDisabledAt(normalizeUsername(username), nowSeconds()))) {
       throw new RegistryError(`no user ${username}`, 'not_found');
     }
+    await this.storage.sessions.deleteForUser((await this.get(username)).id);
   }
 
   async enable(username: string): Promise<void> {
@@ -81,6 +82,8 @@ export class UserRegistry {
     if (!(await this.storage.users.setPasswordHash(normalizeUsername(username), passwordHash, nowSeconds()))) {
       throw new RegistryError(`no user ${username}`, 'not_found');
     }
+    // A new password ends every session opened with the old one.
+    await this.storage.sessions.deleteForUser((await this.get(username)).id);
   }
 }
 

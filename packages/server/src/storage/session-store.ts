@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import { toInt } from './values.ts';
+
+export interface Session {
+  /** SHA-256 of the session cookie's value; the value itself is never stored. */
+  idHash: string;
+  userId: string;
+  authTime: number;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+/** Server-side rows of the SSO sessions. */
+export class SessionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(session: Session): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id_hash: session.idHash,
+        user_id: session.userId,
+        auth_time: session.authTime,
+        created_at: session.createdAt,
+        last_seen_at: session.lastSeenAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+
+  async find(idHash: string): Promise<Session | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      idHash: row.id_hash,
+      userId: row.user_id,
+      authTime: toInt(row.auth_time),
+      createdAt: toInt(row.created_at),
+      lastSeenAt: toInt(row.last_seen_at),
+      expiresAt: toInt(row.expires_at),
+    };
+  }
+
+  async touch(idHash: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ last_seen_at: now }).where('id_hash', '=', idHash).execute();
+  }
+
+  async delete(idHash: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+  }
+
+  /** Ends every session of a user (password change, disable). */
+  async deleteForUser(userId: string): Promise<number> {
+    const result = await this.db.deleteFrom('sessions').where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Deletes sessions past their absolute end or idle since before `idleBefore`, at most `limit`. */
+  async purge(now: number, idleBefore: number, limit: number): Promise<number> {
+    const victims = await this.db
+      .selectFrom('sessions')
+      .select('id_hash')
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<', idleBefore)]))
+      .limit(limit)
+      .execute();
+    if (victims.length === 0) return 0;
+    const result = await this.db
+      .deleteFrom('sessions')
+      .where(
+        'id_hash',
+        'in',
+        victims.map((v) => v.id_hash),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
