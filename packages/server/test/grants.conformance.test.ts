@@ -100,6 +100,15 @@ for (const backend of await backends()) {
       assert.deepEqual(await storage.grants.redeem(code.codeHash, now + 2), { status: 'invalid' });
     });
 
+    test('expired codes are purged in bounded batches, unexpired ones stay', async () => {
+      const expired = await Promise.all([1, 2, 3].map(() => issue({ expiresAt: now - 10 })));
+      const live = await issue({ expiresAt: now + 600 });
+      assert.equal(await storage.grants.purgeExpiredCodes(now, 2), 2);
+      assert.ok((await storage.grants.purgeExpiredCodes(now, 100)) >= 1);
+      for (const { code } of expired) assert.equal(await storage.grants.peek(code.codeHash), undefined);
+      assert.ok(await storage.grants.peek(live.code.codeHash));
+    });
+
     test('deleting the client or the user deletes their grants and codes (foreign keys)', async () => {
       const { grant, code } = await issue();
       await storage.clients.delete('web-app');

@@ -75,6 +75,14 @@ for (const backend of await backends()) {
       assert.equal(await storage.rateLimits.hit('test:concurrent', t0 + LOGIN_WINDOW_SECONDS), 1, 'a new window starts at one');
     });
 
+    test('old counters are purged in bounded batches', async () => {
+      for (let i = 0; i < 5; i++) await storage.rateLimits.hit(`test:old:${i}`, 1000);
+      await storage.rateLimits.hit('test:recent', t0);
+      assert.equal(await storage.rateLimits.purgeBefore(2000, 3), 3);
+      assert.equal(await storage.rateLimits.purgeBefore(2000, 10), 2);
+      assert.equal(await storage.rateLimits.count('test:recent', t0), 1, 'recent windows stay');
+    });
+
     test("a success clears the account's failures", async () => {
       await login('alice', 'wrong', '192.0.2.50', t0 + 60);
       await login('alice', 'wrong', '192.0.2.50', t0 + 60);

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuthorizationCodeRow, Database } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
+import { deleteBatch } from './purge.ts';
 
 export interface Grant {
   id: string;
@@ -130,18 +131,9 @@ export class GrantStore {
 
   /** Deletes codes that expired before `now`, at most `limit` of them. */
   async purgeExpiredCodes(now: number, limit: number): Promise<number> {
-    const victims = await this.db.selectFrom('authorization_codes').select('code_hash').where('expires_at', '<', now).limit(limit).execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('authorization_codes')
-      .where(
-        'code_hash',
-        'in',
-        victims.map((v) => v.code_hash),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'authorization_codes', 'code_hash', (eb) => eb('expires_at', '<', now), limit);
   }
+
 }
 
 function toCode(row: AuthorizationCodeRow): AuthorizationCode {

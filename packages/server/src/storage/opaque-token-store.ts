@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { FastRead } from './fast-read.ts';
 import type { Database, OpaqueAccessTokenRow } from './schema.ts';
 import { toInt } from './values.ts';
+import { deleteBatch } from './purge.ts';
 
 export interface OpaqueAccessToken {
   tokenHash: string;
@@ -66,16 +67,7 @@ export class OpaqueTokenStore {
 
   /** Deletes tokens that expired before `now`, at most `limit` of them. */
   async purgeExpired(now: number, limit: number): Promise<number> {
-    const victims = await this.db.selectFrom('opaque_access_tokens').select('token_hash').where('expires_at', '<', now).limit(limit).execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('opaque_access_tokens')
-      .where(
-        'token_hash',
-        'in',
-        victims.map((v) => v.token_hash),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'opaque_access_tokens', 'token_hash', (eb) => eb('expires_at', '<', now), limit);
   }
+
 }

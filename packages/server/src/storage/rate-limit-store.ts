@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import { deleteBatch } from './purge.ts';
 
 /** Fixed-window counters in the database, so every node counts the same attempts. */
 export class RateLimitStore {
@@ -41,16 +42,7 @@ export class RateLimitStore {
 
   /** Deletes counters of windows that started before `before`, at most `limit` of them. */
   async purgeBefore(before: number, limit: number): Promise<number> {
-    const victims = await this.db.selectFrom('rate_limits').select('key').where('window_start', '<', before).limit(limit).execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('rate_limits')
-      .where(
-        'key',
-        'in',
-        victims.map((v) => v.key),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'rate_limits', 'key', (eb) => eb('window_start', '<', before), limit);
   }
+
 }

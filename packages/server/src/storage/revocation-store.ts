@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { FastRead } from './fast-read.ts';
 import type { Database } from './schema.ts';
+import { deleteBatch } from './purge.ts';
 
 /** Revoked JWT access tokens, remembered by `jti` until the token would have expired anyway. */
 export class RevocationStore {
@@ -31,21 +32,7 @@ export class RevocationStore {
 
   /** Forgets revocations of tokens that expired before `now`, at most `limit` of them. */
   async purgeExpired(now: number, limit: number): Promise<number> {
-    const victims = await this.db
-      .selectFrom('revoked_access_tokens')
-      .select('jti')
-      .where('expires_at', '<', now)
-      .limit(limit)
-      .execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('revoked_access_tokens')
-      .where(
-        'jti',
-        'in',
-        victims.map((v) => v.jti),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'revoked_access_tokens', 'jti', (eb) => eb('expires_at', '<', now), limit);
   }
+
 }

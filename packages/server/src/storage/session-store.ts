@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { toInt } from './values.ts';
+import { deleteBatch } from './purge.ts';
 
 export interface Session {
   /** SHA-256 of the session cookie's value; the value itself is never stored. */
@@ -59,21 +60,7 @@ export class SessionStore {
 
   /** Deletes sessions past their absolute end or idle since before `idleBefore`, at most `limit`. */
   async purge(now: number, idleBefore: number, limit: number): Promise<number> {
-    const victims = await this.db
-      .selectFrom('sessions')
-      .select('id_hash')
-      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<', idleBefore)]))
-      .limit(limit)
-      .execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('sessions')
-      .where(
-        'id_hash',
-        'in',
-        victims.map((v) => v.id_hash),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'sessions', 'id_hash', (eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<', idleBefore)]), limit);
   }
+
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, SigningKeyRow } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
+import { deleteBatch } from './purge.ts';
 
 export interface StoredSigningKey {
   kid: string;
@@ -65,23 +66,9 @@ export class SigningKeyStore {
 
   /** Deletes keys that left the JWKS before `now`, at most `limit` of them. */
   async purgeExpired(now: number, limit: number): Promise<number> {
-    const victims = await this.db
-      .selectFrom('signing_keys')
-      .select('kid')
-      .where('expires_at', '<=', now)
-      .limit(limit)
-      .execute();
-    if (victims.length === 0) return 0;
-    const result = await this.db
-      .deleteFrom('signing_keys')
-      .where(
-        'kid',
-        'in',
-        victims.map((v) => v.kid),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return deleteBatch(this.db, 'signing_keys', 'kid', (eb) => eb('expires_at', '<=', now), limit);
   }
+
 }
 
 function toStored(row: SigningKeyRow): StoredSigningKey {
