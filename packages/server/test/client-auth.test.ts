@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { backends, type TestDatabase } from './helpers/backends.ts';
-import { basicAuth, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { basicAuth, postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
 
 /**
  * Client authentication at /token, /introspect and /revoke: checklist D 32-37 and 39 (RFC 6749 §2.3,
@@ -59,30 +59,13 @@ for (const backend of await backends()) {
       });
       postClient = { clientId: created.client.clientId, clientSecret: created.clientSecret! };
 
-      const api = await s.server.context.storage.resources.findByIdentifier('https://api.example.com');
-      assert.ok(api);
-      const now = Math.floor(Date.now() / 1000);
-      await s.server.context.storage.clients.create({
-        clientId: publicClient.clientId,
-        name: 'public',
-        type: 'public',
-        tokenEndpointAuthMethod: 'none',
-        secretHash: null,
-        grantTypes: [],
-        scopes: ['orders:read'],
-        audienceResourceIds: [api.id],
-        createdAt: now,
-      });
-      await s.server.context.storage.clients.create({
+      await storeClient(s, { clientId: publicClient.clientId, type: 'public', method: 'none', grantTypes: [] });
+      await storeClient(s, {
         clientId: oddClient.clientId,
-        name: 'odd secret',
         type: 'confidential',
-        tokenEndpointAuthMethod: 'client_secret_basic',
-        secretHash: sha256(oddClient.clientSecret),
+        method: 'client_secret_basic',
+        secret: oddClient.clientSecret,
         grantTypes: ['client_credentials'],
-        scopes: ['orders:read'],
-        audienceResourceIds: [api.id],
-        createdAt: now,
       });
     });
     after(async () => {

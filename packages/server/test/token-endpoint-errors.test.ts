@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { backends, type TestDatabase } from './helpers/backends.ts';
-import { basicAuth, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { basicAuth, postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
 
 /**
  * RFC 6749 §5.2 error responses at POST /token (checklist D 32, 33, 35, 36; E 41): the exact error
@@ -102,32 +101,15 @@ for (const backend of await backends()) {
 
       // The Registry only registers client_credentials clients, and refuses public ones for it, so a
       // client without the grant and a public client are set up at the storage level.
-      const api = await s.server.context.storage.resources.findByIdentifier('https://api.example.com');
-      assert.ok(api);
-      const now = Math.floor(Date.now() / 1000);
-      await s.server.context.storage.clients.create({
+      await storeClient(s, {
         clientId: noGrant.clientId,
-        name: 'no grant',
         type: 'confidential',
-        tokenEndpointAuthMethod: 'client_secret_basic',
-        secretHash: createHash('sha256').update(noGrant.clientSecret).digest('base64url'),
+        method: 'client_secret_basic',
+        secret: noGrant.clientSecret,
         grantTypes: [],
-        scopes: ['orders:read'],
-        audienceResourceIds: [api.id],
-        createdAt: now,
       });
-      await s.server.context.storage.clients.create({
-        clientId: publicClient.clientId,
-        name: 'public',
-        type: 'public',
-        tokenEndpointAuthMethod: 'none',
-        secretHash: null,
-        // Even a row claiming the grant must not let a public client through (RFC 6749 §4.4).
-        grantTypes: ['client_credentials'],
-        scopes: ['orders:read'],
-        audienceResourceIds: [api.id],
-        createdAt: now,
-      });
+      // Even a row claiming the grant must not let a public client through (RFC 6749 §4.4).
+      await storeClient(s, { clientId: publicClient.clientId, type: 'public', method: 'none', grantTypes: ['client_credentials'] });
     });
     after(async () => {
       await s?.close();

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Settings } from '../../src/config/defaults.ts';
 import { loadSettings } from '../../src/config/load.ts';
 import { Registry } from '../../src/registry/registry.ts';
+import type { TokenEndpointAuthMethod } from '../../src/registry/types.ts';
 import { createServer, type LatchkeyServer } from '../../src/server.ts';
 import type { TestDatabase } from './backends.ts';
 
@@ -94,6 +96,29 @@ export async function postForm(
 export function basicAuth(id: string, secret: string): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
   return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+/**
+ * Stores a client straight through the storage, for the kinds the Registry cannot register yet (public
+ * clients, clients without a grant, chosen secrets), allowed `orders:read` on the quick-start API.
+ */
+export async function storeClient(
+  running: RunningServer,
+  client: { clientId: string; type: 'confidential' | 'public'; method: TokenEndpointAuthMethod; secret?: string; grantTypes: string[] },
+): Promise<void> {
+  const api = await running.server.context.storage.resources.findByIdentifier('https://api.example.com');
+  if (!api) throw new Error('seed the orders API first');
+  await running.server.context.storage.clients.create({
+    clientId: client.clientId,
+    name: client.clientId,
+    type: client.type,
+    tokenEndpointAuthMethod: client.method,
+    secretHash: client.secret === undefined ? null : createHash('sha256').update(client.secret).digest('base64url'),
+    grantTypes: client.grantTypes,
+    scopes: ['orders:read'],
+    audienceResourceIds: [api.id],
+    createdAt: Math.floor(Date.now() / 1000),
+  });
 }
 
 /** Registers the quick-start API and a client-credentials client allowed `orders:read`. */
