@@ -1,5 +1,5 @@
 import { freePort, startProcess } from '../lib/processes.ts';
-import type { Target } from './target.ts';
+import { processTarget, type Target } from './target.ts';
 
 const SCRIPT = new URL('../peers/ceiling-server.mjs', import.meta.url).pathname;
 
@@ -7,25 +7,24 @@ const SCRIPT = new URL('../peers/ceiling-server.mjs', import.meta.url).pathname;
 export async function startCeiling(): Promise<Target> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = await startProcess({
-    name: 'ceiling: fastify + ES256 sign',
-    url,
-    readyUrl: `${url}/ready`,
-    command: process.execPath,
-    args: [SCRIPT, String(port)],
-    env: { PATH: process.env.PATH },
-  });
-  return {
-    name: server.name,
-    issuer: url,
-    tokenUrl: `${url}/token`,
-    introspectionUrl: `${url}/none`,
-    clientId: 'c',
-    clientSecret: 's',
-    tokenForm: 'grant_type=client_credentials',
-    pid: server.child.pid!,
-    startupMs: server.startupMs,
-    restart: () => Promise.reject(new Error('the ceiling server is not restarted')),
-    stop: () => server.stop(),
-  };
+  return processTarget(
+    {
+      name: 'ceiling: fastify + ES256 sign',
+      issuer: url,
+      tokenUrl: `${url}/token`,
+      introspectionUrl: `${url}/none`,
+      clientId: 'c',
+      clientSecret: 's',
+      tokenForm: 'grant_type=client_credentials',
+    },
+    () =>
+      startProcess({
+        name: 'ceiling: fastify + ES256 sign',
+        url,
+        readyUrl: `${url}/ready`,
+        command: process.execPath,
+        args: [SCRIPT, String(port)],
+        env: { PATH: process.env.PATH },
+      }),
+  );
 }

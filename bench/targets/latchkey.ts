@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
-import type { Target } from './target.ts';
+import { freePort, startProcess } from '../lib/processes.ts';
+import { processTarget, type Target } from './target.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -37,29 +37,17 @@ export async function startLatchkey(options: { databaseUrl?: string; label: stri
 
   const launch = () =>
     startProcess({ name: options.label, url: issuer, readyUrl: `${issuer}/readyz`, command: process.execPath, args: [BIN, 'serve'], env });
-  let server: ServerProcess = await launch();
-  return {
-    name: options.label,
-    issuer,
-    tokenUrl: `${issuer}/token`,
-    introspectionUrl: `${issuer}/introspect`,
-    clientId: created.client_id,
-    clientSecret: created.client_secret,
-    tokenForm: `grant_type=client_credentials&scope=orders%3Aread&resource=${encodeURIComponent(AUDIENCE)}`,
-    get pid() {
-      return server.child.pid!;
+  return processTarget(
+    {
+      name: options.label,
+      issuer,
+      tokenUrl: `${issuer}/token`,
+      introspectionUrl: `${issuer}/introspect`,
+      clientId: created.client_id,
+      clientSecret: created.client_secret,
+      tokenForm: `grant_type=client_credentials&scope=orders%3Aread&resource=${encodeURIComponent(AUDIENCE)}`,
     },
-    get startupMs() {
-      return server.startupMs;
-    },
-    async restart() {
-      await server.stop();
-      server = await launch();
-      return server.startupMs;
-    },
-    async stop() {
-      await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+    launch,
+    () => rmSync(dataDir, { recursive: true, force: true }),
+  );
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
-import type { Target } from './target.ts';
+import { freePort, startProcess } from '../lib/processes.ts';
+import { processTarget, type Target } from './target.ts';
 
 const SCRIPT = new URL('../peers/oidc-provider-server.mjs', import.meta.url).pathname;
 
@@ -26,26 +26,16 @@ export async function startOidcProvider(format: 'jwt' | 'opaque'): Promise<Targe
       args: [SCRIPT, String(port), format],
       env: { PATH: process.env.PATH, NODE_ENV: 'production' },
     });
-  let server: ServerProcess = await launch();
-  return {
-    name: `oidc-provider ${oidcProviderVersion()}`,
-    issuer,
-    tokenUrl: `${issuer}/token`,
-    introspectionUrl: `${issuer}/token/introspection`,
-    clientId: 'bench-client',
-    clientSecret: 'bench-client-secret-0123456789abcdef',
-    tokenForm: `grant_type=client_credentials&scope=orders%3Aread&resource=${encodeURIComponent('https://api.example.com')}`,
-    get pid() {
-      return server.child.pid!;
+  return processTarget(
+    {
+      name: `oidc-provider ${oidcProviderVersion()}`,
+      issuer,
+      tokenUrl: `${issuer}/token`,
+      introspectionUrl: `${issuer}/token/introspection`,
+      clientId: 'bench-client',
+      clientSecret: 'bench-client-secret-0123456789abcdef',
+      tokenForm: `grant_type=client_credentials&scope=orders%3Aread&resource=${encodeURIComponent('https://api.example.com')}`,
     },
-    get startupMs() {
-      return server.startupMs;
-    },
-    async restart() {
-      await server.stop();
-      server = await launch();
-      return server.startupMs;
-    },
-    stop: () => server.stop(),
-  };
+    launch,
+  );
 }
