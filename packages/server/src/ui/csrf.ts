@@ -1,0 +1,23 @@
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+
+/**
+ * CSRF tokens for the forms of the login, consent and device pages (RFC 6749 §10.12): an HMAC of the
+ * browser's binding (the SSO session, or before login the login transaction cookie) under a key the
+ * nodes share, so any node can check a token another node printed, and nothing is stored.
+ */
+export function deriveCsrfKey(secret: string): Buffer {
+  // HKDF (RFC 5869) separates this key from every other use of LATCHKEY_SECRET.
+  return Buffer.from(hkdfSync('sha256', secret, 'latchkey', 'latchkey/csrf/v1', 32));
+}
+
+export function csrfToken(key: Buffer, binding: string): string {
+  return createHmac('sha256', key).update(`csrf\u0000${binding}`).digest('base64url');
+}
+
+/** Constant-time check of a submitted token against the binding it must belong to. */
+export function verifyCsrfToken(key: Buffer, binding: string, submitted: string | undefined): boolean {
+  if (!submitted || !binding) return false;
+  const expected = Buffer.from(csrfToken(key, binding));
+  const actual = Buffer.from(submitted);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
