@@ -133,7 +133,6 @@ export class GrantStore {
   async purgeExpiredCodes(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'authorization_codes', 'code_hash', (eb) => eb('expires_at', '<', now), limit);
   }
-
 }
 
 function toCode(row: AuthorizationCodeRow): AuthorizationCode {

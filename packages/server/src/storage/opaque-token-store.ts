@@ -69,5 +69,4 @@ export class OpaqueTokenStore {
   async purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'opaque_access_tokens', 'token_hash', (eb) => eb('expires_at', '<', now), limit);
   }
-
 }

@@ -44,5 +44,4 @@ export class RateLimitStore {
   async purgeBefore(before: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'rate_limits', 'key', (eb) => eb('window_start', '<', before), limit);
   }
-
 }

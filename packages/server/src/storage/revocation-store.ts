@@ -34,5 +34,4 @@ export class RevocationStore {
   async purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'revoked_access_tokens', 'jti', (eb) => eb('expires_at', '<', now), limit);
   }
-
 }

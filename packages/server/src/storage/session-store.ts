@@ -62,5 +62,4 @@ export class SessionStore {
   async purge(now: number, idleBefore: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'sessions', 'id_hash', (eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<', idleBefore)]), limit);
   }
-
 }

@@ -68,7 +68,6 @@ export class SigningKeyStore {
   async purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'signing_keys', 'kid', (eb) => eb('expires_at', '<=', now), limit);
   }
-
 }
 
 function toStored(row: SigningKeyRow): StoredSigningKey {
