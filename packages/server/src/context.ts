@@ -9,6 +9,8 @@ export interface ServerContext {
   storage: Storage;
   keys: KeyRing;
   logger: Logger;
+  /** Key of the CSRF tokens of the HTML forms, derived from LATCHKEY_SECRET (ui/csrf.ts). */
+  csrfKey: Buffer;
 }
 
 /** The URL of an endpoint under the issuer (the issuer may have a path). */

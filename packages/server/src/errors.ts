@@ -47,6 +47,60 @@ export class UnsupportedGrantType extends OAuthError {
   readonly error = 'unsupported_grant_type';
 }
 
+/** RFC 6749 §5.2: the code, refresh token or verifier is invalid, expired, revoked or not this client's. */
+export class InvalidGrant extends OAuthError {
+  readonly error = 'invalid_grant';
+}
+
+/** RFC 6749 §4.1.2.1: the authorization server does not support this response type. */
+export class UnsupportedResponseType extends OAuthError {
+  readonly error = 'unsupported_response_type';
+}
+
+/** RFC 6749 §4.1.2.1: the resource owner (or the server) denied the request. */
+export class AccessDenied extends OAuthError {
+  readonly error = 'access_denied';
+}
+
+/** OIDC Core §3.1.2.6: `prompt=none`, and the user must log in. */
+export class LoginRequired extends OAuthError {
+  readonly error = 'login_required';
+}
+
+/** OIDC Core §3.1.2.6: `prompt=none`, and the user must consent. */
+export class ConsentRequired extends OAuthError {
+  readonly error = 'consent_required';
+}
+
+/** OIDC Core §3.1.2.6: request objects are not supported. */
+export class RequestNotSupported extends OAuthError {
+  readonly error = 'request_not_supported';
+}
+
+/** OIDC Core §3.1.2.6: `request_uri` is not supported. */
+export class RequestUriNotSupported extends OAuthError {
+  readonly error = 'request_uri_not_supported';
+}
+
+/** RFC 6750 §3.1: the access token is missing something, expired, revoked or malformed. 401. */
+export class InvalidToken extends OAuthError {
+  readonly error = 'invalid_token';
+  override readonly status = 401;
+}
+
+/** RFC 6750 §3.1: the token lacks the scope the request needs. 403. */
+export class InsufficientScope extends OAuthError {
+  readonly error = 'insufficient_scope';
+  override readonly status = 403;
+  /** The scope the request needs (RFC 6750 §3: sent as `scope=` in the challenge). */
+  constructor(
+    description: string,
+    readonly scope: string,
+  ) {
+    super(description);
+  }
+}
+
 /** RFC 6749 §5.2: the scope is invalid, unknown, malformed or more than the client may have. */
 export class InvalidScope extends OAuthError {
   readonly error = 'invalid_scope';

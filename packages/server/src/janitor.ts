@@ -1,3 +1,4 @@
+import { AUTHORIZATION_CODE_TTL_SECONDS } from './config/defaults.ts';
 import type { ServerContext } from './context.ts';
 import { SESSION_IDLE_SECONDS } from './users/sessions.ts';
 
@@ -42,6 +43,10 @@ export class Janitor {
     // Codes are kept a while past their expiry, so a late replay is still recognised as one.
     await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     await drain((limit) => storage.sessions.purge(now, now - SESSION_IDLE_SECONDS, limit));
+    await drain((limit) => storage.refreshTokens.purgeExpired(now, limit));
+    await drain((limit) => storage.grants.purgeExpiredAccessTokens(now, limit));
+    // A grant with nothing left to issue goes once its codes' replay window has passed too.
+    await drain((limit) => storage.grants.purgeSpent(now, CODE_KEEP_AFTER_EXPIRY_SECONDS + AUTHORIZATION_CODE_TTL_SECONDS, limit));
     // Counters of windows that ended a day ago count nothing any more.
     await drain((limit) => storage.rateLimits.purgeBefore(now - 24 * 3600, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);

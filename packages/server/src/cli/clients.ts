@@ -1,4 +1,4 @@
-import type { ClientType, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
+import type { ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
 
@@ -16,6 +16,10 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           scopes: list(args.values.scopes),
           audiences: audiences.length ? audiences : undefined,
           tokenEndpointAuthMethod: args.values['auth-method'] as TokenEndpointAuthMethod | undefined,
+          redirectUris: list(args.values['redirect-uris']),
+          postLogoutRedirectUris: list(args.values['post-logout-redirect-uris']),
+          firstParty: args.values['first-party'] === true,
+          idTokenSignedResponseAlg: args.values['id-token-alg'] as IdTokenAlgorithm | undefined,
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
@@ -71,8 +75,12 @@ function clientJson(c: Client) {
     type: c.type,
     token_endpoint_auth_method: c.tokenEndpointAuthMethod,
     grant_types: c.grantTypes,
-    scopes: c.scopes.map((s) => s.scope),
+    scopes: [...c.oidcScopes, ...c.scopes.map((s) => s.scope)],
     audiences: c.audiences.map((a) => a.identifier),
+    redirect_uris: c.redirectUris,
+    post_logout_redirect_uris: c.postLogoutRedirectUris,
+    first_party: c.firstParty,
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
   };
@@ -85,7 +93,11 @@ function clientText(c: Client): string {
     `type:        ${c.type}`,
     `auth method: ${c.tokenEndpointAuthMethod}`,
     `grant types: ${c.grantTypes.join(' ')}`,
-    `scopes:      ${c.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
+    `scopes:      ${[...c.oidcScopes, ...c.scopes.map((s) => s.scope)].join(' ') || '(none)'}`,
     `audiences:   ${c.audiences.map((a) => a.identifier).join(' ') || '(none)'}`,
+    `redirects:   ${c.redirectUris.join(' ') || '(none)'}`,
+    `logout to:   ${c.postLogoutRedirectUris.join(' ') || '(none)'}`,
+    `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
+    `ID tokens:   ${c.idTokenSignedResponseAlg}`,
   ].join('\n');
 }

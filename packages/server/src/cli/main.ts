@@ -18,9 +18,11 @@ Commands:
   resources create --identifier URI --scopes a,b [--name NAME] [--access-token-ttl SECONDS]
                    [--token-format jwt|opaque]
   resources list | show URI | delete URI
-  clients create --name NAME --type confidential|public --grant-types client_credentials
+  clients create --name NAME --type confidential|public
+                 --grant-types client_credentials|authorization_code,refresh_token
                  --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
-                 [--client-id ID]
+                 [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
+                 [--id-token-alg RS256|ES256] [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
   keys list | rotate [--alg ES256|RS256|all] [--now]
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
@@ -56,6 +58,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         audiences: { type: 'string' },
         'auth-method': { type: 'string' },
         'client-id': { type: 'string' },
+        'redirect-uris': { type: 'string' },
+        'post-logout-redirect-uris': { type: 'string' },
+        'first-party': { type: 'boolean', default: false },
+        'id-token-alg': { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },
         email: { type: 'string' },

@@ -19,6 +19,12 @@ export interface Settings {
   allowInsecureIssuer: boolean;
   /** Lifetime of access tokens, in seconds (RFC 9068 tokens; 5-15 minutes is usual). */
   accessTokenTtlSeconds: number;
+  /** Absolute lifetime of a refresh-token family, in seconds: rotation never extends it. */
+  refreshTokenTtlSeconds: number;
+  /** How long after a rotation a retry with the old refresh token gets the same new pair (0 = never). */
+  refreshGraceSeconds: number;
+  /** Lifetime of ID tokens, in seconds. */
+  idTokenTtlSeconds: number;
   /** How long a node keeps its copy of the signing keys before reading them again from the database. */
   keyCacheSeconds: number;
   /** How long `keys rotate` publishes a new key in the JWKS before it starts signing. */
@@ -50,6 +56,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'secret', env: 'LATCHKEY_SECRET', type: 'optional-string', default: undefined },
   { key: 'allowInsecureIssuer', env: 'LATCHKEY_ALLOW_INSECURE_ISSUER', type: 'boolean', default: false },
   { key: 'accessTokenTtlSeconds', env: 'LATCHKEY_ACCESS_TOKEN_TTL_SECONDS', type: 'integer', default: 600 },
+  { key: 'refreshTokenTtlSeconds', env: 'LATCHKEY_REFRESH_TOKEN_TTL_SECONDS', type: 'integer', default: 30 * 24 * 3600 },
+  { key: 'refreshGraceSeconds', env: 'LATCHKEY_REFRESH_GRACE_SECONDS', type: 'integer', default: 5 },
+  { key: 'idTokenTtlSeconds', env: 'LATCHKEY_ID_TOKEN_TTL_SECONDS', type: 'integer', default: 3600 },
   { key: 'keyCacheSeconds', env: 'LATCHKEY_KEY_CACHE_SECONDS', type: 'integer', default: 5 },
   { key: 'keyPrepublishSeconds', env: 'LATCHKEY_KEY_PREPUBLISH_SECONDS', type: 'integer', default: 600 },
   { key: 'bodyLimitBytes', env: 'LATCHKEY_BODY_LIMIT_BYTES', type: 'integer', default: 64 * 1024 },
@@ -60,6 +69,9 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */
 export const CONFIG_FILE_ENV = 'LATCHKEY_CONFIG';
+
+/** Lifetime of authorization codes (OAuth 2.1 §4.1.2: short; at most 10 minutes). */
+export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
 
 /** Clock skew tolerated when checking our own tokens' `exp`/`iat`, in seconds. */
 export const CLOCK_TOLERANCE_SECONDS = 5;

@@ -117,6 +117,13 @@ export function validateSettings(settings: Settings): void {
   if (settings.accessTokenTtlSeconds < 1 || settings.accessTokenTtlSeconds > 24 * 3600) {
     throw new ConfigError('LATCHKEY_ACCESS_TOKEN_TTL_SECONDS must be between 1 and 86400');
   }
+  if (settings.refreshTokenTtlSeconds < 60 || settings.refreshTokenTtlSeconds > 366 * 24 * 3600) {
+    throw new ConfigError('LATCHKEY_REFRESH_TOKEN_TTL_SECONDS must be between 60 and 31622400');
+  }
+  if (settings.refreshGraceSeconds > 60) throw new ConfigError('LATCHKEY_REFRESH_GRACE_SECONDS must be at most 60');
+  if (settings.idTokenTtlSeconds < 60 || settings.idTokenTtlSeconds > 24 * 3600) {
+    throw new ConfigError('LATCHKEY_ID_TOKEN_TTL_SECONDS must be between 60 and 86400');
+  }
   // setInterval and friends take at most 2^31-1 ms; longer would fire every millisecond.
   for (const [name, value] of [
     ['LATCHKEY_JANITOR_INTERVAL_SECONDS', settings.janitorIntervalSeconds],

@@ -2,15 +2,12 @@ import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import type { ServerContext } from '../context.ts';
 import { endpointUrl } from '../context.ts';
 import { GRANTS } from '../grants/index.ts';
+import { PATHS } from './paths.ts';
+import { PKCE_METHODS } from '../grants/pkce.ts';
+import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 
 
-/** Endpoint paths under the issuer. */
-export const PATHS = {
-  token: '/token',
-  introspection: '/introspect',
-  revocation: '/revoke',
-  jwks: '/jwks',
-} as const;
+export { PATHS } from './paths.ts';
 
 /**
  * RFC 8414 §2 authorization server metadata, derived from what this server actually does: every grant
@@ -19,29 +16,47 @@ export const PATHS = {
 export async function serverMetadata(ctx: ServerContext): Promise<Record<string, unknown>> {
   const { settings } = ctx;
   const grantTypes = [...GRANTS.keys()];
+  const apiScopes = await ctx.storage.resources.allScopeNames();
   return {
     // RFC 8414 §3.3: the issuer value returned MUST be identical to the issuer identifier.
     issuer: settings.issuer,
+    authorization_endpoint: endpointUrl(settings, PATHS.authorization),
     token_endpoint: endpointUrl(settings, PATHS.token),
     jwks_uri: endpointUrl(settings, PATHS.jwks),
-    scopes_supported: await ctx.storage.resources.allScopeNames(),
-    // No grant that uses the authorization endpoint is enabled yet, so no response type is supported.
-    response_types_supported: [],
+    scopes_supported: [...OIDC_SCOPES, ...apiScopes],
+    // OAuth 2.1 §10.1: the code flow only.
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
-    token_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
+    // Checklist B23: S256 only; plain is refused, so it is not listed.
+    code_challenge_methods_supported: [...PKCE_METHODS],
+    // RFC 9207 §3: every authorization response carries `iss` (checklist A12).
+    authorization_response_iss_parameter_supported: true,
+    // Public clients authenticate with `none` (and PKCE) at the token endpoint.
+    token_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
     introspection_endpoint: endpointUrl(settings, PATHS.introspection),
     introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
     revocation_endpoint: endpointUrl(settings, PATHS.revocation),
-    // `none` (public clients revoking their own tokens, RFC 7009 §2.1) is listed once a grant for
-    // public clients exists: until then no client can use it.
-    revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
+    // RFC 7009 §2.1: public clients revoke their own tokens by client_id.
+    revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
   };
 }
 
 /**
- * OpenID Connect Discovery 1.0 §3. The same truthful document; OIDC-only members (ID token algorithms,
- * subject types, userinfo) appear once the server issues ID tokens.
+ * OpenID Connect Discovery 1.0 §3: the same truthful document with the OpenID Connect members.
  */
 export async function openIdConfiguration(ctx: ServerContext): Promise<Record<string, unknown>> {
-  return serverMetadata(ctx);
+  const { settings } = ctx;
+  return {
+    ...(await serverMetadata(ctx)),
+    userinfo_endpoint: endpointUrl(settings, PATHS.userinfo),
+    end_session_endpoint: endpointUrl(settings, PATHS.endSession),
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'azp', 'name', 'preferred_username', 'email', 'email_verified'],
+    prompt_values_supported: ['none', 'login', 'consent'],
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
+  };
 }

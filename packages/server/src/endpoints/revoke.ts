@@ -1,11 +1,13 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
 import { UnauthorizedClient } from '../errors.ts';
+import { sha256 } from '../lib/random.ts';
+import { OPAQUE_TOKEN_PREFIX } from '../tokens/access-token.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
 /**
- * RFC 7009 §2.1: revokes an access token of the calling client. A JWT access token's `jti` is
+ * RFC 7009 §2.1: revokes an access or refresh token of the calling client. A JWT access token's `jti` is
  * remembered until the token expires, so introspection and revocation-aware resource servers refuse it.
  */
 export async function revocationEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<void> {
@@ -15,6 +17,16 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
   // RFC 7009 §2.1: token_type_hint is only a hint; an unknown value does not change the outcome.
   request.params.get('token_type_hint');
 
+  // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access tokens of the same
+  // grant (checklist I63): the whole family goes.
+  if (!token.startsWith(OPAQUE_TOKEN_PREFIX) && token.length <= 200 && !token.includes('.')) {
+    const refresh = await ctx.storage.refreshTokens.find(sha256(token));
+    if (refresh) {
+      if (refresh.clientId !== client.clientId) throw new UnauthorizedClient('the token was not issued to this client');
+      await ctx.storage.grants.revokeGrant(refresh.grantId, Math.floor(Date.now() / 1000));
+      return;
+    }
+  }
   const found = await findOwnAccessToken(ctx, token);
   // RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot handle such
   // an error in a reasonable way".

@@ -1,10 +1,13 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { PATHS, openIdConfiguration, serverMetadata } from '../endpoints/discovery.ts';
 import type { EndpointRequest } from '../endpoints/endpoint-request.ts';
 import { introspectionEndpoint } from '../endpoints/introspect.ts';
 import { revocationEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
+import { MissingBearerToken, userinfoEndpoint } from '../endpoints/userinfo.ts';
+import { registerBrowserRoutes } from './browser-routes.ts';
+import { registerLogoutRoutes } from './logout-routes.ts';
 import { InvalidRequest } from '../errors.ts';
 import { sendError } from './error-reply.ts';
 import { FormParams } from './form-params.ts';
@@ -69,6 +72,26 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     // RFC 7009 §2.2: "The content of the response body is ignored by the client"; 200 with nothing.
     return reply.header('cache-control', 'no-store').code(200).send();
   });
+
+  // OIDC Core §5.3.1: the UserInfo endpoint takes GET and POST.
+  const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = request.body instanceof FormParams ? request.body : undefined;
+    try {
+      const claims = await userinfoEndpoint(ctx, { authorization: request.headers.authorization, bodyToken: body?.get('access_token') });
+      return reply.header('cache-control', 'no-store').send(claims);
+    } catch (err) {
+      // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code.
+      if (err instanceof MissingBearerToken) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="latchkey"').header('cache-control', 'no-store').send();
+      }
+      throw err;
+    }
+  };
+  app.get(`${issuerPath}${PATHS.userinfo}`, userinfo);
+  app.post(`${issuerPath}${PATHS.userinfo}`, userinfo);
+
+  registerBrowserRoutes(app, ctx, issuerPath);
+  registerLogoutRoutes(app, ctx, issuerPath);
 
   // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1: these endpoints take POST only.
   for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation]) {

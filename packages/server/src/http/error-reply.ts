@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidClient, InvalidRequest, OAuthError, PayloadTooLarge, ServerError } from '../errors.ts';
+import { InsufficientScope, InvalidClient, InvalidRequest, InvalidToken, OAuthError, PayloadTooLarge, ServerError } from '../errors.ts';
 
 /** Fastify's own request errors that are the caller's fault, mapped to OAuth errors. */
 function fromFastifyError(error: { code?: string; statusCode?: number; message?: string }): OAuthError | undefined {
@@ -36,6 +36,14 @@ function send(reply: FastifyReply, error: OAuthError): FastifyReply {
   // RFC 6749 §5.2: a 401 for a client that used the Authorization header MUST carry WWW-Authenticate
   // with that scheme; RFC 9110 §15.5.2 wants the header on every 401, so it is always sent.
   if (error instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
+  // RFC 6750 §3: a protected resource (userinfo) answers with a Bearer challenge naming the error.
+  if (error instanceof InvalidToken || error instanceof InsufficientScope) {
+    const scope = error instanceof InsufficientScope ? `, scope="${error.scope}"` : '';
+    reply.header(
+      'www-authenticate',
+      `Bearer realm="latchkey", error="${error.error}", error_description="${safeDescription(error.description)}"${scope}`,
+    );
+  }
   return reply.type('application/json; charset=utf-8').send({ error: error.error, error_description: safeDescription(error.description) });
 }
 

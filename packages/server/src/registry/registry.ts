@@ -7,7 +7,9 @@ import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
 import { ClientIdRetired } from '../storage/client-store.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { AccessTokenFormat, Client, ClientType, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
+import type { AccessTokenFormat, Client, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
+import { OIDC_SCOPES } from './oidc-scopes.ts';
+import { checkRedirectUriForRegistration } from './redirect-uri.ts';
 
 /** Grant types a client may be registered for: exactly those the token endpoint implements. */
 export const REGISTRABLE_GRANT_TYPES: readonly string[] = [...GRANTS.keys()];
@@ -38,6 +40,14 @@ export interface CreateClientInput {
   /** Resource identifiers; when omitted, the resources that own `scopes`. */
   audiences?: string[];
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  /** Exact redirect URIs; required with the authorization_code grant. */
+  redirectUris?: string[];
+  /** Where RP-initiated logout may return the browser (OIDC RP-Initiated Logout §3). */
+  postLogoutRedirectUris?: string[];
+  /** The operator's own application: users are not asked for consent. */
+  firstParty?: boolean;
+  /** RS256 (default) or ES256. */
+  idTokenSignedResponseAlg?: IdTokenAlgorithm;
 }
 
 export interface CreatedClient {
@@ -126,13 +136,42 @@ export class Registry {
     if (input.type === 'public' && grantTypes.includes('client_credentials')) {
       throw new RegistryError('public clients cannot use client_credentials', 'invalid');
     }
+    // Refresh tokens are only ever issued with an authorization code.
+    if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
+      throw new RegistryError('refresh_token needs the authorization_code grant', 'invalid');
+    }
+    const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
+    if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+      throw new RegistryError('the authorization_code grant needs at least one redirect URI (--redirect-uris)', 'invalid');
+    }
+    if (!grantTypes.includes('authorization_code') && redirectUris.length > 0) {
+      throw new RegistryError('redirect URIs are only for the authorization_code grant', 'invalid');
+    }
+    const postLogoutRedirectUris = checkUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
+    const idTokenAlg = input.idTokenSignedResponseAlg ?? 'RS256';
+    if (idTokenAlg !== 'RS256' && idTokenAlg !== 'ES256') {
+      throw new RegistryError('the ID token algorithm must be RS256 or ES256', 'invalid');
+    }
     const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
     const fits = input.type === 'public' ? method === 'none' : (CONFIDENTIAL_AUTH_METHODS as readonly string[]).includes(method);
     if (!fits) {
       throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
     }
 
-    const scopes = [...new Set(input.scopes)];
+    const requestedScopes = [...new Set(input.scopes)];
+    const oidcScopes = requestedScopes.filter((s) => OIDC_SCOPES.has(s));
+    const scopes = requestedScopes.filter((s) => !OIDC_SCOPES.has(s));
+    for (const scope of scopes) {
+      if ((RESERVED_SCOPES as readonly string[]).includes(scope)) {
+        throw new RegistryError(`scope "${scope}" is not supported (OpenID Connect scopes: ${[...OIDC_SCOPES].join(', ')})`, 'invalid');
+      }
+    }
+    if (oidcScopes.length > 0 && !grantTypes.includes('authorization_code')) {
+      throw new RegistryError('the OpenID Connect scopes need the authorization_code grant', 'invalid');
+    }
+    if (oidcScopes.some((s) => s !== 'openid') && !oidcScopes.includes('openid')) {
+      throw new RegistryError('profile, email and offline_access need the openid scope', 'invalid');
+    }
     const resources = await this.storage.resources.list();
     const owner = new Map(resources.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
     for (const scope of scopes) {
@@ -161,6 +200,11 @@ export class Registry {
         scopes,
         audienceResourceIds: audienceIds.map((a) => byIdentifier.get(a)!.id),
         createdAt: nowSeconds(),
+        redirectUris,
+        postLogoutRedirectUris,
+        oidcScopes,
+        firstParty: input.firstParty === true,
+        idTokenSignedResponseAlg: idTokenAlg,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
@@ -197,6 +241,17 @@ export class Registry {
     }
     return secret;
   }
+}
+
+/** Registration-time checks of redirect-type URIs (checklist A5, A6): each one exact and safe. */
+function checkUris(uris: string[], what: string): string[] {
+  const unique = [...new Set(uris)];
+  if (unique.length > 20) throw new RegistryError(`at most 20 ${what}s`, 'invalid');
+  for (const uri of unique) {
+    const check = checkRedirectUriForRegistration(uri);
+    if (!check.ok) throw new RegistryError(`${what} ${JSON.stringify(uri.slice(0, 200))}: ${check.reason}`, 'invalid');
+  }
+  return unique;
 }
 
 function nowSeconds(): number {

@@ -50,4 +50,16 @@ export interface Client {
   audiences: ClientAudience[];
   createdAt: number;
   secretRotatedAt: number | null;
+  /** Exact redirect URIs (registry/redirect-uri.ts). */
+  redirectUris: string[];
+  /** Where RP-initiated logout may send the browser back to. */
+  postLogoutRedirectUris: string[];
+  /** The built-in OpenID Connect scopes the client may ask for (`openid`, `profile`, ...). */
+  oidcScopes: string[];
+  /** The operator's own application: the user is not asked for consent. */
+  firstParty: boolean;
+  /** OIDC Registration `id_token_signed_response_alg`: RS256 (default) or ES256. */
+  idTokenSignedResponseAlg: IdTokenAlgorithm;
 }
+
+export type IdTokenAlgorithm = 'RS256' | 'ES256';

@@ -1,6 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { Client, ClientType, TokenEndpointAuthMethod } from '../registry/types.ts';
+import type { Client, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
 import { bumpRegistryVersion, RegistryVersion } from './registry-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
@@ -16,6 +16,12 @@ export interface NewClient {
   scopes: string[];
   audienceResourceIds: string[];
   createdAt: number;
+  /** Browser-flow settings; default to none (a machine-to-machine client). */
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  oidcScopes?: string[];
+  firstParty?: boolean;
+  idTokenSignedResponseAlg?: IdTokenAlgorithm;
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -68,6 +74,11 @@ export class ClientStore {
           grant_types: JSON.stringify(client.grantTypes),
           created_at: client.createdAt,
           secret_rotated_at: null,
+          redirect_uris: JSON.stringify(client.redirectUris ?? []),
+          post_logout_redirect_uris: JSON.stringify(client.postLogoutRedirectUris ?? []),
+          oidc_scopes: JSON.stringify(client.oidcScopes ?? []),
+          first_party: client.firstParty ? 1 : 0,
+          id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? 'RS256',
         })
         .execute();
       if (client.scopes.length > 0) {
@@ -185,5 +196,10 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     audiences,
     createdAt: toInt(row.created_at),
     secretRotatedAt: toIntOrNull(row.secret_rotated_at),
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+    oidcScopes: JSON.parse(row.oidc_scopes) as string[],
+    firstParty: Number(row.first_party) === 1,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg === 'ES256' ? 'ES256' : 'RS256',
   };
 }

@@ -124,9 +124,73 @@ export class GrantStore {
     };
   }
 
-  /** Revokes the grant: every code, and later every token, issued under it stops working. */
+  /**
+   * Revokes the grant and everything issued under it, in one transaction: its codes and refresh
+   * tokens stop working (they check the grant on every use), its unexpired JWT access tokens join the
+   * revocation list, and its opaque access tokens are deleted. Revoking twice is harmless.
+   */
   async revokeGrant(id: string, now: number): Promise<void> {
-    await this.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+      const issued = trx
+        .selectFrom('grant_access_tokens')
+        .select('jti')
+        .where('grant_id', '=', id)
+        .where('expires_at', '>', now);
+      await trx
+        .insertInto('revoked_access_tokens')
+        .columns(['jti', 'client_id', 'expires_at', 'revoked_at'])
+        .expression(
+          trx
+            .selectFrom('grant_access_tokens')
+            .select((eb) => ['jti', 'client_id', 'expires_at', eb.val(now).as('revoked_at')])
+            .where('grant_id', '=', id)
+            .where('expires_at', '>', now),
+        )
+        .onConflict((oc) => oc.column('jti').doNothing())
+        .execute();
+      await trx.deleteFrom('opaque_access_tokens').where('jti', 'in', issued).execute();
+    });
+  }
+
+  /**
+   * Records an access token issued under the grant, then reads the grant again: a revocation that ran
+   * at the same moment either saw this token (and revoked it) or is seen here (false: the caller must
+   * not hand the token out). Either way no token of a revoked grant escapes.
+   */
+  async recordAccessToken(grantId: string, token: { jti: string; clientId: string; expiresAt: number }): Promise<boolean> {
+    await this.db
+      .insertInto('grant_access_tokens')
+      .values({ jti: token.jti, grant_id: grantId, client_id: token.clientId, expires_at: token.expiresAt })
+      .execute();
+    const grant = await this.db.selectFrom('grants').select('revoked_at').where('id', '=', grantId).executeTakeFirst();
+    return grant !== undefined && grant.revoked_at === null;
+  }
+
+  /** Forgets access tokens that expired before `now`, at most `limit` of them. */
+  async purgeExpiredAccessTokens(now: number, limit: number): Promise<number> {
+    return deleteBatch(this.db, 'grant_access_tokens', 'jti', (eb) => eb('expires_at', '<', now), limit);
+  }
+
+  /**
+   * Deletes grants that can issue nothing more: revoked ones, and ones without a live code or
+   * refresh token, once every access token they issued has expired. At most `limit` of them.
+   */
+  async purgeSpent(now: number, graceSeconds: number, limit: number): Promise<number> {
+    const cutoff = now - graceSeconds;
+    return deleteBatch(
+      this.db,
+      'grants',
+      'id',
+      (eb) =>
+        eb.and([
+          eb('created_at', '<', cutoff),
+          eb.not(eb.exists(eb.selectFrom('authorization_codes as c').select('c.code_hash').whereRef('c.grant_id', '=', 'grants.id'))),
+          eb.not(eb.exists(eb.selectFrom('refresh_tokens as r').select('r.token_hash').whereRef('r.grant_id', '=', 'grants.id'))),
+          eb.not(eb.exists(eb.selectFrom('grant_access_tokens as a').select('a.jti').whereRef('a.grant_id', '=', 'grants.id'))),
+        ]),
+      limit,
+    );
   }
 
   /** Deletes codes that expired before `now`, at most `limit` of them. */

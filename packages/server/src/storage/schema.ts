@@ -19,6 +19,37 @@ export interface Database {
   authorization_codes: AuthorizationCodeRow;
   rate_limits: RateLimitRow;
   sessions: SessionRow;
+  consents: ConsentRow;
+  refresh_tokens: RefreshTokenRow;
+  grant_access_tokens: GrantAccessTokenRow;
+}
+
+export interface ConsentRow {
+  user_id: string;
+  client_id: string;
+  scope: string;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+export interface RefreshTokenRow {
+  /** SHA-256 of the token, base64url. */
+  token_hash: string;
+  grant_id: string;
+  scope: string;
+  auth_time: number | string;
+  created_at: number | string;
+  expires_at: number | string;
+  consumed_at: number | string | null;
+  successor_enc: string | null;
+  successor_hash: string | null;
+}
+
+export interface GrantAccessTokenRow {
+  jti: string;
+  grant_id: string;
+  client_id: string;
+  expires_at: number | string;
 }
 
 export interface SessionRow {
@@ -119,6 +150,14 @@ export interface ClientRow {
   grant_types: string;
   created_at: number | string;
   secret_rotated_at: number | string | null;
+  /** JSON arrays of exact URIs. */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  /** JSON array of the built-in OpenID Connect scopes the client may ask for. */
+  oidc_scopes: string;
+  /** 1 for first-party clients (no consent page), else 0. */
+  first_party: number | string;
+  id_token_signed_response_alg: string;
 }
 
 export interface ClientScopeRow {

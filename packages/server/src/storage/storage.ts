@@ -1,9 +1,11 @@
 import { sql } from 'kysely';
 import { ClientStore } from './client-store.ts';
+import { ConsentStore } from './consent-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
+import { RefreshTokenStore } from './refresh-token-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
@@ -23,6 +25,8 @@ export class Storage {
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
   readonly sessions: SessionStore;
+  readonly consents: ConsentStore;
+  readonly refreshTokens: RefreshTokenStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -35,6 +39,8 @@ export class Storage {
     this.grants = new GrantStore(db.kysely);
     this.rateLimits = new RateLimitStore(db.kysely);
     this.sessions = new SessionStore(db.kysely);
+    this.consents = new ConsentStore(db.kysely);
+    this.refreshTokens = new RefreshTokenStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */

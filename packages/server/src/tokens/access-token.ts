@@ -26,6 +26,9 @@ export interface AccessTokenRequest {
 export interface IssuedAccessToken {
   token: string;
   expiresIn: number;
+  /** Identifies the token for revocation (its `jti`, also for opaque tokens). */
+  jti: string;
+  expiresAt: number;
 }
 
 /** Claims of a verified Latchkey access token. */
@@ -51,9 +54,10 @@ export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenS
   if (request.format === 'jwt') return signAccessToken(ring, request);
   const token = `${OPAQUE_TOKEN_PREFIX}${randomToken(32)}`;
   const issuedAt = Math.floor(Date.now() / 1000);
+  const jti = randomId128();
   await opaqueTokens.insert({
     tokenHash: sha256(token),
-    jti: randomId128(),
+    jti,
     clientId: request.clientId,
     subject: request.subject,
     audience: request.audience,
@@ -61,7 +65,7 @@ export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenS
     issuedAt,
     expiresAt: issuedAt + request.ttlSeconds,
   });
-  return { token, expiresIn: request.ttlSeconds };
+  return { token, expiresIn: request.ttlSeconds, jti, expiresAt: issuedAt + request.ttlSeconds };
 }
 
 /**
@@ -84,7 +88,7 @@ async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Prom
     client_id: request.clientId,
     scope: request.scope.join(' '),
   });
-  return { token, expiresIn: request.ttlSeconds };
+  return { token, expiresIn: request.ttlSeconds, jti, expiresAt: exp };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { cookieHeader } from '../http/cookies.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -18,9 +19,7 @@ export function sessionCookieName(secure: boolean): string {
 }
 
 export function sessionCookieHeader(value: string, secure: boolean, maxAgeSeconds: number): string {
-  const attributes = [`${sessionCookieName(secure)}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeSeconds}`];
-  if (secure) attributes.push('Secure');
-  return attributes.join('; ');
+  return cookieHeader(sessionCookieName(secure), value, secure, maxAgeSeconds);
 }
 
 /** Starts a session after a successful login; returns the cookie value (256 random bits). */

@@ -1,0 +1,199 @@
+import type { ServerContext } from '../context.ts';
+import {
+  InvalidRequest,
+  InvalidScope,
+  OAuthError,
+  RequestNotSupported,
+  RequestUriNotSupported,
+  UnsupportedResponseType,
+} from '../errors.ts';
+import { checkPkceRequest } from '../grants/pkce.ts';
+import type { FormParams } from '../http/form-params.ts';
+import { SCOPE_TOKEN } from '../lib/syntax.ts';
+import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
+import { matchRedirectUri } from '../registry/redirect-uri.ts';
+import type { Client } from '../registry/types.ts';
+
+/** The authorization request parameters Latchkey reads; the login and consent forms carry exactly these. */
+export const AUTHORIZATION_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'prompt',
+  'max_age',
+  'login_hint',
+] as const;
+
+export type Prompt = 'none' | 'login' | 'consent';
+
+/** A validated authorization request: every field is safe to act on. */
+export interface AuthorizationRequest {
+  client: Client;
+  /** The registered URI the request selected (loopback port as presented). */
+  redirectUri: string;
+  state: string | undefined;
+  scope: string[];
+  nonce: string | null;
+  codeChallenge: string;
+  prompt: ReadonlySet<Prompt>;
+  maxAge: number | undefined;
+  loginHint: string | undefined;
+  /** The request's own parameters, to carry through the login and consent pages. */
+  params: Record<string, string>;
+}
+
+/**
+ * The request cannot be answered by redirect: unknown client or an unusable redirect URI (RFC 6749
+ * §4.1.2.1, RFC 9700 §4.11.2). The user sees an error page; nothing goes back to the redirect URI.
+ */
+export class AuthorizationPageError extends Error {
+  constructor(
+    readonly title: string,
+    readonly explanation: string,
+    readonly status = 400,
+  ) {
+    super(explanation);
+  }
+}
+
+/** An error to send back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+export class AuthorizationRedirectError extends Error {
+  constructor(
+    readonly target: { redirectUri: string; state: string | undefined },
+    readonly oauth: OAuthError,
+  ) {
+    super(oauth.description);
+  }
+}
+
+/** Longest `state` and `nonce` accepted (the nonce is stored with the code). */
+const MAX_STATE_LENGTH = 2000;
+const MAX_NONCE_LENGTH = 500;
+const MAX_LOGIN_HINT_LENGTH = 200;
+
+/**
+ * Validates an authorization request (OAuth 2.1 §4.1.1, OIDC Core §3.1.2.1) in the order checklist A3
+ * requires: client and redirect URI first, with failures shown as a page; then everything else, with
+ * failures sent back to the now trusted redirect URI.
+ */
+export async function readAuthorizationRequest(ctx: ServerContext, params: FormParams): Promise<AuthorizationRequest> {
+  const { client, redirectUri } = await resolveClient(ctx, params);
+  let state: string | undefined;
+  try {
+    state = params.get('state');
+  } catch {
+    // A repeated state: there is no single value to echo.
+    state = undefined;
+  }
+  const target = { redirectUri, state };
+  try {
+    return { ...validateRest(client, params), client, redirectUri, state, params: carriedParams(params) };
+  } catch (err) {
+    if (err instanceof OAuthError) throw new AuthorizationRedirectError(target, err);
+    throw err;
+  }
+}
+
+async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ client: Client; redirectUri: string }> {
+  let clientId: string | undefined;
+  let presented: string | undefined;
+  try {
+    clientId = params.get('client_id');
+    presented = params.get('redirect_uri');
+  } catch {
+    throw new AuthorizationPageError('Invalid request', 'The request repeats client_id or redirect_uri.');
+  }
+  if (clientId === undefined) throw new AuthorizationPageError('Invalid request', 'The request has no client_id.');
+  const client = await ctx.storage.clients.find(clientId);
+  if (!client || !client.grantTypes.includes('authorization_code')) {
+    throw new AuthorizationPageError('Unknown application', 'The application that sent you here is not registered for sign-in.');
+  }
+  // Checklist A1, A2, A4: exact match, else a page and never a redirect.
+  const redirectUri = matchRedirectUri(client.redirectUris, presented);
+  if (redirectUri === undefined) {
+    throw new AuthorizationPageError(
+      'Invalid redirect',
+      presented === undefined
+        ? 'The request has no redirect_uri and the application has several.'
+        : 'The redirect_uri is not one the application registered.',
+    );
+  }
+  return { client, redirectUri };
+}
+
+function validateRest(client: Client, params: FormParams) {
+  // Checklist A8: a repeated parameter is invalid_request (FormParams.get throws for it).
+  for (const name of AUTHORIZATION_PARAMS) params.get(name);
+  // OIDC Core §6: request objects are not supported.
+  if (params.has('request')) throw new RequestNotSupported('request objects are not supported');
+  if (params.has('request_uri')) throw new RequestUriNotSupported('request_uri is not supported');
+
+  // Checklist A7 / OAuth 2.1 §10.1: only the code flow exists.
+  const responseType = params.get('response_type');
+  if (responseType === undefined) throw new InvalidRequest('parameter "response_type" is required');
+  if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
+
+  const state = params.get('state');
+  if (state !== undefined && state.length > MAX_STATE_LENGTH) throw new InvalidRequest('state is too long');
+
+  // Checklist B18, B19: PKCE with S256 for every client.
+  const pkce = checkPkceRequest(params.get('code_challenge'), params.get('code_challenge_method'));
+  if (!pkce.ok) throw new InvalidRequest(pkce.reason);
+
+  const scope = readScope(client, params.get('scope'));
+
+  const nonce = params.get('nonce') ?? null;
+  if (nonce !== null && nonce.length > MAX_NONCE_LENGTH) throw new InvalidRequest('nonce is too long');
+
+  const prompt = readPrompt(params.get('prompt'));
+  const maxAgeText = params.get('max_age');
+  let maxAge: number | undefined;
+  if (maxAgeText !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAgeText)) throw new InvalidRequest('max_age must be a non-negative number of seconds');
+    maxAge = Number(maxAgeText);
+  }
+  const loginHint = params.get('login_hint')?.slice(0, MAX_LOGIN_HINT_LENGTH);
+  return { scope, nonce, codeChallenge: pkce.challenge, prompt, maxAge, loginHint };
+}
+
+/** RFC 6749 §3.3 scope, each one allowed to the client; it must name openid or an API. */
+function readScope(client: Client, value: string | undefined): string[] {
+  if (value === undefined) throw new InvalidScope('parameter "scope" is required');
+  const tokens = [...new Set(value.split(' ').filter((t) => t !== ''))];
+  if (tokens.length === 0) throw new InvalidScope('scope is empty');
+  const allowed = new Set([...client.oidcScopes, ...client.scopes.map((s) => s.scope)]);
+  for (const token of tokens) {
+    if (!SCOPE_TOKEN.test(token)) throw new InvalidScope('scope contains invalid characters');
+    if (!allowed.has(token)) throw new InvalidScope('a requested scope is unknown or not allowed to this client', token.slice(0, 200));
+  }
+  if (!tokens.includes('openid') && tokens.every((t) => OIDC_SCOPES.has(t))) {
+    throw new InvalidScope('request openid or the scope of an API');
+  }
+  return tokens;
+}
+
+/** OIDC Core §3.1.2.1 prompt: none, login, consent (space-separated); none goes alone. */
+function readPrompt(value: string | undefined): ReadonlySet<Prompt> {
+  const prompt = new Set<Prompt>();
+  if (value === undefined) return prompt;
+  for (const p of value.split(' ').filter((t) => t !== '')) {
+    if (p !== 'none' && p !== 'login' && p !== 'consent') throw new InvalidRequest('prompt must be none, login or consent');
+    prompt.add(p);
+  }
+  if (prompt.has('none') && prompt.size > 1) throw new InvalidRequest('prompt=none cannot be combined with other values');
+  return prompt;
+}
+
+function carriedParams(params: FormParams): Record<string, string> {
+  const carried: Record<string, string> = {};
+  for (const name of AUTHORIZATION_PARAMS) {
+    const value = params.get(name);
+    if (value !== undefined) carried[name] = value;
+  }
+  return carried;
+}

@@ -1,0 +1,61 @@
+import type { ServerContext } from '../context.ts';
+import { ConsentRequired, LoginRequired } from '../errors.ts';
+import type { Session } from '../storage/session-store.ts';
+import { AuthorizationRedirectError, type AuthorizationRequest } from './authorization-request.ts';
+import { authorizationResponseUrl } from './authorization-response.ts';
+import { issueAuthorizationCode } from './issue-code.ts';
+
+/** What the browser sees next. */
+export type NextStep =
+  | { step: 'login' }
+  | { step: 'consent' }
+  /** Back to the client, with a code or an error. */
+  | { step: 'redirect'; location: string };
+
+/**
+ * The authorization endpoint's decision once the request is valid (OIDC Core §3.1.2.3-§3.1.2.5):
+ * log in when there is no session, when `prompt=login` asks for it, or when the last login is older
+ * than `max_age`; ask for consent when the client is not first-party and the user has not allowed
+ * these scopes before (or `prompt=consent`); otherwise issue the code. `prompt=none` never shows a
+ * page: it answers `login_required` or `consent_required` instead. `justLoggedIn` is set right after
+ * the login form, whose login satisfies `prompt=login` and `max_age`.
+ */
+export async function decideNextStep(
+  ctx: ServerContext,
+  request: AuthorizationRequest,
+  session: Session | undefined,
+  justLoggedIn: boolean,
+): Promise<NextStep> {
+  const now = Math.floor(Date.now() / 1000);
+  const prompt = request.prompt;
+  const stale = session !== undefined && request.maxAge !== undefined && session.authTime + request.maxAge < now;
+  if (!session || (!justLoggedIn && (prompt.has('login') || stale))) {
+    // Checklist A15: prompt=none without a (fresh enough) session is login_required, without any page.
+    if (prompt.has('none')) throw redirectError(request, new LoginRequired('the user is not logged in'));
+    return { step: 'login' };
+  }
+  if (await needsConsent(ctx, request, session)) {
+    if (prompt.has('none')) throw redirectError(request, new ConsentRequired('the user has not allowed these scopes'));
+    return { step: 'consent' };
+  }
+  return { step: 'redirect', location: await approve(ctx, request, session) };
+}
+
+/** Whether the consent page must be shown. */
+export async function needsConsent(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
+  if (request.client.firstParty) return false;
+  if (request.prompt.has('consent')) return true;
+  const allowed = new Set(await ctx.storage.consents.find(session.userId, request.client.clientId));
+  // A scope not allowed before asks again.
+  return request.scope.some((s) => !allowed.has(s));
+}
+
+/** Issues the code and returns the URL that carries it back to the client. */
+export async function approve(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
+  const code = await issueAuthorizationCode(ctx, request, session);
+  return authorizationResponseUrl(request.redirectUri, ctx.settings.issuer, request.state, { code });
+}
+
+function redirectError(request: AuthorizationRequest, error: ConsentRequired | LoginRequired): AuthorizationRedirectError {
+  return new AuthorizationRedirectError({ redirectUri: request.redirectUri, state: request.state }, error);
+}

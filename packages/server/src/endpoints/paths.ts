@@ -1,0 +1,12 @@
+/** Endpoint paths under the issuer. */
+export const PATHS = {
+  authorization: '/authorize',
+  token: '/token',
+  introspection: '/introspect',
+  revocation: '/revoke',
+  jwks: '/jwks',
+  userinfo: '/userinfo',
+  endSession: '/logout',
+  login: '/login',
+  consent: '/consent',
+} as const;

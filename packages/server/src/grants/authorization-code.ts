@@ -1,0 +1,93 @@
+import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import type { Client } from '../registry/types.ts';
+import type { ServerContext } from '../context.ts';
+import type { GrantHandler } from './grant.ts';
+import { verifyPkce } from './pkce.ts';
+import { mayHaveRefreshToken } from './refresh-policy.ts';
+import { issueUserTokens } from './user-tokens.ts';
+
+/** Longer than any code Latchkey issues (43 characters); longer input is not even hashed. */
+const MAX_CODE_LENGTH = 200;
+
+/**
+ * OAuth 2.1 §4.1.3: the client exchanges the code for tokens. Every check that can fail without the
+ * code being spent (client, redirect URI, PKCE) runs before the one atomic statement that spends it,
+ * so a failed attempt consumes and revokes nothing (OAuth 2.1 §7.5.2); a second valid redemption
+ * revokes everything issued under the code's grant (§4.1.3).
+ */
+export const authorizationCodeGrant: GrantHandler = {
+  grantType: 'authorization_code',
+  async handle(ctx, client, params) {
+    if (!client.grantTypes.includes('authorization_code')) {
+      throw new UnauthorizedClient('the client is not allowed the authorization_code grant');
+    }
+    const code = params.get('code');
+    if (code === undefined || code === '') throw new InvalidRequest('parameter "code" is required');
+    const invalid = new InvalidGrant('the authorization code is invalid, expired, or was issued to another client');
+    if (code.length > MAX_CODE_LENGTH) throw invalid;
+    const codeHash = sha256(code);
+    const found = await ctx.storage.grants.peek(codeHash);
+    if (!found) throw invalid;
+    // Checklist 27: a code is bound to the client it was issued to.
+    if (found.clientId !== client.clientId) throw invalid;
+    // RFC 6749 §4.1.3: redirect_uri must be "identical" to the one of the authorization request.
+    const redirectUri = params.get('redirect_uri');
+    if (redirectUri !== undefined ? redirectUri !== found.redirectUri : !soleRedirectUri(client, found.redirectUri)) {
+      throw new InvalidGrant('redirect_uri does not match the authorization request');
+    }
+    // RFC 7636 §4.6: the verifier must answer the challenge; a wrong or missing one is invalid_grant.
+    if (!verifyPkce(found.codeChallenge, params.get('code_verifier'))) {
+      throw new InvalidGrant('code_verifier does not match the code_challenge');
+    }
+
+    const now = Math.floor(Date.now() / 1000);
+    const redemption = await ctx.storage.grants.redeem(codeHash, now);
+    if (redemption.status === 'replayed') {
+      // OAuth 2.1 §4.1.3: "If an authorization code is used more than once, the authorization server
+      // MUST deny the request and SHOULD revoke (when possible) all access tokens and refresh tokens
+      // previously issued based on that authorization code."
+      await ctx.storage.grants.revokeGrant(redemption.grantId, now);
+      ctx.logger.warn({ clientId: client.clientId, grantId: redemption.grantId }, 'authorization code replayed: grant revoked');
+      throw new InvalidGrant('the authorization code was used before');
+    }
+    if (redemption.status === 'invalid') throw invalid;
+    const { grant, code: redeemed } = redemption;
+    const user = await ctx.storage.users.findById(grant.userId);
+    if (!user || user.disabledAt !== null) throw new InvalidGrant('the user is disabled');
+
+    const scope = redeemed.scope.split(' ').filter((s) => s !== '');
+    const response = await issueUserTokens(ctx, {
+      client,
+      grantId: grant.id,
+      user,
+      scope,
+      resources: params.getAll('resource'),
+      authTime: redeemed.authTime,
+      nonce: redeemed.nonce,
+    });
+    if (mayHaveRefreshToken(client, scope)) {
+      response.refresh_token = await startRefreshFamily(ctx, grant.id, redeemed.scope, redeemed.authTime, now);
+    }
+    return response;
+  },
+};
+
+/** OAuth 2.1 §4.1.3: redirect_uri may be left out only when the request left it out too. */
+function soleRedirectUri(client: Client, used: string): boolean {
+  return client.redirectUris.length === 1 && client.redirectUris[0] === used;
+}
+
+/** The first refresh token of a grant: its family ends `refreshTokenTtlSeconds` from now, whatever happens. */
+async function startRefreshFamily(ctx: ServerContext, grantId: string, scope: string, authTime: number, now: number): Promise<string> {
+  const token = randomToken(32);
+  await ctx.storage.refreshTokens.insert({
+    tokenHash: sha256(token),
+    grantId,
+    scope,
+    authTime,
+    createdAt: now,
+    expiresAt: now + ctx.settings.refreshTokenTtlSeconds,
+  });
+  return token;
+}

@@ -1,0 +1,111 @@
+import type { ServerContext } from '../context.ts';
+import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import { open, seal } from '../lib/sealed-box.ts';
+import type { Client } from '../registry/types.ts';
+import type { FoundRefreshToken } from '../storage/refresh-token-store.ts';
+import type { GrantHandler } from './grant.ts';
+import { parseScope } from './select-audience.ts';
+import type { TokenResponse } from './token-response.ts';
+import { issueUserTokens } from './user-tokens.ts';
+
+/** Longer than any refresh token Latchkey issues (43 characters). */
+const MAX_REFRESH_TOKEN_LENGTH = 200;
+/** What the successor response is sealed for (lib/sealed-box.ts). */
+const SUCCESSOR_PURPOSE = 'refresh-successor';
+
+/**
+ * RFC 6749 §6 with OAuth 2.1 §4.3 and RFC 9700 §4.14.2: every refresh rotates the token. A rotated
+ * token presented again is reuse: the whole family (the grant) is revoked, its access tokens
+ * included. A retry within the grace window (`refreshGraceSeconds`, a response lost on the way) gets
+ * the very same new pair instead, so a flaky network does not log the user out; never two live pairs.
+ */
+export const refreshTokenGrant: GrantHandler = {
+  grantType: 'refresh_token',
+  async handle(ctx, client, params) {
+    if (!client.grantTypes.includes('refresh_token')) {
+      throw new UnauthorizedClient('the client is not allowed the refresh_token grant');
+    }
+    const presented = params.get('refresh_token');
+    if (presented === undefined || presented === '') throw new InvalidRequest('parameter "refresh_token" is required');
+    const invalid = new InvalidGrant('the refresh token is invalid, expired or revoked');
+    if (presented.length > MAX_REFRESH_TOKEN_LENGTH) throw invalid;
+    const tokenHash = sha256(presented);
+    const now = Math.floor(Date.now() / 1000);
+    const found = await ctx.storage.refreshTokens.find(tokenHash);
+    if (!found) throw invalid;
+    // Checklist 46: a refresh token works only for the client it was issued to.
+    if (found.clientId !== client.clientId) throw invalid;
+    if (found.grantRevokedAt !== null || found.expiresAt <= now) throw invalid;
+    // Checklist 48: a disabled (or deleted) user's tokens cannot be refreshed.
+    const user = await ctx.storage.users.findById(found.userId);
+    if (!user || user.disabledAt !== null) throw new InvalidGrant('the user is disabled');
+
+    const granted = found.scope.split(' ').filter((s) => s !== '');
+    const requested = parseScope(params.get('scope'));
+    // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally granted".
+    if (requested !== undefined && requested.some((s) => !granted.includes(s))) {
+      throw new InvalidScope('the requested scope exceeds the scope originally granted');
+    }
+
+    if (found.consumedAt !== null) return answerRetryOrRevoke(ctx, client, presented, found, now);
+
+    const successorToken = randomToken(32);
+    // The refresh token keeps the original scope (checklist 47); only this access token narrows.
+    const response = await issueUserTokens(ctx, {
+      client,
+      grantId: found.grantId,
+      user,
+      scope: requested ?? granted,
+      resources: params.getAll('resource'),
+      authTime: found.authTime,
+      nonce: null,
+    });
+    response.refresh_token = successorToken;
+    const rotated = await ctx.storage.refreshTokens.rotate(
+      tokenHash,
+      {
+        tokenHash: sha256(successorToken),
+        grantId: found.grantId,
+        scope: found.scope,
+        authTime: found.authTime,
+        createdAt: now,
+        expiresAt: found.expiresAt,
+      },
+      seal(presented, SUCCESSOR_PURPOSE, JSON.stringify(response)),
+      now,
+    );
+    if (rotated) return response;
+    // Another request rotated this token between our read and our update: behave as its retry.
+    const again = await ctx.storage.refreshTokens.find(tokenHash);
+    if (!again || again.consumedAt === null) throw invalid;
+    return answerRetryOrRevoke(ctx, client, presented, again, now);
+  },
+};
+
+/**
+ * A token that was rotated before. Within the grace window, and while its successor is unused, the
+ * successor's response is answered again; otherwise it is reuse (RFC 9700 §4.14.2): the family is
+ * revoked and the request refused.
+ */
+async function answerRetryOrRevoke(
+  ctx: ServerContext,
+  client: Client,
+  presented: string,
+  found: FoundRefreshToken,
+  now: number,
+): Promise<TokenResponse> {
+  const grace = ctx.settings.refreshGraceSeconds;
+  if (grace > 0 && found.consumedAt !== null && now - found.consumedAt <= grace && found.successorEnc && found.successorHash) {
+    const successor = await ctx.storage.refreshTokens.find(found.successorHash);
+    const sealed = successor && successor.consumedAt === null ? open(presented, SUCCESSOR_PURPOSE, found.successorEnc) : undefined;
+    if (sealed !== undefined) {
+      const response = JSON.parse(sealed) as TokenResponse;
+      // The access token inside may have expired or been revoked since; the pair is still the one.
+      return response;
+    }
+  }
+  await ctx.storage.grants.revokeGrant(found.grantId, now);
+  ctx.logger.warn({ clientId: client.clientId, grantId: found.grantId }, 'refresh token reused: token family revoked');
+  throw new InvalidGrant('the refresh token was used before');
+}

@@ -1,0 +1,80 @@
+import type { ServerContext } from '../context.ts';
+import { endpointUrl } from '../context.ts';
+import { PATHS } from '../endpoints/paths.ts';
+import { InvalidGrant, InvalidScope } from '../errors.ts';
+import type { Client } from '../registry/types.ts';
+import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
+import type { User } from '../storage/user-store.ts';
+import { issueAccessToken } from '../tokens/access-token.ts';
+import { issueIdToken } from '../tokens/id-token.ts';
+import { userClaims } from '../users/claims.ts';
+import { selectAudience } from './select-audience.ts';
+import type { TokenResponse } from './token-response.ts';
+
+export interface UserTokenRequest {
+  client: Client;
+  grantId: string;
+  user: User;
+  /** The scopes of this access token (the grant's, or fewer on a narrowing refresh). */
+  scope: string[];
+  /** RFC 8707 `resource` parameters of the token request. */
+  resources: string[];
+  authTime: number;
+  nonce: string | null;
+}
+
+/**
+ * The access token (and, with `openid`, the ID token) issued to a user's client under a grant. API
+ * scopes choose the audiences as for every grant (select-audience.ts); `openid` adds the userinfo
+ * endpoint, the one API of the authorization server itself. The token is recorded under its grant,
+ * so revoking the grant revokes it.
+ */
+export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequest): Promise<TokenResponse> {
+  const { client, user, scope } = request;
+  const apiScopes = scope.filter((s) => !OIDC_SCOPES.has(s));
+  const selection = selectAudience(client, request.resources, apiScopes);
+  const audience = [...selection.audience];
+  if (scope.includes('openid')) audience.push(userinfoAudience(ctx));
+  if (audience.length === 0) throw new InvalidScope('the scope names no API and not openid: a token would be good for nothing');
+  const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {
+    format: selection.format,
+    issuer: ctx.settings.issuer,
+    subject: user.id,
+    clientId: client.clientId,
+    audience,
+    scope,
+    ttlSeconds: selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds,
+  });
+  // A revocation of the grant at this very moment either saw this token or is seen here.
+  const live = await ctx.storage.grants.recordAccessToken(request.grantId, {
+    jti: issued.jti,
+    clientId: client.clientId,
+    expiresAt: issued.expiresAt,
+  });
+  if (!live) throw new InvalidGrant('the grant has been revoked');
+  const response: TokenResponse = {
+    access_token: issued.token,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    scope: scope.join(' '),
+  };
+  if (scope.includes('openid')) {
+    response.id_token = await issueIdToken(ctx.keys, {
+      issuer: ctx.settings.issuer,
+      clientId: client.clientId,
+      alg: client.idTokenSignedResponseAlg,
+      subject: user.id,
+      authTime: request.authTime,
+      nonce: request.nonce,
+      accessToken: issued.token,
+      claims: userClaims(user, scope),
+      ttlSeconds: ctx.settings.idTokenTtlSeconds,
+    });
+  }
+  return response;
+}
+
+/** The `aud` that lets an access token call the userinfo endpoint. */
+export function userinfoAudience(ctx: ServerContext): string {
+  return endpointUrl(ctx.settings, PATHS.userinfo);
+}

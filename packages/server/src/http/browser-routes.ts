@@ -1,0 +1,260 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AuthorizationPageError,
+  AuthorizationRedirectError,
+  readAuthorizationRequest,
+  type AuthorizationRequest,
+} from '../authorize/authorization-request.ts';
+import { authorizationResponseUrl } from '../authorize/authorization-response.ts';
+import { approve, decideNextStep, type NextStep } from '../authorize/decide.ts';
+import type { ServerContext } from '../context.ts';
+import { PATHS } from '../endpoints/paths.ts';
+import { AccessDenied } from '../errors.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import { OIDC_SCOPE_DESCRIPTIONS } from '../registry/oidc-scopes.ts';
+import type { Session } from '../storage/session-store.ts';
+import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { consentPage, errorPage, loginPage } from '../ui/pages.ts';
+import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
+import { STYLESHEET } from '../ui/stylesheet.ts';
+import { authenticateUser } from '../users/authenticate-user.ts';
+import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
+import { cookieHeader, readCookie } from './cookies.ts';
+import { FormParams } from './form-params.ts';
+
+/** How long the login form's CSRF binding lives. */
+const LOGIN_BINDING_SECONDS = 30 * 60;
+
+/**
+ * The pages a person sees: the authorization endpoint (GET and POST, OIDC Core §3.1.2.1), the login
+ * and consent forms, and their stylesheet. State between them travels in the pages' hidden fields and
+ * is validated again at every step, so any node can serve any step.
+ */
+export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
+  const secure = new URL(ctx.settings.issuer).protocol === 'https:';
+  const sessionCookie = sessionCookieName(secure);
+  const loginCookie = secure ? '__Host-latchkey_login' : 'latchkey_login';
+  const assetsPath = `${issuerPath}/assets`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  const page = (reply: FastifyReply, status: number, html: string) =>
+    reply.code(status).headers(PAGE_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+
+  // RFC 9700 §4.12: after a POST carrying credentials, redirect with 303 so the browser does not
+  // send the form again to the next location (checklist A11). 303 is used for every redirect here.
+  const redirect = (reply: FastifyReply, location: string) => reply.header('cache-control', 'no-store').redirect(location, 303);
+
+  const pageUrl = (path: string, request: AuthorizationRequest) =>
+    `${issuerPath}${path}?${new URLSearchParams(request.params).toString()}`;
+
+  const sendNext = (reply: FastifyReply, request: AuthorizationRequest, next: NextStep) => {
+    if (next.step === 'login') return redirect(reply, pageUrl(PATHS.login, request));
+    if (next.step === 'consent') return redirect(reply, pageUrl(PATHS.consent, request));
+    return redirect(reply, next.location);
+  };
+
+  /** Errors of any step: a page when the client cannot be trusted, else back to the client. */
+  const fail = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
+    if (err instanceof AuthorizationPageError) {
+      request.log.info({ reason: err.explanation }, 'authorization request refused with an error page');
+      return page(reply, err.status, errorPage(assetsPath, err.title, err.explanation));
+    }
+    if (err instanceof AuthorizationRedirectError) {
+      request.log.info({ error: err.oauth.error, detail: err.oauth.detail ?? err.oauth.description }, 'authorization request refused');
+      return redirect(
+        reply,
+        authorizationResponseUrl(err.target.redirectUri, ctx.settings.issuer, err.target.state, { error: err.oauth }),
+      );
+    }
+    request.log.error({ err }, 'authorization step failed');
+    return page(reply, 500, errorPage(assetsPath, 'Something went wrong', 'The sign-in could not be completed.'));
+  };
+
+  const paramsOf = (request: FastifyRequest): FormParams => {
+    if (request.method === 'POST') {
+      if (!(request.body instanceof FormParams)) throw new AuthorizationPageError('Invalid request', 'The form could not be read.');
+      return request.body;
+    }
+    const q = request.url.indexOf('?');
+    return new FormParams(q < 0 ? '' : request.url.slice(q + 1));
+  };
+
+  const currentSession = (request: FastifyRequest): Promise<Session | undefined> =>
+    resumeSession(ctx.storage, readCookie(request.headers.cookie, sessionCookie), now());
+
+  const clientName = (request: AuthorizationRequest) => request.client.name;
+
+  // The authorization endpoint.
+  const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
+      const next = await decideNextStep(ctx, authorization, await currentSession(request), false);
+      return sendNext(reply, authorization, next);
+    } catch (err) {
+      return fail(request, reply, err);
+    }
+  };
+  app.get(`${issuerPath}${PATHS.authorization}`, authorize);
+  app.post(`${issuerPath}${PATHS.authorization}`, authorize);
+
+  // The login form. Before login the CSRF token is bound to a random cookie of this browser.
+  const showLogin = (
+    reply: FastifyReply,
+    authorization: AuthorizationRequest,
+    binding: string | undefined,
+    status: number,
+    extra: { error?: string; username?: string } = {},
+  ) => {
+    let value = binding;
+    if (!value) {
+      value = randomToken(32);
+      reply.header('set-cookie', cookieHeader(loginCookie, value, secure, LOGIN_BINDING_SECONDS));
+    }
+    return page(
+      reply,
+      status,
+      loginPage({
+        assetsPath,
+        action: `${issuerPath}${PATHS.login}`,
+        clientName: clientName(authorization),
+        csrfToken: csrfToken(ctx.csrfKey, `login:${value}`),
+        carried: authorization.params,
+        username: extra.username ?? authorization.loginHint,
+        error: extra.error,
+      }),
+    );
+  };
+
+  app.get(`${issuerPath}${PATHS.login}`, async (request, reply) => {
+    try {
+      const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
+      return showLogin(reply, authorization, validBinding(readCookie(request.headers.cookie, loginCookie)), 200);
+    } catch (err) {
+      return fail(request, reply, err);
+    }
+  });
+
+  app.post(`${issuerPath}${PATHS.login}`, async (request, reply) => {
+    try {
+      const params = paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params);
+      const binding = validBinding(readCookie(request.headers.cookie, loginCookie));
+      if (!binding || !verifyCsrfToken(ctx.csrfKey, `login:${binding}`, formValue(params, 'csrf_token'))) {
+        return showLogin(reply, authorization, undefined, 403, { error: 'The sign-in form expired. Please try again.' });
+      }
+      const username = formValue(params, 'username') ?? '';
+      const result = await authenticateUser(ctx.storage, {
+        username,
+        password: formValue(params, 'password') ?? '',
+        address: request.ip,
+      });
+      if (!result.ok) {
+        if (result.reason === 'rate_limited') {
+          const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60));
+          reply.header('retry-after', String(result.retryAfterSeconds));
+          return showLogin(reply, authorization, binding, 429, {
+            username,
+            error: `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          });
+        }
+        const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
+        return showLogin(reply, authorization, binding, 401, { username, error });
+      }
+      // A new session for every login (no session fixation); any previous one ends.
+      const previous = readCookie(request.headers.cookie, sessionCookie);
+      if (previous) await ctx.storage.sessions.delete(sha256(previous));
+      const { value, session } = await startSession(ctx.storage, result.user.id, now());
+      reply.header('set-cookie', [
+        sessionCookieHeader(value, secure, SESSION_ABSOLUTE_SECONDS),
+        cookieHeader(loginCookie, '', secure, 0),
+      ]);
+      return sendNext(reply, authorization, await decideNextStep(ctx, authorization, session, true));
+    } catch (err) {
+      return fail(request, reply, err);
+    }
+  });
+
+  // The consent form. Its CSRF token is bound to the session.
+  const consentBinding = (sessionValue: string) => `consent:${sessionValue}`;
+
+  app.get(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
+    try {
+      const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
+      const sessionValue = readCookie(request.headers.cookie, sessionCookie);
+      const session = await resumeSession(ctx.storage, sessionValue, now());
+      if (!session || !sessionValue) return redirect(reply, pageUrl(PATHS.login, authorization));
+      const user = await ctx.storage.users.findById(session.userId);
+      return page(
+        reply,
+        200,
+        consentPage({
+          assetsPath,
+          action: `${issuerPath}${PATHS.consent}`,
+          clientName: clientName(authorization),
+          username: user?.name ?? user?.username ?? '',
+          csrfToken: csrfToken(ctx.csrfKey, consentBinding(sessionValue)),
+          carried: authorization.params,
+          scopes: await describeScopes(ctx, authorization.scope),
+        }),
+      );
+    } catch (err) {
+      return fail(request, reply, err);
+    }
+  });
+
+  app.post(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
+    try {
+      const params = paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params);
+      const sessionValue = readCookie(request.headers.cookie, sessionCookie);
+      const session = await resumeSession(ctx.storage, sessionValue, now());
+      if (!session || !sessionValue) return redirect(reply, pageUrl(PATHS.login, authorization));
+      if (!verifyCsrfToken(ctx.csrfKey, consentBinding(sessionValue), formValue(params, 'csrf_token'))) {
+        // A forged or stale form: show the consent page again rather than act on it.
+        return redirect(reply, pageUrl(PATHS.consent, authorization));
+      }
+      const decision = formValue(params, 'decision');
+      if (decision === 'allow') {
+        if (!authorization.client.firstParty) {
+          await ctx.storage.consents.remember(session.userId, authorization.client.clientId, authorization.scope, now());
+        }
+        return redirect(reply, await approve(ctx, authorization, session));
+      }
+      if (decision === 'deny') {
+        // RFC 6749 §4.1.2.1 access_denied (checklist A14).
+        const error = new AccessDenied('the user denied the request');
+        return redirect(reply, authorizationResponseUrl(authorization.redirectUri, ctx.settings.issuer, authorization.state, { error }));
+      }
+      throw new AuthorizationPageError('Invalid request', 'The form did not say whether to allow or deny.');
+    } catch (err) {
+      return fail(request, reply, err);
+    }
+  });
+
+  app.get(`${assetsPath}/latchkey.css`, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
+  );
+}
+
+/** A form field that may be missing or repeated: repeated counts as missing. */
+function formValue(params: FormParams, name: string): string | undefined {
+  try {
+    return params.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The login binding cookie as we set it (43 base64url characters), else undefined. */
+function validBinding(value: string | undefined): string | undefined {
+  return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
+}
+
+/** The scopes as the consent page lists them: the built-in OIDC ones, then each API's own words. */
+async function describeScopes(ctx: ServerContext, scopes: string[]): Promise<{ scope: string; description: string }[]> {
+  const descriptions = new Map<string, string>(OIDC_SCOPE_DESCRIPTIONS);
+  for (const resource of await ctx.storage.resources.list()) {
+    for (const s of resource.scopes) descriptions.set(s.scope, s.description || `${s.scope} on ${resource.name}`);
+  }
+  return scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? scope }));
+}

@@ -1,0 +1,121 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { PATHS } from '../endpoints/paths.ts';
+import { sha256 } from '../lib/random.ts';
+import type { Client } from '../registry/types.ts';
+import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
+import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
+import { resumeSession, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
+import { readCookie } from './cookies.ts';
+import { FormParams } from './form-params.ts';
+
+/** An ID token is accepted as a logout hint this long after it expired (it only names the user and client). */
+const HINT_MAX_AGE_SECONDS = 30 * 24 * 3600;
+
+/**
+ * OpenID Connect RP-Initiated Logout 1.0: `/logout` ends the SSO session and, when the client names a
+ * `post_logout_redirect_uri` it registered, sends the browser back there with `state`. With a valid
+ * `id_token_hint` for the session's user the logout happens at once; otherwise the user confirms it
+ * on a page (a CSRF-protected form), so no other site can log the user out.
+ */
+export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
+  const secure = new URL(ctx.settings.issuer).protocol === 'https:';
+  const sessionCookie = sessionCookieName(secure);
+  const assetsPath = `${issuerPath}/assets`;
+  const page = (reply: FastifyReply, status: number, html: string) =>
+    reply.code(status).headers(PAGE_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+
+  const logout = async (request: FastifyRequest, reply: FastifyReply) => {
+    const params = paramsOf(request);
+    if (!params) return page(reply, 400, errorPage(assetsPath, 'Invalid request', 'The sign-out request could not be read.'));
+    const idTokenHint = single(params, 'id_token_hint');
+    const requestedRedirect = single(params, 'post_logout_redirect_uri');
+    const state = single(params, 'state');
+    const hint = idTokenHint ? await verifyHint(ctx, idTokenHint) : undefined;
+    if (idTokenHint && !hint) {
+      return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The id_token_hint is not a valid ID token of this server.'));
+    }
+    const clientId = single(params, 'client_id') ?? hint?.clientId;
+    if (hint && clientId !== hint.clientId) {
+      return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'client_id does not match the id_token_hint.'));
+    }
+    let client: Client | undefined;
+    if (clientId) client = await ctx.storage.clients.find(clientId);
+    let target: string | undefined;
+    if (requestedRedirect !== undefined) {
+      // RP-Initiated Logout §3: the URI must exactly match one the client registered.
+      if (!client || !client.postLogoutRedirectUris.includes(requestedRedirect)) {
+        return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The post_logout_redirect_uri is not registered.'));
+      }
+      const url = new URL(requestedRedirect);
+      if (state !== undefined) url.searchParams.append('state', state);
+      target = url.toString();
+    }
+
+    const sessionValue = readCookie(request.headers.cookie, sessionCookie);
+    const now = Math.floor(Date.now() / 1000);
+    const session = await resumeSession(ctx.storage, sessionValue, now);
+    const confirmed =
+      (hint !== undefined && (!session || session.userId === hint.sub)) ||
+      (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.csrfKey, `logout:${sessionValue}`, single(params, 'csrf_token')));
+    if (session && sessionValue && !confirmed) {
+      const carried: Record<string, string> = {};
+      for (const name of ['post_logout_redirect_uri', 'state', 'client_id']) {
+        const value = single(params, name);
+        if (value !== undefined) carried[name] = value;
+      }
+      if (clientId) carried.client_id = clientId;
+      return page(
+        reply,
+        200,
+        logoutConfirmPage({
+          assetsPath,
+          action: `${issuerPath}${PATHS.endSession}`,
+          csrfToken: csrfToken(ctx.csrfKey, `logout:${sessionValue}`),
+          carried,
+          clientName: client?.name,
+        }),
+      );
+    }
+    if (sessionValue) await ctx.storage.sessions.delete(sha256(sessionValue));
+    reply.header('set-cookie', sessionCookieHeader('', secure, 0));
+    if (target) return reply.header('cache-control', 'no-store').redirect(target, 303);
+    return page(reply, 200, loggedOutPage(assetsPath));
+  };
+
+  app.get(`${issuerPath}${PATHS.endSession}`, logout);
+  app.post(`${issuerPath}${PATHS.endSession}`, logout);
+}
+
+function paramsOf(request: FastifyRequest): FormParams | undefined {
+  if (request.method === 'POST') return request.body instanceof FormParams ? request.body : undefined;
+  const q = request.url.indexOf('?');
+  return new FormParams(q < 0 ? '' : request.url.slice(q + 1));
+}
+
+function single(params: FormParams, name: string): string | undefined {
+  try {
+    return params.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An ID token this server signed (possibly expired): its subject and client. */
+async function verifyHint(ctx: ServerContext, token: string): Promise<{ sub: string; clientId: string } | undefined> {
+  if (token.length > 8192) return undefined;
+  try {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(await ctx.keys.jwks()), {
+      issuer: ctx.settings.issuer,
+      algorithms: ['RS256', 'ES256'],
+      typ: 'JWT',
+      clockTolerance: HINT_MAX_AGE_SECONDS,
+    });
+    if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') return undefined;
+    return { sub: payload.sub, clientId: payload.aud };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import type { KeyRing } from '../keys/key-ring.ts';
+import type { IdTokenAlgorithm } from '../registry/types.ts';
+import { signCompact } from './jws-sign.ts';
+
+export interface IdTokenRequest {
+  issuer: string;
+  clientId: string;
+  alg: IdTokenAlgorithm;
+  subject: string;
+  /** When the user last logged in (OIDC Core §2 `auth_time`); kept unchanged on refresh (§12.2). */
+  authTime: number;
+  /** Exactly as the client sent it in the authorization request; absent on refresh. */
+  nonce: string | null;
+  /** The access token issued with it, for `at_hash`. */
+  accessToken: string;
+  /** Scope-dependent claims (users/claims.ts). */
+  claims: Record<string, unknown>;
+  ttlSeconds: number;
+}
+
+/**
+ * OIDC Core §2 and §3.1.3.6: an ID token for the client. `typ` is `JWT`, never `at+jwt`, so an ID
+ * token can never pass as an access token (RFC 9068 §4, checklist 72).
+ */
+export async function issueIdToken(ring: KeyRing, request: IdTokenRequest): Promise<string> {
+  const signer = await ring.signer(request.alg);
+  const iat = Math.floor(Date.now() / 1000);
+  const payload: Record<string, unknown> = {
+    ...request.claims,
+    iss: request.issuer,
+    sub: request.subject,
+    aud: request.clientId,
+    exp: iat + request.ttlSeconds,
+    iat,
+    auth_time: request.authTime,
+    // OIDC Core §2: azp is the party the token was issued to; always this client.
+    azp: request.clientId,
+    at_hash: atHash(request.accessToken),
+  };
+  // OIDC Core §3.1.2.1: the nonce value is passed through unmodified to the ID token.
+  if (request.nonce !== null) payload.nonce = request.nonce;
+  return signCompact(signer, 'JWT', payload);
+}
+
+/**
+ * OIDC Core §3.1.3.6: "the base64url encoding of the left-most half of the hash of the octets of the
+ * ASCII representation of the access_token value", with the hash of the JWS alg (SHA-256 for RS256
+ * and ES256).
+ */
+export function atHash(accessToken: string): string {
+  return createHash('sha256').update(accessToken, 'ascii').digest().subarray(0, 16).toString('base64url');
+}

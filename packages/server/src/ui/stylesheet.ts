@@ -1,0 +1,27 @@
+/** The one stylesheet of the login, consent and error pages, served from our origin (CSP style-src 'self'). */
+export const STYLESHEET = `
+*{box-sizing:border-box}
+html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2933;background:#f3f5f8}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px}
+main{width:100%;max-width:420px;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(15,23,42,.12),0 8px 24px rgba(15,23,42,.06);padding:32px}
+.brand{font-size:13px;letter-spacing:.08em;text-transform:uppercase;color:#52606d;margin:0 0 20px}
+h1{font-size:22px;line-height:1.3;margin:0 0 8px}
+p{line-height:1.5;margin:0 0 16px;color:#3e4c59}
+label{display:block;font-size:14px;font-weight:600;margin:16px 0 6px}
+input[type=text],input[type=password]{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd2d9;border-radius:8px}
+input:focus,button:focus{outline:3px solid #9fb3ff;outline-offset:1px}
+.actions{display:flex;gap:12px;margin-top:24px}
+button{flex:1;font:inherit;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid transparent;cursor:pointer}
+button.primary{background:#2c4bdb;color:#fff}
+button.primary:hover{background:#233db5}
+button.secondary{background:#fff;color:#1f2933;border-color:#cbd2d9}
+button.secondary:hover{background:#f3f5f8}
+.alert{background:#fdecec;color:#8a1c1c;border:1px solid #f5c2c2;border-radius:8px;padding:10px 12px;font-size:14px;margin:0 0 8px}
+ul.scopes{list-style:none;padding:0;margin:0 0 8px;border:1px solid #e4e7eb;border-radius:8px}
+ul.scopes li{padding:10px 12px;border-top:1px solid #e4e7eb}
+ul.scopes li:first-child{border-top:0}
+ul.scopes .what{display:block;font-weight:600;font-size:15px}
+ul.scopes code{font-size:12px;color:#616e7c}
+.muted{font-size:13px;color:#616e7c}
+.who{font-size:14px;color:#52606d}
+`;

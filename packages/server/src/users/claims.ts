@@ -1,0 +1,19 @@
+import type { User } from '../storage/user-store.ts';
+
+/**
+ * OIDC Core §5.4: the claims each standard scope asks for, from what Latchkey knows of a user.
+ * `profile`: name and preferred_username; `email`: email and email_verified (Latchkey does not
+ * verify addresses, so it says so).
+ */
+export function userClaims(user: User, scopes: readonly string[]): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  if (scopes.includes('profile')) {
+    if (user.name !== null) claims.name = user.name;
+    claims.preferred_username = user.username;
+  }
+  if (scopes.includes('email') && user.email !== null) {
+    claims.email = user.email;
+    claims.email_verified = false;
+  }
+  return claims;
+}
