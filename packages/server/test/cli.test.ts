@@ -176,6 +176,10 @@ for (const backend of await backends()) {
           audiences: [API],
           created_at: 'string',
           secret_rotated_at: null,
+          redirect_uris: [],
+          post_logout_redirect_uris: [],
+          first_party: false,
+          id_token_signed_response_alg: 'RS256',
         },
       );
       for (const r of [clientsList, showJson]) {

@@ -39,22 +39,37 @@ for (const backend of await backends()) {
         assert.equal(body.jwks_uri, `${s.issuer}/jwks`);
         assert.equal(body.introspection_endpoint, `${s.issuer}/introspect`);
         assert.equal(body.revocation_endpoint, `${s.issuer}/revoke`);
-        assert.deepEqual(body.grant_types_supported, ['client_credentials']);
-        assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+        assert.equal(body.authorization_endpoint, `${s.issuer}/authorize`);
+        assert.deepEqual(body.grant_types_supported, ['authorization_code', 'client_credentials', 'refresh_token']);
+        assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
         assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
-        assert.deepEqual(
-          body.revocation_endpoint_auth_methods_supported,
-          ['client_secret_basic', 'client_secret_post'],
-          'no public client can be registered yet, so none is not advertised',
-        );
-        assert.deepEqual(body.response_types_supported, [], 'no authorization endpoint yet, so no response type');
-        assert.equal(body.authorization_endpoint, undefined);
-        assert.equal(body.code_challenge_methods_supported, undefined, 'no PKCE flow is enabled yet');
+        assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
+        // OAuth 2.1 §10.1: the code flow only; checklist B23: S256 only; checklist A12: RFC 9207.
+        assert.deepEqual(body.response_types_supported, ['code']);
+        assert.deepEqual(body.code_challenge_methods_supported, ['S256']);
+        assert.equal(body.authorization_response_iss_parameter_supported, true);
+        for (const scope of ['openid', 'profile', 'email', 'offline_access']) assert.ok(body.scopes_supported.includes(scope), scope);
         assert.ok(body.scopes_supported.includes('orders:read'));
         assert.ok(body.scopes_supported.includes('orders:write'));
         assert.ok(!body.grant_types_supported.includes('password'));
         assert.ok(!body.grant_types_supported.includes('implicit'));
       }
+      const oidc = (await getJson('/.well-known/openid-configuration')).body;
+      assert.equal(oidc.userinfo_endpoint, `${s.issuer}/userinfo`);
+      assert.equal(oidc.end_session_endpoint, `${s.issuer}/logout`);
+      assert.deepEqual(oidc.subject_types_supported, ['public']);
+      assert.deepEqual(oidc.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
+      assert.deepEqual(oidc.prompt_values_supported, ['none', 'login', 'consent']);
+      const plain = (await getJson('/.well-known/oauth-authorization-server')).body;
+      assert.equal(plain.userinfo_endpoint, undefined, 'OIDC members only in the OIDC document');
+      // The userinfo endpoint exists and challenges a request without a token (RFC 6750 §3).
+      const userinfo = await fetch(oidc.userinfo_endpoint);
+      assert.equal(userinfo.status, 401);
+      assert.equal(userinfo.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+      // The authorization endpoint exists: without a client it shows an error page, not a 404.
+      const authorize = await fetch(oidc.authorization_endpoint, { redirect: 'manual' });
+      assert.equal(authorize.status, 400);
+      assert.match(authorize.headers.get('content-type') ?? '', /text\/html/);
       // Each advertised endpoint exists: POST endpoints answer an empty POST with an OAuth error, not 404.
       const { body } = await getJson('/.well-known/oauth-authorization-server');
       for (const endpoint of [body.token_endpoint, body.introspection_endpoint, body.revocation_endpoint]) {
@@ -65,23 +80,32 @@ for (const backend of await backends()) {
       assert.equal((await fetch(body.jwks_uri)).status, 200);
     });
 
-    test('every advertised auth method and grant type is accepted at the token endpoint', async () => {
+    test('every advertised auth method and grant type can be registered and is accepted at the token endpoint', async () => {
       const { body } = await getJson('/.well-known/oauth-authorization-server');
       for (const method of body.token_endpoint_auth_methods_supported) {
         const created = await s.registry.createClient({
           name: `m-${method}`,
-          type: 'confidential',
-          grantTypes: body.grant_types_supported,
+          type: method === 'none' ? 'public' : 'confidential',
+          grantTypes: body.grant_types_supported.filter((g: string) => method !== 'none' || g !== 'client_credentials'),
           scopes: ['orders:read'],
           tokenEndpointAuthMethod: method,
+          redirectUris: ['https://app.example/callback'],
         });
         const id = created.client.clientId;
         const secret = created.clientSecret!;
-        const res =
-          method === 'client_secret_basic'
-            ? await postForm(body.token_endpoint, { grant_type: 'client_credentials' }, { basic: [id, secret] })
-            : await postForm(body.token_endpoint, { grant_type: 'client_credentials', client_id: id, client_secret: secret });
-        assert.equal(res.status, 200, `${method}: ${res.text}`);
+        // Every grant type is recognised: a request with no code or refresh token is invalid_request,
+        // never unsupported_grant_type, and client credentials succeed for confidential clients.
+        for (const grantType of created.client.grantTypes) {
+          const form = { grant_type: grantType };
+          const res =
+            method === 'client_secret_basic'
+              ? await postForm(body.token_endpoint, form, { basic: [id, secret] })
+              : method === 'none'
+                ? await postForm(body.token_endpoint, { ...form, client_id: id })
+                : await postForm(body.token_endpoint, { ...form, client_id: id, client_secret: secret });
+          if (grantType === 'client_credentials') assert.equal(res.status, 200, `${method}: ${res.text}`);
+          else assert.equal(res.body.error, 'invalid_request', `${method} ${grantType}: ${res.text}`);
+        }
       }
     });
 

@@ -216,8 +216,6 @@ for (const backend of await backends()) {
         'password',
         'implicit',
         'token',
-        'authorization_code',
-        'refresh_token',
         'urn:ietf:params:oauth:grant-type:device_code',
         'urn:ietf:params:oauth:grant-type:token-exchange',
         'urn:ietf:params:oauth:grant-type:jwt-bearer',
