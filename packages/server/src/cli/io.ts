@@ -11,7 +11,7 @@ export interface CliIo {
 export interface CommandArgs {
   settings: Settings;
   logger: Logger;
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | string[] | boolean | undefined>;
   positionals: string[];
   io: CliIo;
 }
@@ -19,7 +19,7 @@ export interface CommandArgs {
 /** A mistake in how the command was called: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
-export function list(value: string | boolean | undefined): string[] {
+export function list(value: string | string[] | boolean | undefined): string[] {
   if (typeof value !== 'string') return [];
   return value
     .split(/[,\s]+/)

@@ -16,7 +16,7 @@ Commands:
   serve                         start the authorization server
   migrate                       bring the database schema up to date and exit
   resources create --identifier URI --scopes a,b [--name NAME] [--access-token-ttl SECONDS]
-                   [--token-format jwt|opaque]
+                   [--token-format jwt|opaque] [--describe "SCOPE=TEXT" ...]
   resources list | show URI | delete URI
   clients create --name NAME --type confidential|public
                  --grant-types client_credentials|authorization_code,refresh_token
@@ -53,6 +53,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         name: { type: 'string' },
         'access-token-ttl': { type: 'string' },
         'token-format': { type: 'string' },
+        describe: { type: 'string', multiple: true },
         type: { type: 'string' },
         'grant-types': { type: 'string' },
         audiences: { type: 'string' },

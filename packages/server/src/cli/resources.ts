@@ -11,7 +11,7 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
         const resource = await registry.createResource({
           identifier: requireString(args.values, 'identifier'),
           name: typeof args.values.name === 'string' ? args.values.name : undefined,
-          scopes: list(args.values.scopes),
+          scopes: withDescriptions(list(args.values.scopes), args.values.describe),
           accessTokenTtlSeconds: typeof ttl === 'string' ? parseSeconds(ttl) : null,
           accessTokenFormat: typeof args.values['token-format'] === 'string' ? (args.values['token-format'] as AccessTokenFormat) : undefined,
         });
@@ -44,6 +44,19 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
   });
 }
 
+/** `--describe SCOPE=TEXT` (repeatable): the words the consent page shows for a scope. */
+function withDescriptions(scopes: string[], describe: CommandArgs['values'][string]): { scope: string; description: string }[] {
+  const descriptions = new Map<string, string>();
+  for (const item of Array.isArray(describe) ? describe : typeof describe === 'string' ? [describe] : []) {
+    const eq = String(item).indexOf('=');
+    if (eq <= 0) throw new UsageError('--describe takes SCOPE=TEXT, e.g. --describe "orders:read=Read your orders"');
+    const scope = String(item).slice(0, eq).trim();
+    if (!scopes.includes(scope)) throw new UsageError(`--describe names "${scope}", which is not in --scopes`);
+    descriptions.set(scope, String(item).slice(eq + 1).trim());
+  }
+  return scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? '' }));
+}
+
 function parseSeconds(value: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError('--access-token-ttl takes a whole number of seconds');
   return Number(value);
@@ -54,6 +67,7 @@ function resourceJson(r: Resource) {
     identifier: r.identifier,
     name: r.name,
     scopes: r.scopes.map((s) => s.scope),
+    scope_descriptions: Object.fromEntries(r.scopes.filter((s) => s.description).map((s) => [s.scope, s.description])),
     access_token_ttl_seconds: r.accessTokenTtlSeconds,
     access_token_format: r.accessTokenFormat,
     created_at: new Date(r.createdAt * 1000).toISOString(),
@@ -65,6 +79,7 @@ function resourceText(r: Resource): string {
     `identifier: ${r.identifier}`,
     `name:       ${r.name}`,
     `scopes:     ${r.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
+    ...r.scopes.filter((s) => s.description).map((s) => `  ${s.scope}: ${s.description}`),
     `token ttl:  ${r.accessTokenTtlSeconds === null ? 'server default' : `${r.accessTokenTtlSeconds} s`}`,
     `tokens:     ${r.accessTokenFormat === 'opaque' ? 'opaque (validated by introspection)' : 'JWT (RFC 9068)'}`,
   ].join('\n');
