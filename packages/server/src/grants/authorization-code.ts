@@ -65,6 +65,7 @@ export const authorizationCodeGrant: GrantHandler = {
       resources: params.getAll('resource'),
       authTime: redeemed.authTime,
       nonce: redeemed.nonce,
+      onRevokedGrant: 'answer-revoked',
     });
     if (mayHaveRefreshToken(client, scope)) {
       response.refresh_token = await startRefreshFamily(ctx, grant.id, redeemed.scope, redeemed.authTime, now);
@@ -73,7 +74,11 @@ export const authorizationCodeGrant: GrantHandler = {
   },
 };
 
-/** OAuth 2.1 §4.1.3: redirect_uri may be left out only when the request left it out too. */
+/**
+ * Without redirect_uri at the token endpoint, the code must have been issued for the client's only
+ * registered URI (OIDC Core §3.1.3.2: the parameter is required when it was in the authorization
+ * request; with one registered URI the one used is known either way, so leaving it out is accepted).
+ */
 function soleRedirectUri(client: Client, used: string): boolean {
   return client.redirectUris.length === 1 && client.redirectUris[0] === used;
 }

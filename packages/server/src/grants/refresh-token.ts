@@ -60,6 +60,7 @@ export const refreshTokenGrant: GrantHandler = {
       resources: params.getAll('resource'),
       authTime: found.authTime,
       nonce: null,
+      onRevokedGrant: 'fail',
     });
     response.refresh_token = successorToken;
     const rotated = await ctx.storage.refreshTokens.rotate(

@@ -19,6 +19,12 @@ export interface UserTokenRequest {
   scope: string[];
   /** RFC 8707 `resource` parameters of the token request. */
   resources: string[];
+  /**
+   * What to do when the grant turns out revoked while the token is issued: `fail` (refresh: the
+   * request is refused), or `answer-revoked` (the code redemption that won a race against its own
+   * replay: it still answers, checklist C26, but with tokens already revoked, checklist C24).
+   */
+  onRevokedGrant: 'fail' | 'answer-revoked';
   authTime: number;
   nonce: string | null;
 }
@@ -51,7 +57,11 @@ export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequ
     clientId: client.clientId,
     expiresAt: issued.expiresAt,
   });
-  if (!live) throw new InvalidGrant('the grant has been revoked');
+  if (!live) {
+    if (request.onRevokedGrant === 'fail') throw new InvalidGrant('the grant has been revoked');
+    // The revocation ran before this token was recorded: revoke again, which now includes it.
+    await ctx.storage.grants.revokeGrant(request.grantId, Math.floor(Date.now() / 1000));
+  }
   const response: TokenResponse = {
     access_token: issued.token,
     token_type: 'Bearer',

@@ -82,6 +82,8 @@ export class GrantStore {
       .where('code_hash', '=', codeHash)
       .where('consumed_at', 'is', null)
       .where('expires_at', '>', now)
+      // A code of a revoked grant is worthless: it is never consumed.
+      .where('grant_id', 'in', (eb) => eb.selectFrom('grants').select('id').where('revoked_at', 'is', null))
       .returningAll()
       .executeTakeFirst();
     if (!consumed) {
@@ -93,8 +95,11 @@ export class GrantStore {
       if (existing && existing.consumed_at !== null) return { status: 'replayed', grantId: existing.grant_id };
       return { status: 'invalid' };
     }
+    // The grant was live when the code was consumed. A replay racing this redemption may revoke it
+    // from now on; this redemption still is the one that won (checklist C26), and the tokens it
+    // issues are revoked with the grant (grants/user-tokens.ts).
     const grant = await this.findGrant(consumed.grant_id);
-    if (!grant || grant.revokedAt !== null) return { status: 'invalid' };
+    if (!grant) return { status: 'invalid' };
     return { status: 'redeemed', code: toCode(consumed), grant };
   }
 
