@@ -138,6 +138,10 @@ function validateRest(client: Client, params: FormParams) {
   if (responseType === undefined) throw new InvalidRequest('parameter "response_type" is required');
   if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
 
+  // Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in these.
+  for (const name of ['state', 'nonce', 'login_hint'] as const) {
+    if (/[\x00-\x1f\x7f]/.test(params.get(name) ?? '')) throw new InvalidRequest(`${name} must not contain control characters`);
+  }
   const state = params.get('state');
   if (state !== undefined && state.length > MAX_STATE_LENGTH) throw new InvalidRequest('state is too long');
 

@@ -26,10 +26,8 @@ export async function decideNextStep(
   session: Session | undefined,
   justLoggedIn: boolean,
 ): Promise<NextStep> {
-  const now = Math.floor(Date.now() / 1000);
   const prompt = request.prompt;
-  const stale = session !== undefined && request.maxAge !== undefined && session.authTime + request.maxAge < now;
-  if (!session || (!justLoggedIn && (prompt.has('login') || stale))) {
+  if (!session || (!justLoggedIn && needsFreshLogin(request, session))) {
     // Checklist A15: prompt=none without a (fresh enough) session is login_required, without any page.
     if (prompt.has('none')) throw redirectError(request, new LoginRequired('the user is not logged in'));
     return { step: 'login' };
@@ -39,6 +37,15 @@ export async function decideNextStep(
     return { step: 'consent' };
   }
   return { step: 'redirect', location: await approve(ctx, request, session) };
+}
+
+/**
+ * OIDC Core §3.1.2.1: `prompt=login` asks for a login during this request, and `max_age` for one no
+ * older than that many seconds. The login form proves the first (browser-routes.ts, login proof).
+ */
+export function needsFreshLogin(request: AuthorizationRequest, session: Session): boolean {
+  const now = Math.floor(Date.now() / 1000);
+  return request.prompt.has('login') || (request.maxAge !== undefined && session.authTime + request.maxAge < now);
 }
 
 /** Whether the consent page must be shown. */

@@ -28,6 +28,7 @@ Commands:
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
                  (the password is read from a prompt, or from stdin when it is not a terminal)
   users list | show USERNAME | disable USERNAME | enable USERNAME | set-password USERNAME
+  users revoke USERNAME         end the user's sessions and revoke all their grants
 
 Global options:
   --config FILE    JSON config file (same as LATCHKEY_CONFIG)

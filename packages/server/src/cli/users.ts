@@ -44,6 +44,16 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
         print(args, { username, disabled: sub === 'disable' }, `${sub}d user ${username}`);
         return 0;
       }
+      case 'revoke': {
+        const username = requirePositional(args.positionals, 'the username');
+        const ended = await users.signOutEverywhere(username);
+        print(
+          args,
+          { username, sessions_ended: ended.sessions, grants_revoked: ended.grants },
+          `signed ${username} out everywhere: ${ended.sessions} session(s) ended, ${ended.grants} grant(s) revoked (their refresh and access tokens no longer work)`,
+        );
+        return 0;
+      }
       case 'set-password': {
         const username = requirePositional(args.positionals, 'the username');
         await users.get(username);

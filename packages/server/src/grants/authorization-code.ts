@@ -5,7 +5,7 @@ import type { ServerContext } from '../context.ts';
 import type { GrantHandler } from './grant.ts';
 import { verifyPkce } from './pkce.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
-import { issueUserTokens } from './user-tokens.ts';
+import { issueUserTokens, scopesForResources } from './user-tokens.ts';
 
 /** Longer than any code Latchkey issues (43 characters); longer input is not even hashed. */
 const MAX_CODE_LENGTH = 200;
@@ -40,6 +40,9 @@ export const authorizationCodeGrant: GrantHandler = {
     if (!verifyPkce(found.codeChallenge, params.get('code_verifier'))) {
       throw new InvalidGrant('code_verifier does not match the code_challenge');
     }
+
+    // RFC 8707: a resource outside what the user granted fails here, before the code is spent.
+    scopesForResources(client, found.scope.split(' '), params.getAll('resource'));
 
     const now = Math.floor(Date.now() / 1000);
     const redemption = await ctx.storage.grants.redeem(codeHash, now);

@@ -7,7 +7,7 @@ import type { FoundRefreshToken } from '../storage/refresh-token-store.ts';
 import type { GrantHandler } from './grant.ts';
 import { parseScope } from './select-audience.ts';
 import type { TokenResponse } from './token-response.ts';
-import { issueUserTokens } from './user-tokens.ts';
+import { issueUserTokens, scopesForResources } from './user-tokens.ts';
 
 /** Longer than any refresh token Latchkey issues (43 characters). */
 const MAX_REFRESH_TOKEN_LENGTH = 200;
@@ -41,6 +41,10 @@ export const refreshTokenGrant: GrantHandler = {
     const user = await ctx.storage.users.findById(found.userId);
     if (!user || user.disabledAt !== null) throw new InvalidGrant('the user is disabled');
 
+    // Reuse is detected before anything else about the request is judged (a rotated token presented
+    // with a wider scope is still reuse, RFC 9700 §4.14.2).
+    if (found.consumedAt !== null) return answerRetryOrRevoke(ctx, client, presented, found, now);
+
     const granted = found.scope.split(' ').filter((s) => s !== '');
     const requested = parseScope(params.get('scope'));
     // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally granted".
@@ -48,7 +52,8 @@ export const refreshTokenGrant: GrantHandler = {
       throw new InvalidScope('the requested scope exceeds the scope originally granted');
     }
 
-    if (found.consumedAt !== null) return answerRetryOrRevoke(ctx, client, presented, found, now);
+    // RFC 8707: checked before the token is rotated, so a bad resource spends nothing.
+    scopesForResources(client, requested ?? granted, params.getAll('resource'));
 
     const successorToken = randomToken(32);
     // The refresh token keeps the original scope (checklist 47); only this access token narrows.

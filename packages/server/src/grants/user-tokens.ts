@@ -1,7 +1,7 @@
 import type { ServerContext } from '../context.ts';
 import { endpointUrl } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
-import { InvalidGrant, InvalidScope } from '../errors.ts';
+import { InvalidGrant, InvalidScope, InvalidTarget } from '../errors.ts';
 import type { Client } from '../registry/types.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 import type { User } from '../storage/user-store.ts';
@@ -37,10 +37,12 @@ export interface UserTokenRequest {
  */
 export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequest): Promise<TokenResponse> {
   const { client, user, scope } = request;
-  const apiScopes = scope.filter((s) => !OIDC_SCOPES.has(s));
+  const oidcScopes = scope.filter((s) => OIDC_SCOPES.has(s));
+  const apiScopes = scopesForResources(client, scope, request.resources);
   const selection = selectAudience(client, request.resources, apiScopes);
   const audience = [...selection.audience];
-  if (scope.includes('openid')) audience.push(userinfoAudience(ctx));
+  if (oidcScopes.includes('openid')) audience.push(userinfoAudience(ctx));
+  const tokenScope = [...oidcScopes, ...apiScopes];
   if (audience.length === 0) throw new InvalidScope('the scope names no API and not openid: a token would be good for nothing');
   const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {
     format: selection.format,
@@ -48,7 +50,7 @@ export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequ
     subject: user.id,
     clientId: client.clientId,
     audience,
-    scope,
+    scope: tokenScope,
     ttlSeconds: selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds,
   });
   // A revocation of the grant at this very moment either saw this token or is seen here.
@@ -66,9 +68,9 @@ export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequ
     access_token: issued.token,
     token_type: 'Bearer',
     expires_in: issued.expiresIn,
-    scope: scope.join(' '),
+    scope: tokenScope.join(' '),
   };
-  if (scope.includes('openid')) {
+  if (oidcScopes.includes('openid')) {
     response.id_token = await issueIdToken(ctx.keys, {
       issuer: ctx.settings.issuer,
       clientId: client.clientId,
@@ -82,6 +84,24 @@ export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequ
     });
   }
   return response;
+}
+
+/**
+ * RFC 8707 §2.2 at the token endpoint: `resource` picks among the APIs the user granted scopes for,
+ * never more. Each resource must own a granted scope, and the token carries only the scopes of those
+ * picked. Without `resource`, every granted API scope. Throws invalid_target, so grants call it before
+ * they spend a code or a refresh token.
+ */
+export function scopesForResources(client: Client, scope: readonly string[], resources: readonly string[]): string[] {
+  const apiScopes = scope.filter((s) => !OIDC_SCOPES.has(s));
+  if (resources.length === 0) return apiScopes;
+  const owner = new Map(client.scopes.map((s) => [s.scope, s.resource]));
+  for (const resource of resources) {
+    if (!apiScopes.some((s) => owner.get(s) === resource)) {
+      throw new InvalidTarget('the resource is not covered by the scopes the user granted');
+    }
+  }
+  return apiScopes.filter((s) => resources.includes(owner.get(s) ?? ''));
 }
 
 /** The `aud` that lets an access token call the userinfo endpoint. */

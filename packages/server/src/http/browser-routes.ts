@@ -6,14 +6,14 @@ import {
   type AuthorizationRequest,
 } from '../authorize/authorization-request.ts';
 import { authorizationResponseUrl } from '../authorize/authorization-response.ts';
-import { approve, decideNextStep, type NextStep } from '../authorize/decide.ts';
+import { approve, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
 import { AccessDenied } from '../errors.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { OIDC_SCOPE_DESCRIPTIONS } from '../registry/oidc-scopes.ts';
 import type { Session } from '../storage/session-store.ts';
-import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage, loginPage } from '../ui/pages.ts';
 import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
@@ -44,13 +44,28 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   // send the form again to the next location (checklist A11). 303 is used for every redirect here.
   const redirect = (reply: FastifyReply, location: string) => reply.header('cache-control', 'no-store').redirect(location, 303);
 
-  const pageUrl = (path: string, request: AuthorizationRequest) =>
-    `${issuerPath}${path}?${new URLSearchParams(request.params).toString()}`;
+  const pageUrl = (path: string, request: AuthorizationRequest, extra: Record<string, string> = {}) =>
+    `${issuerPath}${path}?${new URLSearchParams({ ...request.params, ...extra }).toString()}`;
 
-  const sendNext = (reply: FastifyReply, request: AuthorizationRequest, next: NextStep) => {
+  const sendNext = (reply: FastifyReply, request: AuthorizationRequest, next: NextStep, proof?: string) => {
     if (next.step === 'login') return redirect(reply, pageUrl(PATHS.login, request));
-    if (next.step === 'consent') return redirect(reply, pageUrl(PATHS.consent, request));
+    if (next.step === 'consent') return redirect(reply, pageUrl(PATHS.consent, request, proof ? { login_proof: proof } : {}));
     return redirect(reply, next.location);
+  };
+
+  /**
+   * The consent steps with a session: undefined when a fresh login is still owed (prompt=login,
+   * max_age) and not proven by the login form of this request.
+   */
+  const consentSession = async (request: FastifyRequest, authorization: AuthorizationRequest, params: FormParams) => {
+    const sessionValue = readCookie(request.headers.cookie, sessionCookie);
+    const session = await resumeSession(ctx.storage, sessionValue, now());
+    if (!session || !sessionValue) return undefined;
+    const proof = formValue(params, 'login_proof');
+    if (needsFreshLogin(authorization, session) && !verifyLoginProof(ctx.csrfKey, sessionValue, authorization.params, proof)) {
+      return undefined;
+    }
+    return { session, sessionValue, proof };
   };
 
   /** Errors of any step: a page when the client cannot be trusted, else back to the client. */
@@ -168,7 +183,8 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
         sessionCookieHeader(value, secure, SESSION_ABSOLUTE_SECONDS),
         cookieHeader(loginCookie, '', secure, 0),
       ]);
-      return sendNext(reply, authorization, await decideNextStep(ctx, authorization, session, true));
+      const next = await decideNextStep(ctx, authorization, session, true);
+      return sendNext(reply, authorization, next, loginProof(ctx.csrfKey, value, authorization.params));
     } catch (err) {
       return fail(request, reply, err);
     }
@@ -179,11 +195,11 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
 
   app.get(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
     try {
-      const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
-      const sessionValue = readCookie(request.headers.cookie, sessionCookie);
-      const session = await resumeSession(ctx.storage, sessionValue, now());
-      if (!session || !sessionValue) return redirect(reply, pageUrl(PATHS.login, authorization));
-      const user = await ctx.storage.users.findById(session.userId);
+      const params = paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params);
+      const current = await consentSession(request, authorization, params);
+      if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
+      const user = await ctx.storage.users.findById(current.session.userId);
       return page(
         reply,
         200,
@@ -192,8 +208,8 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
           action: `${issuerPath}${PATHS.consent}`,
           clientName: clientName(authorization),
           username: user?.name ?? user?.username ?? '',
-          csrfToken: csrfToken(ctx.csrfKey, consentBinding(sessionValue)),
-          carried: authorization.params,
+          csrfToken: csrfToken(ctx.csrfKey, consentBinding(current.sessionValue)),
+          carried: current.proof ? { ...authorization.params, login_proof: current.proof } : authorization.params,
           scopes: await describeScopes(ctx, authorization.scope),
         }),
       );
@@ -206,12 +222,12 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     try {
       const params = paramsOf(request);
       const authorization = await readAuthorizationRequest(ctx, params);
-      const sessionValue = readCookie(request.headers.cookie, sessionCookie);
-      const session = await resumeSession(ctx.storage, sessionValue, now());
-      if (!session || !sessionValue) return redirect(reply, pageUrl(PATHS.login, authorization));
+      const current = await consentSession(request, authorization, params);
+      if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
+      const { session, sessionValue } = current;
       if (!verifyCsrfToken(ctx.csrfKey, consentBinding(sessionValue), formValue(params, 'csrf_token'))) {
         // A forged or stale form: show the consent page again rather than act on it.
-        return redirect(reply, pageUrl(PATHS.consent, authorization));
+        return redirect(reply, pageUrl(PATHS.consent, authorization, current.proof ? { login_proof: current.proof } : {}));
       }
       const decision = formValue(params, 'decision');
       if (decision === 'allow') {

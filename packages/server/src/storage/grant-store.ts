@@ -35,7 +35,11 @@ export type CodeRedemption =
 
 /** Grants and the authorization codes issued under them. */
 export class GrantStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** PostgreSQL needs row locks where SQLite's single writer already serialises. */
+    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
+  ) {}
 
   /** Records a grant and its first code in one transaction. */
   async createWithCode(grant: Grant, code: AuthorizationCode): Promise<void> {
@@ -132,11 +136,14 @@ export class GrantStore {
   /**
    * Revokes the grant and everything issued under it, in one transaction: its codes and refresh
    * tokens stop working (they check the grant on every use), its unexpired JWT access tokens join the
-   * revocation list, and its opaque access tokens are deleted. Revoking twice is harmless.
+   * revocation list, and its opaque access tokens are deleted. Revoking twice is harmless. The UPDATE
+   * comes first: its row lock makes a concurrent recordAccessToken wait (see there).
    */
   async revokeGrant(id: string, now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+      // Already revoked: the UPDATE matched nothing and took no lock; lock the row anyway.
+      if (this.dialect === 'postgres') await trx.selectFrom('grants').select('id').where('id', '=', id).forUpdate().execute();
       const issued = trx
         .selectFrom('grant_access_tokens')
         .select('jti')
@@ -158,18 +165,31 @@ export class GrantStore {
     });
   }
 
+  /** Revokes every live grant of a user (disabled, or signed out everywhere by an admin). */
+  async revokeAllForUser(userId: string, now: number): Promise<number> {
+    const live = await this.db.selectFrom('grants').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+    for (const { id } of live) await this.revokeGrant(id, now);
+    return live.length;
+  }
+
   /**
-   * Records an access token issued under the grant, then reads the grant again: a revocation that ran
-   * at the same moment either saw this token (and revoked it) or is seen here (false: the caller must
-   * not hand the token out). Either way no token of a revoked grant escapes.
+   * Records an access token issued under the grant, and tells whether the grant is still live. In one
+   * transaction that first reads the grant under a share lock (PostgreSQL): a revocation in progress
+   * holds the row's update lock, so this waits for it and sees it; a revocation that starts later
+   * waits for this transaction and then finds the token. Either way no token of a revoked grant
+   * escapes the revocation list. On SQLite the one writer serialises the two transactions.
    */
   async recordAccessToken(grantId: string, token: { jti: string; clientId: string; expiresAt: number }): Promise<boolean> {
-    await this.db
-      .insertInto('grant_access_tokens')
-      .values({ jti: token.jti, grant_id: grantId, client_id: token.clientId, expires_at: token.expiresAt })
-      .execute();
-    const grant = await this.db.selectFrom('grants').select('revoked_at').where('id', '=', grantId).executeTakeFirst();
-    return grant !== undefined && grant.revoked_at === null;
+    return this.db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom('grants').select('revoked_at').where('id', '=', grantId);
+      if (this.dialect === 'postgres') query = query.forShare();
+      const grant = await query.executeTakeFirst();
+      await trx
+        .insertInto('grant_access_tokens')
+        .values({ jti: token.jti, grant_id: grantId, client_id: token.clientId, expires_at: token.expiresAt })
+        .execute();
+      return grant !== undefined && grant.revoked_at === null;
+    });
   }
 
   /** Forgets access tokens that expired before `now`, at most `limit` of them. */

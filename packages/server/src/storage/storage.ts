@@ -36,7 +36,7 @@ export class Storage {
     this.facts = new ServerFactStore(db.kysely);
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
     this.users = new UserStore(db.kysely);
-    this.grants = new GrantStore(db.kysely);
+    this.grants = new GrantStore(db.kysely, db.dialect);
     this.rateLimits = new RateLimitStore(db.kysely);
     this.sessions = new SessionStore(db.kysely);
     this.consents = new ConsentStore(db.kysely);

@@ -21,3 +21,21 @@ export function verifyCsrfToken(key: Buffer, binding: string, submitted: string 
   const actual = Buffer.from(submitted);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
+
+/**
+ * Proof that the browser logged in for this very authorization request: an HMAC of the new session
+ * (a fresh value at every login) and the request's parameters. The consent page asks for it when the
+ * request wants a fresh login (`prompt=login`, `max_age`), so going straight to /consent with an older
+ * session does not skip the login.
+ */
+export function loginProof(key: Buffer, sessionValue: string, params: Record<string, string>): string {
+  const canonical = JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
+  return csrfToken(key, `login-proof\u0000${sessionValue}\u0000${canonical}`);
+}
+
+export function verifyLoginProof(key: Buffer, sessionValue: string, params: Record<string, string>, submitted: string | undefined): boolean {
+  if (!submitted) return false;
+  const expected = Buffer.from(loginProof(key, sessionValue, params));
+  const actual = Buffer.from(submitted);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}

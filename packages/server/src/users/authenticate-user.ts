@@ -28,7 +28,10 @@ export async function authenticateUser(
   input: { username: string; password: string; address: string },
   now = Math.floor(Date.now() / 1000),
 ): Promise<LoginResult> {
-  const username = input.username.trim().toLowerCase().slice(0, 64);
+  // Control characters (NUL above all, which PostgreSQL text cannot hold) are in no username: such
+  // input is a wrong username, counted against the address only.
+  const hasControl = /[\x00-\x1f\x7f]/.test(input.username);
+  const username = hasControl ? '' : input.username.trim().toLowerCase().slice(0, 64);
   const windowStart = now - (now % LOGIN_WINDOW_SECONDS);
   const accountKey = `login:account:${username}`;
   const addressKey = `login:address:${input.address}`;

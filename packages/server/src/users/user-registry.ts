@@ -67,7 +67,18 @@ export class UserRegistry {
     if (!(await this.storage.users.setDisabledAt(normalizeUsername(username), nowSeconds()))) {
       throw new RegistryError(`no user ${username}`, 'not_found');
     }
-    await this.storage.sessions.deleteForUser((await this.get(username)).id);
+    await this.signOutEverywhere(username);
+  }
+
+  /**
+   * Ends every session of the user and revokes every grant: refresh tokens stop working and access
+   * tokens introspect as inactive (a disabled user, a lost device, an admin's `users revoke`).
+   */
+  async signOutEverywhere(username: string): Promise<{ sessions: number; grants: number }> {
+    const user = await this.get(username);
+    const sessions = await this.storage.sessions.deleteForUser(user.id);
+    const grants = await this.storage.grants.revokeAllForUser(user.id, nowSeconds());
+    return { sessions, grants };
   }
 
   async enable(username: string): Promise<void> {
