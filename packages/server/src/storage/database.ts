@@ -2,6 +2,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
+  CompiledQuery,
+  type Driver,
   Kysely,
   Migrator,
   PostgresDialect,
@@ -60,8 +62,24 @@ export function openSqlite(file: string): Db {
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
   return { kysely, dialect: 'sqlite', location: file, sqlite, close: () => kysely.destroy() };
+}
+
+/**
+ * SQLite transactions begin IMMEDIATE: every transaction here writes, and a deferred one that reads
+ * first and then writes fails at once with SQLITE_BUSY when another process (the CLI, a second
+ * server) wrote in between, busy_timeout or not. IMMEDIATE takes the write lock up front, waiting
+ * for it under busy_timeout, so concurrent writers queue instead of failing.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
 }
 
 /** Prepared statements kept per connection; past this many distinct SQL texts the cache starts over. */
