@@ -15,12 +15,12 @@ import { OIDC_SCOPE_DESCRIPTIONS } from '../registry/oidc-scopes.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage, loginPage } from '../ui/pages.ts';
-import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from './cookies.ts';
-import { FormParams } from './form-params.ts';
+import type { FormParams } from './form-params.ts';
+import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /** How long the login form's CSRF binding lives. */
 const LOGIN_BINDING_SECONDS = 30 * 60;
@@ -37,8 +37,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   const assetsPath = `${issuerPath}/assets`;
   const now = () => Math.floor(Date.now() / 1000);
 
-  const page = (reply: FastifyReply, status: number, html: string) =>
-    reply.code(status).headers(PAGE_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+  const page = sendPage;
 
   // RFC 9700 §4.12: after a POST carrying credentials, redirect with 303 so the browser does not
   // send the form again to the next location (checklist A11). 303 is used for every redirect here.
@@ -61,7 +60,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     const sessionValue = readCookie(request.headers.cookie, sessionCookie);
     const session = await resumeSession(ctx.storage, sessionValue, now());
     if (!session || !sessionValue) return undefined;
-    const proof = formValue(params, 'login_proof');
+    const proof = optionalParam(params, 'login_proof');
     if (needsFreshLogin(authorization, session) && !verifyLoginProof(ctx.csrfKey, sessionValue, authorization.params, proof)) {
       return undefined;
     }
@@ -86,12 +85,9 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   };
 
   const paramsOf = (request: FastifyRequest): FormParams => {
-    if (request.method === 'POST') {
-      if (!(request.body instanceof FormParams)) throw new AuthorizationPageError('Invalid request', 'The form could not be read.');
-      return request.body;
-    }
-    const q = request.url.indexOf('?');
-    return new FormParams(q < 0 ? '' : request.url.slice(q + 1));
+    const params = pageParams(request);
+    if (!params) throw new AuthorizationPageError('Invalid request', 'The form could not be read.');
+    return params;
   };
 
   const currentSession = (request: FastifyRequest): Promise<Session | undefined> =>
@@ -154,13 +150,13 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       const params = paramsOf(request);
       const authorization = await readAuthorizationRequest(ctx, params);
       const binding = validBinding(readCookie(request.headers.cookie, loginCookie));
-      if (!binding || !verifyCsrfToken(ctx.csrfKey, `login:${binding}`, formValue(params, 'csrf_token'))) {
+      if (!binding || !verifyCsrfToken(ctx.csrfKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
         return showLogin(reply, authorization, undefined, 403, { error: 'The sign-in form expired. Please try again.' });
       }
-      const username = formValue(params, 'username') ?? '';
+      const username = optionalParam(params, 'username') ?? '';
       const result = await authenticateUser(ctx.storage, {
         username,
-        password: formValue(params, 'password') ?? '',
+        password: optionalParam(params, 'password') ?? '',
         address: request.ip,
       });
       if (!result.ok) {
@@ -225,11 +221,11 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       const current = await consentSession(request, authorization, params);
       if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
       const { session, sessionValue } = current;
-      if (!verifyCsrfToken(ctx.csrfKey, consentBinding(sessionValue), formValue(params, 'csrf_token'))) {
+      if (!verifyCsrfToken(ctx.csrfKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
         // A forged or stale form: show the consent page again rather than act on it.
         return redirect(reply, pageUrl(PATHS.consent, authorization, current.proof ? { login_proof: current.proof } : {}));
       }
-      const decision = formValue(params, 'decision');
+      const decision = optionalParam(params, 'decision');
       if (decision === 'allow') {
         if (!authorization.client.firstParty) {
           await ctx.storage.consents.remember(session.userId, authorization.client.clientId, authorization.scope, now());
@@ -250,15 +246,6 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   app.get(`${assetsPath}/latchkey.css`, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
-}
-
-/** A form field that may be missing or repeated: repeated counts as missing. */
-function formValue(params: FormParams, name: string): string | undefined {
-  try {
-    return params.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The login binding cookie as we set it (43 base64url characters), else undefined. */

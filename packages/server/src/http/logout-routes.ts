@@ -6,10 +6,9 @@ import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
-import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
 import { resumeSession, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from './cookies.ts';
-import { FormParams } from './form-params.ts';
+import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /** An ID token is accepted as a logout hint this long after it expired (it only names the user and client). */
 const HINT_MAX_AGE_SECONDS = 30 * 24 * 3600;
@@ -24,20 +23,19 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
   const secure = new URL(ctx.settings.issuer).protocol === 'https:';
   const sessionCookie = sessionCookieName(secure);
   const assetsPath = `${issuerPath}/assets`;
-  const page = (reply: FastifyReply, status: number, html: string) =>
-    reply.code(status).headers(PAGE_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+  const page = sendPage;
 
   const logout = async (request: FastifyRequest, reply: FastifyReply) => {
-    const params = paramsOf(request);
+    const params = pageParams(request);
     if (!params) return page(reply, 400, errorPage(assetsPath, 'Invalid request', 'The sign-out request could not be read.'));
-    const idTokenHint = single(params, 'id_token_hint');
-    const requestedRedirect = single(params, 'post_logout_redirect_uri');
-    const state = single(params, 'state');
+    const idTokenHint = optionalParam(params, 'id_token_hint');
+    const requestedRedirect = optionalParam(params, 'post_logout_redirect_uri');
+    const state = optionalParam(params, 'state');
     const hint = idTokenHint ? await verifyHint(ctx, idTokenHint) : undefined;
     if (idTokenHint && !hint) {
       return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The id_token_hint is not a valid ID token of this server.'));
     }
-    const clientId = single(params, 'client_id') ?? hint?.clientId;
+    const clientId = optionalParam(params, 'client_id') ?? hint?.clientId;
     if (hint && clientId !== hint.clientId) {
       return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'client_id does not match the id_token_hint.'));
     }
@@ -59,11 +57,11 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
     const session = await resumeSession(ctx.storage, sessionValue, now);
     const confirmed =
       (hint !== undefined && (!session || session.userId === hint.sub)) ||
-      (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.csrfKey, `logout:${sessionValue}`, single(params, 'csrf_token')));
+      (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.csrfKey, `logout:${sessionValue}`, optionalParam(params, 'csrf_token')));
     if (session && sessionValue && !confirmed) {
       const carried: Record<string, string> = {};
       for (const name of ['post_logout_redirect_uri', 'state', 'client_id']) {
-        const value = single(params, name);
+        const value = optionalParam(params, name);
         if (value !== undefined) carried[name] = value;
       }
       if (clientId) carried.client_id = clientId;
@@ -87,20 +85,6 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
 
   app.get(`${issuerPath}${PATHS.endSession}`, logout);
   app.post(`${issuerPath}${PATHS.endSession}`, logout);
-}
-
-function paramsOf(request: FastifyRequest): FormParams | undefined {
-  if (request.method === 'POST') return request.body instanceof FormParams ? request.body : undefined;
-  const q = request.url.indexOf('?');
-  return new FormParams(q < 0 ? '' : request.url.slice(q + 1));
-}
-
-function single(params: FormParams, name: string): string | undefined {
-  try {
-    return params.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** An ID token this server signed (possibly expired): its subject and client. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import type { TokenResponse } from '../../src/grants/token-response.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
 import { backends, type TestDatabase } from '../helpers/backends.ts';
 import { FormBrowser, type Page } from '../helpers/form-browser.ts';
@@ -23,14 +24,8 @@ import {
  * would (jose with the remote JWKS), the UserInfo endpoint's RFC 6750 behaviour, and /logout.
  */
 
-interface Tokens {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-  scope: string;
-  refresh_token?: string;
-  id_token?: string;
-}
+/** The token endpoint's success response, as the server types it. */
+type Tokens = TokenResponse;
 
 const BYE = 'https://app.example/bye';
 const SESSION_COOKIE = 'latchkey_session';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { Settings } from '../../src/config/defaults.ts';
+import type { TokenResponse } from '../../src/grants/token-response.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
 import { backends, type Backend, type TestDatabase } from '../helpers/backends.ts';
 import { FormBrowser } from '../helpers/form-browser.ts';
@@ -17,14 +18,8 @@ import { exchangeCode, PASSWORD, REDIRECT_URI, runAuthorization, seedUserFlow, t
 /** The scope authorizeUrl asks for by default: what the grant holds. */
 const FULL_SCOPE = ['openid', 'profile', 'email', 'offline_access', 'orders:read'];
 
-interface Tokens {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-  scope: string;
-  refresh_token?: string;
-  id_token?: string;
-}
+/** The token endpoint's success response, as the server types it. */
+type Tokens = TokenResponse;
 
 type Who = 'confidential' | 'public';
 
