@@ -8,16 +8,11 @@ import { sql } from 'kysely';
 import { sha256 } from '../src/lib/random.ts';
 import { MIGRATION_NAMES, sqliteFile } from '../src/storage/database.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
-import { killLatchkeyProcesses, runLatchkey, type CliResult } from './helpers/processes.ts';
+import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from './helpers/processes.ts';
 import { postForm, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
 
 const API = 'https://api.example.com';
 const BILLING = 'https://billing.example.com';
-
-/** The environment the CLI needs to find a test database: the same settings the server reads. */
-function dbEnv(db: TestDatabase): Record<string, string | undefined> {
-  return { LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_DATA_DIR: db.dataDir, DATABASE_URL: db.databaseUrl };
-}
 
 /** Shows the whole run when an assertion on it fails. */
 function describeRun(r: CliResult): string {
@@ -180,6 +175,7 @@ for (const backend of await backends()) {
           post_logout_redirect_uris: [],
           first_party: false,
           id_token_signed_response_alg: 'RS256',
+          introspect_for: [],
         },
       );
       for (const r of [clientsList, showJson]) {

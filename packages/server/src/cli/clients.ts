@@ -12,7 +12,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           name: requireString(args.values, 'name'),
           type: requireString(args.values, 'type') as ClientType,
           clientId: typeof args.values['client-id'] === 'string' ? args.values['client-id'] : undefined,
-          grantTypes: list(requireString(args.values, 'grant-types')),
+          grantTypes: list(args.values['grant-types']),
           scopes: list(args.values.scopes),
           audiences: audiences.length ? audiences : undefined,
           tokenEndpointAuthMethod: args.values['auth-method'] as TokenEndpointAuthMethod | undefined,
@@ -20,6 +20,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           postLogoutRedirectUris: list(args.values['post-logout-redirect-uris']),
           firstParty: args.values['first-party'] === true,
           idTokenSignedResponseAlg: args.values['id-token-alg'] as IdTokenAlgorithm | undefined,
+          introspectFor: list(args.values['introspect-for']),
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
@@ -81,6 +82,7 @@ function clientJson(c: Client) {
     post_logout_redirect_uris: c.postLogoutRedirectUris,
     first_party: c.firstParty,
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+    introspect_for: c.introspectsFor,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
   };
@@ -99,5 +101,6 @@ function clientText(c: Client): string {
     `logout to:   ${c.postLogoutRedirectUris.join(' ') || '(none)'}`,
     `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,
+    `introspects: ${c.introspectsFor.join(' ') || '(own tokens only)'}`,
   ].join('\n');
 }

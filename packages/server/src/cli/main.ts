@@ -22,7 +22,7 @@ Commands:
                  --grant-types client_credentials|authorization_code,refresh_token
                  --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
                  [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
-                 [--id-token-alg RS256|ES256] [--client-id ID]
+                 [--id-token-alg RS256|ES256] [--introspect-for URI,URI] [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
   keys list | rotate [--alg ES256|RS256|all] [--now]
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
@@ -64,6 +64,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'post-logout-redirect-uris': { type: 'string' },
         'first-party': { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
+        'introspect-for': { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },
         email: { type: 'string' },

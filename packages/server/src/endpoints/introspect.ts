@@ -22,8 +22,9 @@ export type IntrospectionResponse =
 const INACTIVE = Object.freeze({ active: false }) as { active: false };
 
 /**
- * RFC 7662 §2.1: the caller must authenticate; it sees only tokens issued to itself. Anything unknown,
- * expired, revoked, malformed or not the caller's introspects as `{"active": false}` (§2.2).
+ * RFC 7662 §2.1: the caller must authenticate; it sees the tokens issued to itself, and, when it acts
+ * for an API (`--introspect-for`), the tokens issued for that API. Anything unknown, expired, revoked,
+ * malformed or not the caller's introspects as `{"active": false}` (§2.2).
  */
 export async function introspectionEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<IntrospectionResponse> {
   // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this endpoint".
@@ -35,8 +36,12 @@ export async function introspectionEndpoint(ctx: ServerContext, request: Endpoin
   const found = await findOwnAccessToken(ctx, token);
   if (!found) return INACTIVE;
   const { claims } = found;
-  // "a client sees only its own tokens": another client's token is indistinguishable from an unknown one.
-  if (claims.client_id !== client.clientId) return INACTIVE;
+  // RFC 7662 §2.1: the caller is the token's own client, or the protected resource the token is for
+  // (a client registered to act for that API). Any other caller cannot tell the token from an
+  // unknown one.
+  const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const mayIntrospect = claims.client_id === client.clientId || audience.some((a) => client.introspectsFor.includes(a));
+  if (!mayIntrospect) return INACTIVE;
   return {
     active: true,
     scope: claims.scope ?? '',

@@ -48,6 +48,11 @@ export interface CreateClientInput {
   firstParty?: boolean;
   /** RS256 (default) or ES256. */
   idTokenSignedResponseAlg?: IdTokenAlgorithm;
+  /**
+   * Identifiers of the APIs this client acts for: it may introspect every token issued for them
+   * (an API's own credentials for RFC 7662). Confidential clients only.
+   */
+  introspectFor?: string[];
 }
 
 export interface CreatedClient {
@@ -126,7 +131,14 @@ export class Registry {
       throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
     }
     const grantTypes = [...new Set(input.grantTypes)];
-    if (grantTypes.length === 0) throw new RegistryError('a client needs at least one grant type', 'invalid');
+    const introspectFor = [...new Set(input.introspectFor ?? [])];
+    // An API's own client may have no grant at all: it only introspects.
+    if (grantTypes.length === 0 && introspectFor.length === 0) {
+      throw new RegistryError('a client needs at least one grant type (or --introspect-for, for an API)', 'invalid');
+    }
+    if (introspectFor.length > 0 && input.type !== 'confidential') {
+      throw new RegistryError('only confidential clients may introspect (RFC 7662 §2.1: the caller authenticates)', 'invalid');
+    }
     for (const g of grantTypes) {
       if (!REGISTRABLE_GRANT_TYPES.includes(g)) {
         throw new RegistryError(`grant type "${g}" is not supported (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`, 'invalid');
@@ -179,7 +191,7 @@ export class Registry {
     }
     const audienceIds = input.audiences ? [...new Set(input.audiences)] : [...new Set(scopes.map((s) => owner.get(s)!.identifier))];
     const byIdentifier = new Map(resources.map((r) => [r.identifier, r]));
-    for (const audience of audienceIds) {
+    for (const audience of [...audienceIds, ...introspectFor]) {
       if (!byIdentifier.has(audience)) throw new RegistryError(`no resource ${audience}`, 'invalid');
     }
     for (const scope of scopes) {
@@ -205,6 +217,7 @@ export class Registry {
         oidcScopes,
         firstParty: input.firstParty === true,
         idTokenSignedResponseAlg: idTokenAlg,
+        resourceServerFor: introspectFor.map((a) => byIdentifier.get(a)!.id),
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');

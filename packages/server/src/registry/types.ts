@@ -60,6 +60,11 @@ export interface Client {
   firstParty: boolean;
   /** OIDC Registration `id_token_signed_response_alg`: RS256 (default) or ES256. */
   idTokenSignedResponseAlg: IdTokenAlgorithm;
+  /**
+   * Identifiers of the APIs this client acts for (their resource server): it may introspect every
+   * token issued for them (RFC 7662 §2.1), not only its own.
+   */
+  introspectsFor: string[];
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';

@@ -22,6 +22,8 @@ export interface NewClient {
   oidcScopes?: string[];
   firstParty?: boolean;
   idTokenSignedResponseAlg?: IdTokenAlgorithm;
+  /** Resource ids of the APIs the client acts for (may introspect their tokens). */
+  resourceServerFor?: string[];
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -87,6 +89,12 @@ export class ClientStore {
           .values(client.scopes.map((scope) => ({ client_id: client.clientId, scope })))
           .execute();
       }
+      if (client.resourceServerFor && client.resourceServerFor.length > 0) {
+        await trx
+          .insertInto('client_resource_servers')
+          .values(client.resourceServerFor.map((resource_id) => ({ client_id: client.clientId, resource_id })))
+          .execute();
+      }
       if (client.audienceResourceIds.length > 0) {
         await trx
           .insertInto('client_audiences')
@@ -119,7 +127,7 @@ export class ClientStore {
   private async load(clientId: string): Promise<Client | undefined> {
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (!row) return undefined;
-    const [scopes, audiences] = await Promise.all([
+    const [scopes, audiences, introspects] = await Promise.all([
       this.db
         .selectFrom('client_scopes as cs')
         .innerJoin('resource_scopes as rs', 'rs.scope', 'cs.scope')
@@ -135,6 +143,13 @@ export class ClientStore {
         .where('ca.client_id', '=', clientId)
         .orderBy('r.identifier')
         .execute(),
+      this.db
+        .selectFrom('client_resource_servers as crs')
+        .innerJoin('resources as r', 'r.id', 'crs.resource_id')
+        .select('r.identifier as identifier')
+        .where('crs.client_id', '=', clientId)
+        .orderBy('r.identifier')
+        .execute(),
     ]);
     return toClient(
       row,
@@ -144,6 +159,7 @@ export class ClientStore {
         accessTokenTtlSeconds: toIntOrNull(a.ttl),
         accessTokenFormat: a.format === 'opaque' ? ('opaque' as const) : ('jwt' as const),
       })),
+      introspects.map((i) => i.identifier),
     );
   }
 
@@ -184,7 +200,7 @@ export class ClientStore {
   }
 }
 
-function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['audiences']): Client {
+function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['audiences'], introspectsFor: string[]): Client {
   return {
     clientId: row.client_id,
     name: row.name,
@@ -201,5 +217,6 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     oidcScopes: JSON.parse(row.oidc_scopes) as string[],
     firstParty: Number(row.first_party) === 1,
     idTokenSignedResponseAlg: row.id_token_signed_response_alg === 'ES256' ? 'ES256' : 'RS256',
+    introspectsFor,
   };
 }

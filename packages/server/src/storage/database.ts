@@ -21,6 +21,7 @@ import * as m0003 from './migrations/0003-grants-and-codes.ts';
 import * as m0004 from './migrations/0004-rate-limits.ts';
 import * as m0005 from './migrations/0005-sessions.ts';
 import * as m0006 from './migrations/0006-user-flows.ts';
+import * as m0007 from './migrations/0007-resource-servers.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -137,6 +138,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-rate-limits': m0004,
   '0005-sessions': m0005,
   '0006-user-flows': m0006,
+  '0007-resource-servers': m0007,
 };
 
 /** Every migration, in order. */

@@ -22,6 +22,12 @@ export interface Database {
   consents: ConsentRow;
   refresh_tokens: RefreshTokenRow;
   grant_access_tokens: GrantAccessTokenRow;
+  client_resource_servers: ClientResourceServerRow;
+}
+
+export interface ClientResourceServerRow {
+  client_id: string;
+  resource_id: string;
 }
 
 export interface ConsentRow {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { RegistryError } from '../../src/errors.ts';
 import type { CreateClientInput } from '../../src/registry/registry.ts';
 import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { killLatchkeyProcesses, runLatchkey, type CliResult } from '../helpers/processes.ts';
+import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from '../helpers/processes.ts';
 import { startServer, TEST_SECRET, type RunningServer } from '../helpers/server.ts';
 
 /**
@@ -41,7 +41,7 @@ for (const backend of await backends()) {
     before(async () => {
       db = await backend.create();
       s = await startServer(db);
-      env = { LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_DATA_DIR: db.dataDir, DATABASE_URL: db.databaseUrl };
+      env = dbEnv(db);
       await s.registry.createResource({ identifier: API, scopes: ['orders:read', 'orders:write'] });
     });
     after(async () => {

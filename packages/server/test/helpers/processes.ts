@@ -1,9 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestDatabase } from './backends.ts';
+import { TEST_SECRET } from './server.ts';
 
 /** The repository root: `npx latchkey` runs from here. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The environment the CLI needs to find a test database: the same settings the server reads. */
+export function dbEnv(db: TestDatabase): Record<string, string | undefined> {
+  return { LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_DATA_DIR: db.dataDir, DATABASE_URL: db.databaseUrl };
+}
 
 /** The CLI entry point, relative to the repository root. */
 export const LATCHKEY_BIN = 'packages/server/bin/latchkey.js';
