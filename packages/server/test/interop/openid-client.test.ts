@@ -36,6 +36,15 @@ async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<
   });
 }
 
+/** Awaits an OAuth error response (RFC 6749 §5.2) with the given `error` code. */
+async function rejectsWithOAuthError(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof client.ResponseBodyError, String(err));
+    assert.equal(err.error, code);
+    return true;
+  });
+}
+
 for (const backend of await backends()) {
   describe(`interop: openid-client drives Latchkey (${backend.name})`, { skip: backend.skip }, () => {
     let db: TestDatabase;
@@ -90,17 +99,18 @@ for (const backend of await backends()) {
     const serviceConfig = () => discover(service.clientId, client.ClientSecretBasic(service.clientSecret));
 
     /** The browser half of a code flow: the library builds the URL, the user logs in and allows. */
-    const authorize = async (config: client.Configuration, scope = 'openid profile email offline_access orders:read') => {
+    const authorize = async (config: client.Configuration, extra: Record<string, string> = {}) => {
       const verifier = client.randomPKCECodeVerifier();
       const state = client.randomState();
       const nonce = client.randomNonce();
       const url = client.buildAuthorizationUrl(config, {
         redirect_uri: seed.redirectUri,
-        scope,
+        scope: 'openid profile email offline_access orders:read',
         state,
         nonce,
         code_challenge: await client.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
+        ...extra,
       });
       const callback = await driveAuthorization(browser, s.issuer, url);
       return { callback, verifier, state, nonce };
@@ -128,6 +138,7 @@ for (const backend of await backends()) {
     test('code flow, public client (none + PKCE): iss, state, nonce and the ID token signature are checked', async () => {
       const config = await publicConfig();
       const { callback, verifier, state, nonce } = await authorize(config);
+      const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce };
       // RFC 9207 §2: the authorization response carries the issuer.
       assert.equal(callback.searchParams.get('iss'), s.issuer);
       assert.equal(callback.searchParams.get('state'), state);
@@ -135,23 +146,15 @@ for (const backend of await backends()) {
       // The library's own checks reject a tampered response before the code is spent.
       const wrongIss = new URL(callback);
       wrongIss.searchParams.set('iss', 'https://evil.example');
-      await rejectsWith(
-        client.authorizationCodeGrant(config, wrongIss, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
-        /unexpected "iss"/,
-      );
+      await rejectsWith(client.authorizationCodeGrant(config, wrongIss, checks), /unexpected "iss"/);
       // The metadata says every response has `iss`, so one without it is refused (RFC 9207 §2.4).
       const noIss = new URL(callback);
       noIss.searchParams.delete('iss');
-      await rejectsWith(
-        client.authorizationCodeGrant(config, noIss, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
-        /"iss" \(issuer\) missing/,
-      );
-      await rejectsWith(
-        client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'another-state', expectedNonce: nonce }),
-        /unexpected "state"/,
-      );
+      await rejectsWith(client.authorizationCodeGrant(config, noIss, checks), /"iss" \(issuer\) missing/);
+      const otherState = { ...checks, expectedState: 'another-state' };
+      await rejectsWith(client.authorizationCodeGrant(config, callback, otherState), /unexpected "state"/);
 
-      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+      const tokens = await client.authorizationCodeGrant(config, callback, checks);
       assert.equal(tokens.token_type.toLowerCase(), 'bearer');
       assert.ok(tokens.access_token);
       assert.ok(tokens.refresh_token, 'offline_access was granted');
@@ -167,23 +170,25 @@ for (const backend of await backends()) {
     test('code flow: a wrong PKCE verifier is refused by Latchkey (invalid_grant)', async () => {
       const config = await publicConfig();
       const { callback, state, nonce } = await authorize(config);
-      const err = await client
-        .authorizationCodeGrant(config, callback, { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state, expectedNonce: nonce })
-        .then(
-          () => assert.fail('a wrong verifier was accepted'),
-          (e: unknown) => e,
-        );
-      assert.ok(err instanceof client.ResponseBodyError, String(err));
-      assert.equal(err.error, 'invalid_grant');
+      const wrongVerifier = { pkceCodeVerifier: client.randomPKCECodeVerifier(), expectedState: state, expectedNonce: nonce };
+      await rejectsWithOAuthError(client.authorizationCodeGrant(config, callback, wrongVerifier), 'invalid_grant');
     });
 
     test('code flow: the ID token carries the nonce of the request, and no other', async () => {
       const config = await publicConfig();
       const { callback, verifier, state } = await authorize(config);
-      await rejectsWith(
-        client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: 'another-nonce' }),
-        /"nonce"/,
-      );
+      const otherNonce = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: 'another-nonce' };
+      await rejectsWith(client.authorizationCodeGrant(config, callback, otherNonce), /"nonce"/);
+    });
+
+    test('code flow with max_age: the ID token has the auth_time the library then requires (OIDC Core §3.1.2.1)', async () => {
+      const config = await publicConfig();
+      const { callback, verifier, state, nonce } = await authorize(config, { max_age: '600' });
+      const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, maxAge: 600 };
+      const tokens = await client.authorizationCodeGrant(config, callback, checks);
+      const authTime = tokens.claims()?.auth_time;
+      assert.equal(typeof authTime, 'number');
+      assert.ok(Math.abs(Date.now() / 1000 - authTime!) < 600);
     });
 
     test('code flow: an ID token whose signature does not verify with the JWKS is rejected', async () => {
@@ -199,10 +204,8 @@ for (const backend of await backends()) {
         return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
       };
       const { callback, verifier, state, nonce } = await authorize(config);
-      await rejectsWith(
-        client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
-        /JWT signature verification failed/,
-      );
+      const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce };
+      await rejectsWith(client.authorizationCodeGrant(config, callback, checks), /JWT signature verification failed/);
     });
 
     test('code flow, confidential client (client_secret_basic): the secret goes in the Authorization header', async () => {
@@ -228,12 +231,14 @@ for (const backend of await backends()) {
       // The library validates the refreshed ID token too (same issuer, audience and subject).
       assert.equal(refreshed.claims()?.sub, sub);
 
-      const err = await client.refreshTokenGrant(config, first.refresh_token!).then(
-        () => assert.fail('a spent refresh token was accepted'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof client.ResponseBodyError, String(err));
-      assert.equal(err.error, 'invalid_grant');
+      await rejectsWithOAuthError(client.refreshTokenGrant(config, first.refresh_token!), 'invalid_grant');
+    });
+
+    test('revocation by a public client (none, RFC 7009 §2.1): its refresh token then fails', async () => {
+      const config = await publicConfig();
+      const tokens = await signIn(config);
+      await client.tokenRevocation(config, tokens.refresh_token!, { token_type_hint: 'refresh_token' });
+      await rejectsWithOAuthError(client.refreshTokenGrant(config, tokens.refresh_token!), 'invalid_grant');
     });
 
     test('userinfo: the claims of the signed-in user, for the expected subject', async () => {
@@ -276,12 +281,7 @@ for (const backend of await backends()) {
       assert.equal(active.client_id, seed.confidential.clientId);
 
       await client.tokenRevocation(config, tokens.refresh_token!, { token_type_hint: 'refresh_token' });
-      const err = await client.refreshTokenGrant(config, tokens.refresh_token!).then(
-        () => assert.fail('a revoked refresh token was accepted'),
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof client.ResponseBodyError, String(err));
-      assert.equal(err.error, 'invalid_grant');
+      await rejectsWithOAuthError(client.refreshTokenGrant(config, tokens.refresh_token!), 'invalid_grant');
     });
   });
 }
