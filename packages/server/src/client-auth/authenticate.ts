@@ -2,7 +2,7 @@ import { InvalidClient, InvalidRequest } from '../errors.ts';
 import type { FormParams } from '../http/form-params.ts';
 import { matchesHash, sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
-import type { ClientStore } from '../storage/client-store.ts';
+import type { ServerContext } from '../context.ts';
 import { readClientSecretBasic } from './client-secret-basic.ts';
 import { readClientSecretPost } from './client-secret-post.ts';
 import { readNone } from './none.ts';
@@ -29,7 +29,7 @@ const UNKNOWN_CLIENT_HASH = sha256('latchkey: no client has this secret');
  */
 export async function authenticateClient(
   input: AuthenticationInput,
-  clients: ClientStore,
+  ctx: ServerContext,
   options: AuthenticateOptions,
 ): Promise<Client> {
   // OAuth 2.1 §2.4.1: the client secret MUST NOT be included in the request URI.
@@ -39,7 +39,7 @@ export async function authenticateClient(
   const presented = readCredentials(input);
   if (!presented) throw new InvalidClient('client authentication is required');
 
-  const client = await clients.find(presented.clientId);
+  const client = await ctx.storage.clients.find(presented.clientId);
   const fail = (detail: string) => new InvalidClient('client authentication failed', detail);
 
   if (presented.secret !== undefined) {

@@ -28,7 +28,7 @@ const INACTIVE = Object.freeze({ active: false }) as { active: false };
  */
 export async function introspectionEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<IntrospectionResponse> {
   // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization to access this endpoint".
-  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: false });
+  const client = await authenticateClient(request, ctx, { allowPublic: false });
   // RFC 7662 §2.1: `token` is REQUIRED; `token_type_hint` is OPTIONAL and only a hint.
   const token = request.params.require('token');
   request.params.get('token_type_hint');

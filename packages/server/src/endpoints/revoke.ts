@@ -12,7 +12,7 @@ import type { EndpointRequest } from './endpoint-request.ts';
  */
 export async function revocationEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<void> {
   // RFC 7009 §2.1: the client authenticates as it does at the token endpoint (public clients by client_id).
-  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: true });
+  const client = await authenticateClient(request, ctx, { allowPublic: true });
   const token = request.params.require('token');
   // RFC 7009 §2.1: token_type_hint is only a hint; an unknown value does not change the outcome.
   request.params.get('token_type_hint');

@@ -9,7 +9,7 @@ import type { EndpointRequest } from './endpoint-request.ts';
 export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<TokenResponse> {
   const grant = checkGrantType(request);
   // Public clients identify themselves (method `none`); each grant decides whether it serves them.
-  const client = await authenticateClient(request, ctx.storage.clients, { allowPublic: true });
+  const client = await authenticateClient(request, ctx, { allowPublic: true });
   return grant.handle(ctx, client, request.params);
 }
 
