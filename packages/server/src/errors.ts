@@ -82,6 +82,21 @@ export class RequestUriNotSupported extends OAuthError {
   readonly error = 'request_uri_not_supported';
 }
 
+/** RFC 8628 §3.5: the user has not yet approved or denied the device request. */
+export class AuthorizationPending extends OAuthError {
+  readonly error = 'authorization_pending';
+}
+
+/** RFC 8628 §3.5: polling too fast; the interval is now 5 seconds longer. */
+export class SlowDown extends OAuthError {
+  readonly error = 'slow_down';
+}
+
+/** RFC 8628 §3.5: the device code expired; the device must start again. */
+export class ExpiredToken extends OAuthError {
+  readonly error = 'expired_token';
+}
+
 /** RFC 6750 §3.1: the access token is missing something, expired, revoked or malformed. 401. */
 export class InvalidToken extends OAuthError {
   readonly error = 'invalid_token';

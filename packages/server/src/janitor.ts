@@ -44,6 +44,7 @@ export class Janitor {
     await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     await drain((limit) => storage.sessions.purge(now, now - SESSION_IDLE_SECONDS, limit));
     await drain((limit) => storage.refreshTokens.purgeExpired(now, limit));
+    await drain((limit) => storage.deviceCodes.purgeExpired(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     await drain((limit) => storage.grants.purgeExpiredAccessTokens(now, limit));
     // A grant with nothing left to issue goes once its codes' replay window has passed too.
     await drain((limit) => storage.grants.purgeSpent(now, CODE_KEEP_AFTER_EXPIRY_SECONDS + AUTHORIZATION_CODE_TTL_SECONDS, limit));

@@ -34,6 +34,8 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     authorization_response_iss_parameter_supported: true,
     // Public clients authenticate with `none` (and PKCE) at the token endpoint.
     token_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
+    // RFC 8628 §4.
+    device_authorization_endpoint: endpointUrl(settings, PATHS.deviceAuthorization),
     introspection_endpoint: endpointUrl(settings, PATHS.introspection),
     introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
     revocation_endpoint: endpointUrl(settings, PATHS.revocation),

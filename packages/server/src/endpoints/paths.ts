@@ -9,4 +9,6 @@ export const PATHS = {
   endSession: '/logout',
   login: '/login',
   consent: '/consent',
+  deviceAuthorization: '/device_authorization',
+  device: '/device',
 } as const;

@@ -8,6 +8,8 @@ import { tokenEndpoint } from '../endpoints/token.ts';
 import { MissingBearerToken, userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { registerBrowserRoutes } from './browser-routes.ts';
 import { registerLogoutRoutes } from './logout-routes.ts';
+import { registerDeviceRoutes } from './device-routes.ts';
+import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
 import { sendError } from './error-reply.ts';
 import { FormParams } from './form-params.ts';
@@ -92,9 +94,16 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
 
   registerBrowserRoutes(app, ctx, issuerPath);
   registerLogoutRoutes(app, ctx, issuerPath);
+  registerDeviceRoutes(app, ctx, issuerPath);
+
+  // RFC 8628 §3.1: the device authorization endpoint takes POST with a form body.
+  app.post(`${issuerPath}${PATHS.deviceAuthorization}`, async (request, reply) => {
+    const response = await deviceAuthorizationEndpoint(ctx, endpointRequest(request));
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
+  });
 
   // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1: these endpoints take POST only.
-  for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation]) {
+  for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.deviceAuthorization]) {
     app.route({
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
       url: `${issuerPath}${path}`,

@@ -11,10 +11,10 @@ import type { ServerContext } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
 import { AccessDenied } from '../errors.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
-import { OIDC_SCOPE_DESCRIPTIONS } from '../registry/oidc-scopes.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage, loginPage } from '../ui/pages.ts';
+import { describeScopes } from '../ui/scope-descriptions.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
@@ -251,13 +251,4 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
 /** The login binding cookie as we set it (43 base64url characters), else undefined. */
 function validBinding(value: string | undefined): string | undefined {
   return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
-}
-
-/** The scopes as the consent page lists them: the built-in OIDC ones, then each API's own words. */
-async function describeScopes(ctx: ServerContext, scopes: string[]): Promise<{ scope: string; description: string }[]> {
-  const descriptions = new Map<string, string>(OIDC_SCOPE_DESCRIPTIONS);
-  for (const resource of await ctx.storage.resources.list()) {
-    for (const s of resource.scopes) descriptions.set(s.scope, s.description || `${s.scope} on ${resource.name}`);
-  }
-  return scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? scope }));
 }

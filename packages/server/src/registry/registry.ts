@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import { GRANTS } from '../grants/index.ts';
+import { DEVICE_CODE_GRANT } from '../grants/device-code.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
@@ -130,7 +131,9 @@ export class Registry {
     if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
       throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
     }
-    const grantTypes = [...new Set(input.grantTypes)];
+    // RFC 8628: `device_code` is accepted as a short alias of the grant's URN.
+    const grantTypes = [...new Set(input.grantTypes.map((g) => (g === 'device_code' ? DEVICE_CODE_GRANT : g)))];
+    const userGrant = grantTypes.includes('authorization_code') || grantTypes.includes(DEVICE_CODE_GRANT);
     const introspectFor = [...new Set(input.introspectFor ?? [])];
     // An API's own client may have no grant at all: it only introspects.
     if (grantTypes.length === 0 && introspectFor.length === 0) {
@@ -148,9 +151,9 @@ export class Registry {
     if (input.type === 'public' && grantTypes.includes('client_credentials')) {
       throw new RegistryError('public clients cannot use client_credentials', 'invalid');
     }
-    // Refresh tokens are only ever issued with an authorization code.
-    if (grantTypes.includes('refresh_token') && !grantTypes.includes('authorization_code')) {
-      throw new RegistryError('refresh_token needs the authorization_code grant', 'invalid');
+    // Refresh tokens are only ever issued to users (authorization code or device grant).
+    if (grantTypes.includes('refresh_token') && !userGrant) {
+      throw new RegistryError('refresh_token needs the authorization_code or device_code grant', 'invalid');
     }
     const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
     if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
@@ -178,8 +181,8 @@ export class Registry {
         throw new RegistryError(`scope "${scope}" is not supported (OpenID Connect scopes: ${[...OIDC_SCOPES].join(', ')})`, 'invalid');
       }
     }
-    if (oidcScopes.length > 0 && !grantTypes.includes('authorization_code')) {
-      throw new RegistryError('the OpenID Connect scopes need the authorization_code grant', 'invalid');
+    if (oidcScopes.length > 0 && !userGrant) {
+      throw new RegistryError('the OpenID Connect scopes need the authorization_code or device_code grant', 'invalid');
     }
     if (oidcScopes.some((s) => s !== 'openid') && !oidcScopes.includes('openid')) {
       throw new RegistryError('profile, email and offline_access need the openid scope', 'invalid');

@@ -41,6 +41,21 @@ export class GrantStore {
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {}
 
+  /** Records a grant without a code (a device authorization approved on /device). */
+  async create(grant: Grant): Promise<void> {
+    await this.db
+      .insertInto('grants')
+      .values({
+        id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scope: grant.scope,
+        created_at: grant.createdAt,
+        revoked_at: grant.revokedAt,
+      })
+      .execute();
+  }
+
   /** Records a grant and its first code in one transaction. */
   async createWithCode(grant: Grant, code: AuthorizationCode): Promise<void> {
     await this.db.transaction().execute(async (trx) => {

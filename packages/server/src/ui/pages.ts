@@ -1,7 +1,7 @@
 import { escapeHtml } from './security-headers.ts';
 
 /** A page's frame: no script anywhere, the stylesheet from our own origin. */
-function layout(assetsPath: string, title: string, body: string): string {
+export function layout(assetsPath: string, title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -151,12 +151,12 @@ for (const backend of await backends()) {
       await assertRefused(webClient([]), /the authorization_code grant needs at least one redirect URI/, 'no redirect URI');
       await assertRefused(
         { name: 'x', type: 'confidential', grantTypes: ['refresh_token'], scopes: ['orders:read'] },
-        /refresh_token needs the authorization_code grant/,
+        /refresh_token needs the authorization_code or device_code grant/,
         'refresh_token alone',
       );
       await assertRefused(
         { name: 'x', type: 'confidential', grantTypes: ['client_credentials', 'refresh_token'], scopes: ['orders:read'] },
-        /refresh_token needs the authorization_code grant/,
+        /refresh_token needs the authorization_code or device_code grant/,
         'refresh_token with client_credentials',
       );
       // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
@@ -187,7 +187,7 @@ for (const backend of await backends()) {
       for (const scope of ['openid', 'profile', 'offline_access']) {
         await assertRefused(
           { name: 'svc', type: 'confidential', grantTypes: ['client_credentials'], scopes: [scope, 'orders:read'] },
-          /the OpenID Connect scopes need the authorization_code grant/,
+          /the OpenID Connect scopes need the authorization_code or device_code grant/,
           `${scope} for a client_credentials client`,
         );
       }

@@ -1,0 +1,78 @@
+import {
+  AccessDenied,
+  AuthorizationPending,
+  ExpiredToken,
+  InvalidGrant,
+  InvalidRequest,
+  SlowDown,
+  UnauthorizedClient,
+} from '../errors.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import type { GrantHandler } from './grant.ts';
+import { mayHaveRefreshToken } from './refresh-policy.ts';
+import { issueUserTokens, scopesForResources } from './user-tokens.ts';
+
+/** RFC 8628 §3.4: the device code grant type. Registration also takes the alias `device_code`. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/**
+ * RFC 8628 §3.4-§3.5: the device polls with its device code. It learns `authorization_pending` until
+ * the user decides, `slow_down` (and a 5 s longer interval) when it polls too often, `access_denied`
+ * after a denial (final: checklist G56), `expired_token` after the code's lifetime; once approved,
+ * one redemption gets the tokens. A device code belongs to the client that asked for it.
+ */
+export const deviceCodeGrant: GrantHandler = {
+  grantType: DEVICE_CODE_GRANT,
+  async handle(ctx, client, params) {
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+      throw new UnauthorizedClient('the client is not allowed the device code grant');
+    }
+    const deviceCode = params.get('device_code');
+    if (deviceCode === undefined) throw new InvalidRequest('parameter "device_code" is required');
+    const invalid = new InvalidGrant('the device code is invalid or was issued to another client');
+    if (deviceCode.length > 200) throw invalid;
+    const hash = sha256(deviceCode);
+    const now = Math.floor(Date.now() / 1000);
+    const polled = await ctx.storage.deviceCodes.poll(hash, now);
+    if (polled.status === 'unknown') throw invalid;
+    const code = polled.code;
+    // Checklist G54: bound to its client; another client learns nothing about it.
+    if (code.clientId !== client.clientId) throw invalid;
+    if (code.status === 'redeemed') throw new InvalidGrant('the device code was used before');
+    if (code.status === 'denied') throw new AccessDenied('the user denied the request');
+    if (code.expiresAt <= now) throw new ExpiredToken('the device code has expired');
+    if (polled.status === 'slow_down') throw new SlowDown(`polling too fast: wait ${code.intervalSeconds} seconds between requests`);
+    if (code.status === 'pending') throw new AuthorizationPending('the user has not decided yet');
+
+    // Approved. A resource outside the grant fails before the code is spent.
+    const scope = code.scope.split(' ').filter((s) => s !== '');
+    scopesForResources(client, scope, params.getAll('resource'));
+    if (!(await ctx.storage.deviceCodes.redeem(hash))) throw new InvalidGrant('the device code was used before');
+    const user = code.userId ? await ctx.storage.users.findById(code.userId) : undefined;
+    // A user disabled between approval and redemption gets nothing (Keycloak #36811).
+    if (!user || user.disabledAt !== null || !code.grantId) throw new InvalidGrant('the user is disabled');
+    const response = await issueUserTokens(ctx, {
+      client,
+      grantId: code.grantId,
+      user,
+      scope,
+      resources: params.getAll('resource'),
+      authTime: code.authTime ?? now,
+      nonce: null,
+      onRevokedGrant: 'fail',
+    });
+    if (mayHaveRefreshToken(client, scope)) {
+      const token = randomToken(32);
+      await ctx.storage.refreshTokens.insert({
+        tokenHash: sha256(token),
+        grantId: code.grantId,
+        scope: code.scope,
+        authTime: code.authTime ?? now,
+        createdAt: now,
+        expiresAt: now + ctx.settings.refreshTokenTtlSeconds,
+      });
+      response.refresh_token = token;
+    }
+    return response;
+  },
+};
