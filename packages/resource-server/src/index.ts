@@ -1,2 +1,27 @@
-// Filled in by issue 5.
-export {};
+// @latchkey/resource-server: verify Latchkey access tokens in an API. The middleware lives in the
+// subpaths ./fastify, ./express and ./fetch, so this entry needs no web framework.
+export { createValidator, type Validator } from './validator.ts';
+export { createIntrospector, type Introspector } from './introspector.ts';
+export type { AccessTokenClaims } from './claims.ts';
+export {
+  ISSUER_DEFAULTS,
+  VALIDATOR_DEFAULTS,
+  INTROSPECTOR_DEFAULTS,
+  BEARER_AUTH_DEFAULTS,
+  type IssuerOptions,
+  type ValidatorOptions,
+  type IntrospectorOptions,
+  type BearerAuthOptions,
+} from './defaults.ts';
+export {
+  ResourceServerError,
+  TokenValidationError,
+  JwksUnavailableError,
+  IntrospectionUnavailableError,
+  MissingTokenError,
+  InvalidRequestError,
+  InsufficientScopeError,
+  ConfigurationError,
+  type ValidationCheck,
+} from './errors.ts';
+export type { TokenVerifier } from './lib/bearer.ts';

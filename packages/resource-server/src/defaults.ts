@@ -1,0 +1,74 @@
+/**
+ * Every option of createValidator and createIntrospector, with its default, in one place. README's
+ * configuration table is checked against these lists by a test (test/readme.test.ts).
+ */
+
+/** Options shared by the validator and the introspector. */
+export interface IssuerOptions {
+  /** The issuer identifier (RFC 8414 §2), compared exactly with the metadata's `issuer` and the token's `iss`. Required. */
+  issuer: string;
+  /** Accept an `http:` issuer on a host other than localhost, 127.0.0.1 or [::1]. Never in production. */
+  allowInsecureIssuer?: boolean;
+  /** Time limit of each request to the issuer (metadata, JWKS, introspection), in seconds. */
+  httpTimeoutSeconds?: number;
+  /** Largest token accepted, in characters, checked before anything is decoded or sent. */
+  maxTokenLength?: number;
+  /** The fetch used to reach the issuer (a proxy, a custom agent, a counting wrapper in tests). */
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface ValidatorOptions extends IssuerOptions {
+  /** This resource's identifier: a token's `aud` must contain it (RFC 9068 §4). Required. */
+  audience: string;
+  /** JWS algorithms accepted (RFC 8725 §3.1), never taken from the token. `none` and HS* are refused. */
+  algorithms?: string[];
+  /** Leeway for `exp` and `nbf`, in seconds (at most 300). */
+  clockToleranceSeconds?: number;
+  /** Claims required on top of iss, sub, aud, exp, iat, jti and client_id, which are always required. */
+  requiredClaims?: string[];
+  /** How long the JWKS is used before it is fetched again, in seconds. */
+  jwksCacheSeconds?: number;
+  /** An unknown `kid` refreshes the JWKS at most once per this many seconds; a failed fetch is retried after it. */
+  jwksCooldownSeconds?: number;
+}
+
+export interface IntrospectorOptions extends IssuerOptions {
+  /** The client registered to introspect for this API (`--introspect-for`). Required. */
+  clientId: string;
+  /** Its secret, sent with HTTP Basic (RFC 6749 §2.3.1). Required. */
+  clientSecret: string;
+  /** If set, an active token's `aud` must contain it (for a client that introspects for several APIs). */
+  audience?: string;
+  /** How long an active result is reused, in seconds (never past the token's `exp`; 0: never). */
+  cacheSeconds?: number;
+}
+
+export const ISSUER_DEFAULTS = {
+  allowInsecureIssuer: false,
+  httpTimeoutSeconds: 5,
+  maxTokenLength: 8 * 1024, // 8 KiB
+} as const;
+
+export const VALIDATOR_DEFAULTS = {
+  ...ISSUER_DEFAULTS,
+  algorithms: ['ES256'],
+  clockToleranceSeconds: 5,
+  requiredClaims: [],
+  jwksCacheSeconds: 300, // 5 minutes, the max-age Latchkey's JWKS endpoint sends
+  jwksCooldownSeconds: 30,
+} as const;
+
+export const INTROSPECTOR_DEFAULTS = {
+  ...ISSUER_DEFAULTS,
+  cacheSeconds: 10,
+} as const;
+
+/** Options of the middleware (Fastify, Express, fetch). */
+export interface BearerAuthOptions {
+  /** The `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
+  realm?: string;
+}
+
+export const BEARER_AUTH_DEFAULTS = {
+  realm: 'api',
+} as const;
