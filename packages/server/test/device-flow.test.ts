@@ -88,7 +88,7 @@ for (const backend of await backends()) {
       assert.equal(r.verification_uri_complete, `${s.issuer}/device?user_code=${encodeURIComponent(r.user_code)}`);
       assert.equal(r.expires_in, 600);
       assert.equal(r.interval, 5);
-      const meta = await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json();
+      const meta = (await (await fetch(`${s.issuer}/.well-known/oauth-authorization-server`)).json()) as { device_authorization_endpoint: string; grant_types_supported: string[] };
       assert.equal(meta.device_authorization_endpoint, `${s.issuer}/device_authorization`);
       assert.ok(meta.grant_types_supported.includes(DEVICE_GRANT));
     });

@@ -7,6 +7,7 @@ import { clientsCommand } from './clients.ts';
 import { keysCommand } from './keys.ts';
 import { resourcesCommand } from './resources.ts';
 import { usersCommand } from './users.ts';
+import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { migrateCommand, serveCommand } from './serve.ts';
 import { UsageError, type CliIo } from './io.ts';
 
@@ -24,11 +25,18 @@ Commands:
                  [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
                  [--id-token-alg RS256|ES256] [--introspect-for URI,URI] [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
+  clients allow-exchange ID --audience URI --scopes a,b
+                                let the client exchange tokens for that API (RFC 8693)
+  clients disallow-exchange ID --audience URI
   keys list | rotate [--alg ES256|RS256|all] [--now]
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
                  (the password is read from a prompt, or from stdin when it is not a terminal)
   users list | show USERNAME | disable USERNAME | enable USERNAME | set-password USERNAME
   users revoke USERNAME         end the user's sessions and revoke all their grants
+  login --issuer URL --client-id ID [--scope "openid profile offline_access"] [--token-file FILE]
+                                sign in from this terminal with the device flow; tokens kept in FILE (0600)
+  whoami [--token-file FILE]    who the stored tokens belong to (refreshing them when needed)
+  logout [--token-file FILE]    revoke the stored tokens and delete FILE
 
 Global options:
   --config FILE    JSON config file (same as LATCHKEY_CONFIG)
@@ -65,10 +73,14 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'first-party': { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
         'introspect-for': { type: 'string' },
+        audience: { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },
         email: { type: 'string' },
         now: { type: 'boolean', default: false },
+        issuer: { type: 'string' },
+        scope: { type: 'string' },
+        'token-file': { type: 'string' },
       },
     });
   } catch (err) {
@@ -102,6 +114,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await keysCommand(args);
       case 'users':
         return await usersCommand(args);
+      case 'login':
+        return await loginCommand(args);
+      case 'whoami':
+        return await whoamiCommand(args);
+      case 'logout':
+        return await logoutCommand(args);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

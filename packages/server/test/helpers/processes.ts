@@ -58,12 +58,15 @@ export interface CliResult {
 export function runLatchkey(
   args: string[],
   env: Record<string, string | undefined>,
-  options: { cwd?: string; timeoutMs?: number; stdin?: string } = {},
+  options: { cwd?: string; timeoutMs?: number; stdin?: string; onStdout?: (soFar: string) => void } = {},
 ): Promise<CliResult> {
   const child = spawnLatchkey(args, env, options.cwd ?? REPO_ROOT, options.stdin);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    options.onStdout?.(stdout);
+  });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
