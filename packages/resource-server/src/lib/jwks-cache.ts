@@ -48,6 +48,8 @@ export class JwksCache {
 
   private refreshForUnknownKid(): Promise<void> {
     if (this.fetching) return this.fetching;
+    // The issuer just failed: it is asked again after the cooldown, not on every unknown kid.
+    if (this.lastFailure !== undefined && Date.now() < this.nextFetchAtMs) return Promise.resolve();
     if (Date.now() - this.lastUnknownKidFetchAtMs < this.options.jwksCooldownSeconds * 1000) return Promise.resolve();
     this.lastUnknownKidFetchAtMs = Date.now();
     return this.refresh();
