@@ -9,6 +9,7 @@ import { MissingBearerToken, userinfoEndpoint } from '../endpoints/userinfo.ts';
 import { registerBrowserRoutes } from './browser-routes.ts';
 import { registerLogoutRoutes } from './logout-routes.ts';
 import { registerDeviceRoutes } from './device-routes.ts';
+import { registerCors } from './cors.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
 import { sendError } from './error-reply.ts';
@@ -35,6 +36,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   });
 
   const issuerPath = new URL(ctx.settings.issuer).pathname.replace(/\/$/, '');
+  registerCors(app, ctx, issuerPath);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
