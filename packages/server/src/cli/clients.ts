@@ -1,4 +1,5 @@
 import type { ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
+import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
 
@@ -43,13 +44,35 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
       }
       case 'show': {
         const client = await registry.getClient(requirePositional(args.positionals, 'the client id'));
-        print(args, clientJson(client), clientText(client));
+        const exchanges = await registry.tokenExchangePolicies(client.clientId);
+        print(
+          args,
+          { ...clientJson(client), token_exchange: exchanges.map(exchangeJson) },
+          `${clientText(client)}\n${exchangeText(exchanges)}`,
+        );
         return 0;
       }
       case 'delete': {
         const clientId = requirePositional(args.positionals, 'the client id');
         await registry.deleteClient(clientId);
         print(args, { deleted: clientId }, `deleted client ${clientId}`);
+        return 0;
+      }
+      case 'allow-exchange': {
+        const clientId = requirePositional(args.positionals, 'the client id');
+        const policy = await registry.allowTokenExchange(clientId, requireString(args.values, 'audience'), list(args.values.scopes));
+        print(
+          args,
+          { client_id: clientId, token_exchange: exchangeJson(policy) },
+          `client ${clientId} may exchange tokens for ${policy.audience} with scopes ${policy.scopes.join(' ')}`,
+        );
+        return 0;
+      }
+      case 'disallow-exchange': {
+        const clientId = requirePositional(args.positionals, 'the client id');
+        const audience = requireString(args.values, 'audience');
+        await registry.disallowTokenExchange(clientId, audience);
+        print(args, { client_id: clientId, disallowed: audience }, `client ${clientId} may no longer exchange tokens for ${audience}`);
         return 0;
       }
       case 'rotate-secret': {
@@ -66,6 +89,16 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         throw new UsageError(`unknown clients command "${sub ?? ''}"`);
     }
   });
+}
+
+/** A token exchange policy as shown to admins. */
+function exchangeJson(p: TokenExchangePolicy) {
+  return { audience: p.audience, scopes: p.scopes };
+}
+
+function exchangeText(policies: TokenExchangePolicy[]): string {
+  if (policies.length === 0) return 'exchanges:   (none)';
+  return policies.map((p, i) => `${i === 0 ? 'exchanges:  ' : '            '} ${p.audience} (${p.scopes.join(' ')})`).join('\n');
 }
 
 /** A client as shown to admins: never the secret or its hash. */

@@ -28,6 +28,9 @@ Commands:
   clients allow-exchange ID --audience URI --scopes a,b
                                 let the client exchange tokens for that API (RFC 8693)
   clients disallow-exchange ID --audience URI
+  clients allow-exchange ID --audience URI --scopes a,b
+                                let the client exchange tokens for that API (RFC 8693)
+  clients disallow-exchange ID --audience URI
   keys list | rotate [--alg ES256|RS256|all] [--now]
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
                  (the password is read from a prompt, or from stdin when it is not a terminal)
@@ -73,6 +76,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'first-party': { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
         'introspect-for': { type: 'string' },
+        audience: { type: 'string' },
         audience: { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },

@@ -11,6 +11,8 @@ import type { Storage } from '../storage/storage.ts';
 import type { AccessTokenFormat, Client, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
 import { checkRedirectUriForRegistration } from './redirect-uri.ts';
+import { allowTokenExchange, disallowTokenExchange, type TokenExchangePolicy } from './token-exchange-policy.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../grants/token-exchange.ts';
 
 /** Grant types a client may be registered for: exactly those the token endpoint implements. */
 export const REGISTRABLE_GRANT_TYPES: readonly string[] = [...GRANTS.keys()];
@@ -151,6 +153,10 @@ export class Registry {
     if (input.type === 'public' && grantTypes.includes('client_credentials')) {
       throw new RegistryError('public clients cannot use client_credentials', 'invalid');
     }
+    // RFC 8693 §2.1 and checklist H57: token exchange requires client authentication.
+    if (input.type === 'public' && grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
+      throw new RegistryError('public clients cannot use token exchange', 'invalid');
+    }
     // Refresh tokens are only ever issued to users (authorization code or device grant).
     if (grantTypes.includes('refresh_token') && !userGrant) {
       throw new RegistryError('refresh_token needs the authorization_code or device_code grant', 'invalid');
@@ -244,6 +250,25 @@ export class Registry {
 
   async deleteClient(clientId: string): Promise<void> {
     if (!(await this.storage.clients.delete(clientId))) throw new RegistryError(`no client ${clientId}`, 'not_found');
+  }
+
+  /**
+   * RFC 8693: lets the client exchange tokens for the API `audience`, for at most `scopes` there
+   * (replacing what it was allowed there before). See registry/token-exchange-policy.ts.
+   */
+  allowTokenExchange(clientId: string, audience: string, scopes: string[]): Promise<TokenExchangePolicy> {
+    return allowTokenExchange(this.storage, clientId, audience, scopes);
+  }
+
+  /** Takes back the client's permission to exchange tokens for `audience`. */
+  disallowTokenExchange(clientId: string, audience: string): Promise<void> {
+    return disallowTokenExchange(this.storage, clientId, audience);
+  }
+
+  /** What the client may obtain by token exchange, per API; empty when it may not exchange. */
+  async tokenExchangePolicies(clientId: string): Promise<TokenExchangePolicy[]> {
+    await this.getClient(clientId);
+    return this.storage.tokenExchange.policiesFor(clientId);
   }
 
   /** Replaces the secret at once: the old one stops working. Returns the new secret, shown once. */

@@ -22,6 +22,7 @@ import * as m0004 from './migrations/0004-rate-limits.ts';
 import * as m0005 from './migrations/0005-sessions.ts';
 import * as m0006 from './migrations/0006-user-flows.ts';
 import * as m0007 from './migrations/0007-resource-servers.ts';
+import * as m0009 from './migrations/0009-token-exchange.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -139,6 +140,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-sessions': m0005,
   '0006-user-flows': m0006,
   '0007-resource-servers': m0007,
+  '0009-token-exchange': m0009,
 };
 
 /** Every migration, in order. */

@@ -23,6 +23,22 @@ export interface Database {
   refresh_tokens: RefreshTokenRow;
   grant_access_tokens: GrantAccessTokenRow;
   client_resource_servers: ClientResourceServerRow;
+  token_exchange_policies: TokenExchangePolicyRow;
+}
+
+/** One scope a client may obtain for one API by token exchange (RFC 8693). */
+export interface TokenExchangePolicyRow {
+  client_id: string;
+  resource_id: string;
+  scope: string;
+  created_at: number | string;
+}
+
+/** A single-use value (a client assertion's `jti`), by type, until its credential expires. */
+export interface ReplayCacheRow {
+  type: string;
+  value: string;
+  expires_at: number | string;
 }
 
 export interface ClientResourceServerRow {
@@ -117,6 +133,8 @@ export interface OpaqueAccessTokenRow {
   scope: string;
   issued_at: number | string;
   expires_at: number | string;
+  /** RFC 8693 §4.1 `act` claim of an exchanged token, as JSON; null otherwise. */
+  act: string | null;
 }
 
 export interface DeletedClientIdRow {

@@ -11,6 +11,7 @@ import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
 import { SessionStore } from './session-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
+import { TokenExchangeStore } from './token-exchange-store.ts';
 import { UserStore } from './user-store.ts';
 
 /** Every store over one database connection. */
@@ -27,6 +28,7 @@ export class Storage {
   readonly sessions: SessionStore;
   readonly consents: ConsentStore;
   readonly refreshTokens: RefreshTokenStore;
+  readonly tokenExchange: TokenExchangeStore;
 
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
@@ -41,6 +43,7 @@ export class Storage {
     this.sessions = new SessionStore(db.kysely);
     this.consents = new ConsentStore(db.kysely);
     this.refreshTokens = new RefreshTokenStore(db.kysely);
+    this.tokenExchange = new TokenExchangeStore(db.kysely);
   }
 
   /** Opens the configured database and brings its schema up to date. */
