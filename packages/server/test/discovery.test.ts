@@ -40,7 +40,13 @@ for (const backend of await backends()) {
         assert.equal(body.introspection_endpoint, `${s.issuer}/introspect`);
         assert.equal(body.revocation_endpoint, `${s.issuer}/revoke`);
         assert.equal(body.authorization_endpoint, `${s.issuer}/authorize`);
-        assert.deepEqual(body.grant_types_supported, ['authorization_code', 'client_credentials', 'refresh_token']);
+        assert.deepEqual(body.grant_types_supported, [
+          'authorization_code',
+          'client_credentials',
+          'urn:ietf:params:oauth:grant-type:device_code',
+          'refresh_token',
+          'urn:ietf:params:oauth:grant-type:token-exchange',
+        ]);
         assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
         assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
         assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
@@ -86,7 +92,10 @@ for (const backend of await backends()) {
         const created = await s.registry.createClient({
           name: `m-${method}`,
           type: method === 'none' ? 'public' : 'confidential',
-          grantTypes: body.grant_types_supported.filter((g: string) => method !== 'none' || g !== 'client_credentials'),
+          // client_credentials and token exchange are for confidential clients only.
+          grantTypes: body.grant_types_supported.filter(
+            (g: string) => method !== 'none' || !['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange'].includes(g),
+          ),
           scopes: ['orders:read'],
           tokenEndpointAuthMethod: method,
           redirectUris: ['https://app.example/callback'],

@@ -1,5 +1,6 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
+import type { ActClaim } from '../tokens/access-token.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
@@ -17,6 +18,8 @@ export type IntrospectionResponse =
       aud: string | string[];
       iss: string;
       jti: string;
+      /** RFC 8693 §4.1 (registered for introspection by §7.2): the actor of an exchanged token. */
+      act?: ActClaim;
     };
 
 const INACTIVE = Object.freeze({ active: false }) as { active: false };
@@ -53,5 +56,6 @@ export async function introspectionEndpoint(ctx: ServerContext, request: Endpoin
     aud: claims.aud,
     iss: claims.iss,
     jti: claims.jti,
+    ...(claims.act ? { act: claims.act } : {}),
   };
 }

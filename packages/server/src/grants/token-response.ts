@@ -6,5 +6,7 @@ export interface TokenResponse {
   /** RFC 6749 §5.1; always sent, so the client knows exactly what it got (Spring CVE-2022-31690). */
   scope: string;
   refresh_token?: string;
+  /** RFC 8693 §2.2.1: the type of the token issued by a token exchange. */
+  issued_token_type?: string;
   id_token?: string;
 }

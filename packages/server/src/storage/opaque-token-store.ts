@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import type { ActClaim } from '../tokens/access-token.ts';
 import { FastRead } from './fast-read.ts';
 import type { Database, OpaqueAccessTokenRow } from './schema.ts';
 import { toInt } from './values.ts';
@@ -14,6 +15,8 @@ export interface OpaqueAccessToken {
   scope: string;
   issuedAt: number;
   expiresAt: number;
+  /** RFC 8693 §4.1 actor of an exchanged token; null otherwise. */
+  act?: ActClaim | null;
 }
 
 /** Opaque access tokens by the SHA-256 of the token; the token itself is never stored. */
@@ -40,6 +43,7 @@ export class OpaqueTokenStore {
         scope: token.scope,
         issued_at: token.issuedAt,
         expires_at: token.expiresAt,
+        act: token.act == null ? null : JSON.stringify(token.act),
       })
       .execute();
   }
@@ -57,6 +61,7 @@ export class OpaqueTokenStore {
       scope: row.scope,
       issuedAt: toInt(row.issued_at),
       expiresAt: toInt(row.expires_at),
+      act: row.act === null ? null : (JSON.parse(row.act) as ActClaim),
     };
   }
 

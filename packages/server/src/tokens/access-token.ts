@@ -21,6 +21,14 @@ export interface AccessTokenRequest {
   audience: string[];
   scope: string[];
   ttlSeconds: number;
+  /** RFC 8693 §4.1: the actor of a delegated (exchanged) token; absent otherwise. */
+  act?: ActClaim;
+}
+
+/** RFC 8693 §4.1 `act`: the acting party; nested `act` members are the prior actors of a chain. */
+export interface ActClaim {
+  sub: string;
+  act?: ActClaim;
 }
 
 export interface IssuedAccessToken {
@@ -41,6 +49,7 @@ export interface AccessTokenClaims extends JWTPayload {
   jti: string;
   client_id: string;
   scope?: string;
+  act?: ActClaim;
 }
 
 /** Prefix of opaque access tokens: tells them from JWTs at a glance, and helps secret scanners. */
@@ -64,13 +73,14 @@ export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenS
     scope: request.scope.join(' '),
     issuedAt,
     expiresAt: issuedAt + request.ttlSeconds,
+    act: request.act ?? null,
   });
   return { token, expiresIn: request.ttlSeconds, jti, expiresAt: issuedAt + request.ttlSeconds };
 }
 
 /**
  * Signs a JWT access token per RFC 9068 §2.2: `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`,
- * and `scope` (§2.2.3). Writes nothing anywhere.
+ * and `scope` (§2.2.3); an exchanged token also has `act` (RFC 8693 §4.1). Writes nothing anywhere.
  */
 async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Promise<IssuedAccessToken> {
   const signer = await ring.signer('ES256');
@@ -87,6 +97,7 @@ async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Prom
     jti,
     client_id: request.clientId,
     scope: request.scope.join(' '),
+    ...(request.act ? { act: request.act } : {}),
   });
   return { token, expiresIn: request.ttlSeconds, jti, expiresAt: exp };
 }

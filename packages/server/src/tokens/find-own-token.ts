@@ -30,6 +30,7 @@ export async function findOwnAccessToken(ctx: ServerContext, token: string): Pro
         jti: record.jti,
         client_id: record.clientId,
         scope: record.scope,
+        ...(record.act ? { act: record.act } : {}),
       },
       revoke: (clientId) => ctx.storage.opaqueTokens.delete(tokenHash, clientId),
     };
