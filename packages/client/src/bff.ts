@@ -1,0 +1,343 @@
+import type { ServerResponse } from 'node:http';
+import { decodeJwt } from 'jose';
+import type { LatchkeyClient } from './client.ts';
+import { DEFAULTS } from './defaults.ts';
+import { OAuthError, StateMismatchError, UnsupportedFeatureError } from './errors.ts';
+import type { IdTokenClaims } from './id-token.ts';
+import { readCookie, serializeCookie } from './lib/cookies.ts';
+import { fingerprint, randomValue } from './lib/random.ts';
+import { type CookieKey, CookieSealer } from './lib/sealed-cookie.ts';
+import { SingleFlight } from './lib/single-flight.ts';
+import { staleAt, type TokenSet } from './token-set.ts';
+
+export interface BffOptions {
+  client: LatchkeyClient;
+  /** The absolute URL of the app's callback route, registered with the client. */
+  redirectUri: string;
+  /** Default `openid offline_access` (offline_access brings the refresh token). */
+  scope?: string | undefined;
+  /**
+   * The 256-bit key that encrypts the cookies (32 bytes, or their base64/base64url). Several: the first
+   * encrypts, all decrypt (key rotation). Keep it secret, and the same on every instance.
+   */
+  cookieKey: CookieKey | readonly CookieKey[];
+  /** Name of the session cookie; the login cookie is `<name>-login`. Default `__Host-latchkey` (`latchkey` when not secure). */
+  cookieName?: string | undefined;
+  /** Mark cookies Secure (sent over https only). Default true; false only for http://localhost development. */
+  secure?: boolean | undefined;
+  /** Lifetime of the session cookie. Default 30 days (Latchkey's refresh-token family lifetime). */
+  sessionMaxAgeSeconds?: number | undefined;
+  /** How long a login may take. Default 600 s. */
+  loginMaxAgeSeconds?: number | undefined;
+  /** Refresh this long before the access token expires (at most half its lifetime). Default 30 s. */
+  refreshMarginSeconds?: number | undefined;
+  /** Where the server sends the browser after logout (registered with the client). */
+  postLogoutRedirectUri?: string | undefined;
+  /** Extra authorization request parameters for every login (e.g. `{ resource: 'https://api.example.com' }`). */
+  authorizationParams?: Record<string, string> | undefined;
+}
+
+/** What the BFF needs of a request: its URL (path and query are enough) and its headers. Node's, Express's and Fastify's requests, and fetch's Request, all fit. */
+export interface BffRequest {
+  url?: string | undefined;
+  headers: Headers | Record<string, string | string[] | undefined>;
+}
+
+/** A complete HTTP response for the framework to send (see sendBffResponse). */
+export interface BffResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+/** An access token for the request's user (undefined: not signed in), and cookies to set on the response. */
+export interface BffAccessToken {
+  accessToken: string | undefined;
+  /** Set-Cookie values to add to the response, always (a rotated session, or a cleared one). */
+  setCookie: string[];
+}
+
+export interface Bff {
+  /** Starts a login: a 303 to the authorization server, with state, nonce and PKCE verifier in an encrypted cookie. */
+  login(options?: { returnTo?: string | undefined; [parameter: string]: string | undefined }): Promise<BffResponse>;
+  /** Completes the login at the redirect URI: sets the session cookie and sends the browser to `returnTo`. Throws the SDK's typed errors. */
+  callback(request: BffRequest): Promise<BffResponse & { claims: IdTokenClaims | undefined }>;
+  /** The user's access token, refreshed when needed. Apply `setCookie` to the response. */
+  getAccessToken(request: BffRequest): Promise<BffAccessToken>;
+  /** The claims of the user's ID token, when signed in. */
+  getUser(request: BffRequest): Promise<IdTokenClaims | undefined>;
+  /** Revokes the tokens, clears the session cookie, and sends the browser to the server's logout (RP-initiated logout). */
+  logout(request: BffRequest, options?: { postLogoutRedirectUri?: string | undefined }): Promise<BffResponse>;
+}
+
+/** What the session cookie holds: never shown to the browser's scripts, encrypted for everyone else. */
+interface SessionCookie {
+  sid: string;
+  rt?: string | undefined;
+  idt?: string | undefined;
+}
+
+/** What the login cookie holds between login and callback. */
+interface LoginCookie {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+  maxAge?: number | undefined;
+}
+
+/** A signed-in session as this process knows it: the access token lives only here. */
+interface LiveSession {
+  session: SessionCookie;
+  accessToken: string;
+  /** Seconds since the epoch after which the access token is refreshed. */
+  staleAt: number;
+  refreshHash: string | undefined;
+  /** The refresh token before the last rotation, and when it rotated (milliseconds). */
+  previousRefreshHash: string | undefined;
+  rotatedAtMs: number;
+  /** The Set-Cookie of the current session cookie, for browsers still sending the previous one. */
+  cookie: string;
+}
+
+const SESSION_TYP = 'latchkey-bff-session+jwt';
+const LOGIN_TYP = 'latchkey-bff-login+jwt';
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * A backend-for-frontend (the pattern of the IETF "OAuth 2.0 for Browser-Based Applications" draft,
+ * §6.1): the app's server does the OAuth work, the browser holds only an encrypted, HttpOnly, Secure,
+ * SameSite=Strict session cookie, and its JavaScript never sees a token. The refresh token lives in
+ * that cookie (rotated on every refresh); the access token in this process's memory.
+ *
+ * @example
+ * const bff = createBff({ client, redirectUri: 'https://app.example/callback', cookieKey: process.env.COOKIE_KEY! });
+ * // GET /login:    sendBffResponse(res, await bff.login({ returnTo: '/' }))
+ * // GET /callback: sendBffResponse(res, await bff.callback(req))
+ * // an API route:  const { accessToken, setCookie } = await bff.getAccessToken(req); appendSetCookie(res, setCookie);
+ * // POST /logout:  sendBffResponse(res, await bff.logout(req))
+ */
+export function createBff(options: BffOptions): Bff {
+  const { client } = options;
+  const secure = options.secure ?? true;
+  const sessionName = options.cookieName ?? (secure ? '__Host-latchkey' : 'latchkey');
+  const loginName = `${sessionName}-login`;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(sessionName)) throw new TypeError(`cookieName ${JSON.stringify(sessionName)} is not a valid cookie name`);
+  if (sessionName.startsWith('__Host-') && !secure) throw new TypeError('a __Host- cookie must be Secure: choose another cookieName with secure: false');
+  const redirectUri = new URL(options.redirectUri).toString();
+  const scope = options.scope ?? 'openid offline_access';
+  const sealer = new CookieSealer(Array.isArray(options.cookieKey) ? options.cookieKey : [options.cookieKey as CookieKey]);
+  const sessionMaxAgeSeconds = positive(options.sessionMaxAgeSeconds ?? DEFAULTS.bffSessionMaxAgeSeconds, 'sessionMaxAgeSeconds');
+  const loginMaxAgeSeconds = positive(options.loginMaxAgeSeconds ?? DEFAULTS.bffLoginMaxAgeSeconds, 'loginMaxAgeSeconds');
+  const marginSeconds = options.refreshMarginSeconds ?? DEFAULTS.sessionRefreshMarginSeconds;
+  const overlapMs = DEFAULTS.bffRotationOverlapSeconds * 1000;
+
+  const live = new Map<string, LiveSession>();
+  const refreshes = new SingleFlight<string, LiveSession>();
+  let lastSweepMs = Date.now();
+
+  // The session cookie is Strict: no other site can make the browser send it (CSRF). The login cookie
+  // must be Lax: the browser comes back to the callback from the authorization server, another site,
+  // and a Strict cookie would not be sent with that navigation.
+  const sessionCookie = async (session: SessionCookie) =>
+    serializeCookie(sessionName, await sealer.seal(SESSION_TYP, { ...session }, sessionMaxAgeSeconds), {
+      maxAgeSeconds: sessionMaxAgeSeconds,
+      secure,
+      sameSite: 'Strict',
+    });
+  const clearSession = serializeCookie(sessionName, '', { maxAgeSeconds: 0, secure, sameSite: 'Strict' });
+  const clearLogin = serializeCookie(loginName, '', { maxAgeSeconds: 0, secure, sameSite: 'Lax' });
+
+  async function readSession(request: BffRequest): Promise<{ present: boolean; session: SessionCookie | undefined }> {
+    const value = readCookie(cookieHeader(request), sessionName);
+    if (!value) return { present: false, session: undefined };
+    const payload = await sealer.open(SESSION_TYP, value);
+    if (!payload || typeof payload.sid !== 'string') return { present: true, session: undefined };
+    return {
+      present: true,
+      session: {
+        sid: payload.sid,
+        rt: typeof payload.rt === 'string' ? payload.rt : undefined,
+        idt: typeof payload.idt === 'string' ? payload.idt : undefined,
+      },
+    };
+  }
+
+  async function remember(session: SessionCookie, tokens: TokenSet, previousRefreshHash: string | undefined): Promise<LiveSession> {
+    const entry: LiveSession = {
+      session,
+      accessToken: tokens.accessToken,
+      staleAt: staleAt(tokens, marginSeconds),
+      refreshHash: session.rt === undefined ? undefined : fingerprint(session.rt),
+      previousRefreshHash,
+      rotatedAtMs: Date.now(),
+      cookie: await sessionCookie(session),
+    };
+    sweep();
+    live.set(session.sid, entry);
+    return entry;
+  }
+
+  /** Forgets sessions whose access token went stale a while ago: their next request refreshes from the cookie. */
+  function sweep(): void {
+    const nowMs = Date.now();
+    if (nowMs - lastSweepMs < SWEEP_INTERVAL_MS) return;
+    lastSweepMs = nowMs;
+    for (const [sid, entry] of live) if (entry.staleAt * 1000 + overlapMs < nowMs) live.delete(sid);
+  }
+
+  function rotate(session: SessionCookie & { rt: string }): Promise<LiveSession> {
+    return refreshes.run(fingerprint(session.rt), async () => {
+      const previous: TokenSet | undefined =
+        session.idt === undefined ? undefined : { accessToken: '', tokenType: 'Bearer', idToken: session.idt, idTokenClaims: decodeJwt(session.idt) as IdTokenClaims };
+      const tokens = await client.refresh(session.rt, { previous });
+      return remember({ sid: session.sid, rt: tokens.refreshToken, idt: tokens.idToken ?? session.idt }, tokens, fingerprint(session.rt));
+    });
+  }
+
+  return {
+    async login(loginOptions = {}) {
+      const { returnTo = '/', ...extra } = loginOptions;
+      if (!isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
+      const pending = await client.createAuthorizationRequest({ ...options.authorizationParams, ...extra, redirectUri, scope });
+      const login: LoginCookie = { state: pending.state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, returnTo, maxAge: pending.maxAge };
+      const cookie = serializeCookie(loginName, await sealer.seal(LOGIN_TYP, { ...login }, loginMaxAgeSeconds), {
+        maxAgeSeconds: loginMaxAgeSeconds,
+        secure,
+        sameSite: 'Lax',
+      });
+      return { status: 303, headers: { location: pending.url, 'set-cookie': [cookie], 'cache-control': 'no-store' }, body: '' };
+    },
+
+    async callback(request) {
+      const value = readCookie(cookieHeader(request), loginName);
+      const login = value === undefined ? undefined : ((await sealer.open(LOGIN_TYP, value)) as unknown as LoginCookie | undefined);
+      if (!login || typeof login.state !== 'string' || typeof login.returnTo !== 'string') {
+        throw new StateMismatchError('no login in progress in this browser (or it took too long)');
+      }
+      const tokens = await client.handleCallback(request.url ?? '', { ...login, redirectUri, scope });
+      const entry = await remember({ sid: randomValue(), rt: tokens.refreshToken, idt: tokens.idToken }, tokens, undefined);
+      const target = isLocalPath(login.returnTo) ? login.returnTo : '/';
+      return {
+        status: 200,
+        headers: {
+          'set-cookie': [entry.cookie, clearLogin],
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+          'referrer-policy': 'no-referrer',
+        },
+        // A page that moves on by itself rather than a redirect: the browser arrived from another site, and
+        // it would not send the new SameSite=Strict cookie with a redirect that continues that navigation.
+        body: `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(target)}"><title>Signed in</title><p><a href="${escapeHtml(target)}">Continue</a></p>`,
+        claims: tokens.idTokenClaims,
+      };
+    },
+
+    async getAccessToken(request) {
+      const { present, session } = await readSession(request);
+      if (!session) return { accessToken: undefined, setCookie: present ? [clearSession] : [] };
+      let current: SessionCookie = session;
+      let setCookie: string[] = [];
+      const known = live.get(session.sid);
+      const presentedHash = session.rt === undefined ? undefined : fingerprint(session.rt);
+      if (known && presentedHash !== known.refreshHash) {
+        // A request that left the browser before the rotated cookie arrived: it carries the previous
+        // refresh token, which is spent. Answer from the current session instead of spending it again
+        // (which the server would take for theft), and bring the browser's cookie up to date.
+        if (presentedHash !== undefined && presentedHash === known.previousRefreshHash && Date.now() - known.rotatedAtMs < overlapMs) {
+          current = known.session;
+          setCookie = [known.cookie];
+        }
+      }
+      const currentHash = current.rt === undefined ? undefined : fingerprint(current.rt);
+      if (known && currentHash === known.refreshHash && Date.now() / 1000 < known.staleAt) {
+        return { accessToken: known.accessToken, setCookie };
+      }
+      if (current.rt === undefined) {
+        // Signed in without a refresh token (no offline_access): the session ends with its access token.
+        live.delete(session.sid);
+        return { accessToken: undefined, setCookie: [clearSession] };
+      }
+      try {
+        const entry = await rotate({ ...current, rt: current.rt });
+        return { accessToken: entry.accessToken, setCookie: [entry.cookie] };
+      } catch (err) {
+        // RFC 6749 §5.2: the refresh token is invalid, expired or revoked: the user must log in again.
+        if (err instanceof OAuthError && err.error === 'invalid_grant') {
+          live.delete(session.sid);
+          return { accessToken: undefined, setCookie: [clearSession] };
+        }
+        throw err;
+      }
+    },
+
+    async getUser(request) {
+      const { session } = await readSession(request);
+      if (!session?.idt) return undefined;
+      // Validated when it was received; the cookie it came in is authenticated.
+      return decodeJwt(session.idt) as IdTokenClaims;
+    },
+
+    async logout(request, logoutOptions = {}) {
+      const { present, session } = await readSession(request);
+      const postLogoutRedirectUri = logoutOptions.postLogoutRedirectUri ?? options.postLogoutRedirectUri;
+      if (session) {
+        const known = live.get(session.sid);
+        live.delete(session.sid);
+        // RFC 7009: at Latchkey, revoking the refresh token ends the grant and its access tokens; the
+        // access token is revoked too for servers that do not cascade. A failure does not keep the user
+        // signed in here.
+        const revocations: Promise<void>[] = [];
+        if (session.rt !== undefined) revocations.push(client.revoke(session.rt, { tokenTypeHint: 'refresh_token' }));
+        if (known) revocations.push(client.revoke(known.accessToken, { tokenTypeHint: 'access_token' }));
+        await Promise.allSettled(revocations);
+      }
+      let location: string;
+      try {
+        location = await client.endSessionUrl({ idTokenHint: session?.idt, postLogoutRedirectUri });
+      } catch (err) {
+        if (!(err instanceof UnsupportedFeatureError)) throw err;
+        location = postLogoutRedirectUri ?? '/';
+      }
+      // Only a browser that sent the cookie gets it cleared: another site cannot sign the user out here.
+      return { status: 303, headers: { location, 'set-cookie': present ? [clearSession] : [], 'cache-control': 'no-store' }, body: '' };
+    },
+  };
+}
+
+/** Writes a BffResponse to a Node response (node:http, Express's `res`, Fastify's `reply.raw`). */
+export function sendBffResponse(res: ServerResponse, response: BffResponse): void {
+  res.statusCode = response.status;
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (name.toLowerCase() === 'set-cookie') appendSetCookie(res, value);
+    else res.setHeader(name, value);
+  }
+  res.end(response.body);
+}
+
+/** Adds Set-Cookie values to a Node response, keeping those already set. */
+export function appendSetCookie(res: ServerResponse, cookies: string | readonly string[]): void {
+  for (const cookie of typeof cookies === 'string' ? [cookies] : cookies) res.appendHeader('set-cookie', cookie);
+}
+
+function cookieHeader(request: BffRequest): string | undefined {
+  const { headers } = request;
+  if (headers instanceof Headers) return headers.get('cookie') ?? undefined;
+  const value = headers.cookie;
+  return Array.isArray(value) ? value.join('; ') : value;
+}
+
+/** A path on this site: `/x`, never `//host` or `/\host` (which browsers follow to another site). */
+function isLocalPath(path: string): boolean {
+  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\') && !/[\u0000-\u001f\u007f]/.test(path);
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&#39;');
+}
+
+function positive(value: number, name: string): number {
+  if (!(value > 0) || !Number.isFinite(value)) throw new TypeError(`${name} must be a positive number of seconds`);
+  return value;
+}

@@ -1,0 +1,179 @@
+import {
+  type AuthorizationRequestOptions,
+  type CallbackExpectations,
+  createAuthorizationRequest,
+  handleCallback,
+  type PendingAuthorization,
+} from './authorization-code.ts';
+import { type ClientCredentialsRequest, requestClientCredentialsToken } from './client-credentials.ts';
+import { DEFAULTS } from './defaults.ts';
+import {
+  type DeviceAuthorization,
+  type DeviceAuthorizationOptions,
+  pollDeviceToken,
+  type PollOptions,
+  startDeviceAuthorization,
+} from './device-authorization.ts';
+import type { ServerMetadata } from './discovery.ts';
+import { type EndSessionOptions, endSessionUrl } from './end-session.ts';
+import { type IntrospectionResponse, type IntrospectOptions, introspect } from './introspection.ts';
+import type { ClientAuthMethod } from './lib/client-auth.ts';
+import { ClientCore, ID_TOKEN_ALGORITHMS, type IdTokenAlgorithm } from './lib/client-core.ts';
+import type { FetchLike } from './lib/http.ts';
+import { isSecureUrl } from './lib/secure-url.ts';
+import { refresh, type RefreshOptions } from './refresh.ts';
+import { revoke, type RevokeOptions } from './revocation.ts';
+import { exchangeToken, type ExchangedToken, type TokenExchangeRequest } from './token-exchange.ts';
+import { TokenSession, type TokenSessionOptions } from './token-session.ts';
+import type { TokenSet } from './token-set.ts';
+
+export interface LatchkeyClientOptions {
+  /** The issuer identifier, exactly as the server names itself (`iss`), e.g. `https://login.example.com`. */
+  issuer: string;
+  clientId: string;
+  /** For a confidential client. */
+  clientSecret?: string | undefined;
+  /**
+   * How the client authenticates at the token, revocation and introspection endpoints. Default:
+   * `client_secret_basic` with a secret, `none` (a public client) without.
+   */
+  tokenEndpointAuthMethod?: ClientAuthMethod | undefined;
+  /** Replaces the global fetch for every request to the server (JWKS included). */
+  fetch?: FetchLike | undefined;
+  /** Per request. Default 10 000 ms. */
+  requestTimeoutMs?: number | undefined;
+  /** Clock skew tolerated when checking ID tokens. Default 30 s. */
+  clockToleranceSeconds?: number | undefined;
+  /** The ID token algorithms to accept. Default: those of RS256 and ES256 that the metadata lists. */
+  idTokenSigningAlgorithms?: readonly IdTokenAlgorithm[] | undefined;
+  /**
+   * Allows an http issuer and http endpoints on hosts other than localhost, 127.0.0.1 and [::1].
+   * Tokens and secrets then cross the network in clear: never in production.
+   */
+  allowInsecureRequests?: boolean | undefined;
+}
+
+/**
+ * A client of one Latchkey (or any OAuth 2.1 / OpenID Connect) authorization server. Discovery runs on
+ * first use and is cached; every method links the RFC it implements.
+ *
+ * @example
+ * const client = new LatchkeyClient({ issuer: 'https://login.example.com', clientId: 'demo-shop' });
+ * const pending = await client.createAuthorizationRequest({ redirectUri, scope: 'openid offline_access' });
+ * // redirect the browser to pending.url, keep the rest; then, at the redirect URI:
+ * const tokens = await client.handleCallback(req.url, pending);
+ */
+export class LatchkeyClient {
+  readonly #core: ClientCore;
+  /** The fetch this client uses. */
+  readonly fetch: FetchLike;
+
+  constructor(options: LatchkeyClientOptions) {
+    const issuer = checkIssuer(options.issuer, options.allowInsecureRequests === true);
+    if (typeof options.clientId !== 'string' || options.clientId === '') throw new TypeError('clientId is required');
+    const method: ClientAuthMethod = options.tokenEndpointAuthMethod ?? (options.clientSecret === undefined ? 'none' : 'client_secret_basic');
+    if (!['client_secret_basic', 'client_secret_post', 'none'].includes(method)) throw new TypeError(`unsupported tokenEndpointAuthMethod ${method}`);
+    if (method !== 'none' && !options.clientSecret) throw new TypeError(`${method} needs a clientSecret`);
+    if (method === 'none' && options.clientSecret !== undefined) throw new TypeError('a clientSecret was given with tokenEndpointAuthMethod none');
+    for (const alg of options.idTokenSigningAlgorithms ?? []) {
+      if (!ID_TOKEN_ALGORITHMS.includes(alg)) throw new TypeError(`unsupported ID token algorithm ${alg}`);
+    }
+    const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.fetch = fetchImpl;
+    this.#core = new ClientCore({
+      issuer,
+      identity: { clientId: options.clientId, clientSecret: options.clientSecret, method },
+      http: { fetch: fetchImpl, timeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs },
+      allowInsecureRequests: options.allowInsecureRequests === true,
+      clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
+      idTokenAlgorithms: options.idTokenSigningAlgorithms,
+    });
+  }
+
+  get issuer(): string {
+    return this.#core.issuer;
+  }
+
+  get clientId(): string {
+    return this.#core.clientId;
+  }
+
+  /**
+   * The server's metadata (OpenID Connect Discovery 1.0 §4, falling back to RFC 8414 §3), fetched on
+   * first use and cached; its `issuer` must be exactly this client's issuer.
+   */
+  metadata(): Promise<ServerMetadata> {
+    return this.#core.metadata();
+  }
+
+  /** Starts the authorization code flow with PKCE (OAuth 2.1 §4.1.1, RFC 7636). See authorization-code.ts. */
+  createAuthorizationRequest(options: AuthorizationRequestOptions): Promise<PendingAuthorization> {
+    return createAuthorizationRequest(this.#core, options);
+  }
+
+  /** Completes the code flow at the redirect URI (RFC 9207, RFC 6749 §4.1.2-4.1.4, OIDC Core §3.1.3.7). */
+  handleCallback(callbackUrl: string | URL, expected: CallbackExpectations): Promise<TokenSet> {
+    return handleCallback(this.#core, callbackUrl, expected);
+  }
+
+  /** RFC 6749 §6: new tokens for a refresh token; the set carries the rotated refresh token. */
+  refresh(refreshToken: string, options?: RefreshOptions): Promise<TokenSet> {
+    return refresh(this.#core, refreshToken, options);
+  }
+
+  /** A user's tokens kept fresh, with one refresh in flight at a time. */
+  session(tokens: TokenSet, options?: TokenSessionOptions): TokenSession {
+    return new TokenSession(this, tokens, options);
+  }
+
+  /** RFC 6749 §4.4: one client-credentials token request (ClientCredentials adds caching and retries). */
+  clientCredentialsGrant(request?: ClientCredentialsRequest): Promise<TokenSet> {
+    return requestClientCredentialsToken(this.#core, request);
+  }
+
+  /** RFC 7009: revokes a token of this client. */
+  revoke(token: string, options?: RevokeOptions): Promise<void> {
+    return revoke(this.#core, token, options);
+  }
+
+  /** RFC 7662: whether a token is active, and its claims. */
+  introspect(token: string, options?: IntrospectOptions): Promise<IntrospectionResponse> {
+    return introspect(this.#core, token, options);
+  }
+
+  /** RFC 8628 §3.1: starts a device authorization. */
+  startDeviceAuthorization(options?: DeviceAuthorizationOptions): Promise<DeviceAuthorization> {
+    return startDeviceAuthorization(this.#core, options);
+  }
+
+  /** RFC 8628 §3.4-3.5: polls until the user approves or denies, or the code expires. */
+  pollDeviceToken(authorization: DeviceAuthorization, options?: PollOptions): Promise<TokenSet> {
+    return pollDeviceToken(this.#core, authorization, options);
+  }
+
+  /** RFC 8693: exchanges a token for another. */
+  exchangeToken(request: TokenExchangeRequest): Promise<ExchangedToken> {
+    return exchangeToken(this.#core, request);
+  }
+
+  /** OpenID Connect RP-Initiated Logout: the URL that ends the user's session at the server. */
+  endSessionUrl(options?: EndSessionOptions): Promise<string> {
+    return endSessionUrl(this.#core, options);
+  }
+}
+
+function checkIssuer(issuer: string, allowInsecureRequests: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError(`issuer ${JSON.stringify(issuer)} is not an absolute URL`);
+  }
+  // RFC 8414 §2: "a case-sensitive URL that uses the https scheme that contains scheme, host, and
+  // optionally, port number and path components and no query or fragment components".
+  if (url.search !== '' || url.hash !== '' || issuer.includes('#')) throw new TypeError('the issuer has no query or fragment');
+  if (!allowInsecureRequests && !isSecureUrl(url)) {
+    throw new TypeError(`issuer ${issuer} is not https; allowInsecureRequests permits it outside production`);
+  }
+  return issuer;
+}
