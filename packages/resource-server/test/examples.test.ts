@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
+import { ordersApi as expressOrdersApi } from '../examples/express-orders-api.ts';
+import { ordersApi as fastifyOrdersApi } from '../examples/fastify-orders-api.ts';
+import { ordersHandler } from '../examples/fetch-orders-api.ts';
+import { API, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
+
+/**
+ * The examples run as written, importing the package by its name (its built dist/, which `npm ci`
+ * builds): a token with orders:read lists orders, placing one needs orders:write, no token is 401.
+ */
+describe('examples', () => {
+  let db: TestDatabase;
+  let l: Latchkey;
+  let read: string;
+
+  before(async () => {
+    db = await sqlite.create();
+    l = await startLatchkey(db);
+    read = await l.token('orders:read');
+  });
+  after(async () => {
+    await l?.close();
+    await db?.drop();
+  });
+
+  const expectations = async (base: string, token: string) => {
+    const list = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(list.status, 200);
+    assert.equal(((await list.json()) as { for: string }).for, l.caller[0]);
+    assert.equal((await fetch(`${base}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 403);
+    assert.equal((await fetch(`${base}/orders`)).status, 401);
+  };
+
+  test('fastify-orders-api.ts: JWTs validated, lko_ tokens introspected', async () => {
+    const app = fastifyOrdersApi({ issuer: l.issuer, audience: API, introspection: { clientId: l.apiClient[0], clientSecret: l.apiClient[1] } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      await expectations(base, read);
+      // An lko_ token goes to introspection (the validator would call it malformed): inactive here.
+      const res = await fetch(`${base}/orders`, { headers: { authorization: `Bearer lko_${'x'.repeat(43)}` } });
+      assert.equal(res.status, 401);
+      assert.match(res.headers.get('www-authenticate')!, /error_description="the access token is not active"/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('express-orders-api.ts', async () => {
+    const server = expressOrdersApi({ issuer: l.issuer, audience: API }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      await expectations(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, read);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('fetch-orders-api.ts', async () => {
+    const handler = ordersHandler({ issuer: l.issuer, audience: API });
+    const call = (init: RequestInit = {}) => handler(new Request('http://api.test/orders', init));
+    const list = await call({ headers: { authorization: `Bearer ${read}` } });
+    assert.equal(list.status, 200);
+    assert.equal(((await list.json()) as { for: string }).for, l.caller[0]);
+    assert.equal((await call({ method: 'POST', headers: { authorization: `Bearer ${read}` } })).status, 403);
+    assert.equal((await call()).status, 401);
+  });
+});
