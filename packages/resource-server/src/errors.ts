@@ -16,22 +16,27 @@ export abstract class ResourceServerError extends Error {
   }
 }
 
-/** Which check refused a token, in the order the validator runs them. */
-export type ValidationCheck =
-  | 'size'
-  | 'malformed'
-  | 'algorithm'
-  | 'key'
-  | 'crit'
-  | 'signature'
-  | 'typ'
-  | 'issuer'
-  | 'audience'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'claims'
-  /** Introspection (RFC 7662) answered `{"active": false}`. */
-  | 'inactive';
+/**
+ * Which check refused a token, in the order the validator runs them; `inactive` is introspection's
+ * `{"active": false}` (RFC 7662 §2.2).
+ */
+export const VALIDATION_CHECKS = [
+  'size',
+  'malformed',
+  'algorithm',
+  'key',
+  'crit',
+  'signature',
+  'typ',
+  'issuer',
+  'audience',
+  'expired',
+  'not_yet_valid',
+  'claims',
+  'inactive',
+] as const;
+
+export type ValidationCheck = (typeof VALIDATION_CHECKS)[number];
 
 const DESCRIPTIONS: Record<ValidationCheck, string> = {
   size: 'the access token is too large',

@@ -22,6 +22,7 @@ export {
   InvalidRequestError,
   InsufficientScopeError,
   ConfigurationError,
+  VALIDATION_CHECKS,
   type ValidationCheck,
 } from './errors.ts';
 export type { TokenVerifier } from './lib/bearer.ts';

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { BEARER_AUTH_DEFAULTS, INTROSPECTOR_DEFAULTS, TokenValidationError, VALIDATION_CHECKS, VALIDATOR_DEFAULTS } from '../src/index.ts';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const rows = (name: string) => readme.split('\n').filter((line) => line.startsWith(`| \`${name}\` |`));
+
+test('the README configuration table lists every option with its default (src/defaults.ts)', () => {
+  const defaults: Record<string, unknown> = { ...VALIDATOR_DEFAULTS, ...INTROSPECTOR_DEFAULTS, ...BEARER_AUTH_DEFAULTS };
+  for (const [name, value] of Object.entries(defaults)) {
+    assert.ok(
+      rows(name).some((line) => line.includes(`\`${JSON.stringify(value)}\``)),
+      `no README row for ${name} showing its default ${JSON.stringify(value)}`,
+    );
+  }
+  for (const required of ['issuer', 'audience', 'clientId', 'clientSecret', 'fetch']) assert.ok(rows(required).length > 0, `no README row for ${required}`);
+});
+
+test('the README error table lists every check with its error_description', () => {
+  for (const check of VALIDATION_CHECKS) {
+    const description = new TokenValidationError(check).description;
+    assert.ok(rows(check).some((line) => line.includes(description)), `no README row for ${check} with "${description}"`);
+  }
+});
