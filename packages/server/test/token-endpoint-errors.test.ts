@@ -217,7 +217,6 @@ for (const backend of await backends()) {
         'implicit',
         'token',
         'urn:ietf:params:oauth:grant-type:device_code',
-        'urn:ietf:params:oauth:grant-type:token-exchange',
         'urn:ietf:params:oauth:grant-type:jwt-bearer',
         'urn:example:not-a-grant',
         'CLIENT_CREDENTIALS',
