@@ -62,7 +62,13 @@ export function bearerAuth(verifier: TokenVerifier, options: BearerAuthOptions =
   };
 }
 
-/** An Express middleware, after `bearerAuth`: 403 `insufficient_scope` unless the token has every one of `scopes`. */
+/**
+ * An Express middleware, after `bearerAuth`: 403 `insufficient_scope` (RFC 6750 §3.1) unless the
+ * token has every one of `scopes`.
+ *
+ * @example
+ * app.post('/orders', auth, requireScopes('orders:write'), placeOrder);
+ */
 export function requireScopes(...scopes: string[]): Middleware {
   const required = checkScopes(scopes);
   return function latchkeyRequireScopes(req, res, next) {

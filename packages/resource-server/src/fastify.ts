@@ -52,6 +52,9 @@ export function bearerAuth(verifier: TokenVerifier, options: BearerAuthOptions =
 /**
  * A Fastify preHandler, after `bearerAuth`, that answers 403 `insufficient_scope` (RFC 6750 §3.1)
  * unless the token has every one of `scopes`.
+ *
+ * @example
+ * app.post('/orders', { preHandler: [auth, requireScopes('orders:write')] }, placeOrder);
  */
 export function requireScopes(...scopes: string[]): PreHandler {
   const required = checkScopes(scopes);

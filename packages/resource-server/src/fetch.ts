@@ -51,6 +51,9 @@ export function withBearerAuth(
 /**
  * Wraps an authenticated handler: 403 `insufficient_scope` (RFC 6750 §3.1) unless the token has
  * every one of `scopes`.
+ *
+ * @example
+ * const place = withBearerAuth(validator, requireScopes('orders:write')(async (request, auth) => placeOrder(request, auth)));
  */
 export function requireScopes(...scopes: string[]): (handler: AuthenticatedHandler) => AuthenticatedHandler {
   const required = checkScopes(scopes);

@@ -87,9 +87,14 @@ describe('JWKS: the issuer is down', () => {
     assert.equal(counter.count('/jwks'), fetchesBefore + 1, 'no retry within the cooldown');
   });
 
-  test('a validator that never reached the issuer has no keys: JwksUnavailableError', async () => {
-    const fresh = createValidator({ issuer: l.issuer, audience: API });
+  test('a validator that never reached the issuer has no keys: JwksUnavailableError, and it retries only after the cooldown', async () => {
+    const attempts = countingFetch();
+    const fresh = createValidator({ issuer: l.issuer, audience: API, fetch: attempts.fetch });
     await assert.rejects(fresh.validate(known), JwksUnavailableError);
+    assert.equal(attempts.urls.length, 2, 'both metadata locations tried once');
+    await assert.rejects(fresh.validate(known), JwksUnavailableError);
+    await assert.rejects(fresh.validate(unknownKid), JwksUnavailableError);
+    assert.equal(attempts.urls.length, 2, 'not again within the cooldown');
     // A token refused on its own merits is still refused as such, without asking anyone.
     await assert.rejects(fresh.validate('x'.repeat(9000)), TokenValidationError);
   });

@@ -32,7 +32,8 @@ export class JwksCache {
 
   /** jose's key resolver: the issuer's key for this protected header. */
   async key(header: JWSHeaderParameters): Promise<Key> {
-    if (!this.keySet || Date.now() >= this.nextFetchAtMs) await this.refresh();
+    // Due at first use, then after each interval; after a failure only once the cooldown has passed.
+    if (Date.now() >= this.nextFetchAtMs) await this.refresh();
     if (!this.keySet) throw this.unavailable();
     try {
       return await this.keySet(header);
