@@ -176,6 +176,7 @@ for (const backend of await backends()) {
           first_party: false,
           id_token_signed_response_alg: 'RS256',
           introspect_for: [],
+          token_exchange: [],
         },
       );
       for (const r of [clientsList, showJson]) {
