@@ -36,9 +36,11 @@ export async function userinfoEndpoint(ctx: ServerContext, request: UserinfoRequ
 function bearerToken(request: UserinfoRequest): string {
   const header = request.authorization;
   let fromHeader: string | undefined;
-  if (header !== undefined) {
+  // RFC 6750 §3.1: a request with another authentication scheme (Basic, ...) carries no token, and
+  // its challenge "SHOULD NOT include an error code".
+  if (header !== undefined && /^bearer(\s|$)/i.test(header)) {
     const match = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-    if (!match) throw new InvalidToken('the Authorization header is not a Bearer token');
+    if (!match) throw new InvalidToken('the Authorization header is not a well-formed Bearer token');
     fromHeader = match[1];
   }
   // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."

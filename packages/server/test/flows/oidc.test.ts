@@ -371,6 +371,12 @@ for (const backend of await backends()) {
       assertInvalidToken(await getUserinfo({ headers: { authorization: `Bearer ${apiOnly.access_token}` } }), 'a token without openid');
     });
 
+    test('J69: another authentication scheme (Basic) is no token: a bare challenge, no error code (RFC 6750 §3.1)', async () => {
+      const res = await fetch(`${s.issuer}/userinfo`, { headers: { authorization: 'Basic YWxpY2U6c2VjcmV0' } });
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+    });
+
     test('J69: a token in both the header and the body is 400 invalid_request', async () => {
       const tokens = await flow();
       // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
