@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { drive, type LoadResult } from './lib/load.ts';
 import { withRssPeak } from './lib/processes.ts';
 import { createBenchDatabase } from './lib/postgres.ts';
+import { gatewayMarkdown, runGatewayScenario, type GatewayReport } from './scenarios/gateway.ts';
 import { startLatchkey } from './targets/latchkey.ts';
 import { startCeiling } from './targets/ceiling.ts';
 import { oidcProviderVersion, startOidcProvider } from './targets/oidc-provider.ts';
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string', default: '20' },
     pool: { type: 'string' },
-    scenarios: { type: 'string', default: 'client_credentials,introspection,postgres,cold_start' },
+    scenarios: { type: 'string', default: 'client_credentials,introspection,postgres,cold_start,gateway' },
     out: { type: 'string', default: new URL('./results', import.meta.url).pathname },
   },
 });
@@ -199,6 +200,11 @@ if (scenarios.has('postgres')) {
   }
 }
 
+let gateway: GatewayReport | undefined;
+if (scenarios.has('gateway')) {
+  gateway = await runGatewayScenario({ connections, durationSeconds, warmupSeconds }, (line) => console.log(line));
+}
+
 notes.push('resource-server validation: not measured yet (packages/resource-server does not exist yet).');
 notes.push('authorization code flow: not measured yet (the flow does not exist yet).');
 
@@ -211,6 +217,7 @@ const report = {
   ratios,
   startups,
   notes,
+  ...(gateway ? { gateway } : {}),
 };
 
 const md = [
@@ -226,6 +233,7 @@ const md = [
   ...(startups.length ? ['| cold start (spawn to ready) | ms |', '|---|---|', ...startups.map((s) => `| ${s.server} | ${s.ms.join(', ')} |`), ''] : []),
   ...notes.map((n) => `- ${n}`),
   '',
+  ...(gateway ? gatewayMarkdown(gateway) : []),
 ].join('\n');
 
 mkdirSync(values.out!, { recursive: true });

@@ -10,6 +10,8 @@ export interface LoadOptions {
   durationSeconds: number;
   /** Expected status; any other counts as an error. */
   expectStatus?: number;
+  /** Keep every expected response's latency, for percentiles finer than autocannon's whole milliseconds. */
+  recordLatencies?: boolean;
 }
 
 export interface LoadResult {
@@ -19,6 +21,8 @@ export interface LoadResult {
   totalRequests: number;
   /** Socket errors, timeouts and responses with an unexpected status. */
   errors: number;
+  /** With `recordLatencies`: percentiles of the expected responses, in milliseconds to the microsecond. */
+  latencyMs?: { p50: number; p90: number; p99: number; mean: number };
 }
 
 /** Drives one server with autocannon: fixed connections and duration, every request counted. */
@@ -27,6 +31,7 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
   const bodies = options.bodies;
   let unexpected = 0;
   const expect = options.expectStatus ?? 200;
+  const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -50,8 +55,9 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
-    instance.on('response', (_client, statusCode) => {
+    instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
       if (statusCode !== expect) unexpected++;
+      else if (options.recordLatencies) latencies.push(responseTimeMs);
     });
   });
   return {
@@ -60,5 +66,15 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
     p99Ms: result.latency.p99,
     totalRequests: result.requests.total,
     errors: result.errors + result.timeouts + unexpected,
+    ...(options.recordLatencies ? { latencyMs: summarize(latencies) } : {}),
   };
+}
+
+/** Nearest-rank percentiles (and the mean) of response times, rounded to the microsecond. */
+function summarize(values: number[]): { p50: number; p90: number; p99: number; mean: number } {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
+  const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : NaN;
+  return { p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), mean: round(mean) };
 }

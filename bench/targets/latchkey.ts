@@ -16,7 +16,13 @@ const AUDIENCE = 'https://api.example.com';
  * Latchkey as users run it: `latchkey serve` in its own process, on SQLite in a fresh data directory
  * or on a fresh PostgreSQL database. Request logging is at `warn` (oidc-provider logs no requests).
  */
-export async function startLatchkey(options: { databaseUrl?: string; label: string; tokenFormat?: 'jwt' | 'opaque' }): Promise<Target> {
+export async function startLatchkey(options: {
+  databaseUrl?: string;
+  label: string;
+  tokenFormat?: 'jwt' | 'opaque';
+  /** Access-token lifetime of the benchmark API (the server's default when absent). */
+  accessTokenTtlSeconds?: number;
+}): Promise<LatchkeyTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -30,14 +36,15 @@ export async function startLatchkey(options: { databaseUrl?: string; label: stri
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
   };
   const cli = async (...args: string[]) => (await run(process.execPath, [BIN, ...args], { env })).stdout;
-  await cli('resources', 'create', '--identifier', AUDIENCE, '--scopes', 'orders:read,orders:write', '--token-format', options.tokenFormat ?? 'jwt');
+  const ttl = options.accessTokenTtlSeconds ? ['--access-token-ttl', String(options.accessTokenTtlSeconds)] : [];
+  await cli('resources', 'create', '--identifier', AUDIENCE, '--scopes', 'orders:read,orders:write', '--token-format', options.tokenFormat ?? 'jwt', ...ttl);
   const created = JSON.parse(
     await cli('clients', 'create', '--name', 'bench', '--type', 'confidential', '--grant-types', 'client_credentials', '--scopes', 'orders:read', '--json'),
   ) as { client_id: string; client_secret: string };
 
   const launch = () =>
     startProcess({ name: options.label, url: issuer, readyUrl: `${issuer}/readyz`, command: process.execPath, args: [BIN, 'serve'], env });
-  return processTarget(
+  const target = await processTarget(
     {
       name: options.label,
       issuer,
@@ -50,4 +57,13 @@ export async function startLatchkey(options: { databaseUrl?: string; label: stri
     launch,
     () => rmSync(dataDir, { recursive: true, force: true }),
   );
+  return Object.assign(target, { audience: AUDIENCE, cli });
 }
+
+/** A running Latchkey, with its CLI on the same data (changes reach the running server at once). */
+export type LatchkeyTarget = Target & {
+  /** The benchmark API's identifier, the `aud` of the tokens. */
+  audience: string;
+  /** Runs `latchkey ARGS...` against this server's data; resolves to its standard output. */
+  cli(...args: string[]): Promise<string>;
+};

@@ -4,6 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { findApache } from '../targets/apache.ts';
+import { findGateway } from '../targets/gateway.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -46,7 +48,39 @@ test('npm run bench -- --quick runs every scenario and writes the table and the 
     assert.equal(report.startups.length, 2, 'cold start measured for both servers');
     const md = readFileSync(join(out, 'latest.md'), 'utf8');
     assert.match(md, /\| scenario \| server \| req\/s \| p50 ms \| p99 ms \| errors \| peak RSS MB \| note \|/);
+    checkGatewayScenario(report.gateway, md);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+/**
+ * The gateway scenario measured every path that can run here: the direct upstream always, the gateway
+ * once its package is built, Apache + mod_oauth2 where they are installed (CI need not have them). A
+ * path that cannot run is named in a note instead of failing the run.
+ */
+function checkGatewayScenario(
+  gateway: { rows: { load: string; path: string; errors: number; totalRequests: number; p50Ms: number; addedP50Ms?: number }[]; notes: string[] },
+  md: string,
+): void {
+  assert.ok(gateway, 'the gateway scenario ran');
+  const loads = new Set(gateway.rows.map((r) => r.load));
+  assert.equal(loads.size, 2, 'saturated and one-connection loads');
+  const apacheInstalled = !('missing' in findApache());
+  const gatewayBuilt = !('missing' in findGateway());
+  for (const load of loads) {
+    const paths = gateway.rows.filter((r) => r.load === load).map((r) => r.path);
+    assert.ok(paths.includes('direct upstream'), `${load}: direct upstream measured`);
+    assert.equal(paths.includes('latchkey-gateway (claims)'), gatewayBuilt, `${load}: gateway measured when built`);
+    assert.equal(paths.filter((p) => p.startsWith('apache')).length, apacheInstalled ? 2 : 0, `${load}: Apache measured when installed`);
+  }
+  if (!apacheInstalled) assert.ok(gateway.notes.some((n) => n.startsWith('Apache + mod_oauth2 was not measured')), 'missing Apache is reported');
+  if (!gatewayBuilt) assert.ok(gateway.notes.some((n) => n.startsWith('latchkey-gateway was not measured')), 'missing gateway is reported');
+  for (const row of gateway.rows) {
+    assert.ok(row.totalRequests > 0, `gateway / ${row.load} / ${row.path} sent requests`);
+    assert.equal(row.errors, 0, `gateway / ${row.load} / ${row.path} had errors`);
+    assert.ok(row.p50Ms > 0, 'latency recorded');
+    if (row.path !== 'direct upstream') assert.equal(typeof row.addedP50Ms, 'number', 'added latency computed');
+  }
+  assert.match(md, /## Gateway: JWT validation in front of an API/);
+}

@@ -1,0 +1,357 @@
+/**
+ * The gateway scenario (issue 7): what it costs to validate a Latchkey JWT access token in a reverse
+ * proxy in front of an API. Three paths to the same upstream and route, one after another in one run:
+ * the upstream directly, `latchkey-gateway` (claims mode, the route requiring a scope), and Apache httpd
+ * with mod_oauth2 doing the same checks (once verifying every request, once with mod_oauth2's default
+ * cache of verified tokens). Each is driven saturated (all connections as fast as they go: throughput,
+ * and latency that is mostly queueing) and over one connection, one request at a time (nothing queues,
+ * so the latency a proxy adds is the time its work takes).
+ */
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { drive, type LoadResult } from '../lib/load.ts';
+import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
+import { withUsage, type Usage } from '../lib/usage.ts';
+import { findApache, startApache, type ApacheInstall } from '../targets/apache.ts';
+import { findGateway, startGateway } from '../targets/gateway.ts';
+import { startLatchkey, type LatchkeyTarget } from '../targets/latchkey.ts';
+
+const UPSTREAM_SCRIPT = new URL('../peers/upstream-server.mjs', import.meta.url).pathname;
+const ROUTE_PREFIX = '/api/';
+const REQUEST_PATH = '/api/orders';
+const SCOPE = 'orders:read';
+const OTHER_AUDIENCE = 'https://other.example.com';
+/** Scopes belong to one API at Latchkey, so the other API's token carries its own scope. */
+const OTHER_SCOPE = 'invoices:read';
+/** Long enough that no token expires during a full run. */
+const TOKEN_TTL_SECONDS = 3600;
+
+export interface GatewaySettings {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+}
+
+export interface GatewayRow {
+  load: string;
+  path: string;
+  requestsPerSecond: number;
+  /** Latency percentiles from every response's own time, in ms to the microsecond. */
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  /** This path's latency minus the direct upstream's in the same load, in ms. */
+  addedP50Ms?: number;
+  addedP99Ms?: number;
+  errors: number;
+  totalRequests: number;
+  /** CPU time of the proxy's processes (all of Apache's) per request, in µs. */
+  proxyCpuUsPerRequest?: number;
+  upstreamCpuUsPerRequest: number;
+  proxyPeakRssMb?: number;
+  note?: string;
+}
+
+export interface GatewayComparison {
+  name: string;
+  load: string;
+  value: number;
+}
+
+export interface GatewayReport {
+  settings: GatewaySettings;
+  paths: { name: string; checks: string }[];
+  rows: GatewayRow[];
+  comparisons: GatewayComparison[];
+  notes: string[];
+}
+
+interface Path {
+  name: string;
+  url: string;
+  /** Root process of the proxy (its CPU and memory are measured); absent for the direct path. */
+  pid?: number;
+  checks: string;
+  note?: string;
+  stop(): Promise<void>;
+}
+
+interface Tokens {
+  valid: string;
+  tampered: string;
+  otherAudience: string;
+  missingScope: string;
+  foreignKey: string;
+}
+
+export const GATEWAY_PATH = 'latchkey-gateway (claims)';
+export const DIRECT_PATH = 'direct upstream';
+const apacheName = (a: ApacheInstall) => `apache ${a.version} + mod_oauth2 ${a.modOauth2Version}`;
+
+export async function runGatewayScenario(settings: GatewaySettings, log: (line: string) => void): Promise<GatewayReport> {
+  const notes: string[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const latchkey = await startLatchkey({ label: 'latchkey (issuer)', accessTokenTtlSeconds: TOKEN_TTL_SECONDS });
+    stops.push(() => latchkey.stop());
+    const tokens = await mintTokens(latchkey);
+    const metadata = (await (await fetch(`${latchkey.issuer}/.well-known/oauth-authorization-server`)).json()) as { jwks_uri: string };
+
+    const upstream = await startUpstream();
+    stops.push(() => upstream.stop());
+    const paths: Path[] = [{ name: DIRECT_PATH, url: upstream.url, checks: 'none', stop: async () => {} }];
+
+    const gateway = findGateway();
+    if ('missing' in gateway) {
+      notes.push(`latchkey-gateway was not measured: ${gateway.missing}.`);
+    } else {
+      const g = await startGateway(gateway, {
+        upstreamUrl: upstream.url,
+        issuer: latchkey.issuer,
+        audience: latchkey.audience,
+        scope: SCOPE,
+        routePrefix: ROUTE_PREFIX,
+      });
+      stops.push(() => g.stop());
+      paths.push({
+        name: GATEWAY_PATH,
+        url: g.url,
+        pid: g.pid,
+        checks: 'size cap, alg allow-list (ES256), no embedded keys or crit, signature (JWKS), typ at+jwt, exact iss, aud, exp/nbf, scope',
+        stop: () => g.stop(),
+      });
+    }
+
+    const apache = findApache();
+    if ('missing' in apache) {
+      notes.push(`Apache + mod_oauth2 was not measured: ${apache.missing}.`);
+    } else {
+      for (const resultCache of [false, true]) {
+        const name = `${apacheName(apache)}${resultCache ? ', default 300 s cache' : ''}`;
+        const a = await startApache(apache, name, {
+          upstreamUrl: upstream.url,
+          issuer: latchkey.issuer,
+          jwksUri: metadata.jwks_uri,
+          audience: latchkey.audience,
+          scope: SCOPE,
+          routePrefix: ROUTE_PREFIX,
+          resultCache,
+        });
+        stops.push(() => a.stop());
+        paths.push({
+          name,
+          url: a.url,
+          pid: a.pid,
+          checks: resultCache
+            ? 'signature and exp on the first sight of a token only: its claims are then reused for 300 s, past its exp; iss, aud, scope by Require'
+            : 'signature (JWKS), exp required, iss, aud and scope by Require rules; not typ, alg allow-list, nbf',
+          note: resultCache ? "mod_oauth2's default: one token, verified once" : 'expiry=0: every request verified',
+          stop: () => a.stop(),
+        });
+      }
+    }
+
+    // Every proxy must let the valid token through and refuse the others before anything is timed.
+    for (const path of paths.slice(1)) await checkRefusals(path, tokens);
+
+    const rows: GatewayRow[] = [];
+    const loads = [
+      { name: `saturated, ${settings.connections} connections`, connections: settings.connections },
+      { name: '1 connection, sequential', connections: 1 },
+    ];
+    for (const load of loads) {
+      let direct: GatewayRow | undefined;
+      for (const path of paths) {
+        const row = await measurePath(settings, load, path, upstream.pid, tokens.valid);
+        if (path.name === DIRECT_PATH) direct = row;
+        else if (direct) {
+          row.addedP50Ms = round3(row.p50Ms - direct.p50Ms);
+          row.addedP99Ms = round3(row.p99Ms - direct.p99Ms);
+        }
+        rows.push(row);
+        log(
+          `gateway  ${load.name.padEnd(26)} ${path.name.padEnd(48)} ${String(row.requestsPerSecond).padStart(6)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}`,
+        );
+      }
+    }
+    return { settings, paths: paths.map((p) => ({ name: p.name, checks: p.checks })), rows, comparisons: compare(rows), notes };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+  }
+}
+
+async function measurePath(
+  settings: GatewaySettings,
+  load: { name: string; connections: number },
+  path: Path,
+  upstreamPid: number,
+  token: string,
+): Promise<GatewayRow> {
+  const options = {
+    url: `${path.url}${REQUEST_PATH}`,
+    method: 'GET' as const,
+    headers: { authorization: `Bearer ${token}` },
+    bodies: [],
+    connections: load.connections,
+    recordLatencies: true,
+  };
+  if (settings.warmupSeconds > 0) await drive({ ...options, durationSeconds: settings.warmupSeconds });
+  const roots: Record<string, number> = { upstream: upstreamPid, ...(path.pid ? { proxy: path.pid } : {}) };
+  const { result, usage } = await withUsage(roots, () => drive({ ...options, durationSeconds: settings.durationSeconds }));
+  return toRow(load.name, path, result, usage.upstream!, usage.proxy);
+}
+
+function toRow(load: string, path: Path, r: LoadResult, upstream: Usage, proxy?: Usage): GatewayRow {
+  const perRequestUs = (u: Usage) => (r.totalRequests > 0 ? Math.round((u.cpuSeconds / r.totalRequests) * 1e6) : NaN);
+  return {
+    load,
+    path: path.name,
+    requestsPerSecond: Math.round(r.requestsPerSecond),
+    p50Ms: r.latencyMs!.p50,
+    p90Ms: r.latencyMs!.p90,
+    p99Ms: r.latencyMs!.p99,
+    meanMs: r.latencyMs!.mean,
+    errors: r.errors,
+    totalRequests: r.totalRequests,
+    ...(proxy ? { proxyCpuUsPerRequest: perRequestUs(proxy), proxyPeakRssMb: Math.round((proxy.peakRssBytes / 2 ** 20) * 10) / 10 } : {}),
+    upstreamCpuUsPerRequest: perRequestUs(upstream),
+    ...(path.note ? { note: path.note } : {}),
+  };
+}
+
+/** Gateway against Apache verifying every request, and against Apache's default, per load. */
+function compare(rows: GatewayRow[]): GatewayComparison[] {
+  const out: GatewayComparison[] = [];
+  const loads = [...new Set(rows.map((r) => r.load))];
+  for (const load of loads) {
+    const gateway = rows.find((r) => r.load === load && r.path === GATEWAY_PATH);
+    if (!gateway) continue;
+    for (const apache of rows.filter((r) => r.load === load && r.path.startsWith('apache'))) {
+      const short = apache.path.includes('cache') ? 'apache (default cache)' : 'apache (every request verified)';
+      out.push({ load, name: `req/s: gateway / ${short}`, value: round2(gateway.requestsPerSecond / apache.requestsPerSecond) });
+      out.push({ load, name: `added p50: gateway / ${short}`, value: round2(gateway.addedP50Ms! / apache.addedP50Ms!) });
+      out.push({ load, name: `added p99: gateway / ${short}`, value: round2(gateway.addedP99Ms! / apache.addedP99Ms!) });
+      out.push({ load, name: `proxy CPU per request: gateway / ${short}`, value: round2(gateway.proxyCpuUsPerRequest! / apache.proxyCpuUsPerRequest!) });
+    }
+  }
+  return out;
+}
+
+async function startUpstream(): Promise<ServerProcess & { pid: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startProcess({
+    name: 'upstream (node:http)',
+    url,
+    readyUrl: `${url}/ready`,
+    command: process.execPath,
+    args: [UPSTREAM_SCRIPT, String(port)],
+    env: { PATH: process.env.PATH },
+  });
+  return Object.assign(server, { pid: server.child.pid! });
+}
+
+/**
+ * The valid token and four that every proxy must refuse: a changed signature, another API's audience,
+ * the right API without the route's scope, and a token signed by a key that is not the issuer's.
+ */
+async function mintTokens(latchkey: LatchkeyTarget): Promise<Tokens> {
+  await latchkey.cli('resources', 'create', '--identifier', OTHER_AUDIENCE, '--scopes', OTHER_SCOPE);
+  const audiences = `${latchkey.audience},${OTHER_AUDIENCE}`;
+  const created = await latchkey.cli('clients', 'create', '--name', 'bench-refusals', '--type', 'confidential', '--grant-types', 'client_credentials',
+    '--scopes', `orders:read,orders:write,${OTHER_SCOPE}`, '--audiences', audiences, '--json');
+  const other = JSON.parse(created) as { client_id: string; client_secret: string };
+  const mint = async (clientId: string, secret: string, form: string) => {
+    const res = await fetch(latchkey.tokenUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      },
+      body: form,
+    });
+    if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { access_token: string }).access_token;
+  };
+  const valid = await mint(latchkey.clientId, latchkey.clientSecret, latchkey.tokenForm);
+  const [header, payload, signature] = valid.split('.') as [string, string, string];
+  // Change one signature byte in the middle (the last character only carries padding bits).
+  const bytes = Buffer.from(signature, 'base64url');
+  bytes[10] = bytes[10]! ^ 0x01;
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const foreign = sign('sha256', Buffer.from(`${header}.${payload}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return {
+    valid,
+    tampered: `${header}.${payload}.${bytes.toString('base64url')}`,
+    otherAudience: await mint(
+      other.client_id,
+      other.client_secret,
+      `grant_type=client_credentials&scope=${encodeURIComponent(OTHER_SCOPE)}&resource=${encodeURIComponent(OTHER_AUDIENCE)}`,
+    ),
+    missingScope: await mint(other.client_id, other.client_secret, `grant_type=client_credentials&scope=orders%3Awrite&resource=${encodeURIComponent(latchkey.audience)}`),
+    foreignKey: `${header}.${payload}.${foreign.toString('base64url')}`,
+  };
+}
+
+/** The valid token gets the upstream's 200; no token and each bad token get 401 or 403. */
+async function checkRefusals(path: Path, tokens: Tokens): Promise<void> {
+  const status = async (token?: string) => {
+    const res = await fetch(`${path.url}${REQUEST_PATH}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const validStatus = await status(tokens.valid);
+  if (validStatus !== 200) throw new Error(`${path.name}: the valid token got ${validStatus}, not 200`);
+  const refused: Record<string, string | undefined> = {
+    'no token': undefined,
+    'a changed signature': tokens.tampered,
+    "another API's token (aud, and its own scope)": tokens.otherAudience,
+    'no orders:read scope': tokens.missingScope,
+    'a key not in the JWKS': tokens.foreignKey,
+  };
+  for (const [what, token] of Object.entries(refused)) {
+    const got = await status(token);
+    if (got !== 401 && got !== 403) throw new Error(`${path.name}: a request with ${what} got ${got}, not 401 or 403`);
+  }
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The scenario's part of the Markdown report. */
+export function gatewayMarkdown(report: GatewayReport): string[] {
+  const s = report.settings;
+  const cell = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : String(x));
+  return [
+    '## Gateway: JWT validation in front of an API',
+    '',
+    `GET ${REQUEST_PATH} with an ES256 access token (Latchkey, client credentials, scope ${SCOPE}) to a node:http upstream answering a small JSON body; ` +
+      `autocannon, ${s.durationSeconds} s per path after ${s.warmupSeconds} s of warm-up, first ${s.connections} connections as fast as they go, then one connection sending one request at a time. ` +
+      'Latencies are percentiles of every response time (not autocannon\'s whole milliseconds); "added" is the path minus the direct upstream under the same load.',
+    '',
+    '| load | path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | proxy CPU µs/req | upstream CPU µs/req | proxy peak RSS MB | note |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...report.rows.map(
+      (r) =>
+        `| ${r.load} | ${r.path} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${cell(r.addedP50Ms)} | ${cell(r.addedP99Ms)} | ${r.errors} | ${cell(r.proxyCpuUsPerRequest)} | ${r.upstreamCpuUsPerRequest} | ${cell(r.proxyPeakRssMb)} | ${r.note ?? ''} |`,
+    ),
+    '',
+    ...(report.comparisons.length
+      ? [
+          'Ratios: above 1 favours the gateway for req/s; below 1 favours it for added latency and CPU per request.',
+          '',
+          '| ratio | load | value |',
+          '|---|---|---:|',
+          ...report.comparisons.map((c) => `| ${c.name} | ${c.load} | ${cell(c.value)} |`),
+          '',
+        ]
+      : []),
+    '| path | what it checks |',
+    '|---|---|',
+    ...report.paths.map((p) => `| ${p.name} | ${p.checks} |`),
+    '',
+    'Each proxy was first checked to pass the valid token and refuse no token, a changed signature, another API\'s token (aud), a token without the scope, and a token signed by a key not in the JWKS.',
+    ...report.notes.map((n) => `- ${n}`),
+    '',
+  ];
+}
