@@ -50,6 +50,8 @@ export class Janitor {
     await drain((limit) => storage.grants.purgeSpent(now, CODE_KEEP_AFTER_EXPIRY_SECONDS + AUTHORIZATION_CODE_TTL_SECONDS, limit));
     // Counters of windows that ended a day ago count nothing any more.
     await drain((limit) => storage.rateLimits.purgeBefore(now - 24 * 3600, limit));
+    // Client assertion jti values, once the assertions carrying them have expired.
+    await drain((limit) => storage.replays.purgeExpired(now, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);
     if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
     return { revocations, opaqueTokens, keys };

@@ -70,6 +70,9 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
         'Set LATCHKEY_SECRET in production (and the same value on every node).',
     );
   }
+  if (settings.allowLoopbackJwksUri) {
+    logger.warn('LATCHKEY_ALLOW_LOOPBACK_JWKS_URI is on: client jwks_uri may point at this machine, over http too. Development only.');
+  }
   const storage = await Storage.open(settings);
   try {
     const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);

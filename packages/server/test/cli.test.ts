@@ -176,6 +176,8 @@ for (const backend of await backends()) {
           first_party: false,
           id_token_signed_response_alg: 'RS256',
           introspect_for: [],
+          jwks_uri: null,
+          jwks: null,
           token_exchange: [],
         },
       );

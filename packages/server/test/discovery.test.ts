@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
 import { freePort, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
 
@@ -47,9 +48,11 @@ for (const backend of await backends()) {
           'refresh_token',
           'urn:ietf:params:oauth:grant-type:token-exchange',
         ]);
-        assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
-        assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
-        assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'none']);
+        assert.deepEqual(body.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
+        assert.deepEqual(body.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+        assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
+        // RFC 8414 §2: private_key_jwt assertions are signed asymmetrically; none and HS* are refused.
+        assert.deepEqual(body.token_endpoint_auth_signing_alg_values_supported, ['ES256', 'PS256', 'RS256', 'EdDSA']);
         // OAuth 2.1 §10.1: the code flow only; checklist B23: S256 only; checklist A12: RFC 9207.
         assert.deepEqual(body.response_types_supported, ['code']);
         assert.deepEqual(body.code_challenge_methods_supported, ['S256']);
@@ -88,6 +91,16 @@ for (const backend of await backends()) {
 
     test('every advertised auth method and grant type can be registered and is accepted at the token endpoint', async () => {
       const { body } = await getJson('/.well-known/oauth-authorization-server');
+      const signer = await generateKeyPair('ES256');
+      const publicJwk = { ...(await exportJWK(signer.publicKey)), kid: 'k1' };
+      const assertion = (id: string) =>
+        new SignJWT({ jti: crypto.randomUUID() })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setIssuer(id)
+          .setSubject(id)
+          .setAudience(body.token_endpoint)
+          .setExpirationTime('1m')
+          .sign(signer.privateKey);
       for (const method of body.token_endpoint_auth_methods_supported) {
         const created = await s.registry.createClient({
           name: `m-${method}`,
@@ -99,6 +112,7 @@ for (const backend of await backends()) {
           scopes: ['orders:read'],
           tokenEndpointAuthMethod: method,
           redirectUris: ['https://app.example/callback'],
+          ...(method === 'private_key_jwt' ? { jwks: { keys: [publicJwk] } } : {}),
         });
         const id = created.client.clientId;
         const secret = created.clientSecret!;
@@ -111,7 +125,13 @@ for (const backend of await backends()) {
               ? await postForm(body.token_endpoint, form, { basic: [id, secret] })
               : method === 'none'
                 ? await postForm(body.token_endpoint, { ...form, client_id: id })
-                : await postForm(body.token_endpoint, { ...form, client_id: id, client_secret: secret });
+                : method === 'private_key_jwt'
+                  ? await postForm(body.token_endpoint, {
+                      ...form,
+                      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+                      client_assertion: await assertion(id),
+                    })
+                  : await postForm(body.token_endpoint, { ...form, client_id: id, client_secret: secret });
           if (grantType === 'client_credentials') assert.equal(res.status, 200, `${method}: ${res.text}`);
           else assert.equal(res.body.error, 'invalid_request', `${method} ${grantType}: ${res.text}`);
         }

@@ -1,6 +1,7 @@
 import type { ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
 import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
+import { readJwksFile } from './jwks-file.ts';
 import { withContext } from './with-context.ts';
 
 export async function clientsCommand(args: CommandArgs): Promise<number> {
@@ -22,10 +23,14 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           firstParty: args.values['first-party'] === true,
           idTokenSignedResponseAlg: args.values['id-token-alg'] as IdTokenAlgorithm | undefined,
           introspectFor: list(args.values['introspect-for']),
+          jwks: readJwksFile(args.values['jwks-file']),
+          jwksUri: typeof args.values['jwks-uri'] === 'string' ? args.values['jwks-uri'] : undefined,
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
-          : 'public client: no secret';
+          : client.tokenEndpointAuthMethod === 'private_key_jwt'
+            ? 'private_key_jwt: no secret; the client signs its assertions with its own keys'
+            : 'public client: no secret';
         print(
           args,
           { client_id: client.clientId, client_secret: clientSecret, client: clientJson(client) },
@@ -116,6 +121,8 @@ function clientJson(c: Client) {
     first_party: c.firstParty,
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     introspect_for: c.introspectsFor,
+    jwks_uri: c.jwksUri,
+    jwks: c.jwks,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
   };
@@ -135,5 +142,13 @@ function clientText(c: Client): string {
     `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,
     `introspects: ${c.introspectsFor.join(' ') || '(own tokens only)'}`,
+    ...keysText(c),
   ].join('\n');
+}
+
+/** private_key_jwt clients: where their keys are (RFC 7591 §2 jwks or jwks_uri). */
+function keysText(c: Client): string[] {
+  if (c.jwksUri) return [`jwks_uri:    ${c.jwksUri}`];
+  if (c.jwks) return [`jwks:        ${c.jwks.keys.map((k) => `${k.kty}${k.alg ? ` ${k.alg}` : ''}${k.kid ? ` kid=${k.kid}` : ''}`).join(', ')}`];
+  return [];
 }

@@ -21,13 +21,12 @@ Commands:
   resources list | show URI | delete URI
   clients create --name NAME --type confidential|public
                  --grant-types client_credentials|authorization_code,refresh_token
-                 --scopes a,b [--audiences URI,URI] [--auth-method client_secret_basic|client_secret_post]
+                 --scopes a,b [--audiences URI,URI]
+                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt]
+                 [--jwks-uri URI | --jwks-file FILE] (private_key_jwt)
                  [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
                  [--id-token-alg RS256|ES256] [--introspect-for URI,URI] [--client-id ID]
   clients list | show ID | delete ID | rotate-secret ID
-  clients allow-exchange ID --audience URI --scopes a,b
-                                let the client exchange tokens for that API (RFC 8693)
-  clients disallow-exchange ID --audience URI
   clients allow-exchange ID --audience URI --scopes a,b
                                 let the client exchange tokens for that API (RFC 8693)
   clients disallow-exchange ID --audience URI
@@ -76,7 +75,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'first-party': { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
         'introspect-for': { type: 'string' },
-        audience: { type: 'string' },
+        'jwks-uri': { type: 'string' },
+        'jwks-file': { type: 'string' },
         audience: { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },

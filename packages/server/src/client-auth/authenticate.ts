@@ -6,6 +6,7 @@ import type { ServerContext } from '../context.ts';
 import { readClientSecretBasic } from './client-secret-basic.ts';
 import { readClientSecretPost } from './client-secret-post.ts';
 import { readNone } from './none.ts';
+import { readPrivateKeyJwt, verifyClientAssertion } from './private-key-jwt.ts';
 import type { PresentedCredentials } from './presented.ts';
 
 export interface AuthenticationInput {
@@ -57,16 +58,20 @@ export async function authenticateClient(
   if (presented.method === 'none' && !options.allowPublic) {
     throw fail('public clients cannot authenticate at this endpoint');
   }
+  // Checked after the method, so an assertion is verified (and its jti spent) only for its own kind of client.
+  if (presented.assertion !== undefined) await verifyClientAssertion(ctx, client, presented.assertion);
   return client;
 }
 
 function readCredentials(input: AuthenticationInput): PresentedCredentials | undefined {
   const basic = readClientSecretBasic(input.authorization);
   const post = readClientSecretPost(input.params);
+  const assertion = input.params.has('client_assertion') || input.params.has('client_assertion_type');
   // OAuth 2.1 §2.4: "The client MUST NOT use more than one authentication method in each request."
-  if (basic && (post || input.params.has('client_secret'))) {
+  if ([basic, post || input.params.has('client_secret'), assertion].filter(Boolean).length > 1) {
     throw new InvalidRequest('more than one client authentication method was used');
   }
+  if (assertion) return readPrivateKeyJwt(input.params);
   if (basic) {
     const bodyClientId = input.params.get('client_id');
     if (bodyClientId !== undefined && bodyClientId !== basic.clientId) {

@@ -5,4 +5,6 @@ export interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
   clientId: string;
   secret?: string;
+  /** The client assertion (private_key_jwt), verified against the client's keys. */
+  assertion?: string;
 }

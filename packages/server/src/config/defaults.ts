@@ -17,6 +17,8 @@ export interface Settings {
   secret: string | undefined;
   /** Allow an `http:` issuer on a host other than localhost/127.0.0.1/[::1]. Never in production. */
   allowInsecureIssuer: boolean;
+  /** Let private_key_jwt clients' jwks_uri reach loopback addresses, over http too. Development only. */
+  allowLoopbackJwksUri: boolean;
   /** Lifetime of access tokens, in seconds (RFC 9068 tokens; 5-15 minutes is usual). */
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a refresh-token family, in seconds: rotation never extends it. */
@@ -55,6 +57,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'databaseUrl', env: 'DATABASE_URL', type: 'optional-string', default: undefined },
   { key: 'secret', env: 'LATCHKEY_SECRET', type: 'optional-string', default: undefined },
   { key: 'allowInsecureIssuer', env: 'LATCHKEY_ALLOW_INSECURE_ISSUER', type: 'boolean', default: false },
+  { key: 'allowLoopbackJwksUri', env: 'LATCHKEY_ALLOW_LOOPBACK_JWKS_URI', type: 'boolean', default: false },
   { key: 'accessTokenTtlSeconds', env: 'LATCHKEY_ACCESS_TOKEN_TTL_SECONDS', type: 'integer', default: 600 },
   { key: 'refreshTokenTtlSeconds', env: 'LATCHKEY_REFRESH_TOKEN_TTL_SECONDS', type: 'integer', default: 30 * 24 * 3600 },
   { key: 'refreshGraceSeconds', env: 'LATCHKEY_REFRESH_GRACE_SECONDS', type: 'integer', default: 5 },

@@ -1,3 +1,4 @@
+import { CLIENT_ASSERTION_ALGORITHMS } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import type { ServerContext } from '../context.ts';
 import { endpointUrl } from '../context.ts';
@@ -34,13 +35,17 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     authorization_response_iss_parameter_supported: true,
     // Public clients authenticate with `none` (and PKCE) at the token endpoint.
     token_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
+    // RFC 8414 §2: the algorithms private_key_jwt assertions may be signed with (never none or HS*).
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
     // RFC 8628 §4.
     device_authorization_endpoint: endpointUrl(settings, PATHS.deviceAuthorization),
     introspection_endpoint: endpointUrl(settings, PATHS.introspection),
     introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
     revocation_endpoint: endpointUrl(settings, PATHS.revocation),
     // RFC 7009 §2.1: public clients revoke their own tokens by client_id.
     revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
   };
 }
 

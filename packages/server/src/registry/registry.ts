@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
+import { registrationKeys } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import { GRANTS } from '../grants/index.ts';
 import { DEVICE_CODE_GRANT } from '../grants/device-code.ts';
@@ -56,6 +57,10 @@ export interface CreateClientInput {
    * (an API's own credentials for RFC 7662). Confidential clients only.
    */
   introspectFor?: string[];
+  /** private_key_jwt: the client's public keys (a JWKS object)... */
+  jwks?: unknown;
+  /** ...or the https URL they are published at. Exactly one of the two. */
+  jwksUri?: string;
 }
 
 export interface CreatedClient {
@@ -178,6 +183,7 @@ export class Registry {
     if (!fits) {
       throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
     }
+    const keys = await registrationKeys(method, input.jwks, input.jwksUri);
 
     const requestedScopes = [...new Set(input.scopes)];
     const oidcScopes = requestedScopes.filter((s) => OIDC_SCOPES.has(s));
@@ -209,7 +215,8 @@ export class Registry {
       }
     }
 
-    const clientSecret = input.type === 'confidential' ? randomToken(32) : undefined;
+    // A private_key_jwt client proves itself with its keys: it gets no secret.
+    const clientSecret = input.type === 'confidential' && method !== 'private_key_jwt' ? randomToken(32) : undefined;
     try {
       await this.storage.clients.create({
         clientId,
@@ -227,6 +234,8 @@ export class Registry {
         firstParty: input.firstParty === true,
         idTokenSignedResponseAlg: idTokenAlg,
         resourceServerFor: introspectFor.map((a) => byIdentifier.get(a)!.id),
+        jwks: keys.jwks,
+        jwksUri: keys.jwksUri,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
@@ -275,6 +284,9 @@ export class Registry {
   async rotateSecret(clientId: string): Promise<string> {
     const client = await this.getClient(clientId);
     if (client.type !== 'confidential') throw new RegistryError('public clients have no secret', 'invalid');
+    if (client.tokenEndpointAuthMethod === 'private_key_jwt') {
+      throw new RegistryError('this client authenticates with private_key_jwt: it has no secret', 'invalid');
+    }
     const secret = randomToken(32);
     // Deleted in the meantime: the secret would work nowhere, so it is not shown.
     if (!(await this.storage.clients.updateSecretHash(clientId, sha256(secret), nowSeconds()))) {

@@ -1,8 +1,10 @@
+import type { JSONWebKeySet } from 'jose';
+
 /** Domain types of the registry. Storage maps rows to these at its edge; grant logic never sees rows. */
 
 export type ClientType = 'confidential' | 'public';
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
 
 export interface ScopeDefinition {
   scope: string;
@@ -65,6 +67,10 @@ export interface Client {
    * token issued for them (RFC 7662 §2.1), not only its own.
    */
   introspectsFor: string[];
+  /** private_key_jwt (RFC 7523): the client's public keys, registered inline... */
+  jwks: JSONWebKeySet | null;
+  /** ...or fetched from this https URL (through the SSRF guard, client-auth/jwks-fetch.ts). */
+  jwksUri: string | null;
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';

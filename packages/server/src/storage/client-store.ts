@@ -1,4 +1,5 @@
 import type SQLite from 'better-sqlite3';
+import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Client, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
@@ -24,6 +25,9 @@ export interface NewClient {
   idTokenSignedResponseAlg?: IdTokenAlgorithm;
   /** Resource ids of the APIs the client acts for (may introspect their tokens). */
   resourceServerFor?: string[];
+  /** private_key_jwt: the client's public keys, inline or by URL. */
+  jwks?: JSONWebKeySet | null;
+  jwksUri?: string | null;
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -81,6 +85,8 @@ export class ClientStore {
           oidc_scopes: JSON.stringify(client.oidcScopes ?? []),
           first_party: client.firstParty ? 1 : 0,
           id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? 'RS256',
+          jwks: client.jwks ? JSON.stringify(client.jwks) : null,
+          jwks_uri: client.jwksUri ?? null,
         })
         .execute();
       if (client.scopes.length > 0) {
@@ -103,6 +109,28 @@ export class ClientStore {
       }
       await bumpRegistryVersion(trx);
     });
+  }
+
+  private origins: { version: number; origins: ReadonlySet<string> } | undefined;
+
+  /**
+   * The origins (scheme, host, port) of every registered redirect URI: the web applications that
+   * may call the token, revocation and userinfo endpoints from a browser (CORS). Cached per registry
+   * version, like clients.
+   */
+  async redirectOrigins(): Promise<ReadonlySet<string>> {
+    const version = await this.version.current();
+    if (this.origins && this.origins.version === version) return this.origins.origins;
+    const rows = await this.db.selectFrom('clients').select('redirect_uris').execute();
+    const origins = new Set<string>();
+    for (const row of rows) {
+      for (const uri of JSON.parse(row.redirect_uris) as string[]) {
+        const { protocol, origin } = new URL(uri);
+        if (protocol === 'https:' || protocol === 'http:') origins.add(origin);
+      }
+    }
+    this.origins = { version, origins };
+    return origins;
   }
 
   /** One client with its scopes and audiences, or undefined. Read on every authenticated request. */
@@ -218,5 +246,7 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     firstParty: Number(row.first_party) === 1,
     idTokenSignedResponseAlg: row.id_token_signed_response_alg === 'ES256' ? 'ES256' : 'RS256',
     introspectsFor,
+    jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
+    jwksUri: row.jwks_uri,
   };
 }

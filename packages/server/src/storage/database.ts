@@ -22,7 +22,9 @@ import * as m0004 from './migrations/0004-rate-limits.ts';
 import * as m0005 from './migrations/0005-sessions.ts';
 import * as m0006 from './migrations/0006-user-flows.ts';
 import * as m0007 from './migrations/0007-resource-servers.ts';
+import * as m0008 from './migrations/0008-device-codes.ts';
 import * as m0009 from './migrations/0009-token-exchange.ts';
+import * as m0010 from './migrations/0010-private-key-jwt.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -140,7 +142,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-sessions': m0005,
   '0006-user-flows': m0006,
   '0007-resource-servers': m0007,
+  '0008-device-codes': m0008,
   '0009-token-exchange': m0009,
+  '0010-private-key-jwt': m0010,
 };
 
 /** Every migration, in order. */

@@ -23,7 +23,24 @@ export interface Database {
   refresh_tokens: RefreshTokenRow;
   grant_access_tokens: GrantAccessTokenRow;
   client_resource_servers: ClientResourceServerRow;
+  replay_cache: ReplayCacheRow;
   token_exchange_policies: TokenExchangePolicyRow;
+  device_codes: DeviceCodeRow;
+}
+
+export interface DeviceCodeRow {
+  device_code_hash: string;
+  user_code_hash: string;
+  client_id: string;
+  scope: string;
+  created_at: number | string;
+  expires_at: number | string;
+  interval_seconds: number | string;
+  last_polled_at: number | string | null;
+  status: string;
+  user_id: string | null;
+  auth_time: number | string | null;
+  grant_id: string | null;
 }
 
 /** One scope a client may obtain for one API by token exchange (RFC 8693). */
@@ -182,6 +199,9 @@ export interface ClientRow {
   /** 1 for first-party clients (no consent page), else 0. */
   first_party: number | string;
   id_token_signed_response_alg: string;
+  /** private_key_jwt: the client's public keys as JWKS JSON text, or the URL they are fetched from. */
+  jwks: string | null;
+  jwks_uri: string | null;
 }
 
 export interface ClientScopeRow {

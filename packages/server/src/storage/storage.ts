@@ -1,11 +1,13 @@
 import { sql } from 'kysely';
 import { ClientStore } from './client-store.ts';
 import { ConsentStore } from './consent-store.ts';
+import { DeviceCodeStore } from './device-code-store.ts';
 import { migrate, openDatabase, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
 import { RefreshTokenStore } from './refresh-token-store.ts';
+import { ReplayStore } from './replay-store.ts';
 import { ResourceStore } from './resource-store.ts';
 import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
@@ -28,6 +30,8 @@ export class Storage {
   readonly sessions: SessionStore;
   readonly consents: ConsentStore;
   readonly refreshTokens: RefreshTokenStore;
+  readonly replays: ReplayStore;
+  readonly deviceCodes: DeviceCodeStore;
   readonly tokenExchange: TokenExchangeStore;
 
   constructor(readonly db: Db) {
@@ -43,6 +47,8 @@ export class Storage {
     this.sessions = new SessionStore(db.kysely);
     this.consents = new ConsentStore(db.kysely);
     this.refreshTokens = new RefreshTokenStore(db.kysely);
+    this.replays = new ReplayStore(db.kysely);
+    this.deviceCodes = new DeviceCodeStore(db.kysely);
     this.tokenExchange = new TokenExchangeStore(db.kysely);
   }
 
