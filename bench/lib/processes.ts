@@ -36,12 +36,14 @@ export async function startProcess(options: {
   args: string[];
   env: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** A file descriptor for the server's standard output (its request log), instead of a pipe to the harness. */
+  stdoutFd?: number;
 }): Promise<ServerProcess> {
   const started = performance.now();
-  const child = spawn(options.command, options.args, { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.command, options.args, { env: options.env, stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
-  child.stdout!.on('data', (d) => (output = (output + d).slice(-4000)));
+  child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr!.on('data', (d) => (output = (output + d).slice(-4000)));
   const deadline = started + (options.timeoutMs ?? 30_000);
   for (;;) {

@@ -113,6 +113,7 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
         routePrefix: ROUTE_PREFIX,
       });
       stops.push(() => g.stop());
+      if (!gateway.built) notes.push('latchkey-gateway ran from its TypeScript sources through tsx: packages/gateway/dist was not built.');
       paths.push({
         name: GATEWAY_PATH,
         url: g.url,

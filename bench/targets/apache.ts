@@ -116,7 +116,9 @@ MaxConnectionsPerChild 0
 KeepAlive On
 MaxKeepAliveRequests 0
 KeepAliveTimeout 5
-# No access log: the gateway logs no requests either.
+# An access log in Debian's combined format: the gateway, too, writes a line per request.
+LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined
+CustomLog "${join(dir, 'access.log')}" combined
 
 # Readiness for the harness: no token needed.
 ProxyPass "/ready" "${o.upstreamUrl}/ready"

@@ -1,12 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'packages/gateway/bin/latchkey-gateway.js');
-/** The gateway runs its compiled build, like `latchkey serve`. */
-const BUILD = join(ROOT, 'packages/gateway/dist/index.js');
+/** The bin runs this compiled build when it is current, the TypeScript sources through tsx otherwise. */
+const BUILD = join(ROOT, 'packages/gateway/dist/cli.js');
 
 export interface GatewayOptions {
   upstreamUrl: string;
@@ -26,11 +26,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** The gateway's entry point, or why it cannot run (the package is being written, or not built). */
-export function findGateway(): { bin: string } | { missing: string } {
+/** The gateway's entry point, or why it cannot run (the package is not there yet). */
+export function findGateway(): { bin: string; built: boolean } | { missing: string } {
   if (!existsSync(BIN)) return { missing: 'packages/gateway/bin/latchkey-gateway.js does not exist yet' };
-  if (!existsSync(BUILD)) return { missing: 'packages/gateway is not built (npm run build)' };
-  return { bin: BIN };
+  return { bin: BIN, built: existsSync(BUILD) };
 }
 
 /** gateway.yaml for one run: one route in claims mode, GET requiring the scope. */
@@ -42,27 +41,30 @@ listen:
   port: ${port}
 issuer: ${o.issuer}
 publicUrl: ${url}
-metrics: false
 routes:
   - name: orders
     prefix: ${o.routePrefix.replace(/\/$/, '')}
     upstream: ${o.upstreamUrl}
     audience: ${o.audience}
     methods:
-      GET: [${o.scope}]
+      GET: ["${o.scope}"]
     forward:
       mode: claims
       audience: ${o.upstreamUrl}
 `;
 }
 
-/** `latchkey-gateway --config gateway.yaml` in its own process, logging at warn like `latchkey serve`. */
+/**
+ * `latchkey-gateway --config gateway.yaml --no-watch` in its own process, with its defaults otherwise
+ * (a JSON log line per request, Prometheus counters). The log goes to a file, not through the harness.
+ */
 export async function startGateway(found: { bin: string }, options: GatewayOptions): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-gateway-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = join(dir, 'gateway.yaml');
   writeFileSync(config, gatewayConfig(port, options));
+  const log = openSync(join(dir, 'gateway.log'), 'a');
   let server: ServerProcess;
   try {
     server = await startProcess({
@@ -70,12 +72,15 @@ export async function startGateway(found: { bin: string }, options: GatewayOptio
       url,
       readyUrl: `${url}/healthz`,
       command: process.execPath,
-      args: [found.bin, '--config', config],
-      env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+      args: [found.bin, '--config', config, '--no-watch'],
+      env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+      stdoutFd: log,
     });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
+  } finally {
+    closeSync(log);
   }
   return {
     name: 'latchkey-gateway',
