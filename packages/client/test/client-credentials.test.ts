@@ -8,9 +8,10 @@ import { listen, readBody, startFlakyProxy } from './helpers/http-servers.ts';
 import { countingFetch, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
- * The client credentials grant through the ClientCredentials token source: one request however many
- * callers, a cache until shortly before expiry, retries with backoff on 5xx and network errors and never
- * on 4xx, authorizedFetch's single retry on 401 invalid_token; and the three client authentication methods.
+ * A service's tokens, against Latchkey. The client credentials grant through the ClientCredentials token
+ * source: one request however many callers, a cache until shortly before expiry, retries with backoff on
+ * 5xx and network errors and never on 4xx, authorizedFetch's single retry on 401 invalid_token; the client
+ * authentication methods; revocation (RFC 7009) and introspection (RFC 7662).
  */
 
 const API = 'https://api.example.com';
@@ -231,11 +232,55 @@ describe('client credentials', () => {
     assert.equal(decodeJwt(tokens.accessToken).client_id, clientId);
     assert.equal(Buffer.from(headers[0]!.slice('Basic '.length), 'base64').toString('utf8'), 'svc%3Aa+b:p%40ss%3Aw+rd%2B%25%2F%C3%A9');
   });
+
+  /** Revocation (RFC 7009) and introspection (RFC 7662) through the SDK, against Latchkey. */
+  describe('revocation and introspection', () => {
+    let service: LatchkeyClient;
+    let stranger: LatchkeyClient;
+
+    before(async () => {
+      const make = async (name: string) => {
+        const created = await lk.running.registry.createClient({ name, type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
+        return new LatchkeyClient({ issuer: lk.issuer, clientId: created.client.clientId, clientSecret: created.clientSecret! });
+      };
+      service = await make('svc-a');
+      stranger = await make('svc-b');
+    });
+
+    test('an active token introspects with its claims; after revocation it is exactly { active: false }', async () => {
+      const { accessToken } = await service.clientCredentialsGrant({ scope: 'orders:read' });
+      const active = await service.introspect(accessToken, { tokenTypeHint: 'access_token' });
+      assert.equal(active.active, true);
+      assert.equal(active.client_id, service.clientId);
+      assert.equal(active.scope, 'orders:read');
+      assert.equal(active.aud, 'https://api.example.com');
+      assert.equal(active.iss, lk.issuer);
+      await service.revoke(accessToken, { tokenTypeHint: 'access_token' });
+      assert.deepEqual(await service.introspect(accessToken), { active: false });
+    });
+
+    test('revoking an unknown token succeeds (RFC 7009 §2.2)', async () => {
+      await service.revoke('no-such-token');
+    });
+
+    test("another client's token: revocation is refused (unauthorized_client), introspection says inactive", async () => {
+      const { accessToken } = await service.clientCredentialsGrant();
+      await assert.rejects(stranger.revoke(accessToken), (err: unknown) => err instanceof OAuthError && err.error === 'unauthorized_client' && err.status === 400);
+      assert.deepEqual(await stranger.introspect(accessToken), { active: false });
+      assert.equal((await service.introspect(accessToken)).active, true, 'still active');
+    });
+
+    test('a public client may revoke its tokens but not introspect (invalid_client, 401)', async () => {
+      const publicClient = new LatchkeyClient({ issuer: lk.issuer, clientId: lk.seed.publicClient });
+      await publicClient.revoke('no-such-token');
+      await assert.rejects(publicClient.introspect('anything'), (err: unknown) => err instanceof OAuthError && err.error === 'invalid_client' && err.status === 401);
+    });
+  });
 });
 
 describe('ClientCredentials options are checked when it is created', () => {
   test('maxAttempts below 1 and a negative margin are refused', () => {
-    const client = new LatchkeyClient({ issuer: 'https://login.example.com', clientId: 'svc', clientSecret: 's' });
+    const client = new LatchkeyClient({ issuer: 'https://login.example.com', clientId: 'service', clientSecret: 's' });
     assert.throws(() => new ClientCredentials({ client, retry: { maxAttempts: 0 } }), TypeError);
     assert.throws(() => new ClientCredentials({ client, refreshMarginSeconds: -1 }), TypeError);
   });
