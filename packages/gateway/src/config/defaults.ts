@@ -1,0 +1,139 @@
+/**
+ * Every option of the gateway's configuration file, with its default, in one place. README's
+ * configuration reference is checked against these lists by a test (test/readme.test.ts).
+ */
+
+/** The gateway's own endpoints: they take precedence over every route, and no prefix may take them. */
+export const OWN_PATHS = {
+  health: '/healthz',
+  metrics: '/metrics',
+  jwks: '/.well-known/jwks.json',
+} as const;
+
+/** JWS algorithms the gateway can sign its own JWTs with (claims mode). */
+export const SIGNING_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/** How a route hands the caller's identity to its upstream. */
+export const FORWARD_MODES = ['claims', 'exchange', 'passthrough'] as const;
+export type ForwardMode = (typeof FORWARD_MODES)[number];
+
+/** How a route checks the caller's access token. */
+export const VALIDATION_MODES = ['jwt', 'introspection'] as const;
+export type ValidationMode = (typeof VALIDATION_MODES)[number];
+
+/** A token bucket: `requestsPerSecond` refill, at most `burst` requests at once. */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
+}
+
+/** The configuration, checked and completed with its defaults. */
+export interface GatewayConfig {
+  /** Where the gateway listens (plain HTTP; put TLS in front, or terminate it at a load balancer). */
+  listen: { host: string; port: number };
+  /** The Latchkey issuer identifier, exactly as in its metadata and in the tokens' `iss`. Required. */
+  issuer: string;
+  /** The gateway's own external URL: the `iss` of the JWTs it signs. Required when a route uses claims mode. */
+  publicUrl: string | undefined;
+  /** Accept an `http:` issuer on a host other than localhost, 127.0.0.1 or [::1]. Never in production. */
+  allowInsecureIssuer: boolean;
+  /** JWS algorithms accepted on access tokens (never taken from the token). */
+  algorithms: string[];
+  /** Leeway for `exp` and `nbf` of access tokens, in seconds. */
+  clockToleranceSeconds: number;
+  /** How long the issuer's JWKS is used before it is fetched again, in seconds. */
+  jwksCacheSeconds: number;
+  /** An unknown `kid` refreshes the JWKS at most once per this many seconds (at least 1). */
+  jwksCooldownSeconds: number;
+  /** Time limit of each request to the issuer (metadata, JWKS, introspection, token exchange), in seconds. */
+  issuerTimeoutSeconds: number;
+  /** How long an active introspection result is reused, in seconds (never past the token's `exp`). */
+  introspectionCacheSeconds: number;
+  /** The gateway's own client at the issuer, for introspection and token exchange. */
+  client: { clientId: string; clientSecret: string } | undefined;
+  /** The `realm` of the `WWW-Authenticate` challenges (RFC 6750 §3). */
+  realm: string;
+  /** Request headers starting with this are removed from every request and set only by the gateway. */
+  identityHeaderPrefix: string;
+  /** Peers (addresses or CIDR ranges) whose `Forwarded` and `X-Forwarded-*` headers are kept. */
+  trustedProxies: string[];
+  /** The gateway's signing key (claims mode). */
+  signing: {
+    /** A private JWK (JSON) or PKCS#8 PEM file; unset: a key generated at start. */
+    keyFile: string | undefined;
+    algorithm: SigningAlgorithm;
+    /** Lifetime of each gateway JWT, in seconds. */
+    tokenTtlSeconds: number;
+  };
+  /** Per-client rate limit (token bucket per `client_id`); undefined: none. */
+  rateLimit: (RateLimit & { clients: Record<string, RateLimit> }) | undefined;
+  /** Time limit for an upstream's response headers, in seconds. */
+  upstreamTimeoutSeconds: number;
+  /** Serve Prometheus metrics at `/metrics`. */
+  metrics: boolean;
+  routes: RouteConfig[];
+}
+
+export interface RouteConfig {
+  /** The route's name in logs and metrics (default: its prefix). */
+  name: string;
+  /** Path prefix, matched on whole segments (`/orders` matches `/orders` and `/orders/1`, not `/ordersx`). */
+  prefix: string;
+  /** The upstream's base URL (http or https, optionally with a base path). */
+  upstream: string;
+  /** The audience the caller's token must carry (the API's resource identifier at Latchkey). */
+  audience: string;
+  validation: ValidationMode;
+  /** Allowed methods, each with the scopes it requires (an empty list: any valid token). */
+  methods: Record<string, string[]>;
+  /** Remove the prefix from the path before forwarding. */
+  stripPrefix: boolean;
+  /** Forward the client's `Host` header instead of the upstream's host. */
+  preserveHost: boolean;
+  forward: ForwardConfig;
+}
+
+export type ForwardConfig =
+  /** Verified claims as headers plus a JWT signed by the gateway, whose `aud` is `audience`. */
+  | { mode: 'claims'; audience: string }
+  /** A token obtained by RFC 8693 token exchange for `audience` (and `scopes`, if set). */
+  | { mode: 'exchange'; audience: string; scopes: string[] | undefined }
+  /** The caller's own token, unchanged. */
+  | { mode: 'passthrough' };
+
+export const GATEWAY_DEFAULTS = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  allowInsecureIssuer: false,
+  algorithms: ['ES256'],
+  clockToleranceSeconds: 5,
+  jwksCacheSeconds: 300, // 5 minutes, the max-age of Latchkey's JWKS
+  jwksCooldownSeconds: 30,
+  issuerTimeoutSeconds: 5,
+  introspectionCacheSeconds: 10,
+  realm: 'gateway',
+  identityHeaderPrefix: 'X-Auth-',
+  trustedProxies: [],
+  signing: { algorithm: 'ES256', tokenTtlSeconds: 60 },
+  upstreamTimeoutSeconds: 30,
+  metrics: true,
+} as const;
+
+export const ROUTE_DEFAULTS = {
+  validation: 'jwt',
+  stripPrefix: false,
+  preserveHost: false,
+  forward: { mode: 'claims' },
+} as const;
+
+/** The top-level options, route options and forward options the file may contain (others are refused). */
+export const TOP_LEVEL_OPTIONS = [
+  'listen', 'issuer', 'publicUrl', 'allowInsecureIssuer', 'algorithms', 'clockToleranceSeconds', 'jwksCacheSeconds',
+  'jwksCooldownSeconds', 'issuerTimeoutSeconds', 'introspectionCacheSeconds', 'client', 'realm', 'identityHeaderPrefix',
+  'trustedProxies', 'signing', 'rateLimit', 'upstreamTimeoutSeconds', 'metrics', 'routes',
+] as const;
+export const ROUTE_OPTIONS = ['name', 'prefix', 'upstream', 'audience', 'validation', 'methods', 'stripPrefix', 'preserveHost', 'forward'] as const;
+export const FORWARD_OPTIONS = ['mode', 'audience', 'scopes'] as const;
+export const CLIENT_OPTIONS = ['clientId', 'clientSecret', 'clientSecretEnv'] as const;
+export const SIGNING_OPTIONS = ['keyFile', 'algorithm', 'tokenTtlSeconds'] as const;
+export const RATE_LIMIT_OPTIONS = ['requestsPerSecond', 'burst', 'clients'] as const;

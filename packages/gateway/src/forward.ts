@@ -1,0 +1,111 @@
+import type { AccessTokenClaims } from '@latchkey/resource-server';
+import type { ForwardConfig } from './config/defaults.ts';
+import { headerValue } from './lib/headers.ts';
+import { bearerChallenge, rejection, type Rejection } from './lib/reply.ts';
+import type { SigningKey } from './lib/signing-key.ts';
+import { ExchangeRefusedError, ExchangeUnavailableError, type TokenExchanger } from './lib/token-exchange.ts';
+
+/** What a forwarding mode adds to the upstream request, or why the request cannot go. */
+export type Forwarding =
+  | { ok: true; add: Record<string, string>; removeAuthorization: boolean }
+  | { ok: false; rejection: Rejection };
+
+export type Forwarder = (claims: AccessTokenClaims, token: string) => Promise<Forwarding>;
+
+/** The names of the identity headers under a prefix (`X-Auth-` gives `X-Auth-Subject`, ...). */
+export function identityHeaderNames(prefix: string) {
+  return {
+    subject: `${prefix}Subject`,
+    clientId: `${prefix}Client-Id`,
+    scopes: `${prefix}Scopes`,
+    token: `${prefix}Token`,
+  };
+}
+
+export interface ForwarderContext {
+  identityHeaderPrefix: string;
+  realm: string;
+  /** The `iss` of the gateway's JWTs. */
+  publicUrl: string | undefined;
+  signingKey: SigningKey;
+  tokenTtlSeconds: number;
+  exchanger: TokenExchanger | undefined;
+  /** Told of every refusal of the gateway's own exchange requests (operators must fix those). */
+  onGatewayError: (err: Error) => void;
+}
+
+export function createForwarder(forward: ForwardConfig, ctx: ForwarderContext): Forwarder {
+  switch (forward.mode) {
+    case 'claims':
+      return claimsForwarder(forward.audience, ctx);
+    case 'exchange':
+      return exchangeForwarder(forward.audience, forward.scopes, ctx);
+    case 'passthrough':
+      return async () => ({ ok: true, add: {}, removeAuthorization: false });
+  }
+}
+
+/**
+ * Claims mode: the caller's token stops here. The upstream gets the verified claims as headers, and a
+ * short-lived JWT the gateway signs for that upstream alone (its `aud`), which the upstream verifies
+ * against the gateway's JWKS; the headers are a convenience, the JWT is the proof.
+ */
+function claimsForwarder(audience: string, ctx: ForwarderContext): Forwarder {
+  const names = identityHeaderNames(ctx.identityHeaderPrefix);
+  return async (claims) => {
+    const scope = claims.scope.join(' ');
+    const jwt = await ctx.signingKey.sign(ctx.publicUrl!, audience, { sub: claims.sub, client_id: claims.client_id, scope }, ctx.tokenTtlSeconds);
+    return {
+      ok: true,
+      removeAuthorization: true,
+      add: {
+        [names.subject]: headerValue(claims.sub),
+        [names.clientId]: headerValue(claims.client_id),
+        [names.scopes]: headerValue(scope),
+        [names.token]: jwt,
+      },
+    };
+  };
+}
+
+/**
+ * Exchange mode: the upstream gets a token of its own (RFC 8693), with its audience and at most the
+ * configured scopes, as `Authorization: Bearer`; the caller's token never reaches it.
+ */
+function exchangeForwarder(audience: string, scopes: string[] | undefined, ctx: ForwarderContext): Forwarder {
+  return async (_claims, token) => {
+    let exchanged: string;
+    try {
+      exchanged = await ctx.exchanger!.exchange(token, audience, scopes);
+    } catch (err) {
+      return { ok: false, rejection: exchangeRejection(err, scopes, ctx) };
+    }
+    return { ok: true, removeAuthorization: true, add: { authorization: `Bearer ${exchanged}` } };
+  };
+}
+
+function exchangeRejection(err: unknown, scopes: string[] | undefined, ctx: ForwarderContext): Rejection {
+  if (err instanceof ExchangeRefusedError && err.kind === 'subject') {
+    const description = 'the issuer refused to exchange the access token';
+    return rejection(401, 'denied', 'invalid_token', description, {
+      headers: { 'www-authenticate': bearerChallenge(ctx.realm, 'invalid_token', description) },
+      reason: 'exchange_refused',
+    });
+  }
+  if (err instanceof ExchangeRefusedError && err.kind === 'scope') {
+    const description = 'the access token lacks a scope this resource requires';
+    return rejection(403, 'denied', 'insufficient_scope', description, {
+      headers: { 'www-authenticate': bearerChallenge(ctx.realm, 'insufficient_scope', description, scopes) },
+      reason: 'insufficient_scope',
+    });
+  }
+  if (err instanceof ExchangeUnavailableError) {
+    return rejection(503, 'unavailable', 'temporarily_unavailable', 'token exchange is unavailable; try again later', {
+      headers: { 'retry-after': '5' },
+      reason: 'exchange_unavailable',
+    });
+  }
+  if (err instanceof ExchangeRefusedError) ctx.onGatewayError(err);
+  else throw err;
+  return rejection(502, 'upstream_error', 'bad_gateway', 'the gateway could not obtain a token for the upstream', { reason: 'exchange_misconfigured' });
+}

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import {
+  ConfigurationError,
+  createIntrospector,
+  createValidator,
+  type AccessTokenClaims,
+  type Introspector,
+  type Validator,
+} from '@latchkey/resource-server';
+import { createAuthenticator, issuerWasAsked, markIssuerAsked, type Authenticate } from './auth.ts';
+import type { GatewayConfig, RouteConfig } from './config/defaults.ts';
+import { ConfigError } from './config/parse.ts';
+import { createForwarder, type Forwarder, type ForwarderContext } from './forward.ts';
+import type { Metrics } from './lib/metrics.ts';
+import { underPrefix } from './lib/path.ts';
+import { TokenExchanger } from './lib/token-exchange.ts';
+
+export interface CompiledRoute {
+  config: RouteConfig;
+  /** The upstream's origin (`http://orders.internal:8081`) and base path without a trailing slash. */
+  origin: string;
+  basePath: string;
+  /** Allowed methods, each with its authenticator (HEAD shares GET's unless listed). */
+  methods: ReadonlyMap<string, Authenticate>;
+  /** The `Allow` header of a 405 (RFC 9110 §15.5.6). */
+  allow: string;
+  forward: Forwarder;
+}
+
+/** The routes of one configuration; the longest matching prefix wins. */
+export class RouteTable {
+  private readonly routes: CompiledRoute[];
+
+  constructor(routes: CompiledRoute[]) {
+    this.routes = [...routes].sort((a, b) => b.config.prefix.length - a.config.prefix.length);
+  }
+
+  match(path: string): CompiledRoute | undefined {
+    return this.routes.find((route) => underPrefix(path, route.config.prefix));
+  }
+
+  get size(): number {
+    return this.routes.length;
+  }
+
+  /** The path the upstream receives: its base path, then the request's path (without the prefix if stripped). */
+  static upstreamPath(route: CompiledRoute, path: string, query: string): string {
+    const rest = route.config.stripPrefix && route.config.prefix !== '/' ? path.slice(route.config.prefix.length) : path;
+    return `${`${route.basePath}${rest}` || '/'}${query}`;
+  }
+}
+
+/**
+ * The clients of the issuer (validators, introspectors, the token exchanger). A reload builds a new
+ * set from the previous one, reusing each client whose settings did not change, so a reload keeps the
+ * JWKS and the caches instead of starting cold.
+ */
+export class IssuerClients {
+  private readonly validators = new Map<string, Validator>();
+  private readonly introspectors = new Map<string, Introspector>();
+  private readonly exchangers = new Map<string, TokenExchanger>();
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly previous?: IssuerClients,
+  ) {}
+
+  validator(config: GatewayConfig, audience: string): Validator {
+    const key = JSON.stringify([
+      config.issuer, audience, config.allowInsecureIssuer, config.algorithms, config.clockToleranceSeconds,
+      config.jwksCacheSeconds, config.jwksCooldownSeconds, config.issuerTimeoutSeconds,
+    ]);
+    return this.reuse(this.validators, this.previous?.validators, key, () =>
+      createValidator({
+        issuer: config.issuer,
+        audience,
+        allowInsecureIssuer: config.allowInsecureIssuer,
+        algorithms: config.algorithms,
+        clockToleranceSeconds: config.clockToleranceSeconds,
+        jwksCacheSeconds: config.jwksCacheSeconds,
+        jwksCooldownSeconds: config.jwksCooldownSeconds,
+        httpTimeoutSeconds: config.issuerTimeoutSeconds,
+        fetch: this.validatorFetch,
+      }),
+    );
+  }
+
+  introspector(config: GatewayConfig, audience: string): Introspector {
+    const { clientId, clientSecret } = config.client!;
+    const key = JSON.stringify([
+      config.issuer, audience, config.allowInsecureIssuer, clientId, sha256(clientSecret), config.introspectionCacheSeconds,
+      config.issuerTimeoutSeconds,
+    ]);
+    return this.reuse(this.introspectors, this.previous?.introspectors, key, () =>
+      createIntrospector({
+        issuer: config.issuer,
+        clientId,
+        clientSecret,
+        audience,
+        allowInsecureIssuer: config.allowInsecureIssuer,
+        cacheSeconds: config.introspectionCacheSeconds,
+        httpTimeoutSeconds: config.issuerTimeoutSeconds,
+        fetch: introspectorFetch,
+      }),
+    );
+  }
+
+  exchanger(config: GatewayConfig): TokenExchanger {
+    const { clientId, clientSecret } = config.client!;
+    const key = JSON.stringify([config.issuer, clientId, sha256(clientSecret), config.issuerTimeoutSeconds]);
+    return this.reuse(this.exchangers, this.previous?.exchangers, key, () =>
+      new TokenExchanger({
+        issuer: config.issuer,
+        clientId,
+        clientSecret,
+        timeoutSeconds: config.issuerTimeoutSeconds,
+        onLookup: (hit) => (hit ? this.metrics.cacheHits : this.metrics.cacheMisses).inc({ cache: 'exchange' }),
+      }),
+    );
+  }
+
+  private reuse<T>(own: Map<string, T>, previous: Map<string, T> | undefined, key: string, create: () => T): T {
+    let client = own.get(key) ?? previous?.get(key);
+    if (client === undefined) client = create();
+    own.set(key, client);
+    return client;
+  }
+
+  /** The validators' fetch: counts JWKS fetches (everything they GET but the metadata) by result. */
+  private readonly validatorFetch: typeof globalThis.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const metadata = url.pathname.includes('/.well-known/oauth-authorization-server') || url.pathname.endsWith('/.well-known/openid-configuration');
+    try {
+      const response = await globalThis.fetch(input, init);
+      if (!metadata) this.metrics.jwksRefreshes.inc({ result: response.status === 200 ? 'success' : 'failure' });
+      return response;
+    } catch (err) {
+      if (!metadata) this.metrics.jwksRefreshes.inc({ result: 'failure' });
+      throw err;
+    }
+  };
+}
+
+/** The introspectors' fetch: marks the current authentication as a cache miss. */
+const introspectorFetch: typeof globalThis.fetch = (input, init) => {
+  markIssuerAsked();
+  return globalThis.fetch(input, init);
+};
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
+export type RouteContext = Omit<ForwarderContext, 'exchanger'>;
+
+/**
+ * Builds the route table of a configuration. Throws a ConfigError when the resource-server package
+ * refuses an option (an algorithm, a scope), so a bad file fails at startup or reload, not on a request.
+ */
+export function compileRoutes(config: GatewayConfig, clients: IssuerClients, metrics: Metrics, ctx: RouteContext): RouteTable {
+  const compiled = config.routes.map((route, i) => {
+    try {
+      return compileRoute(config, route, clients, metrics, ctx);
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw new ConfigError([`routes[${i}] (${route.name}): ${err.message}`]);
+      throw err;
+    }
+  });
+  return new RouteTable(compiled);
+}
+
+function compileRoute(config: GatewayConfig, route: RouteConfig, clients: IssuerClients, metrics: Metrics, ctx: RouteContext): CompiledRoute {
+  let verify: (token: string) => Promise<AccessTokenClaims>;
+  if (route.validation === 'jwt') {
+    verify = clients.validator(config, route.audience).validate;
+  } else {
+    const introspector = clients.introspector(config, route.audience);
+    verify = async (token) => {
+      let claims: AccessTokenClaims;
+      try {
+        claims = await introspector.introspect(token);
+      } catch (err) {
+        if (issuerWasAsked()) metrics.cacheMisses.inc({ cache: 'introspection' });
+        throw err;
+      }
+      (issuerWasAsked() ? metrics.cacheMisses : metrics.cacheHits).inc({ cache: 'introspection' });
+      return claims;
+    };
+  }
+  const methods = new Map<string, Authenticate>();
+  for (const [method, scopes] of Object.entries(route.methods)) methods.set(method, createAuthenticator(verify, scopes, config.realm));
+  // RFC 9110 §9.3.2: HEAD is GET without the body, so it needs what GET needs.
+  if (methods.has('GET') && !methods.has('HEAD')) methods.set('HEAD', methods.get('GET')!);
+  const upstream = new URL(route.upstream);
+  return {
+    config: route,
+    origin: upstream.origin,
+    basePath: upstream.pathname.replace(/\/+$/, ''),
+    methods,
+    allow: [...methods.keys()].join(', '),
+    forward: createForwarder(route.forward, {
+      ...ctx,
+      exchanger: route.forward.mode === 'exchange' ? clients.exchanger(config) : undefined,
+    }),
+  };
+}
