@@ -316,6 +316,15 @@ export function sendBffResponse(res: ServerResponse, response: BffResponse): voi
   res.end(response.body);
 }
 
+/** A BffResponse as a fetch Response, for fetch-style handlers (Hono, Next.js route handlers, Deno, Bun). */
+export function toResponse(response: BffResponse): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const v of typeof value === 'string' ? [value] : value) headers.append(name, v);
+  }
+  return new Response(response.body === '' ? null : response.body, { status: response.status, headers });
+}
+
 /** Adds Set-Cookie values to a Node response, keeping those already set. */
 export function appendSetCookie(res: ServerResponse, cookies: string | readonly string[]): void {
   for (const cookie of typeof cookies === 'string' ? [cookies] : cookies) res.appendHeader('set-cookie', cookie);

@@ -11,7 +11,7 @@ export type { EndSessionOptions } from './end-session.ts';
 export { discover, metadataUrls, type DiscoverOptions, type ServerMetadata } from './discovery.ts';
 export type { IdTokenClaims } from './id-token.ts';
 export type { TokenSet } from './token-set.ts';
-export { createBff, sendBffResponse, appendSetCookie, type Bff, type BffOptions, type BffRequest, type BffResponse, type BffAccessToken } from './bff.ts';
+export { createBff, sendBffResponse, appendSetCookie, toResponse, type Bff, type BffOptions, type BffRequest, type BffResponse, type BffAccessToken } from './bff.ts';
 export type { ClientAuthMethod } from './lib/client-auth.ts';
 export type { IdTokenAlgorithm } from './lib/client-core.ts';
 export type { FetchLike } from './lib/http.ts';

@@ -5,7 +5,7 @@ import { jwtDecrypt } from 'jose';
 import { sqlite } from '../../server/test/helpers/backends.ts';
 import type { Page } from '../../server/test/helpers/form-browser.ts';
 import { parseSetCookie } from '../../server/test/helpers/form-browser.ts';
-import { appendSetCookie, createBff, LatchkeyClient, OAuthError, sendBffResponse, StateMismatchError, type Bff } from '../src/index.ts';
+import { appendSetCookie, createBff, LatchkeyClient, OAuthError, sendBffResponse, StateMismatchError, toResponse, type Bff } from '../src/index.ts';
 import { listen } from './helpers/http-servers.ts';
 import { authorizeInBrowser, countingFetch, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
@@ -225,6 +225,11 @@ describe('backend for frontend', () => {
     const started = await dev.login();
     assert.ok(!String(started.headers['set-cookie']).includes('Secure'));
     assert.match(String(started.headers['set-cookie']), /^latchkey-login=/);
+    // Fetch-style frameworks: the same response as a fetch Response, each cookie its own header.
+    const response = toResponse(await bff.login());
+    assert.equal(response.status, 303);
+    assert.equal(response.headers.getSetCookie().length, 1);
+    assert.ok(response.headers.get('location')?.startsWith(`${lk.issuer}/authorize?`));
     for (const returnTo of ['//evil.example', 'https://evil.example', '/\\evil.example']) {
       await assert.rejects(bff.login({ returnTo }), TypeError, returnTo);
     }
