@@ -113,7 +113,7 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
         routePrefix: ROUTE_PREFIX,
       });
       stops.push(() => g.stop());
-      if (!gateway.built) notes.push('latchkey-gateway ran from its TypeScript sources through tsx: packages/gateway/dist was not built.');
+      if (!gateway.built) notes.push('latchkey-gateway ran from its TypeScript sources through tsx: packages/gateway/dist is missing or older than src (npm run build).');
       paths.push({
         name: GATEWAY_PATH,
         url: g.url,

@@ -1,12 +1,13 @@
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'packages/gateway/bin/latchkey-gateway.js');
-/** The bin runs this compiled build when it is current, the TypeScript sources through tsx otherwise. */
+/** The bin runs this compiled build when it is newer than every source, the TypeScript sources through tsx otherwise. */
 const BUILD = join(ROOT, 'packages/gateway/dist/cli.js');
+const SOURCES = join(ROOT, 'packages/gateway/src');
 
 export interface GatewayOptions {
   upstreamUrl: string;
@@ -29,7 +30,14 @@ export interface Gateway {
 /** The gateway's entry point, or why it cannot run (the package is not there yet). */
 export function findGateway(): { bin: string; built: boolean } | { missing: string } {
   if (!existsSync(BIN)) return { missing: 'packages/gateway/bin/latchkey-gateway.js does not exist yet' };
-  return { bin: BIN, built: existsSync(BUILD) };
+  return { bin: BIN, built: buildIsCurrent() };
+}
+
+function buildIsCurrent(): boolean {
+  if (!existsSync(BUILD)) return false;
+  const sources = readdirSync(SOURCES, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const newestSource = Math.max(...sources.map((f) => statSync(join(SOURCES, f)).mtimeMs));
+  return statSync(BUILD).mtimeMs >= newestSource;
 }
 
 /** gateway.yaml for one run: one route in claims mode, GET requiring the scope. */
