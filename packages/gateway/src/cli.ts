@@ -91,8 +91,14 @@ async function keygen(argv: string[]): Promise<number> {
     process.stdout.write(jwk);
     return 0;
   }
-  // The private key: readable by its owner only, and never overwritten by accident.
-  writeFileSync(values.out, jwk, { mode: 0o600, flag: 'wx' });
+  try {
+    // The private key: readable by its owner only, and never overwritten by accident.
+    writeFileSync(values.out, jwk, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(code === 'EEXIST' ? `${values.out} exists: not overwritten\n` : `cannot write ${values.out}: ${(err as Error).message}\n`);
+    return 1;
+  }
   process.stdout.write(`wrote ${values.out}\n`);
   return 0;
 }

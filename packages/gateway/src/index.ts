@@ -21,4 +21,3 @@ export {
 } from './config/defaults.ts';
 export { GATEWAY_JWT_TYPE, type GatewayAssertion } from './lib/signing-key.ts';
 export { identityHeaderNames } from './forward.ts';
-export { main } from './cli.ts';

@@ -61,7 +61,7 @@ describe('validation at the edge', () => {
   }
 
   test('no token: 401 with a bare Bearer challenge, no error code (RFC 6750 §3.1); another scheme counts as none', async () => {
-    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }]) {
+    for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }] as Record<string, string>[]) {
       const res = await fetch(`${gw.url}/orders`, { headers });
       assert.equal(res.status, 401);
       assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gateway"');
