@@ -92,6 +92,8 @@ interface LiveSession {
   accessToken: string;
   /** Seconds since the epoch after which the access token is refreshed. */
   staleAt: number;
+  /** When the access token expires (seconds since the epoch; Infinity when unknown). */
+  expiresAt: number;
   refreshHash: string | undefined;
   /** The refresh token before the last rotation, and when it rotated (milliseconds). */
   previousRefreshHash: string | undefined;
@@ -168,6 +170,7 @@ export function createBff(options: BffOptions): Bff {
       session,
       accessToken: tokens.accessToken,
       staleAt: staleAt(tokens, marginSeconds),
+      expiresAt: tokens.expiresAt ?? Number.POSITIVE_INFINITY,
       refreshHash: session.rt === undefined ? undefined : fingerprint(session.rt),
       previousRefreshHash,
       rotatedAtMs: Date.now(),
@@ -256,6 +259,7 @@ export function createBff(options: BffOptions): Bff {
       }
       if (current.rt === undefined) {
         // Signed in without a refresh token (no offline_access): the session ends with its access token.
+        if (known && Date.now() / 1000 < known.expiresAt) return { accessToken: known.accessToken, setCookie };
         live.delete(session.sid);
         return { accessToken: undefined, setCookie: [clearSession] };
       }
