@@ -7,7 +7,7 @@ import { ExchangeRefusedError, ExchangeUnavailableError, type TokenExchanger } f
 
 /** What a forwarding mode adds to the upstream request, or why the request cannot go. */
 export type Forwarding =
-  | { ok: true; add: Record<string, string>; removeAuthorization: boolean }
+  | { ok: true; add: Record<string, string> }
   | { ok: false; rejection: Rejection };
 
 export type Forwarder = (claims: AccessTokenClaims, token: string) => Promise<Forwarding>;
@@ -41,7 +41,8 @@ export function createForwarder(forward: ForwardConfig, ctx: ForwarderContext): 
     case 'exchange':
       return exchangeForwarder(forward.audience, forward.scopes, ctx);
     case 'passthrough':
-      return async () => ({ ok: true, add: {}, removeAuthorization: false });
+      // Exactly the token that was checked, whatever else the client sent.
+      return async (_claims, token) => ({ ok: true, add: { authorization: `Bearer ${token}` } });
   }
 }
 
@@ -57,7 +58,6 @@ function claimsForwarder(audience: string, ctx: ForwarderContext): Forwarder {
     const jwt = await ctx.signingKey.sign(ctx.publicUrl!, audience, { sub: claims.sub, client_id: claims.client_id, scope }, ctx.tokenTtlSeconds);
     return {
       ok: true,
-      removeAuthorization: true,
       add: {
         [names.subject]: headerValue(claims.sub),
         [names.clientId]: headerValue(claims.client_id),
@@ -80,7 +80,7 @@ function exchangeForwarder(audience: string, scopes: string[] | undefined, ctx: 
     } catch (err) {
       return { ok: false, rejection: exchangeRejection(err, scopes, ctx) };
     }
-    return { ok: true, removeAuthorization: true, add: { authorization: `Bearer ${exchanged}` } };
+    return { ok: true, add: { authorization: `Bearer ${exchanged}` } };
   };
 }
 

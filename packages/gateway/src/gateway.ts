@@ -148,7 +148,6 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
       trustedPeer: current.trusted.has(req.socket.remoteAddress),
       peer: peerAddress(req.socket.remoteAddress),
       preserveHost: route.config.preserveHost,
-      removeAuthorization: forwarding.removeAuthorization,
       add: forwarding.add,
     });
     return {

@@ -244,25 +244,84 @@ describe('forwarding modes', () => {
     assert.equal(legacy.last().headers['x-auth-subject'], undefined);
   });
 
+  /** A raw request (node:http keeps repeated headers and exact names), resolving to the status. */
+  function raw(path: string, headers: [string, string][]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const { hostname, port, host } = new URL(gw.url);
+      // An array keeps repeated headers; the path goes as written, with no client-side normalisation.
+      const req = request({ hostname, port, path, headers: [['Host', host], ...headers].flat() as unknown as Record<string, string> });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  test('passthrough forwards exactly the token that was checked, never a second Authorization sent along', async () => {
+    const token = await latchkey.token(latchkey.reader, 'orders:read');
+    const status = await raw('/legacy/two', [
+      ['Authorization', `Bearer ${token}`],
+      ['Authorization', 'Bearer unchecked-token'],
+    ]);
+    assert.equal(status, 200);
+    const { rawHeaders } = legacy.last();
+    const sent = rawHeaders.filter((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === 'authorization');
+    assert.deepEqual(sent, [`Bearer ${token}`]);
+  });
+
+  test('method and path override headers are removed: a GET allowed with orders:read cannot become a DELETE upstream', async () => {
+    const token = await latchkey.token(latchkey.reader, 'orders:read');
+    const status = await raw('/orders/1', [
+      ['Authorization', `Bearer ${token}`],
+      ['X-HTTP-Method-Override', 'DELETE'],
+      ['X-Method-Override', 'DELETE'],
+      ['X-HTTP-Method', 'DELETE'],
+      ['X-Original-URL', '/admin'],
+      ['X-Rewrite-URL', '/admin'],
+    ]);
+    assert.equal(status, 200);
+    const names = orders.last().rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    for (const name of ['x-http-method-override', 'x-method-override', 'x-http-method', 'x-original-url', 'x-rewrite-url']) {
+      assert.ok(!names.includes(name), name);
+    }
+  });
+
+  test('behind a trusted proxy: its Forwarded and X-Forwarded-* are kept and appended to; identity headers are still removed', async () => {
+    const trusting = await startGateway(
+      baseConfig(latchkey, [{ prefix: '/orders', upstream: orders.url, audience: API, methods: { GET: ['orders:read'] } }], { trustedProxies: ['127.0.0.0/8', '::1'] }),
+    );
+    try {
+      const token = await latchkey.token(latchkey.reader, 'orders:read');
+      const res = await get(`${trusting.url}/orders/9`, token, {
+        Forwarded: 'for=203.0.113.9;proto=https',
+        'X-Forwarded-For': '203.0.113.9',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'shop.example',
+        'X-Auth-Subject': 'admin',
+      });
+      assert.equal(res.status, 200);
+      const { headers } = orders.last();
+      assert.equal(headers.forwarded, 'for=203.0.113.9;proto=https');
+      assert.equal(headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+      assert.equal(headers['x-forwarded-proto'], 'https');
+      assert.equal(headers['x-forwarded-host'], 'shop.example');
+      assert.equal(headers['x-auth-subject'], latchkey.reader[0]);
+    } finally {
+      await trusting.close();
+    }
+  });
+
   test('paths an upstream would read differently are refused or normalised before a route is chosen', async () => {
     const token = await latchkey.token(latchkey.reader, 'orders:read');
-    const raw = (path: string) =>
-      new Promise<number>((resolve, reject) => {
-        const req = request(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-        req.path = path; // exactly as written: no client-side normalisation
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
-        req.on('error', reject);
-        req.end();
-      });
+    const auth: [string, string][] = [['Authorization', `Bearer ${token}`]];
     for (const path of ['/orders/../legacy/x', '/orders/%2e%2e/legacy/x', '/orders/..;/legacy', '/orders%2Flegacy', '/orders//x', '/orders\\..\\x']) {
-      assert.equal(await raw(path), 400, path);
+      assert.equal(await raw(path, auth), 400, path);
     }
     // %6f is an unreserved "o": /%6frders is /orders.
-    assert.equal(await raw('/%6frders/7'), 200);
+    assert.equal(await raw('/%6frders/7', auth), 200);
     assert.equal(orders.last().url, '/v1/7');
-    assert.equal(await raw('/ordersx'), 404, 'prefixes match whole segments');
+    assert.equal(await raw('/ordersx', auth), 404, 'prefixes match whole segments');
   });
 });

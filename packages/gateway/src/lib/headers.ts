@@ -3,7 +3,8 @@
  * says (checklist K76, RFC 9700 §4.13): every header under the identity prefix is removed, and so are
  * `Forwarded`, `X-Forwarded-*` and `X-Real-IP` unless the peer is a trusted proxy. Names are compared
  * with `_` read as `-`, because some upstreams (CGI-style servers, frameworks behind them) read
- * `X_Auth_Subject` as `X-Auth-Subject`.
+ * `X_Auth_Subject` as `X-Auth-Subject`. The client's `Authorization` never passes as sent: each
+ * forwarding mode sets the one the upstream gets.
  */
 
 /** RFC 9110 §7.6.1: connection-specific fields, never forwarded (plus any the Connection header names). */
@@ -21,6 +22,13 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * Headers some frameworks let override the method or the path (Symfony, IIS, Express's
+ * method-override): a GET allowed with `orders:read` must not become a DELETE, nor `/public` become
+ * `/admin`, behind the gateway's back. Removed from every request.
+ */
+const REWRITING = new Set(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']);
+
 /** Headers that tell an upstream who the client is, believed only from trusted proxies. */
 function isForwardingHeader(name: string): boolean {
   return name === 'forwarded' || name.startsWith('x-forwarded-') || name === 'x-real-ip';
@@ -35,9 +43,7 @@ export interface UpstreamHeaderOptions {
   peer: string;
   /** Keep the client's `Host` (else the upstream's host is sent). */
   preserveHost: boolean;
-  /** Remove `Authorization` (claims and exchange modes). */
-  removeAuthorization: boolean;
-  /** Headers the gateway adds last (identity headers, a new Authorization). */
+  /** Headers the gateway adds last (identity headers, the Authorization the upstream gets). */
   add: Record<string, string>;
 }
 
@@ -63,12 +69,15 @@ export function upstreamHeaders(rawHeaders: readonly string[], options: Upstream
     const lower = name.toLowerCase();
     const normalised = lower.replaceAll('_', '-');
     if (normalised.startsWith(options.identityPrefix)) continue;
-    if (HOP_BY_HOP.has(lower) || connectionListed.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || connectionListed.has(lower) || REWRITING.has(normalised)) continue;
     if (lower === 'host') {
-      host = value;
+      // The first, as Node reads it.
+      host ??= value;
       continue;
     }
-    if (lower === 'authorization' && options.removeAuthorization) continue;
+    // Every mode sets the Authorization the upstream gets, if any: a second one the client sent
+    // alongside the token that was checked must never slip through.
+    if (lower === 'authorization') continue;
     if (isForwardingHeader(normalised)) {
       // Kept only from a trusted proxy, and only under their exact names.
       if (!options.trustedPeer || lower !== normalised) continue;
