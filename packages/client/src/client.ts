@@ -106,57 +106,122 @@ export class LatchkeyClient {
     return this.#core.metadata();
   }
 
-  /** Starts the authorization code flow with PKCE (OAuth 2.1 §4.1.1, RFC 7636). See authorization-code.ts. */
+  /**
+   * Starts the authorization code flow with PKCE (OAuth 2.1 §4.1.1, RFC 7636): the URL to send the
+   * browser to, and the state, nonce and verifier to keep until the callback.
+   *
+   * @example
+   * const pending = await client.createAuthorizationRequest({ redirectUri, scope: 'openid offline_access', prompt: 'login' });
+   * session.pending = pending; // server side
+   * res.writeHead(303, { location: pending.url }).end();
+   */
   createAuthorizationRequest(options: AuthorizationRequestOptions): Promise<PendingAuthorization> {
     return createAuthorizationRequest(this.#core, options);
   }
 
-  /** Completes the code flow at the redirect URI (RFC 9207, RFC 6749 §4.1.2-4.1.4, OIDC Core §3.1.3.7). */
+  /**
+   * Completes the code flow at the redirect URI: checks `iss` (RFC 9207 §2.4) and `state` (RFC 6749
+   * §10.12), exchanges the code (RFC 6749 §4.1.3, RFC 7636 §4.5) and validates the ID token (OIDC Core
+   * §3.1.3.7).
+   *
+   * @example
+   * const tokens = await client.handleCallback(req.url, session.pending);
+   * console.log(tokens.idTokenClaims?.sub, tokens.accessToken);
+   */
   handleCallback(callbackUrl: string | URL, expected: CallbackExpectations): Promise<TokenSet> {
     return handleCallback(this.#core, callbackUrl, expected);
   }
 
-  /** RFC 6749 §6: new tokens for a refresh token; the set carries the rotated refresh token. */
+  /**
+   * RFC 6749 §6: new tokens for a refresh token; the set carries the rotated refresh token (OAuth 2.1
+   * §4.3.1), which replaces the spent one.
+   *
+   * @example
+   * const next = await client.refresh(tokens.refreshToken!, { previous: tokens });
+   * await store.save(next); // the old refresh token no longer works
+   */
   refresh(refreshToken: string, options?: RefreshOptions): Promise<TokenSet> {
     return refresh(this.#core, refreshToken, options);
   }
 
-  /** A user's tokens kept fresh, with one refresh in flight at a time. */
+  /**
+   * A user's tokens kept fresh, with one refresh in flight at a time.
+   *
+   * @example
+   * const session = client.session(tokens, { onTokens: (next) => store.save(next) });
+   * const accessToken = await session.getAccessToken();
+   */
   session(tokens: TokenSet, options?: TokenSessionOptions): TokenSession {
     return new TokenSession(this, tokens, options);
   }
 
-  /** RFC 6749 §4.4: one client-credentials token request (ClientCredentials adds caching and retries). */
+  /**
+   * RFC 6749 §4.4.2: one client-credentials token request (ClientCredentials adds caching and retries).
+   *
+   * @example
+   * const { accessToken, expiresAt } = await client.clientCredentialsGrant({ scope: 'orders:read' });
+   */
   clientCredentialsGrant(request?: ClientCredentialsRequest): Promise<TokenSet> {
     return requestClientCredentialsToken(this.#core, request);
   }
 
-  /** RFC 7009: revokes a token of this client. */
+  /**
+   * RFC 7009 §2.1: revokes a token of this client.
+   *
+   * @example
+   * await client.revoke(tokens.refreshToken!, { tokenTypeHint: 'refresh_token' });
+   */
   revoke(token: string, options?: RevokeOptions): Promise<void> {
     return revoke(this.#core, token, options);
   }
 
-  /** RFC 7662: whether a token is active, and its claims. */
+  /**
+   * RFC 7662 §2.1: whether a token is active, and its claims.
+   *
+   * @example
+   * const { active, scope } = await client.introspect(token);
+   */
   introspect(token: string, options?: IntrospectOptions): Promise<IntrospectionResponse> {
     return introspect(this.#core, token, options);
   }
 
-  /** RFC 8628 §3.1: starts a device authorization. */
+  /**
+   * RFC 8628 §3.1: starts a device authorization.
+   *
+   * @example
+   * const authorization = await client.startDeviceAuthorization({ scope: 'openid offline_access' });
+   * console.log(`Open ${authorization.verificationUri} and enter ${authorization.userCode}`);
+   */
   startDeviceAuthorization(options?: DeviceAuthorizationOptions): Promise<DeviceAuthorization> {
     return startDeviceAuthorization(this.#core, options);
   }
 
-  /** RFC 8628 §3.4-3.5: polls until the user approves or denies, or the code expires. */
+  /**
+   * RFC 8628 §3.4-3.5: polls until the user approves or denies, or the code expires.
+   *
+   * @example
+   * const tokens = await client.pollDeviceToken(authorization, { signal: AbortSignal.timeout(600_000) });
+   */
   pollDeviceToken(authorization: DeviceAuthorization, options?: PollOptions): Promise<TokenSet> {
     return pollDeviceToken(this.#core, authorization, options);
   }
 
-  /** RFC 8693: exchanges a token for another. */
+  /**
+   * RFC 8693 §2.1: exchanges a token for another.
+   *
+   * @example
+   * const { accessToken } = await client.exchangeToken({ subjectToken, subjectTokenType: TOKEN_TYPES.accessToken, audience: 'https://notifications.example' });
+   */
   exchangeToken(request: TokenExchangeRequest): Promise<ExchangedToken> {
     return exchangeToken(this.#core, request);
   }
 
-  /** OpenID Connect RP-Initiated Logout: the URL that ends the user's session at the server. */
+  /**
+   * OpenID Connect RP-Initiated Logout 1.0 §2: the URL that ends the user's session at the server.
+   *
+   * @example
+   * res.writeHead(303, { location: await client.endSessionUrl({ idTokenHint: tokens.idToken, postLogoutRedirectUri }) }).end();
+   */
   endSessionUrl(options?: EndSessionOptions): Promise<string> {
     return endSessionUrl(this.#core, options);
   }
