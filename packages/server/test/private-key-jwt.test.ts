@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
+import * as openidClient from 'openid-client';
 import { JwksUriCache } from '../src/client-auth/jwks-cache.ts';
 import { checkAddress, fetchJwksDocument, JwksFetchError, resolveAllowed } from '../src/client-auth/jwks-fetch.ts';
 import { Janitor } from '../src/janitor.ts';
@@ -279,8 +280,8 @@ for (const backend of await backends()) {
       postForm(`${s.issuer}${path}`, { ...GRANT, client_assertion_type: ASSERTION_TYPE, client_assertion: assertion, ...form });
     const sign = (signer = es256, options: AssertionOptions = {}, audience = tokenUrl) => makeAssertion(clientId, audience, signer, options);
 
-    test('ES256, PS256, RS256 and EdDSA assertions authenticate the client: a client_credentials token', async () => {
-      for (const signer of [es256, ps256, rs256, eddsa]) {
+    test('ES256, PS256, RS256 and EdDSA (also named Ed25519, RFC 9864) assertions authenticate the client: a client_credentials token', async () => {
+      for (const signer of [es256, ps256, rs256, eddsa, { ...eddsa, alg: 'Ed25519' }]) {
         const res = await withAssertion(await sign(signer));
         assert.equal(res.status, 200, `${signer.alg}: ${res.text}`);
         assert.equal(res.body.token_type, 'Bearer');
@@ -434,6 +435,40 @@ for (const backend of await backends()) {
       assert.deepEqual(after.body, { active: false });
     });
 
+    test('works at /device_authorization (RFC 8628 §3.1: the client authenticates as at the token endpoint)', async () => {
+      const device = await s.registry.createClient({
+        name: 'tv',
+        type: 'confidential',
+        grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'],
+        scopes: ['orders:read'],
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [es256.publicJwk] },
+      });
+      const id = device.client.clientId;
+      const assertion = await makeAssertion(id, s.issuer, es256);
+      const form = { scope: 'orders:read', client_assertion_type: ASSERTION_TYPE, client_assertion: assertion };
+      const res = await postForm(`${s.issuer}/device_authorization`, form);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(typeof res.body.device_code, 'string');
+      assertInvalidClient(await postForm(`${s.issuer}/device_authorization`, form), 'replayed at /device_authorization');
+      const foreign = await makeAssertion(id, s.issuer, stranger);
+      assertInvalidClient(await postForm(`${s.issuer}/device_authorization`, { ...form, client_assertion: foreign }), 'foreign key');
+    });
+
+    test('interop: openid-client PrivateKeyJwt gets, introspects and revokes a token (ES256 and EdDSA)', async () => {
+      for (const signer of [es256, eddsa]) {
+        const auth = openidClient.PrivateKeyJwt({ key: signer.privateKey as CryptoKey, kid: signer.publicJwk.kid });
+        const config = await openidClient.discovery(new URL(s.issuer), clientId, undefined, auth, {
+          execute: [openidClient.allowInsecureRequests],
+        });
+        const tokens = await openidClient.clientCredentialsGrant(config, { scope: 'orders:read' });
+        assert.equal(tokens.scope, 'orders:read', signer.alg);
+        assert.equal((await openidClient.tokenIntrospection(config, tokens.access_token)).active, true, signer.alg);
+        await openidClient.tokenRevocation(config, tokens.access_token);
+        assert.equal((await openidClient.tokenIntrospection(config, tokens.access_token)).active, false, signer.alg);
+      }
+    });
+
     test('used jti values are kept until the assertion expires, then purged by the janitor', async () => {
       const exp = now() + 60;
       const assertion = await sign(es256, { claims: { exp } });
@@ -456,7 +491,7 @@ for (const backend of await backends()) {
         const body = (await (await fetch(`${s.issuer}${path}`)).json()) as Record<string, string[]>;
         for (const endpoint of ['token', 'introspection', 'revocation']) {
           assert.ok(body[`${endpoint}_endpoint_auth_methods_supported`]?.includes('private_key_jwt'), `${path} ${endpoint}`);
-          assert.deepEqual(body[`${endpoint}_endpoint_auth_signing_alg_values_supported`], ['ES256', 'PS256', 'RS256', 'EdDSA']);
+          assert.deepEqual(body[`${endpoint}_endpoint_auth_signing_alg_values_supported`], ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519']);
         }
       }
     });

@@ -10,15 +10,16 @@ import { checkJwksUriSyntax } from './jwks-fetch.ts';
 /**
  * Algorithms a client assertion may be signed with: asymmetric only. `none` and HS* are refused
  * (checklist D38; jsonwebtoken CVE-2022-23540 and CVE-2022-23541): an HMAC "key" would be a secret
- * the server holds, and RFC 7523 client authentication here is by public key.
+ * the server holds, and RFC 7523 client authentication here is by public key. `Ed25519` is RFC 9864's
+ * fully-specified name for EdDSA over Ed25519, which oauth4webapi and openid-client send.
  */
-export const CLIENT_ASSERTION_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'EdDSA'] as const;
+export const CLIENT_ASSERTION_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
 
 /** The algorithms each accepted key type signs with, and its curve where it has one. */
 const KEY_TYPES: Record<string, { algorithms: readonly string[]; crv?: string; importAs: string }> = {
   RSA: { algorithms: ['RS256', 'PS256'], importAs: 'RS256' },
   EC: { algorithms: ['ES256'], crv: 'P-256', importAs: 'ES256' },
-  OKP: { algorithms: ['EdDSA'], crv: 'Ed25519', importAs: 'EdDSA' },
+  OKP: { algorithms: ['EdDSA', 'Ed25519'], crv: 'Ed25519', importAs: 'EdDSA' },
 };
 
 /** JWK members only private or symmetric keys have (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2). */
@@ -101,6 +102,20 @@ export async function usableFetchedKeys(value: unknown): Promise<{ ok: true; jwk
     if ((await keyProblem(key)) === undefined) usable.push(key as JWK);
   }
   return { ok: true, jwks: { keys: usable } };
+}
+
+/**
+ * The set as jose verifies with it. An Ed25519 key signs one algorithm only, named `EdDSA` or, since
+ * RFC 9864, `Ed25519`; its `alg` is dropped so that either name finds it (jose matches `alg` exactly).
+ */
+export function verificationKeys(jwks: JSONWebKeySet): JSONWebKeySet {
+  return {
+    keys: jwks.keys.map((key) => {
+      if (key.kty !== 'OKP') return key;
+      const { alg: _alg, ...anyName } = key;
+      return anyName;
+    }),
+  };
 }
 
 /**

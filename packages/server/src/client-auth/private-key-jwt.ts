@@ -6,7 +6,7 @@ import { InvalidClient, InvalidRequest } from '../errors.ts';
 import type { FormParams } from '../http/form-params.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
-import { CLIENT_ASSERTION_ALGORITHMS } from './client-keys.ts';
+import { CLIENT_ASSERTION_ALGORITHMS, verificationKeys } from './client-keys.ts';
 import { JwksUriCache } from './jwks-cache.ts';
 import type { PresentedCredentials } from './presented.ts';
 
@@ -119,18 +119,18 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
 
 /** Verifies against the client's inline keys, or the keys at its jwks_uri (one refetch on an unknown kid). */
 async function verifyWithClientKeys(ctx: ServerContext, client: Client, assertion: string, options: JWTVerifyOptions) {
-  if (client.jwks) return verifyWithKeySet(assertion, createLocalJWKSet(client.jwks), options);
+  if (client.jwks) return verifyWithKeySet(assertion, createLocalJWKSet(verificationKeys(client.jwks)), options);
   if (!client.jwksUri) throw new Error('the client has no keys registered');
   const cache = jwksCacheOf(ctx);
   const keys = await cache.keys(client.clientId, client.jwksUri);
   try {
-    return await verifyWithKeySet(assertion, createLocalJWKSet(keys), options);
+    return await verifyWithKeySet(assertion, createLocalJWKSet(verificationKeys(keys)), options);
   } catch (err) {
     // The client may have rotated to a key published since the set was cached.
     if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
     const refreshed = await cache.refresh(client.clientId, client.jwksUri);
     if (!refreshed) throw err;
-    return verifyWithKeySet(assertion, createLocalJWKSet(refreshed), options);
+    return verifyWithKeySet(assertion, createLocalJWKSet(verificationKeys(refreshed)), options);
   }
 }
 
