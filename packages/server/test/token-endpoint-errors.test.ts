@@ -216,7 +216,6 @@ for (const backend of await backends()) {
         'password',
         'implicit',
         'token',
-        'urn:ietf:params:oauth:grant-type:device_code',
         'urn:ietf:params:oauth:grant-type:jwt-bearer',
         'urn:example:not-a-grant',
         'CLIENT_CREDENTIALS',
