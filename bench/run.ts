@@ -202,7 +202,7 @@ if (scenarios.has('postgres')) {
 
 let gateway: GatewayReport | undefined;
 if (scenarios.has('gateway')) {
-  gateway = await runGatewayScenario({ connections, durationSeconds, warmupSeconds }, (line) => console.log(line));
+  gateway = await runGatewayScenario({ connections, durationSeconds, warmupSeconds, rounds: quick ? 1 : 3 }, (line) => console.log(line));
 }
 
 notes.push('resource-server validation: not measured yet (packages/resource-server does not exist yet).');

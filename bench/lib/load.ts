@@ -21,8 +21,8 @@ export interface LoadResult {
   totalRequests: number;
   /** Socket errors, timeouts and responses with an unexpected status. */
   errors: number;
-  /** With `recordLatencies`: percentiles of the expected responses, in milliseconds to the microsecond. */
-  latencyMs?: { p50: number; p90: number; p99: number; mean: number };
+  /** With `recordLatencies`: the time of every expected response, in milliseconds. */
+  latenciesMs?: number[];
 }
 
 /** Drives one server with autocannon: fixed connections and duration, every request counted. */
@@ -66,12 +66,12 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
     p99Ms: result.latency.p99,
     totalRequests: result.requests.total,
     errors: result.errors + result.timeouts + unexpected,
-    ...(options.recordLatencies ? { latencyMs: summarize(latencies) } : {}),
+    ...(options.recordLatencies ? { latenciesMs: latencies } : {}),
   };
 }
 
 /** Nearest-rank percentiles (and the mean) of response times, rounded to the microsecond. */
-function summarize(values: number[]): { p50: number; p90: number; p99: number; mean: number } {
+export function summarizeLatencies(values: number[]): { p50: number; p90: number; p99: number; mean: number } {
   const sorted = Float64Array.from(values).sort();
   const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
   const round = (ms: number) => Math.round(ms * 1000) / 1000;

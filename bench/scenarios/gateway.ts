@@ -8,9 +8,10 @@
  * so the latency a proxy adds is the time its work takes).
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { drive, type LoadResult } from '../lib/load.ts';
+import { cpus, loadavg } from 'node:os';
+import { drive, summarizeLatencies } from '../lib/load.ts';
 import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts';
-import { withUsage, type Usage } from '../lib/usage.ts';
+import { withUsage } from '../lib/usage.ts';
 import { findApache, startApache, type ApacheInstall } from '../targets/apache.ts';
 import { findGateway, startGateway } from '../targets/gateway.ts';
 import { startLatchkey, type LatchkeyTarget } from '../targets/latchkey.ts';
@@ -29,6 +30,8 @@ export interface GatewaySettings {
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
+  /** The measured time of each path is taken in this many slices, the paths in turn. */
+  rounds: number;
 }
 
 export interface GatewayRow {
@@ -160,62 +163,97 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
       { name: `saturated, ${settings.connections} connections`, connections: settings.connections },
       { name: '1 connection, sequential', connections: 1 },
     ];
+    const loadBefore = loadavg()[0]!;
     for (const load of loads) {
-      let direct: GatewayRow | undefined;
-      for (const path of paths) {
-        const row = await measurePath(settings, load, path, upstream.pid, tokens.valid);
-        if (path.name === DIRECT_PATH) direct = row;
-        else if (direct) {
+      const measured = await measureLoad(settings, load, paths, upstream.pid, tokens.valid);
+      const direct = measured.find((r) => r.path === DIRECT_PATH)!;
+      for (const row of measured) {
+        if (row !== direct) {
           row.addedP50Ms = round3(row.p50Ms - direct.p50Ms);
           row.addedP99Ms = round3(row.p99Ms - direct.p99Ms);
         }
         rows.push(row);
         log(
-          `gateway  ${load.name.padEnd(26)} ${path.name.padEnd(48)} ${String(row.requestsPerSecond).padStart(6)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}`,
+          `gateway  ${load.name.padEnd(26)} ${row.path.padEnd(54)} ${String(row.requestsPerSecond).padStart(6)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}`,
         );
       }
     }
+    notes.push(
+      `One-minute load average of the machine (${cpus().length} vCPUs) before and after the measurements: ${loadBefore.toFixed(2)} and ${loadavg()[0]!.toFixed(2)}.`,
+    );
     return { settings, paths: paths.map((p) => ({ name: p.name, checks: p.checks })), rows, comparisons: compare(rows), notes };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
 }
 
-async function measurePath(
+interface Totals {
+  requests: number;
+  errors: number;
+  latenciesMs: number[];
+  upstreamCpuSeconds: number;
+  proxyCpuSeconds: number;
+  proxyPeakRssBytes: number;
+}
+
+/**
+ * Every path under one load: each is warmed up, then the measured time is cut into `rounds` slices
+ * taken in turn (path 1, 2, 3, 4, path 1, 2, ...), so a burst of other work on the machine falls on
+ * every path alike rather than on whichever ran at that moment.
+ */
+async function measureLoad(
   settings: GatewaySettings,
   load: { name: string; connections: number },
-  path: Path,
+  paths: Path[],
   upstreamPid: number,
   token: string,
-): Promise<GatewayRow> {
-  const options = {
+): Promise<GatewayRow[]> {
+  const options = (path: Path) => ({
     url: `${path.url}${REQUEST_PATH}`,
     method: 'GET' as const,
     headers: { authorization: `Bearer ${token}` },
     bodies: [],
     connections: load.connections,
     recordLatencies: true,
-  };
-  if (settings.warmupSeconds > 0) await drive({ ...options, durationSeconds: settings.warmupSeconds });
-  const roots: Record<string, number> = { upstream: upstreamPid, ...(path.pid ? { proxy: path.pid } : {}) };
-  const { result, usage } = await withUsage(roots, () => drive({ ...options, durationSeconds: settings.durationSeconds }));
-  return toRow(load.name, path, result, usage.upstream!, usage.proxy);
+  });
+  if (settings.warmupSeconds > 0) {
+    for (const path of paths) await drive({ ...options(path), durationSeconds: settings.warmupSeconds });
+  }
+  const totals = new Map<Path, Totals>(
+    paths.map((p) => [p, { requests: 0, errors: 0, latenciesMs: [], upstreamCpuSeconds: 0, proxyCpuSeconds: 0, proxyPeakRssBytes: 0 }]),
+  );
+  const sliceSeconds = settings.durationSeconds / settings.rounds;
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const path of paths) {
+      const roots: Record<string, number> = { upstream: upstreamPid, ...(path.pid ? { proxy: path.pid } : {}) };
+      const { result, usage } = await withUsage(roots, () => drive({ ...options(path), durationSeconds: sliceSeconds }));
+      const t = totals.get(path)!;
+      t.requests += result.totalRequests;
+      t.errors += result.errors;
+      for (const ms of result.latenciesMs!) t.latenciesMs.push(ms);
+      t.upstreamCpuSeconds += usage.upstream!.cpuSeconds;
+      t.proxyCpuSeconds += usage.proxy?.cpuSeconds ?? 0;
+      t.proxyPeakRssBytes = Math.max(t.proxyPeakRssBytes, usage.proxy?.peakRssBytes ?? 0);
+    }
+  }
+  return paths.map((path) => toRow(load.name, path, totals.get(path)!, settings.durationSeconds));
 }
 
-function toRow(load: string, path: Path, r: LoadResult, upstream: Usage, proxy?: Usage): GatewayRow {
-  const perRequestUs = (u: Usage) => (r.totalRequests > 0 ? Math.round((u.cpuSeconds / r.totalRequests) * 1e6) : NaN);
+function toRow(load: string, path: Path, t: Totals, seconds: number): GatewayRow {
+  const perRequestUs = (cpuSeconds: number) => (t.requests > 0 ? Math.round((cpuSeconds / t.requests) * 1e6) : NaN);
+  const latency = summarizeLatencies(t.latenciesMs);
   return {
     load,
     path: path.name,
-    requestsPerSecond: Math.round(r.requestsPerSecond),
-    p50Ms: r.latencyMs!.p50,
-    p90Ms: r.latencyMs!.p90,
-    p99Ms: r.latencyMs!.p99,
-    meanMs: r.latencyMs!.mean,
-    errors: r.errors,
-    totalRequests: r.totalRequests,
-    ...(proxy ? { proxyCpuUsPerRequest: perRequestUs(proxy), proxyPeakRssMb: Math.round((proxy.peakRssBytes / 2 ** 20) * 10) / 10 } : {}),
-    upstreamCpuUsPerRequest: perRequestUs(upstream),
+    requestsPerSecond: Math.round(t.requests / seconds),
+    p50Ms: latency.p50,
+    p90Ms: latency.p90,
+    p99Ms: latency.p99,
+    meanMs: latency.mean,
+    errors: t.errors,
+    totalRequests: t.requests,
+    ...(path.pid ? { proxyCpuUsPerRequest: perRequestUs(t.proxyCpuSeconds), proxyPeakRssMb: Math.round((t.proxyPeakRssBytes / 2 ** 20) * 10) / 10 } : {}),
+    upstreamCpuUsPerRequest: perRequestUs(t.upstreamCpuSeconds),
     ...(path.note ? { note: path.note } : {}),
   };
 }
@@ -327,7 +365,7 @@ export function gatewayMarkdown(report: GatewayReport): string[] {
     '## Gateway: JWT validation in front of an API',
     '',
     `GET ${REQUEST_PATH} with an ES256 access token (Latchkey, client credentials, scope ${SCOPE}) to a node:http upstream answering a small JSON body; ` +
-      `autocannon, ${s.durationSeconds} s per path after ${s.warmupSeconds} s of warm-up, first ${s.connections} connections as fast as they go, then one connection sending one request at a time. ` +
+      `autocannon, ${s.durationSeconds} s per path (in ${s.rounds} slices, the paths in turn) after ${s.warmupSeconds} s of warm-up, first ${s.connections} connections as fast as they go, then one connection sending one request at a time. ` +
       'Latencies are percentiles of every response time (not autocannon\'s whole milliseconds); "added" is the path minus the direct upstream under the same load.',
     '',
     '| load | path | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | errors | proxy CPU µs/req | upstream CPU µs/req | proxy peak RSS MB | note |',
