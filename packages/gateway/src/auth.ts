@@ -22,11 +22,15 @@ import { requireScopes, withBearerAuth, type AuthenticatedHandler } from '@latch
 
 export type AuthResult =
   | { ok: true; claims: AccessTokenClaims; token: string }
-  | { ok: false; response: Response; reason: string };
+  /** `clientId`: when the token was good but lacked a scope, whose it was (for the log). */
+  | { ok: false; response: Response; reason: string; clientId: string | undefined };
 
 /** What one authentication saw: the token, the claims, the verifier's error, whether a cache answered. */
 interface Attempt {
   token?: string;
+  /** What the verifier returned, before the scope check. */
+  verified?: AccessTokenClaims;
+  /** Set once the scopes passed too. */
   claims?: AccessTokenClaims;
   error?: unknown;
   /** Set by the introspection fetch: the issuer was asked (a cache miss). */
@@ -67,7 +71,8 @@ export function createAuthenticator(verify: (token: string) => Promise<AccessTok
       const attempt = attempts.getStore()!;
       attempt.token = token;
       try {
-        return await verify(token);
+        attempt.verified = await verify(token);
+        return attempt.verified;
       } catch (err) {
         attempt.error = err;
         throw err;
@@ -83,7 +88,7 @@ export function createAuthenticator(verify: (token: string) => Promise<AccessTok
     if (response === ACCEPTED && attempt.claims && attempt.token !== undefined) {
       return { ok: true, claims: attempt.claims, token: attempt.token };
     }
-    return { ok: false, response, reason: denialReason(attempt, response) };
+    return { ok: false, response, reason: denialReason(attempt, response), clientId: attempt.verified?.client_id };
   };
 }
 

@@ -127,7 +127,8 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
     }
     const auth = await authenticate(req.headers.authorization);
     if (!auth.ok) {
-      return { route, rejection: await rejectionFromResponse(auth.response, auth.response.status === 503 ? 'unavailable' : 'denied', auth.reason) };
+      const outcome = auth.response.status === 503 ? 'unavailable' : 'denied';
+      return { route, clientId: auth.clientId, rejection: await rejectionFromResponse(auth.response, outcome, auth.reason) };
     }
     const clientId = auth.claims.client_id;
     const retryAfter = current.limiter?.take(clientId);
@@ -193,7 +194,8 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
     const decision = await decide(req, current, target);
     const path = 'error' in target ? undefined : target.path;
     if ('rejection' in decision) {
-      res.writeHead(decision.rejection.status, decision.rejection.headers).end(decision.rejection.body);
+      const { status, headers, body } = decision.rejection;
+      res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) }).end(body);
       record(req, path, decision, decision.rejection.status, decision.rejection.outcome, startedMs);
       return;
     }
