@@ -17,6 +17,7 @@ import { findGateway, startGateway } from '../targets/gateway.ts';
 import { startLatchkey, type LatchkeyTarget } from '../targets/latchkey.ts';
 
 const UPSTREAM_SCRIPT = new URL('../peers/upstream-server.mjs', import.meta.url).pathname;
+const FLOOR_SCRIPT = new URL('../peers/proxy-floor-server.mjs', import.meta.url).pathname;
 const ROUTE_PREFIX = '/api/';
 const REQUEST_PATH = '/api/orders';
 const SCOPE = 'orders:read';
@@ -76,6 +77,8 @@ interface Path {
   pid?: number;
   checks: string;
   note?: string;
+  /** A proxy that checks nothing: the floor of its platform, left out of the refusal checks. */
+  floor?: boolean;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,7 @@ interface Tokens {
 
 export const GATEWAY_PATH = 'latchkey-gateway (claims)';
 export const DIRECT_PATH = 'direct upstream';
+export const NODE_FLOOR_PATH = 'floor: node:http proxy, no auth';
 const apacheName = (a: ApacheInstall) => `apache ${a.version} + mod_oauth2 ${a.modOauth2Version}`;
 
 export async function runGatewayScenario(settings: GatewaySettings, log: (line: string) => void): Promise<GatewayReport> {
@@ -103,6 +107,9 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
     const upstream = await startUpstream();
     stops.push(() => upstream.stop());
     const paths: Path[] = [{ name: DIRECT_PATH, url: upstream.url, checks: 'none', stop: async () => {} }];
+    const nodeFloor = await startNodeFloor(upstream.url);
+    stops.push(() => nodeFloor.stop());
+    paths.push({ name: NODE_FLOOR_PATH, url: nodeFloor.url, pid: nodeFloor.pid, checks: 'none: node:http in and out, keep-alive, no log', floor: true, stop: () => nodeFloor.stop() });
 
     const gateway = findGateway();
     if ('missing' in gateway) {
@@ -130,17 +137,14 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
     if ('missing' in apache) {
       notes.push(`Apache + mod_oauth2 was not measured: ${apache.missing}.`);
     } else {
+      const common = { upstreamUrl: upstream.url, issuer: latchkey.issuer, jwksUri: metadata.jwks_uri, audience: latchkey.audience, scope: SCOPE, routePrefix: ROUTE_PREFIX };
+      const floorName = `floor: apache ${apache.version} mod_proxy, no auth`;
+      const floor = await startApache(apache, floorName, { ...common, resultCache: false, auth: false });
+      stops.push(() => floor.stop());
+      paths.push({ name: floorName, url: floor.url, pid: floor.pid, checks: 'none: mod_proxy_http, same MPM, access log', floor: true, stop: () => floor.stop() });
       for (const resultCache of [false, true]) {
         const name = `${apacheName(apache)}${resultCache ? ', default 300 s cache' : ''}`;
-        const a = await startApache(apache, name, {
-          upstreamUrl: upstream.url,
-          issuer: latchkey.issuer,
-          jwksUri: metadata.jwks_uri,
-          audience: latchkey.audience,
-          scope: SCOPE,
-          routePrefix: ROUTE_PREFIX,
-          resultCache,
-        });
+        const a = await startApache(apache, name, { ...common, resultCache });
         stops.push(() => a.stop());
         paths.push({
           name,
@@ -156,7 +160,7 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
     }
 
     // Every proxy must let the valid token through and refuse the others before anything is timed.
-    for (const path of paths.slice(1)) await checkRefusals(path, tokens);
+    for (const path of paths.filter((p) => p.pid && !p.floor)) await checkRefusals(path, tokens);
 
     const rows: GatewayRow[] = [];
     const loads = [
@@ -265,7 +269,7 @@ function compare(rows: GatewayRow[]): GatewayComparison[] {
   for (const load of loads) {
     const gateway = rows.find((r) => r.load === load && r.path === GATEWAY_PATH);
     if (!gateway) continue;
-    for (const apache of rows.filter((r) => r.load === load && r.path.startsWith('apache'))) {
+    for (const apache of rows.filter((r) => r.load === load && r.path.startsWith('apache '))) {
       const short = apache.path.includes('cache') ? 'apache (default cache)' : 'apache (every request verified)';
       out.push({ load, name: `req/s: gateway / ${short}`, value: round2(gateway.requestsPerSecond / apache.requestsPerSecond) });
       out.push({ load, name: `added p50: gateway / ${short}`, value: round2(gateway.addedP50Ms! / apache.addedP50Ms!) });
@@ -274,6 +278,21 @@ function compare(rows: GatewayRow[]): GatewayComparison[] {
     }
   }
   return out;
+}
+
+async function startNodeFloor(upstreamUrl: string): Promise<ServerProcess & { pid: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startProcess({
+    name: NODE_FLOOR_PATH,
+    url,
+    // Any path is proxied: the upstream answers /ready.
+    readyUrl: `${url}/ready`,
+    command: process.execPath,
+    args: [FLOOR_SCRIPT, String(port), upstreamUrl],
+    env: { PATH: process.env.PATH },
+  });
+  return Object.assign(server, { pid: server.child.pid! });
 }
 
 async function startUpstream(): Promise<ServerProcess & { pid: number }> {
@@ -389,7 +408,7 @@ export function gatewayMarkdown(report: GatewayReport): string[] {
     '|---|---|',
     ...report.paths.map((p) => `| ${p.name} | ${p.checks} |`),
     '',
-    'Each proxy was first checked to pass the valid token and refuse no token, a changed signature, another API\'s token (aud), a token without the scope, and a token signed by a key not in the JWKS.',
+    'Each proxy that checks tokens was first checked to pass the valid token and refuse no token, a changed signature, another API\'s token, a token without the scope, and a token signed by a key not in the JWKS. The floors check nothing: they show what proxying alone costs on each platform.',
     ...report.notes.map((n) => `- ${n}`),
     '',
   ];

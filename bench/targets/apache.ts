@@ -32,6 +32,8 @@ export interface ApacheOptions {
    * `exp` for a token it has seen. `false` sets `expiry=0`, so every request is verified in full.
    */
   resultCache: boolean;
+  /** `false`: mod_proxy alone, no token check (the floor of the Apache columns). Default true. */
+  auth?: boolean;
 }
 
 export interface Apache {
@@ -123,7 +125,11 @@ CustomLog "${join(dir, 'access.log')}" combined
 # Readiness for the harness: no token needed.
 ProxyPass "/ready" "${o.upstreamUrl}/ready"
 
-<Location "${o.routePrefix}">
+${o.auth === false ? proxyOnly(o) : protectedRoute(o, verifyOptions, scopeRegex)}`;
+}
+
+function protectedRoute(o: ApacheOptions, verifyOptions: string, scopeRegex: string): string {
+  return `<Location "${o.routePrefix}">
   AuthType oauth2
   OAuth2TokenVerify jwks_uri ${o.jwksUri} ${verifyOptions}
   # The claims reach the upstream as OAUTH2_CLAIM_* headers (mod_oauth2 drops client-sent ones) and
@@ -138,6 +144,14 @@ ProxyPass "/ready" "${o.upstreamUrl}/ready"
   # Like the gateway, the token itself does not reach the upstream.
   RequestHeader unset Authorization
   RequestHeader unset OAUTH2_CLAIM_access_token
+  ProxyPass "${o.upstreamUrl}${o.routePrefix}"
+</Location>
+`;
+}
+
+function proxyOnly(o: ApacheOptions): string {
+  return `<Location "${o.routePrefix}">
+  RequestHeader unset Authorization
   ProxyPass "${o.upstreamUrl}${o.routePrefix}"
 </Location>
 `;

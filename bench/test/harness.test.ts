@@ -71,6 +71,8 @@ function checkGatewayScenario(
   for (const load of loads) {
     const paths = gateway.rows.filter((r) => r.load === load).map((r) => r.path);
     assert.ok(paths.includes('direct upstream'), `${load}: direct upstream measured`);
+    assert.ok(paths.includes('floor: node:http proxy, no auth'), `${load}: node proxy floor measured`);
+    assert.equal(paths.some((p) => p.startsWith('floor: apache')), apacheInstalled, `${load}: Apache floor measured when installed`);
     assert.equal(paths.includes('latchkey-gateway (claims)'), gatewayBuilt, `${load}: gateway measured when built`);
     assert.equal(paths.filter((p) => p.startsWith('apache')).length, apacheInstalled ? 2 : 0, `${load}: Apache measured when installed`);
   }
