@@ -1,0 +1,154 @@
+/**
+ * The whole shop in one process: the Latchkey authorization server (in process, SQLite in a fresh data
+ * directory), seeded; the inventory, notifications and orders services; the gateway; and the web shop.
+ * `main.ts` runs it for `npm run demo`; the test runs it on free ports.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { createServer, loadSettings, Registry } from '@latchkey/server';
+import { UserRegistry } from '../../packages/server/src/users/user-registry.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type DemoFile, type Ports } from './config.ts';
+import { startGateway } from './gateway.ts';
+import { seed, type Seeded } from './seed.ts';
+import type { EventLog } from './services/http.ts';
+import { startInventory, type RunningInventory } from './services/inventory.ts';
+import { startNotifications, type RunningNotifications } from './services/notifications.ts';
+import { startOrders, type RunningOrders } from './services/orders.ts';
+import { startShop } from './shop/app.ts';
+
+/** Everything listens on loopback only. */
+const HOST = '127.0.0.1';
+
+export interface DemoOptions {
+  /** Ports to listen on; 0 picks a free one. Default DEFAULT_PORTS. */
+  ports?: Partial<Ports>;
+  /** Emptied and used for the database, the logs, the gateway's configuration and the CLI's tokens. */
+  dataDir?: string;
+  /** Where the services report what they do (default: nowhere). */
+  log?: EventLog;
+}
+
+export interface RunningDemo {
+  urls: { issuer: string; gateway: string; shop: string; orders: string; inventory: string; notifications: string };
+  users: Seeded['users'];
+  clients: Seeded;
+  /** The keys that encrypt the shop's session cookies (base64url). */
+  cookieKeys: { full: string; readOnly: string };
+  dataDir: string;
+  inventory: RunningInventory;
+  orders: RunningOrders;
+  notifications: RunningNotifications;
+  close(): Promise<void>;
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
+  const ports = await choosePorts({ ...DEFAULT_PORTS, ...options.ports });
+  const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
+  const log = options.log ?? (() => {});
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });
+
+  // Stopped in reverse order by close(), or when a later step fails to start.
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const issuer = `http://localhost:${ports.issuer}`;
+    const settings = loadSettings({
+      env: {},
+      overrides: {
+        port: ports.issuer,
+        host: HOST,
+        issuer,
+        dataDir,
+        // A fresh database at every start: a fresh secret for its signing keys too.
+        secret: randomBytes(32).toString('base64url'),
+        logLevel: 'info',
+      },
+    });
+    const serverLog = createWriteStream(join(dataDir, 'logs', 'latchkey.log'), { flags: 'a' });
+    closers.push(() => new Promise<void>((resolve) => serverLog.end(resolve)));
+    const server = await createServer(settings, { logDestination: serverLog });
+    closers.push(() => server.close());
+    await server.listen();
+
+    const shopUrl = `http://${HOST}:${ports.shop}`;
+    const clients = await seed(new Registry(server.context.storage), new UserRegistry(server.context.storage), shopUrl);
+
+    const inventory = await startInventory({ issuer, host: HOST, port: ports.inventory, log });
+    closers.push(() => inventory.close());
+    const notifications = await startNotifications({ issuer, host: HOST, port: ports.notifications, log });
+    closers.push(() => notifications.close());
+    const orders = await startOrders({
+      issuer,
+      host: HOST,
+      port: ports.orders,
+      inventoryUrl: inventory.url,
+      notificationsUrl: notifications.url,
+      ...clients.orders,
+      log,
+    });
+    closers.push(() => orders.close());
+    const gateway = await startGateway({ issuer, host: HOST, port: ports.gateway, ordersUrl: orders.url, inventoryUrl: inventory.url, dataDir });
+    closers.push(() => gateway.close());
+    const cookieKeys = { full: randomBytes(32).toString('base64url'), readOnly: randomBytes(32).toString('base64url') };
+    const shop = await startShop({
+      issuer,
+      host: HOST,
+      port: ports.shop,
+      baseUrl: shopUrl,
+      gatewayUrl: gateway.url,
+      shopClient: clients.shop,
+      readOnlyClient: clients.shopReadOnly,
+      cookieKeys,
+      log,
+    });
+    closers.push(() => shop.close());
+
+    const demoFile: DemoFile = { issuer, gatewayUrl: gateway.url, shopUrl, cliClientId: clients.cliClientId };
+    writeFileSync(join(dataDir, 'demo.json'), `${JSON.stringify(demoFile, null, 2)}\n`);
+    return {
+      urls: { issuer, gateway: gateway.url, shop: shopUrl, orders: orders.url, inventory: inventory.url, notifications: notifications.url },
+      users: clients.users,
+      clients,
+      cookieKeys,
+      dataDir,
+      inventory,
+      orders,
+      notifications,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The issuer and the shop's redirect URIs name their ports before anything listens: 0 is resolved here. */
+async function choosePorts(wanted: Ports): Promise<Ports> {
+  const chosen = { ...wanted };
+  const taken = new Set(Object.values(wanted));
+  for (const key of Object.keys(chosen) as (keyof Ports)[]) {
+    if (chosen[key] !== 0) continue;
+    let port: number;
+    do port = await freePort();
+    while (taken.has(port));
+    taken.add(port);
+    chosen[key] = port;
+  }
+  return chosen;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, HOST, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run demo`: starts the whole shop on loopback, prints where everything is and the demo users,
+ * then one line per step of each flow. Ctrl-C (SIGINT) or SIGTERM stops everything; nothing runs in
+ * another process, so nothing is left behind.
+ *
+ * Ports can be changed with LATCHKEY_PORT, GATEWAY_PORT, SHOP_PORT, ORDERS_PORT, INVENTORY_PORT and
+ * NOTIFICATIONS_PORT (0: any free port), and the data directory with SHOP_DEMO_DATA_DIR.
+ */
+import { relative } from 'node:path';
+import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type Ports } from './config.ts';
+import { startDemo } from './demo.ts';
+
+const PORT_VARIABLES: Record<keyof Ports, string> = {
+  issuer: 'LATCHKEY_PORT',
+  gateway: 'GATEWAY_PORT',
+  shop: 'SHOP_PORT',
+  orders: 'ORDERS_PORT',
+  inventory: 'INVENTORY_PORT',
+  notifications: 'NOTIFICATIONS_PORT',
+};
+
+function portsFromEnv(): Ports {
+  const ports = { ...DEFAULT_PORTS } as Ports;
+  for (const [key, variable] of Object.entries(PORT_VARIABLES) as [keyof Ports, string][]) {
+    const value = process.env[variable];
+    if (value === undefined || value === '') continue;
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${variable} must be a port number (0 for any free port)`);
+    ports[key] = port;
+  }
+  return ports;
+}
+
+const dataDir = process.env.SHOP_DEMO_DATA_DIR || DEFAULT_DATA_DIR;
+let demo: Awaited<ReturnType<typeof startDemo>>;
+try {
+  demo = await startDemo({
+    ports: portsFromEnv(),
+    dataDir,
+    log: (service, message) => console.log(`[${service}] ${message}`),
+  });
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code;
+  console.error(code === 'EADDRINUSE' ? `A port is taken (${(err as Error).message}). Stop what uses it, or choose other ports (see examples/shop/README.md).` : err);
+  process.exit(1);
+}
+
+const [alice, bob] = demo.users;
+const shownDir = relative(process.cwd(), demo.dataDir).startsWith('..') ? demo.dataDir : relative(process.cwd(), demo.dataDir);
+console.log(`
+Latchkey Tea Shop is running.
+
+  Open the shop:          ${demo.urls.shop}
+  Sign in as              ${alice!.username} / ${alice!.password}   (full access: "Sign in")
+                          ${bob!.username} / ${bob!.password}   (read-only: "Sign in read-only")
+
+  Authorization server:   ${demo.urls.issuer}   (the issuer; login, consent and /device pages)
+  Gateway:                ${demo.urls.gateway}   (/orders and /inventory)
+  Orders service:         ${demo.urls.orders}
+  Inventory service:      ${demo.urls.inventory}
+  Notifications service:  ${demo.urls.notifications}   (GET /sent lists what it sent)
+
+  Command line:           npm run demo:cli -- orders   (signs in with the device flow)
+  Data, logs, gateway.yaml: ${shownDir} (emptied at every start)
+
+Press Ctrl-C to stop. What the services do is printed below.
+`);
+
+let stoppingSinceMs: number | undefined;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stoppingSinceMs !== undefined) {
+    // npm forwards the terminal's Ctrl-C to this process, which has it already: one press arrives
+    // twice. A second press, later, means "now".
+    if (Date.now() - stoppingSinceMs < 1_000) return;
+    console.log('Stopping at once.');
+    process.exit(130);
+  }
+  stoppingSinceMs = Date.now();
+  console.log(`\n${signal}: stopping...`);
+  await demo.close();
+  console.log('Stopped.');
+  // Everything is closed; should a library still hold the event loop, do not hang on it.
+  setTimeout(() => process.exit(0), 1_000).unref();
+}
+process.on('SIGINT', (signal) => void stop(signal));
+process.on('SIGTERM', (signal) => void stop(signal));
