@@ -111,6 +111,27 @@ describe('forwarding modes', () => {
     assert.equal(published.keys[0]!.d, undefined, 'public key only');
   });
 
+  test('claims mode: the gateway JWT is reused for the same caller token in the first half of its life, and never outlives that token', async () => {
+    const token = await latchkey.token(latchkey.reader, 'orders:read');
+    await get(`${gw.url}/orders/a`, token);
+    const first = String(orders.last().headers['x-auth-token']);
+    await get(`${gw.url}/orders/b`, token);
+    assert.equal(orders.last().headers['x-auth-token'], first, 'same caller token: same JWT');
+    await get(`${gw.url}/orders/c`, await latchkey.token(latchkey.reader, 'orders:read'));
+    assert.notEqual(orders.last().headers['x-auth-token'], first, 'another caller token: another JWT');
+
+    const longLived = await startGateway(
+      baseConfig(latchkey, [{ prefix: '/orders', upstream: orders.url, audience: API, methods: { GET: ['orders:read'] } }], { signing: { tokenTtlSeconds: 3600 } }),
+    );
+    try {
+      assert.equal((await get(`${longLived.url}/orders/d`, token)).status, 200);
+      const jwt = decodeJwt(String(orders.last().headers['x-auth-token']));
+      assert.equal(jwt.exp, decodeJwt(token).exp, 'capped at the caller token\'s exp, not an hour');
+    } finally {
+      await longLived.close();
+    }
+  });
+
   test('claims mode with a user\'s token: X-Auth-Subject is the user, X-Auth-Client-Id the app', async () => {
     const token = await latchkey.userToken('openid orders:read');
     const res = await get(`${gw.url}/orders`, token);

@@ -76,15 +76,14 @@ export class SigningKey {
     return { keys: [{ ...this.publicJwk }] };
   }
 
-  /** A JWT for one upstream (`audience`), valid `ttlSeconds`. */
-  sign(issuer: string, audience: string, claims: GatewayAssertion, ttlSeconds: number): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
+  /** A JWT for one upstream (`audience`), issued now, expiring at `expiresAt` (seconds since the epoch). */
+  sign(issuer: string, audience: string, claims: GatewayAssertion, issuedAt: number, expiresAt: number): Promise<string> {
     return new SignJWT({ ...claims })
       .setProtectedHeader({ alg: this.algorithm, kid: this.kid, typ: GATEWAY_JWT_TYPE })
       .setIssuer(issuer)
       .setAudience(audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
       .setJti(randomBytes(16).toString('base64url'))
       .sign(this.key);
   }

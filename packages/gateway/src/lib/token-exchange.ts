@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { TtlCache, tokenHash } from './ttl-cache.ts';
 
 /** RFC 8693 §2.1 grant type and §3 token type. */
 const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -59,7 +59,7 @@ interface Entry {
  * concurrent requests for the same key share one exchange.
  */
 export class TokenExchanger {
-  private readonly cache = new Map<string, Entry>();
+  private readonly cache = new TtlCache<string>(MAX_ENTRIES);
   private readonly pending = new Map<string, Promise<Entry>>();
   private tokenEndpoint: string | undefined;
   private discovering: Promise<string> | undefined;
@@ -74,11 +74,10 @@ export class TokenExchanger {
   async exchange(subjectToken: string, audience: string, scopes: readonly string[] | undefined): Promise<string> {
     const key = cacheKey(subjectToken, audience, scopes);
     const cached = this.cache.get(key);
-    if (cached && Date.now() < cached.untilMs) {
+    if (cached !== undefined) {
       this.options.onLookup?.(true);
-      return cached.token;
+      return cached;
     }
-    if (cached) this.cache.delete(key);
     this.options.onLookup?.(false);
     let pending = this.pending.get(key);
     if (!pending) {
@@ -86,10 +85,7 @@ export class TokenExchanger {
       this.pending.set(key, pending);
     }
     const entry = await pending;
-    if (entry.untilMs > Date.now()) {
-      if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(key, entry);
-    }
+    this.cache.set(key, entry.token, entry.untilMs);
     return entry.token;
   }
 
@@ -196,8 +192,7 @@ function entry(json: Record<string, unknown>, sentAtMs: number): Entry {
 }
 
 function cacheKey(subjectToken: string, audience: string, scopes: readonly string[] | undefined): string {
-  const hash = createHash('sha256').update(subjectToken).digest('base64url');
-  return JSON.stringify([hash, audience, scopes === undefined ? null : [...scopes].sort()]);
+  return JSON.stringify([tokenHash(subjectToken), audience, scopes === undefined ? null : [...scopes].sort()]);
 }
 
 /** RFC 6749 §2.3.1: id and secret form-urlencoded, then HTTP Basic. */
