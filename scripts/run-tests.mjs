@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every package's tests, and the benchmark harness's, through node's built-in runner. Node 20 finds no .ts files when
+// `npm test`: every package's tests, the examples' (examples/*/test) and the benchmark harness's, through node's built-in runner. Node 20 finds no .ts files when
 // given a directory, so the files are listed here. Extra arguments are passed to `node --test`
 // (e.g. `npm test -- --test-name-pattern=rotation`), or name test files to run only those.
 import { spawnSync } from 'node:child_process';
@@ -22,11 +22,10 @@ function findTests(dir) {
 const args = process.argv.slice(2);
 const named = args.filter((a) => a.endsWith('.test.ts'));
 const options = args.filter((a) => !a.endsWith('.test.ts'));
-const packagesDir = join(root, 'packages');
+const testDirs = (parent) => readdirSync(join(root, parent)).map((p) => join(root, parent, p, 'test'));
 const files = named.length
   ? named
-  : readdirSync(packagesDir)
-      .map((p) => join(packagesDir, p, 'test'))
+  : [...testDirs('packages'), ...testDirs('examples')]
       .filter((d) => {
         try {
           return statSync(d).isDirectory();

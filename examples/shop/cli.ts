@@ -98,7 +98,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     if (orders.length === 0) io.print('  none yet');
     for (const o of orders) {
       const confirmation = o.confirmation.status === 'sent' ? 'confirmation sent' : 'confirmation not sent';
-      io.print(`  ${o.id}  ${String(o.quantity).padStart(2)} x ${o.name.padEnd(20)} €${(o.totalCents / 100).toFixed(2).padStart(7)}  ${o.status.padEnd(9)}  ${confirmation}`);
+      io.print(`  ${o.id}  ${String(o.quantity).padStart(2)} x ${o.name.padEnd(20)} ${`€${(o.totalCents / 100).toFixed(2)}`.padStart(8)}  ${o.status.padEnd(9)}  ${confirmation}`);
     }
     return 0;
   } catch (err) {

@@ -117,7 +117,8 @@ export async function startShop(options: ShopOptions): Promise<{ url: string; cl
       'cache-control': 'no-store',
       // No script anywhere; forms post here, and sign-out continues to Latchkey's logout.
       'content-security-policy': `default-src 'none'; style-src 'self'; form-action 'self' ${issuerOrigin}; frame-ancestors 'none'; base-uri 'none'`,
-      'referrer-policy': 'no-referrer',
+      // Not no-referrer: with it, browsers send `Origin: null` with the shop's own forms.
+      'referrer-policy': 'same-origin',
       'x-content-type-options': 'nosniff',
     });
     res.end(html);

@@ -162,6 +162,6 @@ td button.link { color: #8a1c1c; }
 .notice.warn { background: #fbefd2; }
 .how { color: #57606a; font-size: 14px; margin-top: 18px; }
 code { font-size: 13px; background: #eef0f2; padding: 1px 4px; border-radius: 4px; }
-#message code { word-break: break-all; }
+#message code { overflow-wrap: anywhere; }
 footer { max-width: 960px; margin: 40px auto; padding: 0 24px; color: #57606a; font-size: 13px; }
 `;
