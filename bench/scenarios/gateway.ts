@@ -64,7 +64,8 @@ export interface GatewayComparison {
 
 export interface GatewayReport {
   settings: GatewaySettings;
-  paths: { name: string; checks: string }[];
+  /** What each path checks, and the status it gave each refused request before the timing. */
+  paths: { name: string; checks: string; refusals?: Record<string, number> }[];
   rows: GatewayRow[];
   comparisons: GatewayComparison[];
   notes: string[];
@@ -160,7 +161,8 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
     }
 
     // Every proxy must let the valid token through and refuse the others before anything is timed.
-    for (const path of paths.filter((p) => p.pid && !p.floor)) await checkRefusals(path, tokens);
+    const refusals = new Map<Path, Record<string, number>>();
+    for (const path of paths.filter((p) => p.pid && !p.floor)) refusals.set(path, await checkRefusals(path, tokens));
 
     const rows: GatewayRow[] = [];
     const loads = [
@@ -185,7 +187,7 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
     notes.push(
       `One-minute load average of the machine (${cpus().length} vCPUs) before and after the measurements: ${loadBefore.toFixed(2)} and ${loadavg()[0]!.toFixed(2)}.`,
     );
-    return { settings, paths: paths.map((p) => ({ name: p.name, checks: p.checks })), rows, comparisons: compare(rows), notes };
+    return { settings, paths: paths.map((p) => ({ name: p.name, checks: p.checks, ...(refusals.has(p) ? { refusals: refusals.get(p)! } : {}) })), rows, comparisons: compare(rows), notes };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
@@ -351,8 +353,8 @@ async function mintTokens(latchkey: LatchkeyTarget): Promise<Tokens> {
   };
 }
 
-/** The valid token gets the upstream's 200; no token and each bad token get 401 or 403. */
-async function checkRefusals(path: Path, tokens: Tokens): Promise<void> {
+/** The valid token gets the upstream's 200; no token and each bad token get 401 or 403 (returned, per case). */
+async function checkRefusals(path: Path, tokens: Tokens): Promise<Record<string, number>> {
   const status = async (token?: string) => {
     const res = await fetch(`${path.url}${REQUEST_PATH}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     await res.arrayBuffer();
@@ -367,10 +369,13 @@ async function checkRefusals(path: Path, tokens: Tokens): Promise<void> {
     'no orders:read scope': tokens.missingScope,
     'a key not in the JWKS': tokens.foreignKey,
   };
+  const statuses: Record<string, number> = {};
   for (const [what, token] of Object.entries(refused)) {
     const got = await status(token);
     if (got !== 401 && got !== 403) throw new Error(`${path.name}: a request with ${what} got ${got}, not 401 or 403`);
+    statuses[what] = got;
   }
+  return statuses;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -404,9 +409,9 @@ export function gatewayMarkdown(report: GatewayReport): string[] {
           '',
         ]
       : []),
-    '| path | what it checks |',
-    '|---|---|',
-    ...report.paths.map((p) => `| ${p.name} | ${p.checks} |`),
+    '| path | what it checks | refused before the timing (status) |',
+    '|---|---|---|',
+    ...report.paths.map((p) => `| ${p.name} | ${p.checks} | ${Object.entries(p.refusals ?? {}).map(([what, status]) => `${what}: ${status}`).join('; ')} |`),
     '',
     'Each proxy that checks tokens was first checked to pass the valid token and refuse no token, a changed signature, another API\'s token, a token without the scope, and a token signed by a key not in the JWKS. The floors check nothing: they show what proxying alone costs on each platform.',
     ...report.notes.map((n) => `- ${n}`),
