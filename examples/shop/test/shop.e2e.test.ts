@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { decodeJwt, decodeProtectedHeader, jwtDecrypt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumSkip, launchChromium } from '../../../packages/server/test/helpers/browser.ts';
+import { REPO_ROOT } from '../../../packages/server/test/helpers/processes.ts';
+import { freePort } from '../../../packages/server/test/helpers/server.ts';
 import { runCli } from '../cli.ts';
 import { startDemo, type RunningDemo } from '../demo.ts';
 
@@ -268,5 +271,63 @@ describe('the shop demo, end to end in Chromium', { skip: chromiumSkip() }, () =
       }
     }
     assert.equal(idTokenHints, 1, 'one sign-out');
+  });
+});
+
+describe('npm run demo', () => {
+  let child: ChildProcess | undefined;
+  let dataDir: string;
+  after(() => {
+    // A failed run must not leave the demo behind.
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('starts everything, and one Ctrl-C stops all of it: no process left, every port closed', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'latchkey-shop-npm-'));
+    const ports = { LATCHKEY_PORT: 0, GATEWAY_PORT: 0, SHOP_PORT: 0, ORDERS_PORT: 0, INVENTORY_PORT: 0, NOTIFICATIONS_PORT: 0 };
+    for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
+    // Its own process group, as in a terminal, where Ctrl-C reaches npm and node alike.
+    child = spawn('npm', ['run', 'demo'], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), SHOP_DEMO_DATA_DIR: dataDir },
+    });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!out.includes('Press Ctrl-C to stop') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /Press Ctrl-C to stop/, out);
+    assert.match(out, new RegExp(`Open the shop: +http://127\\.0\\.0\\.1:${ports.SHOP_PORT}`));
+    assert.match(out, /alice \/ wonderland/);
+
+    const home = await fetch(`http://127.0.0.1:${ports.SHOP_PORT}/`);
+    assert.equal(home.status, 200);
+    assert.match(await home.text(), /Porcelain teapot/, 'the shop reads the catalog through the gateway');
+
+    process.kill(-child.pid!, 'SIGINT');
+    // A terminal's Ctrl-C ends npm itself (by the signal, or with code 0 when the demo was quicker);
+    // what matters is that the demo stops by itself and leaves no process of the group behind.
+    const npm = await exited;
+    assert.ok(npm === 0 || child.signalCode === 'SIGINT', `npm ended with ${npm ?? child.signalCode}`);
+    const groupGone = () => {
+      try {
+        process.kill(-child!.pid!, 0);
+        return false;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+    };
+    const stopDeadline = Date.now() + 15_000;
+    while (!groupGone() && Date.now() < stopDeadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(groupGone(), `a process of the demo is still running:\n${out}`);
+    assert.match(out, /SIGINT: stopping\.\.\.\nStopped\./);
+    assert.doesNotMatch(out, /Stopping at once/, 'npm forwarding the same Ctrl-C is not a second press');
+    for (const port of Object.values(ports)) {
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`), `port ${port} is closed`);
+    }
   });
 });
