@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -228,6 +228,16 @@ describe('the shop demo, end to end in Chromium', { skip: chromiumSkip() }, () =
     assert.match(out, /Signed in as alice\./);
     assert.match(out, /Orders of alice/);
     assert.match(out, /1001 +2 x Porcelain teapot +€68\.00 +cancelled +confirmation sent/);
+    assert.equal(statSync(join(demo.dataDir, 'cli-tokens.json')).mode & 0o777, 0o600, 'the token file is owner-only');
+
+    // The stored tokens serve the next command without a sign-in; logout revokes and forgets them.
+    const again: string[] = [];
+    assert.equal(await runCli(['orders'], { dataDir: demo.dataDir, print: (line) => again.push(line) }), 0, again.join('\n'));
+    assert.ok(!again.some((line) => line.startsWith('To sign in')), again.join('\n'));
+    const bye: string[] = [];
+    assert.equal(await runCli(['logout'], { dataDir: demo.dataDir, print: (line) => bye.push(line) }), 0);
+    assert.deepEqual(bye, ['Signed out.']);
+    assert.equal(existsSync(join(demo.dataDir, 'cli-tokens.json')), false);
   });
 
   test('Alice signs out: back at the shop signed out, and her refresh token is revoked', async () => {
