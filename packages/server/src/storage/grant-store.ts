@@ -43,33 +43,13 @@ export class GrantStore {
 
   /** Records a grant without a code (a device authorization approved on /device). */
   async create(grant: Grant): Promise<void> {
-    await this.db
-      .insertInto('grants')
-      .values({
-        id: grant.id,
-        client_id: grant.clientId,
-        user_id: grant.userId,
-        scope: grant.scope,
-        created_at: grant.createdAt,
-        revoked_at: grant.revokedAt,
-      })
-      .execute();
+    await insertGrant(this.db, grant);
   }
 
   /** Records a grant and its first code in one transaction. */
   async createWithCode(grant: Grant, code: AuthorizationCode): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('grants')
-        .values({
-          id: grant.id,
-          client_id: grant.clientId,
-          user_id: grant.userId,
-          scope: grant.scope,
-          created_at: grant.createdAt,
-          revoked_at: grant.revokedAt,
-        })
-        .execute();
+      await insertGrant(trx, grant);
       await trx
         .insertInto('authorization_codes')
         .values({
@@ -237,6 +217,20 @@ export class GrantStore {
   async purgeExpiredCodes(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'authorization_codes', 'code_hash', (eb) => eb('expires_at', '<', now), limit);
   }
+}
+
+function insertGrant(db: Kysely<Database>, grant: Grant) {
+  return db
+    .insertInto('grants')
+    .values({
+      id: grant.id,
+      client_id: grant.clientId,
+      user_id: grant.userId,
+      scope: grant.scope,
+      created_at: grant.createdAt,
+      revoked_at: grant.revokedAt,
+    })
+    .execute();
 }
 
 function toCode(row: AuthorizationCodeRow): AuthorizationCode {

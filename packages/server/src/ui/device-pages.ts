@@ -1,5 +1,5 @@
 import { escapeHtml } from './security-headers.ts';
-import { layout } from './pages.ts';
+import { consentPage, layout } from './pages.ts';
 
 /** RFC 8628 §3.3: the page where the user types the code shown on the device. */
 export function deviceEntryPage(page: { assetsPath: string; action: string; csrfToken: string; userCode?: string; error?: string; username: string }): string {
@@ -29,28 +29,17 @@ export function deviceConfirmPage(page: {
   username: string;
   scopes: { scope: string; description: string }[];
 }): string {
-  const items = page.scopes
-    .map((s) => `<li><span class="what">${escapeHtml(s.description || s.scope)}</span><code>${escapeHtml(s.scope)}</code></li>`)
-    .join('\n');
-  return layout(
-    page.assetsPath,
-    `Allow ${page.clientName} on your device?`,
-    `<h1><strong>${escapeHtml(page.clientName)}</strong> on a device wants to access your account</h1>
-<p class="who">Signed in as ${escapeHtml(page.username)}</p>
-<p>Make sure your device shows the code <strong>${escapeHtml(page.userCode)}</strong>. If it does not, deny.</p>
-<p>If you allow it, ${escapeHtml(page.clientName)} will be able to:</p>
-<ul class="scopes">
-${items}
-</ul>
-<form method="post" action="${escapeHtml(page.action)}">
-<input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
-<input type="hidden" name="user_code" value="${escapeHtml(page.userCode)}">
-<div class="actions">
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-<button type="submit" name="decision" value="allow" class="primary">Allow</button>
-</div>
-</form>`,
-  );
+  return consentPage({
+    assetsPath: page.assetsPath,
+    action: page.action,
+    clientName: page.clientName,
+    username: page.username,
+    csrfToken: page.csrfToken,
+    carried: { user_code: page.userCode },
+    scopes: page.scopes,
+    asks: 'on a device wants to access your account',
+    notice: { before: 'Make sure your device shows the code ', strong: page.userCode, after: '. If it does not, deny.' },
+  });
 }
 
 export function deviceDonePage(assetsPath: string, allowed: boolean): string {

@@ -68,6 +68,10 @@ export interface ConsentPage {
   csrfToken: string;
   carried: Record<string, string>;
   scopes: { scope: string; description: string }[];
+  /** What follows the client's name in the heading (default: "wants to access your account"). */
+  asks?: string;
+  /** Text above the scope list (the device page names the code to compare). */
+  notice?: { before: string; strong: string; after: string };
 }
 
 export function consentPage(page: ConsentPage): string {
@@ -77,9 +81,10 @@ export function consentPage(page: ConsentPage): string {
   return layout(
     page.assetsPath,
     `Allow ${page.clientName}?`,
-    `<h1><strong>${escapeHtml(page.clientName)}</strong> wants to access your account</h1>
+    `<h1><strong>${escapeHtml(page.clientName)}</strong> ${escapeHtml(page.asks ?? 'wants to access your account')}</h1>
 <p class="who">Signed in as ${escapeHtml(page.username)}</p>
-<p>If you allow it, ${escapeHtml(page.clientName)} will be able to:</p>
+${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
+` : ''}<p>If you allow it, ${escapeHtml(page.clientName)} will be able to:</p>
 <ul class="scopes">
 ${items}
 </ul>
