@@ -110,6 +110,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
     const demoFile: DemoFile = { issuer, gatewayUrl: gateway.url, shopUrl, cliClientId: clients.cliClientId };
     writeFileSync(join(dataDir, 'demo.json'), `${JSON.stringify(demoFile, null, 2)}\n`);
+    // The confidential clients' secrets, for trying the flows by hand (README): owner-only, and gone at
+    // the next start. A real deployment keeps each secret with its own service only.
+    const secrets = { shop: clients.shop, shopReadOnly: clients.shopReadOnly, orders: clients.orders };
+    writeFileSync(join(dataDir, 'clients.json'), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
     return {
       urls: { issuer, gateway: gateway.url, shop: shopUrl, orders: orders.url, inventory: inventory.url, notifications: notifications.url },
       users: clients.users,

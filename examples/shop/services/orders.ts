@@ -67,6 +67,7 @@ export async function startOrders(options: OrdersOptions): Promise<RunningOrders
       throw new HttpError(400, 'invalid_request', 'sku and quantity (1 to 10) are required');
     }
     const id = String(nextOrder++);
+    options.log('orders', `placing order ${id}: ${quantity} x ${sku} for sub ${claims.sub} (the user's token, through the gateway; client ${claims.client_id})`);
     const reserved = await inventoryTokens.authorizedFetch(`${options.inventoryUrl}/reservations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -87,7 +88,6 @@ export async function startOrders(options: OrdersOptions): Promise<RunningOrders
       placedAt: new Date().toISOString(),
       reservationId: reservation.id,
     };
-    options.log('orders', `order ${id}: ${quantity} x ${sku} for sub ${claims.sub} (user token from the gateway, client ${claims.client_id})`);
     const placed: Order = { ...order, confirmation: await confirm(order, bearerToken(req)) };
     orders.push(placed);
     sendJson(res, 201, { order: placed });

@@ -168,7 +168,7 @@ export async function startShop(options: ShopOptions): Promise<{ url: string; cl
     if (req.method === 'GET' && (path === '/callback' || path === '/callback/read-only')) {
       const signIn = path === '/callback' ? full : readOnly;
       const done = await signIn.bff.callback(req);
-      options.log('shop', `${done.claims?.preferred_username ?? done.claims?.sub} signed in (${signIn.mode}: authorization code + PKCE; tokens kept server side)`);
+      options.log('shop', `${done.claims?.preferred_username ?? done.claims?.sub} signed in (${signIn.mode === 'full' ? 'full access' : 'read-only'}: authorization code + PKCE; the tokens stay in the shop)`);
       return sendBffResponse(res, done);
     }
 
