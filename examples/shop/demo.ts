@@ -4,7 +4,7 @@
  * `main.ts` runs it for `npm run demo`; the test runs it on free ports.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createServer, loadSettings, Registry } from '@latchkey/server';
@@ -47,8 +47,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const ports = await choosePorts({ ...DEFAULT_PORTS, ...options.ports });
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const log = options.log ?? (() => {});
-  rmSync(dataDir, { recursive: true, force: true });
-  mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });
+  freshDataDir(dataDir);
 
   // Stopped in reverse order by close(), or when a later step fails to start.
   const closers: (() => Promise<void>)[] = [];
@@ -129,6 +128,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     await close();
     throw err;
   }
+}
+
+/** Marks a directory as the demo's, so that emptying it at the next start cannot remove anything else. */
+const MARKER = '.latchkey-shop-demo';
+
+/** Empties the data directory: only one the demo made (with its marker), or an empty or missing one. */
+function freshDataDir(dataDir: string): void {
+  if (existsSync(dataDir) && readdirSync(dataDir).length > 0 && !existsSync(join(dataDir, MARKER))) {
+    throw new Error(`refusing to empty ${dataDir}: it is not empty and not a data directory of the shop demo`);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(join(dataDir, 'logs'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dataDir, MARKER), 'The shop demo empties this directory at every start.\n');
 }
 
 /** The issuer and the shop's redirect URIs name their ports before anything listens: 0 is resolved here. */
