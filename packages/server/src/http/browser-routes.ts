@@ -10,20 +10,17 @@ import { approve, decideNextStep, needsFreshLogin, type NextStep } from '../auth
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
 import { AccessDenied } from '../errors.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
-import { consentPage, errorPage, loginPage } from '../ui/pages.ts';
+import { consentPage, errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
-import { authenticateUser } from '../users/authenticate-user.ts';
-import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
-import { cookieHeader, readCookie } from './cookies.ts';
+import { resumeSession, sessionCookieName } from '../users/sessions.ts';
+import { readCookie } from './cookies.ts';
+import { LoginForm } from './login-form.ts';
 import type { FormParams } from './form-params.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
-/** How long the login form's CSRF binding lives. */
-const LOGIN_BINDING_SECONDS = 30 * 60;
 
 /**
  * The pages a person sees: the authorization endpoint (GET and POST, OIDC Core §3.1.2.1), the login
@@ -33,7 +30,6 @@ const LOGIN_BINDING_SECONDS = 30 * 60;
 export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
   const secure = new URL(ctx.settings.issuer).protocol === 'https:';
   const sessionCookie = sessionCookieName(secure);
-  const loginCookie = secure ? '__Host-latchkey_login' : 'latchkey_login';
   const assetsPath = `${issuerPath}/assets`;
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -108,38 +104,19 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   app.get(`${issuerPath}${PATHS.authorization}`, authorize);
   app.post(`${issuerPath}${PATHS.authorization}`, authorize);
 
-  // The login form. Before login the CSRF token is bound to a random cookie of this browser.
-  const showLogin = (
-    reply: FastifyReply,
-    authorization: AuthorizationRequest,
-    binding: string | undefined,
-    status: number,
-    extra: { error?: string; username?: string } = {},
-  ) => {
-    let value = binding;
-    if (!value) {
-      value = randomToken(32);
-      reply.header('set-cookie', cookieHeader(loginCookie, value, secure, LOGIN_BINDING_SECONDS));
-    }
-    return page(
-      reply,
-      status,
-      loginPage({
-        assetsPath,
-        action: `${issuerPath}${PATHS.login}`,
-        clientName: clientName(authorization),
-        csrfToken: csrfToken(ctx.csrfKey, `login:${value}`),
-        carried: authorization.params,
-        username: extra.username ?? authorization.loginHint,
-        error: extra.error,
-      }),
-    );
-  };
+  // The login form (http/login-form.ts), carrying the authorization request.
+  const loginForm = new LoginForm(ctx, assetsPath);
+  const loginFormPage = (authorization: AuthorizationRequest) => ({
+    action: `${issuerPath}${PATHS.login}`,
+    clientName: clientName(authorization),
+    carried: authorization.params,
+    username: authorization.loginHint,
+  });
 
   app.get(`${issuerPath}${PATHS.login}`, async (request, reply) => {
     try {
       const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
-      return showLogin(reply, authorization, validBinding(readCookie(request.headers.cookie, loginCookie)), 200);
+      return loginForm.show(request, reply, loginFormPage(authorization));
     } catch (err) {
       return fail(request, reply, err);
     }
@@ -149,38 +126,10 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     try {
       const params = paramsOf(request);
       const authorization = await readAuthorizationRequest(ctx, params);
-      const binding = validBinding(readCookie(request.headers.cookie, loginCookie));
-      if (!binding || !verifyCsrfToken(ctx.csrfKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
-        return showLogin(reply, authorization, undefined, 403, { error: 'The sign-in form expired. Please try again.' });
-      }
-      const username = optionalParam(params, 'username') ?? '';
-      const result = await authenticateUser(ctx.storage, {
-        username,
-        password: optionalParam(params, 'password') ?? '',
-        address: request.ip,
-      });
-      if (!result.ok) {
-        if (result.reason === 'rate_limited') {
-          const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60));
-          reply.header('retry-after', String(result.retryAfterSeconds));
-          return showLogin(reply, authorization, binding, 429, {
-            username,
-            error: `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          });
-        }
-        const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
-        return showLogin(reply, authorization, binding, 401, { username, error });
-      }
-      // A new session for every login (no session fixation); any previous one ends.
-      const previous = readCookie(request.headers.cookie, sessionCookie);
-      if (previous) await ctx.storage.sessions.delete(sha256(previous));
-      const { value, session } = await startSession(ctx.storage, result.user.id, now());
-      reply.header('set-cookie', [
-        sessionCookieHeader(value, secure, SESSION_ABSOLUTE_SECONDS),
-        cookieHeader(loginCookie, '', secure, 0),
-      ]);
-      const next = await decideNextStep(ctx, authorization, session, true);
-      return sendNext(reply, authorization, next, loginProof(ctx.csrfKey, value, authorization.params));
+      const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
+      if (!login.ok) return login.reply;
+      const next = await decideNextStep(ctx, authorization, login.session, true);
+      return sendNext(reply, authorization, next, loginProof(ctx.csrfKey, login.value, authorization.params));
     } catch (err) {
       return fail(request, reply, err);
     }
@@ -248,7 +197,3 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   );
 }
 
-/** The login binding cookie as we set it (43 base64url characters), else undefined. */
-function validBinding(value: string | undefined): string | undefined {
-  return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
-}

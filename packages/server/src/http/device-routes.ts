@@ -2,15 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { formatUserCode, normalizeUserCode, userCodeHash } from '../device/user-code.ts';
 import { PATHS } from '../endpoints/paths.ts';
-import { randomId128, randomToken, sha256 } from '../lib/random.ts';
+import { randomId128 } from '../lib/random.ts';
 import type { DeviceCode } from '../storage/device-code-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../ui/device-pages.ts';
-import { errorPage, loginPage } from '../ui/pages.ts';
+import { errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
-import { authenticateUser } from '../users/authenticate-user.ts';
-import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
-import { cookieHeader, readCookie } from './cookies.ts';
+import { resumeSession, sessionCookieName } from '../users/sessions.ts';
+import { readCookie } from './cookies.ts';
+import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /**
@@ -20,7 +20,6 @@ import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 const CODE_WINDOW_SECONDS = 15 * 60;
 const MAX_WRONG_CODES_PER_SESSION = 10;
 const MAX_WRONG_CODES_PER_ADDRESS = 30;
-const LOGIN_BINDING_SECONDS = 30 * 60;
 
 /**
  * The verification page of the device flow (RFC 8628 §3.3): the user logs in (the same SSO session
@@ -31,31 +30,17 @@ const LOGIN_BINDING_SECONDS = 30 * 60;
 export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
   const secure = new URL(ctx.settings.issuer).protocol === 'https:';
   const sessionCookie = sessionCookieName(secure);
-  const loginCookie = secure ? '__Host-latchkey_login' : 'latchkey_login';
   const assetsPath = `${issuerPath}/assets`;
   const devicePath = `${issuerPath}${PATHS.device}`;
   const now = () => Math.floor(Date.now() / 1000);
 
-  const showLogin = (reply: FastifyReply, binding: string | undefined, userCode: string | undefined, status: number, error?: string, username?: string) => {
-    let value = binding;
-    if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) {
-      value = randomToken(32);
-      reply.header('set-cookie', cookieHeader(loginCookie, value, secure, LOGIN_BINDING_SECONDS));
-    }
-    return sendPage(
-      reply,
-      status,
-      loginPage({
-        assetsPath,
-        action: `${devicePath}/login`,
-        clientName: 'device sign-in',
-        csrfToken: csrfToken(ctx.csrfKey, `login:${value}`),
-        carried: userCode ? { user_code: userCode } : {},
-        ...(username !== undefined ? { username } : {}),
-        ...(error !== undefined ? { error } : {}),
-      }),
-    );
-  };
+  // The login form (http/login-form.ts), carrying the code the user came with.
+  const loginForm = new LoginForm(ctx, assetsPath);
+  const loginFormPage = (userCode: string | undefined): LoginFormPage => ({
+    action: `${devicePath}/login`,
+    clientName: 'device sign-in',
+    carried: userCode ? { user_code: userCode } : {},
+  });
 
   const session = async (request: FastifyRequest) => {
     const value = readCookie(request.headers.cookie, sessionCookie);
@@ -120,7 +105,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     const params = pageParams(request)!;
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const current = await session(request);
-    if (!current) return showLogin(reply, readCookie(request.headers.cookie, loginCookie), typed, 200);
+    if (!current) return loginForm.show(request, reply, loginFormPage(typed));
     if (!typed) return entry(reply, current, 200);
     // Arrived from verification_uri_complete: straight to the confirmation, where the code is shown.
     const code = await lookUp(request, current.session.idHash, typed);
@@ -133,23 +118,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     const params = pageParams(request);
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
-    const binding = readCookie(request.headers.cookie, loginCookie);
-    if (!binding || !verifyCsrfToken(ctx.csrfKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
-      return showLogin(reply, undefined, typed, 403, 'The sign-in form expired. Please try again.');
-    }
-    const username = optionalParam(params, 'username') ?? '';
-    const result = await authenticateUser(ctx.storage, { username, password: optionalParam(params, 'password') ?? '', address: request.ip });
-    if (!result.ok) {
-      if (result.reason === 'rate_limited') {
-        reply.header('retry-after', String(result.retryAfterSeconds));
-        return showLogin(reply, binding, typed, 429, 'Too many failed sign-in attempts. Try again later.', username);
-      }
-      return showLogin(reply, binding, typed, 401, result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.', username);
-    }
-    const previous = readCookie(request.headers.cookie, sessionCookie);
-    if (previous) await ctx.storage.sessions.delete(sha256(previous));
-    const { value } = await startSession(ctx.storage, result.user.id, now());
-    reply.header('set-cookie', [sessionCookieHeader(value, secure, SESSION_ABSOLUTE_SECONDS), cookieHeader(loginCookie, '', secure, 0)]);
+    const login = await loginForm.submit(request, reply, params, loginFormPage(typed));
+    if (!login.ok) return login.reply;
     const next = typed ? `${devicePath}?user_code=${encodeURIComponent(typed)}` : devicePath;
     return reply.header('cache-control', 'no-store').redirect(next, 303);
   });
@@ -159,7 +129,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
     const current = await session(request);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32) ?? '';
-    if (!current) return showLogin(reply, readCookie(request.headers.cookie, loginCookie), typed, 200);
+    if (!current) return loginForm.show(request, reply, loginFormPage(typed));
     if (!verifyCsrfToken(ctx.csrfKey, `device:${current.value}`, optionalParam(params, 'csrf_token'))) {
       return entry(reply, current, 403, typed, 'The form expired. Please enter the code again.');
     }

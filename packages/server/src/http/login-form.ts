@@ -1,0 +1,104 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import type { Session } from '../storage/session-store.ts';
+import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { loginPage } from '../ui/pages.ts';
+import { authenticateUser } from '../users/authenticate-user.ts';
+import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
+import { cookieHeader, readCookie } from './cookies.ts';
+import type { FormParams } from './form-params.ts';
+import { optionalParam, sendPage } from './page-reply.ts';
+
+/** How long the login form's CSRF binding lives. */
+const LOGIN_BINDING_SECONDS = 30 * 60;
+
+/** What a login page shows besides the form itself. */
+export interface LoginFormPage {
+  action: string;
+  clientName: string;
+  /** Hidden fields carried through the form (the authorization request, the device's user code). */
+  carried: Record<string, string>;
+  username?: string | undefined;
+}
+
+export type LoginOutcome = { ok: true; value: string; session: Session } | { ok: false; reply: FastifyReply };
+
+/**
+ * The login form of every flow (authorization, device): before login its CSRF token is bound to a
+ * random cookie of this browser (login CSRF, RFC 6749 §10.12); a successful login starts a new
+ * session (no fixation) and ends the browser's previous one. Failures never say whether the username
+ * exists; rate limits are counted in the database (users/authenticate-user.ts).
+ */
+export class LoginForm {
+  private readonly secure: boolean;
+  private readonly bindingCookie: string;
+  private readonly sessionCookie: string;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly assetsPath: string,
+  ) {
+    this.secure = new URL(ctx.settings.issuer).protocol === 'https:';
+    this.bindingCookie = this.secure ? '__Host-latchkey_login' : 'latchkey_login';
+    this.sessionCookie = sessionCookieName(this.secure);
+  }
+
+  /** Shows the form; `fresh` draws a new binding (after a failed CSRF check). */
+  show(request: FastifyRequest, reply: FastifyReply, page: LoginFormPage, status = 200, error?: string, fresh = false): FastifyReply {
+    let binding = fresh ? undefined : this.binding(request);
+    if (!binding) {
+      binding = randomToken(32);
+      reply.header('set-cookie', cookieHeader(this.bindingCookie, binding, this.secure, LOGIN_BINDING_SECONDS));
+    }
+    return sendPage(
+      reply,
+      status,
+      loginPage({
+        assetsPath: this.assetsPath,
+        action: page.action,
+        clientName: page.clientName,
+        csrfToken: csrfToken(this.ctx.csrfKey, `login:${binding}`),
+        carried: page.carried,
+        username: page.username,
+        error,
+      }),
+    );
+  }
+
+  /** Checks the submitted form; on success the new session's cookie is set on `reply`. */
+  async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
+    const binding = this.binding(request);
+    if (!binding || !verifyCsrfToken(this.ctx.csrfKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
+      return { ok: false, reply: this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
+    }
+    const username = optionalParam(params, 'username') ?? '';
+    const retry = { ...page, username };
+    const result = await authenticateUser(this.ctx.storage, { username, password: optionalParam(params, 'password') ?? '', address: request.ip });
+    if (!result.ok) {
+      if (result.reason === 'rate_limited') {
+        const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60));
+        reply.header('retry-after', String(result.retryAfterSeconds));
+        const error = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        return { ok: false, reply: this.show(request, reply, retry, 429, error) };
+      }
+      const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
+      return { ok: false, reply: this.show(request, reply, retry, 401, error) };
+    }
+    // A new session for every login (no session fixation); any previous one ends.
+    const previous = readCookie(request.headers.cookie, this.sessionCookie);
+    if (previous) await this.ctx.storage.sessions.delete(sha256(previous));
+    const { value, session } = await startSession(this.ctx.storage, result.user.id, Math.floor(Date.now() / 1000));
+    reply.header('set-cookie', [
+      sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
+      cookieHeader(this.bindingCookie, '', this.secure, 0),
+    ]);
+    return { ok: true, value, session };
+  }
+
+  /** The binding cookie as we set it (43 base64url characters), else undefined. */
+  private binding(request: FastifyRequest): string | undefined {
+    const value = readCookie(request.headers.cookie, this.bindingCookie);
+    return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
+  }
+}
