@@ -3,8 +3,7 @@
  * the APIs and their scopes, one client per application and per service, the orders service's token
  * exchange policy, and the users.
  */
-import type { Registry } from '@latchkey/server';
-import type { UserRegistry } from '../../packages/server/src/users/user-registry.ts';
+import type { Registry, UserRegistry } from '@latchkey/server';
 import {
   CLI_SCOPE,
   CLIENT_IDS,

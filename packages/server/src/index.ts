@@ -6,3 +6,4 @@ export type { Client, Resource, ClientType, TokenEndpointAuthMethod } from './re
 export { Storage } from './storage/storage.ts';
 export { createLogger } from './logger.ts';
 export * from './errors.ts';
+export { UserRegistry, type UserView } from './users/user-registry.ts';
