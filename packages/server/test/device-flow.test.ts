@@ -192,14 +192,28 @@ for (const backend of await backends()) {
       const loose = await browser.submit(page, form!, { values: { user_code: r.user_code.replace('-', '').toLowerCase() } });
       assert.equal(loose.status, 200);
       assert.match(loose.text, /Living Room TV/);
-      // Ten wrong codes, then even the right one is refused for this session.
-      for (let i = 0; i < 10; i++) {
+      // Every attempt counts (12 per session): the lookup above and 11 wrong codes, then even the
+      // right one is refused for this session.
+      for (let i = 0; i < 11; i++) {
         page = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { user_code: 'BBBB-BBBB' } });
         assert.equal(page.status, 400, `wrong code ${i + 1}`);
       }
       const limited = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { user_code: r.user_code } });
       assert.equal(limited.status, 429);
       assert.match(limited.text, /Too many wrong codes/);
+    });
+
+    test('G55: simultaneous guesses cannot slip under the limit (counted atomically before the lookup)', async () => {
+      const browser = new FormBrowser();
+      const page = await openDevicePage(browser, `${s.issuer}/device`);
+      const [form] = browser.forms(page.text, page.url);
+      const csrf = form!.inputs.find((i) => i.name === 'csrf_token')!.value;
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, () => browser.post(`${s.issuer}/device`, { csrf_token: csrf, user_code: 'BBBB-BBBB' })),
+      );
+      const checked = answers.filter((a) => a.status === 400).length;
+      assert.ok(checked <= 12, `${checked} guesses were checked against the database`);
+      assert.equal(answers.filter((a) => a.status === 429).length, 40 - checked);
     });
 
     test('the verification forms need the CSRF token and a session', async () => {

@@ -133,6 +133,9 @@ describe('jwks_uri SSRF guard: the addresses it refuses (unit)', () => {
       'ff02::1',
       '::ffff:127.0.0.1',
       '::ffff:169.254.169.254',
+      '::a9fe:a9fe', // IPv4-compatible 169.254.169.254
+      '::ffff:0:a9fe:a9fe', // IPv4-translated
+      '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
       '::ffff:10.0.0.1',
       '64:ff9b::a9fe:a9fe',
     ]) {

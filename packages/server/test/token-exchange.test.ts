@@ -294,6 +294,18 @@ for (const backend of await backends()) {
       );
     });
 
+    test('H58: a delegated token (one with act) is no actor token: it proves no one\'s identity', async () => {
+      const alice = await aliceToken();
+      const first = await exchange(ordersService, { subject_token: alice.access_token, resource: NOTIFICATIONS });
+      assert.equal(first.status, 200, first.text);
+      // The exchanged token names alice as sub and the orders service in act: offering it as the
+      // actor of another exchange would name alice as an actor who never acted.
+      refused(
+        await exchange(ordersService, { subject_token: alice.access_token, actor_token: first.body.access_token, actor_token_type: ACCESS_TOKEN_TYPE }),
+        'invalid_request',
+      );
+    });
+
     test('H60: act nests when the subject token already has one (JWT)', async () => {
       const alice = await aliceToken();
       const first = await exchange(ordersService, { subject_token: alice.access_token, resource: NOTIFICATIONS });

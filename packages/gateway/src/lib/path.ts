@@ -15,7 +15,7 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
  * (RFC 9112 §3.2.1), or why it is refused:
  * - percent-encoded unreserved characters are decoded, other escapes upper-cased (RFC 3986 §6.2.2);
  * - an encoded `/` or `\`, an encoded control character, a raw `\` are refused (upstreams differ on them);
- * - `.` and `..` segments, also before a `;` parameter (`..;`), are refused, not resolved;
+ * - `.` and `..` segments are refused, not resolved; `;` path parameters are refused (upstreams drop them);
  * - empty segments (`//`) are refused: some upstreams merge them.
  */
 export function parseTarget(target: string): Target {
@@ -40,11 +40,14 @@ export function parseTarget(target: string): Target {
     path += UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
     i += 2;
   }
+  // RFC 3986 §3.3 path parameters (`/admin;x/users`): Tomcat, Jetty and Spring drop them before
+  // routing, so `/api/admin;x` would reach the upstream's /api/admin under the /api route's rules.
+  // Refused, raw or encoded.
+  if (path.includes(';') || path.includes('%3B')) return { error: 'the path has a ; parameter' };
   const segments = path.split('/').slice(1);
   for (const [index, segment] of segments.entries()) {
     if (segment === '' && index < segments.length - 1) return { error: 'the path has an empty segment' };
-    const name = segment.split(';')[0];
-    if (name === '.' || name === '..') return { error: 'the path has a dot segment' };
+    if (segment === '.' || segment === '..') return { error: 'the path has a dot segment' };
   }
   return { path, query };
 }

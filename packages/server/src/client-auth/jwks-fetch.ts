@@ -90,6 +90,15 @@ for (const [network, prefix] of [
   NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
 }
 
+/**
+ * IPv6 forms that embed an IPv4 address and may reach it through a tunnel or translator. Checked for
+ * IPv6 input only: BlockList would also match IPv4 addresses against `::/96`.
+ */
+const EMBEDDED_IPV4 = new BlockList();
+EMBEDDED_IPV4.addSubnet('::', 96, 'ipv6'); // IPv4-compatible (::a.b.c.d, deprecated)
+EMBEDDED_IPV4.addSubnet('0:0:0:0:ffff:0::', 96, 'ipv6'); // IPv4-translated, ::ffff:0:a.b.c.d (RFC 2765 SIIT)
+EMBEDDED_IPV4.addSubnet('2001::', 32, 'ipv6'); // Teredo
+
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -116,6 +125,9 @@ export function checkAddress(address: string, allowLoopback: boolean): string | 
   if (isLoopback(address)) return allowLoopback ? undefined : `${address} is a loopback address`;
   // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is checked against the IPv4 rules by BlockList itself.
   if (NON_PUBLIC.check(address, family(address))) return `${address} is not a public address`;
+  if (family(address) === 'ipv6' && EMBEDDED_IPV4.check(address, 'ipv6')) {
+    return `${address} embeds an IPv4 address`;
+  }
   return undefined;
 }
 

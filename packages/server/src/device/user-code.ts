@@ -3,7 +3,7 @@ import { sha256 } from '../lib/random.ts';
 
 /**
  * RFC 8628 §6.1: user codes from an alphabet without look-alikes (no vowels, so no words; no 0/O,
- * 1/I/L confusion): 20 consonants, 8 characters = 34.5 bits, shown as XXXX-XXXX. Brute force on the
+ * 1/I/L confusion): 19 consonants, 8 characters = 34 bits, shown as XXXX-XXXX. Brute force on the
  * verification page is rate limited (device/verification-limits.ts); codes live 10 minutes.
  */
 export const USER_CODE_ALPHABET = 'BCDFGHJKMNPQRSTVWXZ';

@@ -151,6 +151,10 @@ async function validActor(ctx: ServerContext, client: Client, token: string): Pr
   const found = await findOwnAccessToken(ctx, token);
   if (!found) throw unacceptable('the actor token is invalid, expired or revoked');
   if (found.claims.client_id !== client.clientId) throw unacceptable('the actor token was not issued to this client');
+  // The actor token proves the acting party's own identity (its sub authenticated to this client:
+  // the client itself, or a person signed in to it). A delegated token (one with `act`) proves no
+  // one's identity: accepting it would let a client name as actor a party that never took part.
+  if ('act' in found.claims) throw unacceptable('the actor token is itself a delegated token');
   return found.claims.sub;
 }
 

@@ -14,12 +14,13 @@ import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /**
- * RFC 8628 §5.1: wrong user codes are limited per session and per address, so the 34.5 bits of a
- * code cannot be searched: 10 per session and 30 per address in 15 minutes.
+ * RFC 8628 §5.1: code attempts are limited per session and per address, so the 34 bits of a code
+ * cannot be searched: 12 per session and 100 per address in 15 minutes (every attempt counts, so a
+ * user looking up and then approving one code spends two).
  */
 const CODE_WINDOW_SECONDS = 15 * 60;
-const MAX_WRONG_CODES_PER_SESSION = 10;
-const MAX_WRONG_CODES_PER_ADDRESS = 30;
+const MAX_CODE_ATTEMPTS_PER_SESSION = 12;
+const MAX_CODE_ATTEMPTS_PER_ADDRESS = 100;
 
 /**
  * The verification page of the device flow (RFC 8628 §3.3): the user logs in (the same SSO session
@@ -64,19 +65,21 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     );
   };
 
-  /** A pending, unexpired request for the code, counting a miss against the session and the address. */
+  /**
+   * A pending, unexpired request for the code. Every attempt is counted first, by one atomic upsert
+   * per counter (rate-limit-store.ts), and the decision is made on the counts that upsert returned,
+   * so simultaneous guesses on any number of nodes cannot all slip under the limit (RFC 8628 §5.1).
+   */
   const lookUp = async (request: FastifyRequest, sessionIdHash: string, typed: string): Promise<DeviceCode | 'limited' | undefined> => {
     const t = now();
     const windowStart = t - (t % CODE_WINDOW_SECONDS);
-    const keys = [`device:session:${sessionIdHash}`, `device:address:${request.ip}`];
-    const [bySession, byAddress] = await Promise.all(keys.map((k) => ctx.storage.rateLimits.count(k, windowStart)));
-    if (bySession! >= MAX_WRONG_CODES_PER_SESSION || byAddress! >= MAX_WRONG_CODES_PER_ADDRESS) return 'limited';
+    const [bySession, byAddress] = await Promise.all(
+      [`device:session:${sessionIdHash}`, `device:address:${request.ip}`].map((k) => ctx.storage.rateLimits.hit(k, windowStart)),
+    );
+    if (bySession! > MAX_CODE_ATTEMPTS_PER_SESSION || byAddress! > MAX_CODE_ATTEMPTS_PER_ADDRESS) return 'limited';
     const normalized = normalizeUserCode(typed);
     const code = normalized ? await ctx.storage.deviceCodes.findByUserCode(userCodeHash(normalized)) : undefined;
-    if (!code || code.status !== 'pending' || code.expiresAt <= t) {
-      await Promise.all(keys.map((k) => ctx.storage.rateLimits.hit(k, windowStart)));
-      return undefined;
-    }
+    if (!code || code.status !== 'pending' || code.expiresAt <= t) return undefined;
     return code;
   };
 
