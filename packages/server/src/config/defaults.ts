@@ -37,6 +37,12 @@ export interface Settings {
   janitorIntervalSeconds: number;
   /** Trust `X-Forwarded-*` headers from a reverse proxy in front of the server. */
   trustProxy: boolean;
+  /**
+   * The reverse proxies whose `X-Forwarded-*` headers are believed: comma-separated addresses or
+   * CIDR ranges (or `loopback`, `linklocal`, `uniquelocal`), or a number of hops. Takes precedence
+   * over `trustProxy`, which believes every hop.
+   */
+  trustedProxies: string | undefined;
   /** pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
 }
@@ -67,6 +73,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'bodyLimitBytes', env: 'LATCHKEY_BODY_LIMIT_BYTES', type: 'integer', default: 64 * 1024 },
   { key: 'janitorIntervalSeconds', env: 'LATCHKEY_JANITOR_INTERVAL_SECONDS', type: 'integer', default: 300 },
   { key: 'trustProxy', env: 'LATCHKEY_TRUST_PROXY', type: 'boolean', default: false },
+  { key: 'trustedProxies', env: 'LATCHKEY_TRUSTED_PROXIES', type: 'optional-string', default: undefined },
   { key: 'logLevel', env: 'LOG_LEVEL', type: 'string', default: 'info' },
 ];
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
@@ -132,6 +133,11 @@ export function validateSettings(settings: Settings): void {
   ] as const) {
     if (value > MAX_INTERVAL_SECONDS) throw new ConfigError(`${name} must be at most ${MAX_INTERVAL_SECONDS}`);
   }
+  if (settings.trustedProxies !== undefined && trustedProxies(settings.trustedProxies) === undefined) {
+    throw new ConfigError(
+      'LATCHKEY_TRUSTED_PROXIES must be a number of hops, or comma-separated IP addresses, CIDR ranges, loopback, linklocal or uniquelocal',
+    );
+  }
   if (settings.bodyLimitBytes < 1024) throw new ConfigError('LATCHKEY_BODY_LIMIT_BYTES must be at least 1024');
   if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
@@ -141,4 +147,22 @@ export function validateSettings(settings: Settings): void {
 /** Whether the issuer is served over plain http (the startup warns about it). */
 export function issuerIsInsecure(settings: Settings): boolean {
   return new URL(settings.issuer).protocol === 'http:';
+}
+
+/**
+ * The `trustProxy` value for Fastify: a hop count, or the list of proxy addresses and ranges whose
+ * forwarding headers are believed; undefined when the text is neither.
+ */
+export function trustedProxies(text: string): number | string[] | undefined {
+  const value = text.trim();
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (entries.length === 0) return undefined;
+  for (const entry of entries) {
+    if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') continue;
+    const [address, prefix, ...rest] = entry.split('/');
+    if (rest.length > 0 || !address || isIP(address) === 0) return undefined;
+    if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (isIP(address) === 4 ? 32 : 128))) return undefined;
+  }
+  return entries;
 }

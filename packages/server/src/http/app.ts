@@ -13,14 +13,26 @@ import { registerCors } from './cors.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
 import { sendError } from './error-reply.ts';
+import { trustedProxies } from '../config/load.ts';
 import { FormParams } from './form-params.ts';
+
+/** Fastify's trustProxy: the hops or proxies of LATCHKEY_TRUSTED_PROXIES, else LATCHKEY_TRUST_PROXY. */
+function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (ctx.settings.trustedProxies === undefined) return ctx.settings.trustProxy;
+  const trusted = trustedProxies(ctx.settings.trustedProxies);
+  if (trusted === undefined) return false;
+  // A hop count: the n proxies nearest to the server are believed, whatever their addresses.
+  if (typeof trusted === 'number') return (_address, hop) => hop < trusted;
+  return trusted;
+}
 
 /** Builds the HTTP shell. Routes are thin: parse, call the endpoint function, serialise. */
 export function buildApp(ctx: ServerContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: ctx.settings.bodyLimitBytes,
-    trustProxy: ctx.settings.trustProxy,
+    // A list of proxies (or hops) when configured; else all or nothing (LATCHKEY_TRUST_PROXY).
+    trustProxy: trustProxySetting(ctx),
     return503OnClosing: true,
   });
 
