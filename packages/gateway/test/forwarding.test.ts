@@ -106,6 +106,19 @@ describe('forwarding modes', () => {
     // Meant for that upstream only: another audience refuses it.
     await assert.rejects(jwtVerify(String(seen.headers['x-auth-token']), jwks, { issuer: 'https://gateway.example.com', audience: 'https://inventory.internal' }));
 
+    // Or with @latchkey/resource-server (the article's pattern 1: services trust the gateway):
+    const gatewayTokens = createValidator({
+      issuer: 'https://gateway.example.com',
+      audience: 'https://orders.internal',
+      tokenType: 'gateway+jwt',
+      jwksUri: `${gw.url}/.well-known/jwks.json`,
+    });
+    const verified = await gatewayTokens.validate(String(seen.headers['x-auth-token']));
+    assert.equal(verified.sub, latchkey.reader[0]);
+    assert.deepEqual(verified.scope, ['orders:read']);
+    // Explicit typing keeps the two kinds apart: the caller's access token is no gateway token.
+    await assert.rejects(gatewayTokens.validate(token), (err: Error & { check?: string }) => err.check === 'typ' || err.check === 'key');
+
     const published = (await (await fetch(`${gw.url}/.well-known/jwks.json`)).json()) as { keys: Record<string, unknown>[] };
     assert.equal(published.keys.length, 1);
     assert.equal(published.keys[0]!.d, undefined, 'public key only');

@@ -30,6 +30,13 @@ export interface ValidatorOptions extends IssuerOptions {
   jwksCacheSeconds?: number;
   /** An unknown `kid` refreshes the JWKS at most once per this many seconds; a failed fetch is retried after it. */
   jwksCooldownSeconds?: number;
+  /**
+   * The `typ` a token must carry (RFC 8725 §3.11: explicit typing). `at+jwt` (RFC 9068) for Latchkey's
+   * access tokens; `gateway+jwt` for the tokens latchkey-gateway forwards in claims mode.
+   */
+  tokenType?: string;
+  /** Where the keys are, when the issuer publishes no metadata (latchkey-gateway); else from the metadata. */
+  jwksUri?: string;
 }
 
 export interface IntrospectorOptions extends IssuerOptions {
@@ -56,6 +63,7 @@ export const VALIDATOR_DEFAULTS = {
   requiredClaims: [],
   jwksCacheSeconds: 300, // 5 minutes, the max-age Latchkey's JWKS endpoint sends
   jwksCooldownSeconds: 30,
+  tokenType: 'at+jwt',
 } as const;
 
 export const INTROSPECTOR_DEFAULTS = {

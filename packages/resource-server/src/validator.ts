@@ -48,7 +48,7 @@ async function validateToken(config: ResolvedValidatorOptions, keys: JwksCache, 
   refuseEmbeddedKeys(header);
   refuseCrit(header);
   const payload = await verifySignature(config, keys, token);
-  checkTyp(header);
+  checkTyp(config, header);
   checkIssuer(config, payload);
   checkAudience(config, payload);
   checkTimes(config, payload);
@@ -138,11 +138,12 @@ function signatureError(err: unknown): unknown {
 /**
  * RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
  * application/at+jwt and reject tokens carrying any other value." An ID token (typ JWT) is refused.
- * Media types compare without regard to case (RFC 7515 §4.1.9).
+ * Media types compare without regard to case (RFC 7515 §4.1.9). A validator for the gateway's
+ * forwarded tokens expects `gateway+jwt` instead (RFC 8725 §3.11), so neither passes for the other.
  */
-function checkTyp(header: ProtectedHeaderParameters): void {
-  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined;
-  if (typ !== 'at+jwt' && typ !== 'application/at+jwt') throw new TokenValidationError('typ', 'typ is not at+jwt');
+function checkTyp(config: ResolvedValidatorOptions, header: ProtectedHeaderParameters): void {
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
+  if (typ !== config.tokenType) throw new TokenValidationError('typ', `typ is not ${config.tokenType}`);
 }
 
 /** RFC 9068 §4: the issuer identifier "MUST exactly match the value of the iss claim" (not a prefix: PyJWT CVE-2024-53861). */

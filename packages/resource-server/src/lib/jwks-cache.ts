@@ -66,7 +66,7 @@ export class JwksCache {
 
   private async fetch(): Promise<void> {
     try {
-      const uri = await this.metadata.endpoint('jwks_uri');
+      const uri = this.options.jwksUri ?? (await this.metadata.endpoint('jwks_uri'));
       const jwks = await getJson(this.options.fetch, uri, this.options.httpTimeoutSeconds);
       this.keySet = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
       this.lastFailure = undefined;

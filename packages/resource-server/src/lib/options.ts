@@ -20,6 +20,9 @@ export interface ResolvedIssuerOptions {
 
 export interface ResolvedValidatorOptions extends ResolvedIssuerOptions {
   audience: string;
+  /** Lower case, without an `application/` prefix. */
+  tokenType: string;
+  jwksUri: string | undefined;
   algorithms: string[];
   clockToleranceSeconds: number;
   requiredClaims: string[];
@@ -96,9 +99,29 @@ export function resolveValidatorOptions(options: ValidatorOptions): ResolvedVali
   if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string' || c === '')) {
     throw new ConfigurationError('requiredClaims must be an array of claim names');
   }
+  const tokenType = (options.tokenType ?? VALIDATOR_DEFAULTS.tokenType).toLowerCase().replace(/^application\//, '');
+  if (!/^[a-z0-9][a-z0-9.+-]*$/.test(tokenType)) throw new ConfigurationError('tokenType must be a media type such as at+jwt');
+  const issuer = resolveIssuer(options);
+  let jwksUri: string | undefined;
+  if (options.jwksUri !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.jwksUri);
+    } catch {
+      throw new ConfigurationError('jwksUri must be an absolute URL');
+    }
+    // https, as for the issuer; plain http only on loopback or where the issuer itself may be http.
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (issuer.httpAllowed || loopback))) {
+      throw new ConfigurationError('jwksUri must be https (plain http only on localhost, 127.0.0.1 and [::1])');
+    }
+    jwksUri = url.toString();
+  }
   return {
-    ...resolveIssuer(options),
+    ...issuer,
     audience: options.audience,
+    tokenType,
+    jwksUri,
     algorithms: [...new Set(algorithms)],
     clockToleranceSeconds: seconds('clockToleranceSeconds', options.clockToleranceSeconds ?? VALIDATOR_DEFAULTS.clockToleranceSeconds, { min: 0, max: 300 }),
     requiredClaims: [...requiredClaims],
