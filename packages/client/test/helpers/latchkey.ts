@@ -1,9 +1,8 @@
-import assert from 'node:assert/strict';
 import type { Settings } from '../../../server/src/config/defaults.ts';
 import type { Backend, TestDatabase } from '../../../server/test/helpers/backends.ts';
 import { FormBrowser } from '../../../server/test/helpers/form-browser.ts';
 import { startServer, type RunningServer } from '../../../server/test/helpers/server.ts';
-import { PASSWORD, seedUserFlow, type UserFlowSeed } from '../../../server/test/helpers/user-flow.ts';
+import { seedUserFlow, walkAuthorization, type UserFlowSeed } from '../../../server/test/helpers/user-flow.ts';
 import type { FetchLike } from '../../src/index.ts';
 
 /** A running Latchkey on a fresh database, seeded with the user-flow API, clients and user. */
@@ -56,23 +55,7 @@ export async function authorizeInBrowser(
   url: string,
   options: { decision?: 'allow' | 'deny'; username?: string } = {},
 ): Promise<string> {
-  let page = await browser.get(url);
-  for (let step = 0; step < 10; step++) {
-    if (page.status === 303 && page.location && !page.location.startsWith(issuer)) return page.location;
-    if (page.status === 303 && page.location) {
-      page = await browser.get(page.location);
-      continue;
-    }
-    assert.equal(page.status, 200, `unexpected ${page.status} at ${page.url}: ${page.text.slice(0, 300)}`);
-    const [form] = browser.forms(page.text, page.url);
-    assert.ok(form, `no form at ${page.url}`);
-    if (new URL(page.url).pathname.endsWith('/login')) {
-      page = await browser.submit(page, form, { values: { username: options.username ?? 'alice', password: PASSWORD } });
-    } else {
-      page = await browser.submit(page, form, { button: { name: 'decision', value: options.decision ?? 'allow' } });
-    }
-  }
-  throw new Error('the authorization did not end in a redirect to the client');
+  return (await walkAuthorization(browser, issuer, url, options)).callback.href;
 }
 
 export { FormBrowser };

@@ -104,21 +104,35 @@ export function authorizeUrl(running: RunningServer, options: AuthorizeOptions, 
   return `${running.issuer}/authorize?${params.toString()}`;
 }
 
+/** What walking the pages found. */
+export interface WalkResult {
+  /** The URL the browser was finally sent to outside the issuer (the client's redirect URI). */
+  callback: URL;
+  sawLogin: boolean;
+  sawConsent: boolean;
+  consentPage?: Page;
+}
+
 /**
- * Runs the browser side of the code flow with a cookie-jar browser: /authorize, the login form when
- * shown, the consent form when shown, until the redirect back to the client.
+ * The user's side of a code flow, from any authorization URL (built here or by a client library):
+ * follows Latchkey's redirects, fills in the login form and answers the consent form (each only when
+ * shown), until the browser is sent outside the issuer, to the client.
  */
-export async function runAuthorization(browser: FormBrowser, running: RunningServer, options: AuthorizeOptions): Promise<AuthorizeResult> {
-  const { verifier, challenge } = pkcePair();
-  let page = await browser.get(authorizeUrl(running, options, challenge));
+export async function walkAuthorization(
+  browser: FormBrowser,
+  issuer: string,
+  url: string,
+  options: { username?: string; password?: string; decision?: 'allow' | 'deny' } = {},
+): Promise<WalkResult> {
+  let page = await browser.get(url);
   let sawLogin = false;
   let sawConsent = false;
   let consentPage: Page | undefined;
   for (let step = 0; step < 10; step++) {
-    if (page.status === 303 && page.location && !page.location.startsWith(running.issuer)) {
-      return { callback: new URL(page.location), verifier, sawLogin, sawConsent, ...(consentPage ? { consentPage } : {}) };
-    }
-    if (page.status === 303 && page.location) {
+    if ((page.status === 302 || page.status === 303) && page.location !== undefined) {
+      if (!page.location.startsWith(`${issuer}/`)) {
+        return { callback: new URL(page.location), sawLogin, sawConsent, ...(consentPage ? { consentPage } : {}) };
+      }
       page = await browser.get(page.location);
       continue;
     }
@@ -136,7 +150,17 @@ export async function runAuthorization(browser: FormBrowser, running: RunningSer
       page = await browser.submit(page, form, { button: { name: 'decision', value: options.decision ?? 'allow' } });
     }
   }
-  throw new Error('the authorization did not end in a redirect to the client');
+  throw new Error(`the authorization at ${url} did not end in a redirect to the client`);
+}
+
+/**
+ * Runs the browser side of the code flow with a cookie-jar browser: /authorize, the login form when
+ * shown, the consent form when shown, until the redirect back to the client.
+ */
+export async function runAuthorization(browser: FormBrowser, running: RunningServer, options: AuthorizeOptions): Promise<AuthorizeResult> {
+  const { verifier, challenge } = pkcePair();
+  const walked = await walkAuthorization(browser, running.issuer, authorizeUrl(running, options, challenge), options);
+  return { ...walked, verifier };
 }
 
 /** Exchanges a code at the token endpoint as a public client (or with a secret). */
