@@ -137,6 +137,27 @@ export class PayloadTooLarge extends InvalidRequest {
   override readonly status = 413;
 }
 
+/** The request (headers or body) did not arrive within the configured time. invalid_request, 408. */
+export class RequestTimeout extends InvalidRequest {
+  override readonly status = 408;
+}
+
+/**
+ * A dependency (the database) did not answer in time or at all. RFC 6749 §4.1.2.1 names this
+ * `temporarily_unavailable` at the authorization endpoint; elsewhere the RFCs have no code for it, so
+ * it is `server_error` with status 503 and `Retry-After` (RFC 9110 §15.6.4). The description is safe
+ * to send: it says nothing about the dependency.
+ */
+export class ServiceUnavailable extends OAuthError {
+  readonly error = 'server_error';
+  override readonly status = 503;
+  override get expose(): boolean {
+    return true;
+  }
+  /** Seconds after which a retry may succeed (RFC 9110 §10.2.3). */
+  readonly retryAfterSeconds = 5;
+}
+
 /** A configuration mistake, reported at startup or by the CLI; never sent over HTTP. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -33,6 +33,19 @@ export interface Settings {
   keyPrepublishSeconds: number;
   /** Largest request body accepted, in bytes; larger bodies get 413 `invalid_request`. */
   bodyLimitBytes: number;
+  /** Time a client has to send a request's line and headers, in seconds; then 408 and the connection closes. */
+  headersTimeoutSeconds: number;
+  /** Time a client has to send a request's body once its headers have arrived, in seconds; then 408. */
+  bodyTimeoutSeconds: number;
+  /** Time a client has to send a whole request (headers and body), in seconds; then 408. */
+  requestTimeoutSeconds: number;
+  /** How long an idle keep-alive connection stays open between requests, in seconds. */
+  keepAliveTimeoutSeconds: number;
+  /**
+   * Longest wait for the database, in seconds: for a pooled connection and for one statement. Past
+   * it the request is answered 503 with `Retry-After`, so an unreachable database never hangs requests.
+   */
+  databaseTimeoutSeconds: number;
   /** Interval of the janitor that purges expired revocations and retired keys, in seconds (0 = off). */
   janitorIntervalSeconds: number;
   /** Trust `X-Forwarded-*` headers from a reverse proxy in front of the server. */
@@ -71,6 +84,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'keyCacheSeconds', env: 'LATCHKEY_KEY_CACHE_SECONDS', type: 'integer', default: 5 },
   { key: 'keyPrepublishSeconds', env: 'LATCHKEY_KEY_PREPUBLISH_SECONDS', type: 'integer', default: 600 },
   { key: 'bodyLimitBytes', env: 'LATCHKEY_BODY_LIMIT_BYTES', type: 'integer', default: 64 * 1024 },
+  { key: 'headersTimeoutSeconds', env: 'LATCHKEY_HEADERS_TIMEOUT_SECONDS', type: 'integer', default: 10 },
+  { key: 'bodyTimeoutSeconds', env: 'LATCHKEY_BODY_TIMEOUT_SECONDS', type: 'integer', default: 10 },
+  { key: 'requestTimeoutSeconds', env: 'LATCHKEY_REQUEST_TIMEOUT_SECONDS', type: 'integer', default: 30 },
+  { key: 'keepAliveTimeoutSeconds', env: 'LATCHKEY_KEEP_ALIVE_TIMEOUT_SECONDS', type: 'integer', default: 72 },
+  { key: 'databaseTimeoutSeconds', env: 'LATCHKEY_DATABASE_TIMEOUT_SECONDS', type: 'integer', default: 3 },
   { key: 'janitorIntervalSeconds', env: 'LATCHKEY_JANITOR_INTERVAL_SECONDS', type: 'integer', default: 300 },
   { key: 'trustProxy', env: 'LATCHKEY_TRUST_PROXY', type: 'boolean', default: false },
   { key: 'trustedProxies', env: 'LATCHKEY_TRUSTED_PROXIES', type: 'optional-string', default: undefined },

@@ -139,6 +139,21 @@ export function validateSettings(settings: Settings): void {
     );
   }
   if (settings.bodyLimitBytes < 1024) throw new ConfigError('LATCHKEY_BODY_LIMIT_BYTES must be at least 1024');
+  for (const [name, value] of [
+    ['LATCHKEY_HEADERS_TIMEOUT_SECONDS', settings.headersTimeoutSeconds],
+    ['LATCHKEY_BODY_TIMEOUT_SECONDS', settings.bodyTimeoutSeconds],
+    ['LATCHKEY_REQUEST_TIMEOUT_SECONDS', settings.requestTimeoutSeconds],
+    ['LATCHKEY_KEEP_ALIVE_TIMEOUT_SECONDS', settings.keepAliveTimeoutSeconds],
+  ] as const) {
+    if (value < 1 || value > 3600) throw new ConfigError(`${name} must be between 1 and 3600`);
+  }
+  // Node checks the header timeout only while the whole request is still within its own.
+  if (settings.headersTimeoutSeconds > settings.requestTimeoutSeconds) {
+    throw new ConfigError('LATCHKEY_HEADERS_TIMEOUT_SECONDS must not be longer than LATCHKEY_REQUEST_TIMEOUT_SECONDS');
+  }
+  if (settings.databaseTimeoutSeconds < 1 || settings.databaseTimeoutSeconds > 60) {
+    throw new ConfigError('LATCHKEY_DATABASE_TIMEOUT_SECONDS must be between 1 and 60');
+  }
   if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }

@@ -12,7 +12,8 @@ import { registerDeviceRoutes } from './device-routes.ts';
 import { registerCors } from './cors.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
-import { sendError } from './error-reply.ts';
+import { clientErrorReply, sendError } from './error-reply.ts';
+import { formBodyParser } from './form-body.ts';
 import { trustedProxies } from '../config/load.ts';
 import { FormParams } from './form-params.ts';
 
@@ -28,19 +29,25 @@ function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: 
 
 /** Builds the HTTP shell. Routes are thin: parse, call the endpoint function, serialise. */
 export function buildApp(ctx: ServerContext): FastifyInstance {
+  const { settings } = ctx;
   const app = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
-    bodyLimit: ctx.settings.bodyLimitBytes,
+    bodyLimit: settings.bodyLimitBytes,
     // A list of proxies (or hops) when configured; else all or nothing (LATCHKEY_TRUST_PROXY).
     trustProxy: trustProxySetting(ctx),
     return503OnClosing: true,
+    // Slow clients cannot hold connections: the request line and headers, and the whole request, each
+    // have a time limit (408 and the connection closes), checked every second rather than Node's
+    // default 30 s; the body has its own (http/form-body.ts).
+    http: { headersTimeout: settings.headersTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
+    requestTimeout: settings.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: settings.keepAliveTimeoutSeconds * 1000,
+    clientErrorHandler: clientErrorReply,
   });
 
   // Only form bodies are parsed; any other media type is refused by Fastify and mapped to invalid_request.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, new FormParams(body as string));
-  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', formBodyParser(settings.bodyLimitBytes, settings.bodyTimeoutSeconds * 1000));
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {

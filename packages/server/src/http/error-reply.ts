@@ -1,11 +1,23 @@
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InsufficientScope, InvalidClient, InvalidRequest, InvalidToken, OAuthError, PayloadTooLarge, ServerError } from '../errors.ts';
+import {
+  InsufficientScope,
+  InvalidClient,
+  InvalidRequest,
+  InvalidToken,
+  OAuthError,
+  PayloadTooLarge,
+  RequestTimeout,
+  ServerError,
+  ServiceUnavailable,
+} from '../errors.ts';
+import { isUnavailable } from '../storage/unavailable.ts';
 
 /** Fastify's own request errors that are the caller's fault, mapped to OAuth errors. */
 function fromFastifyError(error: { code?: string; statusCode?: number; message?: string }): OAuthError | undefined {
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new PayloadTooLarge('request body is too large');
+      return new PayloadTooLarge('the request body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_TYPE':
@@ -22,17 +34,30 @@ function fromFastifyError(error: { code?: string; statusCode?: number; message?:
  * `server_error` (500) with no detail, never a stack trace.
  */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const oauth = error instanceof OAuthError ? error : fromFastifyError(error as { code?: string });
+  const oauth = asOAuthError(error);
   if (!oauth || !oauth.expose) {
     request.log.error({ err: error }, 'request failed');
     return send(reply, new ServerError('the server could not handle the request'));
   }
-  request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'request refused');
+  if (oauth instanceof ServiceUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
+  else request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'request refused');
   return send(reply, oauth);
+}
+
+/** Any error as the OAuth error it is answered with, or undefined for the unexpected (a 500). */
+export function asOAuthError(error: unknown): OAuthError | undefined {
+  if (error instanceof OAuthError) return error;
+  // A database that is down, frozen or locked: 503 with Retry-After, never a hang or a 500.
+  if (isUnavailable(error)) return new ServiceUnavailable('the service is temporarily unavailable; try again shortly');
+  return fromFastifyError(error as { code?: string });
 }
 
 function send(reply: FastifyReply, error: OAuthError): FastifyReply {
   reply.code(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache');
+  if (error instanceof ServiceUnavailable) reply.header('retry-after', String(error.retryAfterSeconds));
+  // The rest of a body that was too large or too slow is never read: the connection cannot carry
+  // another request, so it closes after this answer.
+  if (error instanceof PayloadTooLarge || error instanceof RequestTimeout) reply.header('connection', 'close');
   // RFC 6749 §5.2: a 401 for a client that used the Authorization header MUST carry WWW-Authenticate
   // with that scheme; RFC 9110 §15.5.2 wants the header on every 401, so it is always sent.
   if (error instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
@@ -52,6 +77,34 @@ function send(reply: FastifyReply, error: OAuthError): FastifyReply {
  * %x5D-7E". Descriptions quote names and may echo request values, so `"` becomes `'` and anything
  * else outside the set (backslash, controls, non-ASCII) becomes `?`.
  */
-function safeDescription(description: string): string {
+export function safeDescription(description: string): string {
   return description.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/gu, '?');
 }
+
+/**
+ * Errors Node's HTTP parser meets before any route runs (headers too large, too slow, malformed), in
+ * the same JSON shape as every other error; the connection then closes. Replaces Fastify's default,
+ * whose body has another shape.
+ */
+export function clientErrorReply(error: { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let description = 'malformed request';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    description = 'the request did not arrive in time';
+  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    description = 'the request headers are too large';
+  }
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };

@@ -26,6 +26,7 @@ import * as m0008 from './migrations/0008-device-codes.ts';
 import * as m0009 from './migrations/0009-token-exchange.ts';
 import * as m0010 from './migrations/0010-private-key-jwt.ts';
 import type { Database } from './schema.ts';
+import { reportingUnavailability } from './unavailable.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -39,34 +40,45 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** Milliseconds to open a PostgreSQL connection, and to run one statement, before failing. */
+/** Without a configured database timeout (migrations, tests): milliseconds to open a PostgreSQL connection. */
 const PG_CONNECT_TIMEOUT_MS = 5000;
-const PG_QUERY_TIMEOUT_MS = 10_000;
 
-/** Milliseconds SQLite waits for another process's write lock before giving up. */
+/** Without a configured database timeout: milliseconds SQLite waits for another process's write lock. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** Where the database is, and how long to wait for it (`databaseTimeoutSeconds`, unset: no statement limit). */
+export interface DatabaseSettings {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Longest wait for a pooled connection or one statement, in seconds; then DatabaseUnavailable. */
+  databaseTimeoutSeconds?: number | undefined;
+}
 
 export function sqliteFile(dataDir: string): string {
   return join(resolve(dataDir), 'latchkey.db');
 }
 
 /** Opens the database named by the settings: PostgreSQL when `databaseUrl` is set, else SQLite. */
-export function openDatabase(settings: { databaseUrl: string | undefined; dataDir: string }): Db {
-  if (settings.databaseUrl) return openPostgres(settings.databaseUrl);
+export function openDatabase(settings: DatabaseSettings): Db {
+  const timeoutMs = settings.databaseTimeoutSeconds === undefined ? undefined : settings.databaseTimeoutSeconds * 1000;
+  if (settings.databaseUrl) return openPostgres(settings.databaseUrl, timeoutMs);
   mkdirSync(resolve(settings.dataDir), { recursive: true, mode: 0o700 });
-  return openSqlite(sqliteFile(settings.dataDir));
+  return openSqlite(sqliteFile(settings.dataDir), timeoutMs);
 }
 
-export function openSqlite(file: string): Db {
+export function openSqlite(file: string, timeoutMs?: number): Db {
   // Created owner-only; SQLite gives the -wal and -shm files the same permissions.
   closeSync(openSync(file, 'a', 0o600));
   const sqlite = new SQLite(file);
   // WAL lets readers and one writer work at once, across processes sharing the file.
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  // Another process holding the write lock longer than this makes the statement fail with SQLITE_BUSY,
+  // which requests answer as 503 (storage/unavailable.ts).
+  sqlite.pragma(`busy_timeout = ${timeoutMs ?? SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: cachingStatements(sqlite) }) });
+  const dialect = new ImmediateSqliteDialect({ database: cachingStatements(sqlite) });
+  const kysely = new Kysely<Database>({ dialect: reportingUnavailability(dialect) });
   return { kysely, dialect: 'sqlite', location: file, sqlite, close: () => kysely.destroy() };
 }
 
@@ -110,21 +122,22 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-export function openPostgres(url: string): Db {
+export function openPostgres(url: string, timeoutMs?: number): Db {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
-    // A database that stops answering must fail requests (and /readyz) quickly, never hang them.
-    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-    query_timeout: PG_QUERY_TIMEOUT_MS,
-    statement_timeout: PG_QUERY_TIMEOUT_MS,
+    // A database that stops answering must fail requests (and /readyz) quickly, never hang them: the
+    // wait for a pooled connection (or a new one) is bounded, and so is every statement, on the server
+    // (statement_timeout) and, for a server that does not answer at all, on the client (query_timeout).
+    connectionTimeoutMillis: timeoutMs ?? PG_CONNECT_TIMEOUT_MS,
+    ...(timeoutMs === undefined ? {} : { statement_timeout: timeoutMs, query_timeout: timeoutMs + 500 }),
   });
   // A connection that breaks (database restart, network) emits 'error'. pg-pool listens only while a
   // client is idle; a client checked out by a query would emit with no listener and crash the whole
   // process. Its queries fail on their own, so the event needs no further handling.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: reportingUnavailability(new PostgresDialect({ pool })) });
   const parsed = new URL(url);
   return {
     kysely,

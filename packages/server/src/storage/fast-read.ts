@@ -1,6 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import { translate } from './unavailable.ts';
 
 /**
  * A one-row read on a per-request path, compiled once by Kysely. On SQLite it runs as a prepared
@@ -18,7 +19,13 @@ export class FastRead<Row> {
   }
 
   first(parameters: readonly unknown[]): Row | undefined | Promise<Row | undefined> {
-    if (this.statement) return this.statement.get(...parameters);
+    if (this.statement) {
+      try {
+        return this.statement.get(...parameters);
+      } catch (err) {
+        throw translate(err);
+      }
+    }
     return this.db.executeQuery<Row>(CompiledQuery.raw(this.sql, [...parameters])).then(({ rows }) => rows[0]);
   }
 }

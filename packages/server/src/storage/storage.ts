@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { ClientStore } from './client-store.ts';
 import { ConsentStore } from './consent-store.ts';
 import { DeviceCodeStore } from './device-code-store.ts';
-import { migrate, openDatabase, type Db } from './database.ts';
+import { migrate, openDatabase, type DatabaseSettings, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
@@ -52,16 +52,19 @@ export class Storage {
     this.tokenExchange = new TokenExchangeStore(db.kysely);
   }
 
-  /** Opens the configured database and brings its schema up to date. */
-  static async open(settings: { databaseUrl: string | undefined; dataDir: string }): Promise<Storage> {
-    const db = openDatabase(settings);
+  /**
+   * Opens the configured database and brings its schema up to date. Migrations run on a connection of
+   * their own without the statement timeout (an index on a large table may take longer); requests get
+   * one with it (`databaseTimeoutSeconds`).
+   */
+  static async open(settings: DatabaseSettings): Promise<Storage> {
+    const migrations = openDatabase({ ...settings, databaseTimeoutSeconds: undefined });
     try {
-      await migrate(db);
-    } catch (err) {
-      await db.close();
-      throw err;
+      await migrate(migrations);
+    } finally {
+      await migrations.close();
     }
-    return new Storage(db);
+    return new Storage(openDatabase(settings));
   }
 
   /** Whether the database answers a trivial query within `timeoutMs`. */
