@@ -26,6 +26,15 @@ export abstract class OAuthError extends Error {
   }
 }
 
+/**
+ * RFC 6749 §5.2 and §4.1.2.1: error_description "MUST NOT include characters outside the set %x20-21 /
+ * %x23-5B / %x5D-7E". Descriptions are written without double quotes and backslashes; this is the last guard for any
+ * that is not (a double quote becomes a single one, anything else outside the set a space).
+ */
+export function safeDescription(description: string): string {
+  return description.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/gu, ' ');
+}
+
 /** RFC 6749 §5.2: the request is missing a parameter, repeats one, or is otherwise malformed. */
 export class InvalidRequest extends OAuthError {
   readonly error = 'invalid_request';

@@ -135,7 +135,7 @@ function validateRest(client: Client, params: FormParams) {
 
   // Checklist A7 / OAuth 2.1 §10.1: only the code flow exists.
   const responseType = params.get('response_type');
-  if (responseType === undefined) throw new InvalidRequest('parameter "response_type" is required');
+  if (responseType === undefined) throw new InvalidRequest('the response_type parameter is required');
   if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
 
   // Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in these.
@@ -167,7 +167,7 @@ function validateRest(client: Client, params: FormParams) {
 
 /** RFC 6749 §3.3 scope, each one allowed to the client; it must name openid or an API. */
 function readScope(client: Client, value: string | undefined): string[] {
-  if (value === undefined) throw new InvalidScope('parameter "scope" is required');
+  if (value === undefined) throw new InvalidScope('the scope parameter is required');
   const tokens = [...new Set(value.split(' ').filter((t) => t !== ''))];
   if (tokens.length === 0) throw new InvalidScope('scope is empty');
   const allowed = new Set([...client.oidcScopes, ...client.scopes.map((s) => s.scope)]);

@@ -1,4 +1,4 @@
-import type { OAuthError } from '../errors.ts';
+import { safeDescription, type OAuthError } from '../errors.ts';
 
 /**
  * The URL that sends the browser back to the client (RFC 6749 §4.1.2 and §4.1.2.1): the registered
@@ -16,7 +16,7 @@ export function authorizationResponseUrl(
     url.searchParams.append('code', result.code);
   } else {
     url.searchParams.append('error', result.error.error);
-    url.searchParams.append('error_description', result.error.description.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?'));
+    url.searchParams.append('error_description', safeDescription(result.error.description));
   }
   if (state !== undefined) url.searchParams.append('state', state);
   url.searchParams.append('iss', issuer);

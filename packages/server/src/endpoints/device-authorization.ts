@@ -34,7 +34,7 @@ export async function deviceAuthorizationEndpoint(ctx: ServerContext, request: E
     throw new UnauthorizedClient('the client is not allowed the device authorization grant');
   }
   const scope = parseScope(request.params.get('scope'));
-  if (scope === undefined) throw new InvalidScope('parameter "scope" is required');
+  if (scope === undefined) throw new InvalidScope('the scope parameter is required');
   const allowed = new Set([...client.oidcScopes, ...client.scopes.map((s) => s.scope)]);
   for (const s of scope) {
     if (!allowed.has(s)) throw new InvalidScope('a requested scope is unknown or not allowed to this client', s.slice(0, 200));

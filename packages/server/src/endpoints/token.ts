@@ -15,7 +15,7 @@ export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest
 
 function checkGrantType(request: EndpointRequest) {
   const grantType = request.params.get('grant_type');
-  if (grantType === undefined) throw new InvalidRequest('parameter "grant_type" is required');
+  if (grantType === undefined) throw new InvalidRequest('the grant_type parameter is required');
   // RFC 6749 §5.2 unsupported_grant_type: "not supported by the authorization server". This includes
   // `password` and `implicit`, which OAuth 2.1 removed and Latchkey never offers.
   const grant = GRANTS.get(grantType);

@@ -23,7 +23,7 @@ export const authorizationCodeGrant: GrantHandler = {
       throw new UnauthorizedClient('the client is not allowed the authorization_code grant');
     }
     const code = params.get('code');
-    if (code === undefined || code === '') throw new InvalidRequest('parameter "code" is required');
+    if (code === undefined || code === '') throw new InvalidRequest('the code parameter is required');
     const invalid = new InvalidGrant('the authorization code is invalid, expired, or was issued to another client');
     if (code.length > MAX_CODE_LENGTH) throw invalid;
     const codeHash = sha256(code);

@@ -28,7 +28,7 @@ export const deviceCodeGrant: GrantHandler = {
       throw new UnauthorizedClient('the client is not allowed the device code grant');
     }
     const deviceCode = params.get('device_code');
-    if (deviceCode === undefined) throw new InvalidRequest('parameter "device_code" is required');
+    if (deviceCode === undefined) throw new InvalidRequest('the device_code parameter is required');
     const invalid = new InvalidGrant('the device code is invalid or was issued to another client');
     if (deviceCode.length > 200) throw invalid;
     const hash = sha256(deviceCode);

@@ -27,7 +27,7 @@ export const refreshTokenGrant: GrantHandler = {
       throw new UnauthorizedClient('the client is not allowed the refresh_token grant');
     }
     const presented = params.get('refresh_token');
-    if (presented === undefined || presented === '') throw new InvalidRequest('parameter "refresh_token" is required');
+    if (presented === undefined || presented === '') throw new InvalidRequest('the refresh_token parameter is required');
     const invalid = new InvalidGrant('the refresh token is invalid, expired or revoked');
     if (presented.length > MAX_REFRESH_TOKEN_LENGTH) throw invalid;
     const tokenHash = sha256(presented);

@@ -110,8 +110,12 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       throw err;
     }
   };
-  app.get(`${issuerPath}${PATHS.userinfo}`, userinfo);
-  app.post(`${issuerPath}${PATHS.userinfo}`, userinfo);
+  app.route({
+    method: ['GET', 'POST'],
+    url: `${issuerPath}${PATHS.userinfo}`,
+    handler: userinfo,
+    errorHandler: (error, request, reply) => sendError(error, request, reply, { bearer: true }),
+  });
 
   registerBrowserRoutes(app, ctx, issuerPath);
   registerLogoutRoutes(app, ctx, issuerPath);

@@ -9,6 +9,7 @@ import {
   PayloadTooLarge,
   RequestTimeout,
   ServerError,
+  safeDescription,
   ServiceUnavailable,
 } from '../errors.ts';
 import { isUnavailable } from '../storage/unavailable.ts';
@@ -33,15 +34,20 @@ function fromFastifyError(error: { code?: string; statusCode?: number; message?:
  * The one serializer: RFC 6749 §5.2 JSON error bodies. Anything unexpected is logged and answered as
  * `server_error` (500) with no detail, never a stack trace.
  */
-export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { bearer?: boolean } = {},
+): FastifyReply {
   const oauth = asOAuthError(error);
   if (!oauth || !oauth.expose) {
     request.log.error({ err: error }, 'request failed');
-    return send(reply, new ServerError('the server could not handle the request'));
+    return send(reply, new ServerError('the server could not handle the request'), options.bearer);
   }
   if (oauth instanceof ServiceUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
   else request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'request refused');
-  return send(reply, oauth);
+  return send(reply, oauth, options.bearer);
 }
 
 /** Any error as the OAuth error it is answered with, or undefined for the unexpected (a 500). */
@@ -52,7 +58,8 @@ export function asOAuthError(error: unknown): OAuthError | undefined {
   return fromFastifyError(error as { code?: string });
 }
 
-function send(reply: FastifyReply, error: OAuthError): FastifyReply {
+/** `bearer`: the endpoint is a protected resource (userinfo), so every error carries a Bearer challenge. */
+function send(reply: FastifyReply, error: OAuthError, bearer = false): FastifyReply {
   reply.code(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache');
   if (error instanceof ServiceUnavailable) reply.header('retry-after', String(error.retryAfterSeconds));
   // The rest of a body that was too large or too slow is never read: the connection cannot carry
@@ -61,8 +68,9 @@ function send(reply: FastifyReply, error: OAuthError): FastifyReply {
   // RFC 6749 §5.2: a 401 for a client that used the Authorization header MUST carry WWW-Authenticate
   // with that scheme; RFC 9110 §15.5.2 wants the header on every 401, so it is always sent.
   if (error instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
-  // RFC 6750 §3: a protected resource (userinfo) answers with a Bearer challenge naming the error.
-  if (error instanceof InvalidToken || error instanceof InsufficientScope) {
+  // RFC 6750 §3: a protected resource (userinfo) answers with a Bearer challenge naming the error, a
+  // malformed request (400 invalid_request, §3.1) included.
+  if (bearer || error instanceof InvalidToken || error instanceof InsufficientScope) {
     const scope = error instanceof InsufficientScope ? `, scope="${error.scope}"` : '';
     reply.header(
       'www-authenticate',
@@ -72,14 +80,6 @@ function send(reply: FastifyReply, error: OAuthError): FastifyReply {
   return reply.type('application/json; charset=utf-8').send({ error: error.error, error_description: safeDescription(error.description) });
 }
 
-/**
- * RFC 6749 §5.2: error_description "MUST NOT include characters outside the set %x20-21 / %x23-5B /
- * %x5D-7E". Descriptions quote names and may echo request values, so `"` becomes `'` and anything
- * else outside the set (backslash, controls, non-ASCII) becomes `?`.
- */
-export function safeDescription(description: string): string {
-  return description.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/gu, '?');
-}
 
 /**
  * Errors Node's HTTP parser meets before any route runs (headers too large, too slow, malformed), in

@@ -22,14 +22,14 @@ export class FormParams {
   get(name: string): string | undefined {
     const list = this.values.get(name)?.filter((v) => v !== '');
     if (!list || list.length === 0) return undefined;
-    if (list.length > 1) throw new InvalidRequest(`parameter "${name}" must not be repeated`);
+    if (list.length > 1) throw new InvalidRequest(`the ${name} parameter must not be repeated`);
     return list[0];
   }
 
   /** Like get(), but a missing parameter is `invalid_request`. */
   require(name: string): string {
     const value = this.get(name);
-    if (value === undefined) throw new InvalidRequest(`parameter "${name}" is required`);
+    if (value === undefined) throw new InvalidRequest(`the ${name} parameter is required`);
     return value;
   }
 

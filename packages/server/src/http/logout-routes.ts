@@ -1,4 +1,5 @@
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
@@ -6,12 +7,17 @@ import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
-import { resumeSession, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
+import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from './cookies.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
-/** An ID token is accepted as a logout hint this long after it expired (it only names the user and client). */
-const HINT_MAX_AGE_SECONDS = 30 * 24 * 3600;
+/**
+ * How long after its `exp` an ID token is still accepted as a logout hint. RP-Initiated Logout 1.0 §2:
+ * the OP "SHOULD accept ID Tokens when the RP identified by the ID Token's aud claim and/or sid claim
+ * has a current session or had a recent session at the OP, even when the exp time has passed". No SSO
+ * session outlives its absolute lifetime, so a hint expired longer ago than that names none: refused.
+ */
+export const LOGOUT_HINT_MAX_EXPIRED_SECONDS = SESSION_ABSOLUTE_SECONDS;
 
 /**
  * OpenID Connect RP-Initiated Logout 1.0: `/logout` ends the SSO session and, when the client names a
@@ -87,19 +93,28 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
   app.post(`${issuerPath}${PATHS.endSession}`, logout);
 }
 
-/** An ID token this server signed (possibly expired): its subject and client. */
+/**
+ * An ID token this server signed: its subject and client. Expired up to LOGOUT_HINT_MAX_EXPIRED_SECONDS
+ * ago is accepted; `nbf` and `iat` in the future are not (RFC 7519 §4.1.5, with the usual clock
+ * tolerance).
+ */
 async function verifyHint(ctx: ServerContext, token: string): Promise<{ sub: string; clientId: string } | undefined> {
   if (token.length > 8192) return undefined;
+  let payload: JWTPayload;
   try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(await ctx.keys.jwks()), {
+    ({ payload } = await jwtVerify(token, createLocalJWKSet(await ctx.keys.jwks()), {
       issuer: ctx.settings.issuer,
       algorithms: ['RS256', 'ES256'],
       typ: 'JWT',
-      clockTolerance: HINT_MAX_AGE_SECONDS,
-    });
-    if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') return undefined;
-    return { sub: payload.sub, clientId: payload.aud };
-  } catch {
-    return undefined;
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    }));
+  } catch (err) {
+    // jose checks the signature first and the times last: an expired token reaching here is ours and
+    // valid in every other respect.
+    if (!(err instanceof errors.JWTExpired) || typeof err.payload.exp !== 'number') return undefined;
+    if (Math.floor(Date.now() / 1000) - err.payload.exp > LOGOUT_HINT_MAX_EXPIRED_SECONDS) return undefined;
+    payload = err.payload;
   }
+  if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') return undefined;
+  return { sub: payload.sub, clientId: payload.aud };
 }

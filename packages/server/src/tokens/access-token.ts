@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { randomId128, randomToken, sha256 } from '../lib/random.ts';
 import type { AccessTokenFormat } from '../registry/types.ts';
@@ -123,9 +124,9 @@ export async function verifyOwnAccessToken(
   return checkClaims(result, issuer);
 }
 
-/** RFC 9068 §2.2 claims, with their types; `iss` exact; `exp` in the future (no tolerance, see below). */
+/** RFC 9068 §2.2 claims, with their types; `iss` exact; `exp` in the future (no tolerance, see below); `nbf` passed. */
 function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTokenClaims | undefined {
-  const { iss, sub, aud, exp, iat, jti, client_id: clientId, scope } = claims;
+  const { iss, sub, aud, exp, iat, jti, client_id: clientId, scope, nbf } = claims;
   // RFC 9068 §4: the issuer identifier MUST exactly match the `iss` claim.
   if (iss !== issuer) return undefined;
   if (typeof sub !== 'string' || typeof jti !== 'string' || typeof clientId !== 'string') return undefined;
@@ -134,8 +135,13 @@ function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTok
     return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
+  const now = Math.floor(Date.now() / 1000);
   // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
   // tolerance: a token is inactive here from the second it expires.
-  if (Math.floor(Date.now() / 1000) >= exp) return undefined;
+  if (now >= exp) return undefined;
+  // RFC 7519 §4.1.5: the token "MUST NOT be accepted for processing" before `nbf`, "some small leeway"
+  // allowed for clock skew (the same tolerance as elsewhere). Latchkey sets no nbf; a token that has
+  // one was not made by this code, and is held to it.
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf > now + CLOCK_TOLERANCE_SECONDS)) return undefined;
   return claims as AccessTokenClaims;
 }
