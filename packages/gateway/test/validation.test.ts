@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
+import { signCompact } from '../../server/src/tokens/jws-sign.ts';
 import { postForm } from '../../server/test/helpers/server.ts';
 import { API, baseConfig, get, metricValue, startGateway, startLatchkey, startUpstream, type Credentials, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
 
@@ -107,6 +108,28 @@ describe('validation at the edge', () => {
     }
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate')!, /error="invalid_token", error_description="the access token has expired"/);
+  });
+
+  test('a token whose nbf is in the future: 401 invalid_token (RFC 7519 §4.1.5); nbf past is accepted', async () => {
+    // Latchkey itself sets no nbf: the issuer's own key signs one that does.
+    const signer = await latchkey.s.server.context.keys.signer('ES256');
+    const now = Math.floor(Date.now() / 1000);
+    const token = (nbf: number) =>
+      signCompact(signer, 'at+jwt', {
+        iss: latchkey.issuer,
+        sub: latchkey.reader[0],
+        aud: API,
+        iat: now,
+        nbf,
+        exp: now + 300,
+        jti: randomUUID(),
+        client_id: latchkey.reader[0],
+        scope: 'orders:read',
+      });
+    assert.equal((await get(`${gw.url}/orders`, token(now - 60))).status, 200, 'control');
+    const res = await get(`${gw.url}/orders`, token(now + 120));
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate')!, /error="invalid_token", error_description="the access token is not valid yet"/);
   });
 
   test('an unknown key: one rate-limited JWKS refetch, then 401 invalid_token', async () => {

@@ -1,5 +1,5 @@
 import { audienceList, typedClaims, type AccessTokenClaims } from './claims.ts';
-import type { IntrospectorOptions } from './defaults.ts';
+import { VALIDATOR_DEFAULTS, type IntrospectorOptions } from './defaults.ts';
 import { IntrospectionUnavailableError, TokenValidationError } from './errors.ts';
 import { isObject, readJson } from './lib/http.ts';
 import { IntrospectionCache } from './lib/introspection-cache.ts';
@@ -90,5 +90,9 @@ function activeClaims(config: ResolvedIntrospectorOptions, response: Record<stri
   if (response.token_type !== undefined && (typeof response.token_type !== 'string' || response.token_type.toLowerCase() !== 'bearer')) {
     throw new TokenValidationError('typ', 'token_type is not Bearer');
   }
+  // RFC 7662 §2.2 exp and nbf, when the issuer sends them: held to the validator's default leeway.
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof response.exp === 'number' && response.exp <= now - VALIDATOR_DEFAULTS.clockToleranceSeconds) throw new TokenValidationError('expired');
+  if (typeof response.nbf === 'number' && response.nbf > now + VALIDATOR_DEFAULTS.clockToleranceSeconds) throw new TokenValidationError('not_yet_valid');
   return typedClaims({ iss: config.issuer, ...response });
 }

@@ -50,6 +50,21 @@ for (const backend of await backends()) {
       assert.equal(typeof claims.exp, 'number');
     });
 
+    test('an issuer that sends nbf or exp is held to them (RFC 7662 §2.2, RFC 7519 §4.1.4-5)', async () => {
+      const token = await l.token();
+      // Latchkey sends no nbf: the response of another issuer that does, made from Latchkey's own.
+      const amending = (extra: (now: number) => Record<string, unknown>): typeof fetch => async (input, init) => {
+        const res = await fetch(input, init);
+        if (!String(input).endsWith('/introspect')) return res;
+        const body = { ...((await res.json()) as Record<string, unknown>), ...extra(Math.floor(Date.now() / 1000)) };
+        return new Response(JSON.stringify(body), { status: res.status, headers: { 'content-type': 'application/json' } });
+      };
+      const check = (extra: (now: number) => Record<string, unknown>) => introspector({ cacheSeconds: 0, fetch: amending(extra) }).introspect(token);
+      assert.equal((await check((now) => ({ nbf: now - 60 }))).sub, l.caller[0], 'control: nbf in the past');
+      await assert.rejects(check((now) => ({ nbf: now + 120 })), (err: unknown) => err instanceof TokenValidationError && err.check === 'not_yet_valid');
+      await assert.rejects(check((now) => ({ exp: now - 60 })), (err: unknown) => err instanceof TokenValidationError && err.check === 'expired');
+    });
+
     test('{"active": false} is an invalid token; so is an unknown one', async () => {
       counter = countingFetch();
       const i = introspector();
