@@ -9,8 +9,12 @@ export interface ServerContext {
   storage: Storage;
   keys: KeyRing;
   logger: Logger;
-  /** Key of the CSRF tokens of the HTML forms, derived from LATCHKEY_SECRET (ui/csrf.ts). */
-  csrfKey: Buffer;
+  /**
+   * HMAC key for what the server proves to itself without storing it, derived from LATCHKEY_SECRET
+   * (ui/csrf.ts): CSRF tokens and login proofs of the forms, device cookies, refresh-token family
+   * tags. Each use puts its own label in front of what it signs.
+   */
+  macKey: Buffer;
 }
 
 /** The URL of an endpoint under the issuer (the issuer may have a path). */

@@ -44,6 +44,8 @@ export class Janitor {
     await drain((limit) => storage.grants.purgeExpiredCodes(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     await drain((limit) => storage.sessions.purge(now, now - SESSION_IDLE_SECONDS, limit));
     await drain((limit) => storage.refreshTokens.purgeExpired(now, limit));
+    // Rotated refresh tokens past their grace window, with the sealed responses they kept for it.
+    await drain((limit) => storage.refreshTokens.purgeForgotten(now, limit));
     await drain((limit) => storage.deviceCodes.purgeExpired(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
     await drain((limit) => storage.grants.purgeExpiredAccessTokens(now, limit));
     // A grant with nothing left to issue goes once its codes' replay window has passed too.

@@ -11,7 +11,7 @@ import { KeyRing } from './keys/key-ring.ts';
 import { resolveSecret } from './keys/secret.ts';
 import { createLogger } from './logger.ts';
 import { Storage } from './storage/storage.ts';
-import { deriveCsrfKey } from './ui/csrf.ts';
+import { deriveMacKey } from './ui/csrf.ts';
 
 export interface LatchkeyServer {
   context: ServerContext;
@@ -77,7 +77,7 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   try {
     const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);
     await keys.initialize();
-    return { settings, storage, keys, logger, csrfKey: deriveCsrfKey(secret) };
+    return { settings, storage, keys, logger, macKey: deriveMacKey(secret) };
   } catch (err) {
     await storage.close();
     throw err;

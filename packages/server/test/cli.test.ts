@@ -178,6 +178,7 @@ for (const backend of await backends()) {
           introspect_for: [],
           jwks_uri: null,
           jwks: null,
+          refresh_grace_seconds: null,
           token_exchange: [],
         },
       );
@@ -251,6 +252,25 @@ for (const backend of await backends()) {
       assert.ok(!s.logs().includes(clientSecret), 'the server never logs the secret');
     });
 
+    test('clients create --refresh-grace-seconds and clients update set a client\'s own refresh grace window', async () => {
+      const created = await cli(
+        'clients', 'create', '--name', 'spa', '--type', 'public', '--grant-types', 'authorization_code,refresh_token',
+        '--scopes', 'orders:read', '--redirect-uris', 'https://spa.example/cb', '--refresh-grace-seconds', '10', '--json',
+      );
+      assertOk(created);
+      const id = stdoutJson(created).client_id as string;
+      assert.equal(stdoutJson(created).client.refresh_grace_seconds, 10);
+      assert.equal((await s.registry.getClient(id)).refreshGraceSeconds, 10);
+      const reset = await cli('clients', 'update', id, '--refresh-grace-seconds', 'default');
+      assertOk(reset);
+      assert.match(reset.stdout, /refresh grace: default \(none for public clients\)/);
+      assert.equal((await s.registry.getClient(id)).refreshGraceSeconds, null);
+      const tooLong = await cli('clients', 'update', id, '--refresh-grace-seconds', '61');
+      assert.equal(tooLong.code, 1, describeRun(tooLong));
+      assert.match(tooLong.stderr, /between 0 and 60 seconds/);
+      assertOk(await cli('clients', 'delete', id));
+    });
+
     test('keys rotate publishes the next key ahead of signing; --now switches at once, old tokens still verify', async () => {
       const before = await token(clientId, clientSecret);
       assert.equal(before.status, 200, before.text);
@@ -306,6 +326,14 @@ for (const backend of await backends()) {
       assert.ok(oldKey.unpublish_at && Date.parse(oldKey.unpublish_at) > Date.now() + 600_000, 'kept past the token lifetime');
       assert.equal(keys.find((k) => k.kid === es256.kid)!.status, 'signing');
       assert.deepEqual(keys.filter((k) => k.status === 'signing').map((k) => k.alg).sort(), ['ES256', 'RS256']);
+
+      // keys revoke: the old key, still published for its tokens, leaves the JWKS at once.
+      const revoked = await cli('keys', 'revoke', oldKid!, '--json');
+      assertOk(revoked);
+      assert.deepEqual(stdoutJson(revoked), { revoked: oldKid, alg: 'ES256', signs_now: null });
+      assert.ok(!(await jwks()).keys.some((k) => k.kid === oldKid), 'gone from the JWKS');
+      const dead = await postForm(`${s.url}/introspect`, { token: before.body.access_token }, { basic: [clientId, clientSecret] });
+      assert.equal(dead.text, '{"active":false}', 'its tokens no longer validate');
     });
 
     test('clients delete and resources delete', async () => {

@@ -180,6 +180,86 @@ for (const backend of await backends()) {
       }
     });
 
+    describe('keys revoke: a compromised key', () => {
+      let db: TestDatabase;
+      let s: RunningServer;
+      let creds: [string, string];
+      /** A second node on the same database, caching keys for a minute: revocation must not wait for it. */
+      let other: RunningServer;
+      before(async () => {
+        db = await backend.create();
+        s = await startServer(db);
+        const c = await seedOrdersApi(s);
+        creds = [c.clientId, c.clientSecret];
+        other = await startServer(db, { keyCacheSeconds: 60, issuer: s.issuer });
+      });
+      after(async () => {
+        await other?.close();
+        await s?.close();
+        await db?.drop();
+      });
+      const issue = async () => {
+        const res = await postForm(`${s.url}/token`, { grant_type: 'client_credentials' }, { basic: creds });
+        assert.equal(res.status, 200, res.text);
+        return res.body.access_token as string;
+      };
+      const jwks = async () => (await (await fetch(`${s.url}/jwks`)).json()) as { keys: { kid: string; alg: string }[] };
+      const introspectAt = async (node: RunningServer, token: string) =>
+        (await postForm(`${node.url}/introspect`, { token }, { basic: creds })).body;
+      const jwksAt = async (node: RunningServer) => ((await (await fetch(`${node.url}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+
+      test('the signing key: gone from every node\'s JWKS at once, its tokens inactive everywhere, a new key signs', async () => {
+        const token = await issue();
+        const kid = decodeProtectedHeader(token).kid!;
+        assert.equal((await introspectAt(other, token)).active, true, 'the other node knows the key (and caches it)');
+        assert.ok((await jwksAt(other)).includes(kid));
+
+        const { alg, successor } = await s.server.context.keys.revoke(kid);
+        assert.equal(alg, 'ES256');
+        assert.ok(successor && successor !== kid);
+        for (const node of [s, other]) {
+          assert.ok(!(await jwksAt(node)).includes(kid), `${node.url}: the revoked key left the JWKS`);
+          assert.ok((await jwksAt(node)).includes(successor), `${node.url}: its successor is published`);
+          assert.deepEqual(await introspectAt(node, token), { active: false }, `${node.url}: its token is inactive`);
+        }
+        const fresh = await issue();
+        assert.equal(decodeProtectedHeader(fresh).kid, successor, 'the successor signs');
+        assert.equal((await introspectAt(other, fresh)).active, true);
+        // Resource servers refetching the JWKS refuse the old token and accept the new one.
+        const keySet = createLocalJWKSet(await jwks());
+        await assert.rejects(jwtVerify(token, keySet));
+        await jwtVerify(fresh, keySet, { issuer: s.issuer, typ: 'at+jwt' });
+      });
+
+      test('a key that is only published (next, or retired) leaves the JWKS; the schedule keeps one signer', async () => {
+        const rotation = await s.server.context.keys.rotate('ES256', { retainSeconds: 3600, prepublishSeconds: 600 });
+        const signing = decodeProtectedHeader(await issue()).kid!;
+        const { successor } = await s.server.context.keys.revoke(rotation.kid);
+        assert.ok(successor, 'a new next key takes its place');
+        const kids = await jwksAt(other);
+        assert.ok(!kids.includes(rotation.kid));
+        assert.ok(kids.includes(successor!));
+        assert.equal(decodeProtectedHeader(await issue()).kid, signing, 'the signer is unchanged');
+        const keys = await s.server.context.storage.signingKeys.listAll();
+        assert.equal(keys.find((k) => k.kid === successor)!.activatesAt, rotation.activatesAt, 'at the revoked key\'s activation time');
+        // The retired key a --now rotation leaves published: revoked, it just leaves the JWKS.
+        const now = await s.server.context.keys.rotate('ES256', { retainSeconds: 3600, prepublishSeconds: 0 });
+        // Activated in the same second as the key before it: the newer one signs.
+        assert.equal(decodeProtectedHeader(await issue()).kid, now.kid);
+        const { successor: none } = await s.server.context.keys.revoke(signing);
+        assert.equal(none, undefined);
+        assert.ok(!(await jwksAt(other)).includes(signing));
+      });
+
+      test('an unknown or already unpublished key is refused', async () => {
+        await assert.rejects(s.server.context.keys.revoke('no-such-kid'), /no key no-such-kid/);
+        const token = await issue();
+        const kid = decodeProtectedHeader(token).kid!;
+        await s.server.context.keys.revoke(kid);
+        await assert.rejects(s.server.context.keys.revoke(kid), /no longer published/);
+      });
+    });
+
     test('the schema allows one signer per algorithm', async () => {
       const store = s.server.context.storage.signingKeys;
       const current = (await store.listAll()).find((k) => k.alg === 'ES256' && k.retiredAt === null)!;

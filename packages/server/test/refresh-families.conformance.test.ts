@@ -81,7 +81,7 @@ for (const backend of await backends()) {
       await storage.refreshTokens.insert(first);
       const successors = Array.from({ length: 20 }, () => token(grantId));
       const results = await Promise.all(
-        successors.map((s, i) => (i % 2 ? second : storage).refreshTokens.rotate(first.tokenHash, s, `sealed-${i}`, now + 1)),
+        successors.map((s, i) => (i % 2 ? second : storage).refreshTokens.rotate(first.tokenHash, s, { successorEnc: `sealed-${i}`, forgetAt: null, now: now + 1 })),
       );
       assert.equal(results.filter(Boolean).length, 1, 'exactly one rotation wins');
       const winner = successors[results.indexOf(true)]!;

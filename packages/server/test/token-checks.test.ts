@@ -173,7 +173,7 @@ describe('token times and the review\'s protocol defects', () => {
         body: new URLSearchParams({ access_token: token }).toString(),
       });
       assert.equal(res.status, 400);
-      assert.equal((await res.json()).error, 'invalid_request');
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="latchkey", error="invalid_request", error_description="[^"]+"$/);
     });
 

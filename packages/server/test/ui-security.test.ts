@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { csrfToken, deriveCsrfKey, verifyCsrfToken } from '../src/ui/csrf.ts';
+import { csrfToken, deriveMacKey, verifyCsrfToken } from '../src/ui/csrf.ts';
 import { escapeHtml, PAGE_SECURITY_HEADERS } from '../src/ui/security-headers.ts';
 
 describe('HTML page protections (checklist A17)', () => {
@@ -21,7 +21,7 @@ describe('HTML page protections (checklist A17)', () => {
 });
 
 describe('CSRF tokens', () => {
-  const key = deriveCsrfKey('test-secret-for-latchkey-suites-0123456789');
+  const key = deriveMacKey('test-secret-for-latchkey-suites-0123456789');
 
   test('a token verifies for its own binding only', () => {
     const token = csrfToken(key, 'session-a');
@@ -36,8 +36,8 @@ describe('CSRF tokens', () => {
   });
 
   test('the key comes from LATCHKEY_SECRET: every node agrees, another secret does not', () => {
-    const sameSecret = deriveCsrfKey('test-secret-for-latchkey-suites-0123456789');
-    const otherSecret = deriveCsrfKey('another-secret-entirely-0123456789');
+    const sameSecret = deriveMacKey('test-secret-for-latchkey-suites-0123456789');
+    const otherSecret = deriveMacKey('another-secret-entirely-0123456789');
     const token = csrfToken(key, 'session-a');
     assert.equal(verifyCsrfToken(sameSecret, 'session-a', token), true);
     assert.equal(verifyCsrfToken(otherSecret, 'session-a', token), false);

@@ -25,6 +25,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           introspectFor: list(args.values['introspect-for']),
           jwks: readJwksFile(args.values['jwks-file']),
           jwksUri: typeof args.values['jwks-uri'] === 'string' ? args.values['jwks-uri'] : undefined,
+          refreshGraceSeconds: graceOption(args.values['refresh-grace-seconds']) ?? null,
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
@@ -80,6 +81,14 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         print(args, { client_id: clientId, disallowed: audience }, `client ${clientId} may no longer exchange tokens for ${audience}`);
         return 0;
       }
+      case 'update': {
+        const clientId = requirePositional(args.positionals, 'the client id');
+        const grace = graceOption(args.values['refresh-grace-seconds']);
+        if (grace === undefined) throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default)');
+        const client = await registry.setRefreshGrace(clientId, grace);
+        print(args, clientJson(client), `updated client ${clientId}\n${clientText(client)}`);
+        return 0;
+      }
       case 'rotate-secret': {
         const clientId = requirePositional(args.positionals, 'the client id');
         const secret = await registry.rotateSecret(clientId);
@@ -94,6 +103,14 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         throw new UsageError(`unknown clients command "${sub ?? ''}"`);
     }
   });
+}
+
+/** --refresh-grace-seconds: whole seconds, `default` (null: the client type's default), or not given. */
+function graceOption(value: string | string[] | boolean | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  if (typeof value !== 'string' || !/^\d{1,4}$/.test(value)) throw new UsageError('--refresh-grace-seconds must be a number of seconds or default');
+  return Number(value);
 }
 
 /** A token exchange policy as shown to admins. */
@@ -123,6 +140,7 @@ function clientJson(c: Client) {
     introspect_for: c.introspectsFor,
     jwks_uri: c.jwksUri,
     jwks: c.jwks,
+    refresh_grace_seconds: c.refreshGraceSeconds,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
   };
@@ -142,6 +160,7 @@ function clientText(c: Client): string {
     `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,
     `introspects: ${c.introspectsFor.join(' ') || '(own tokens only)'}`,
+    `refresh grace: ${c.refreshGraceSeconds === null ? `default (${c.type === 'public' ? 'none for public clients' : 'LATCHKEY_REFRESH_GRACE_SECONDS'})` : `${c.refreshGraceSeconds} s`}`,
     ...keysText(c),
   ].join('\n');
 }

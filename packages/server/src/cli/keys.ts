@@ -1,7 +1,7 @@
 import { pickSigner, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.ts';
 import { keyRetentionSeconds } from '../server.ts';
 import type { StoredSigningKey } from '../storage/signing-key-store.ts';
-import { print, UsageError, type CommandArgs } from './io.ts';
+import { print, requirePositional, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
 
 const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
@@ -57,6 +57,18 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
                 `${r.retired.join(', ') || 'no key'} stays published ${retainSeconds} s after that`,
             )
             .join('\n'),
+        );
+        return 0;
+      }
+      case 'revoke': {
+        const kid = requirePositional(args.positionals, 'the key id (kid)');
+        const { alg, successor } = await ctx.keys.revoke(kid);
+        print(
+          args,
+          { revoked: kid, alg, signs_now: successor ?? null },
+          `${kid} (${alg}) is no longer published: tokens it signed stop validating at once on every node; ` +
+            `resource servers drop it at their next JWKS refresh.` +
+            (successor ? `\n${successor} signs ${alg} tokens from now on.` : ''),
         );
         return 0;
       }

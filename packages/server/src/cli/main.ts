@@ -26,11 +26,16 @@ Commands:
                  [--jwks-uri URI | --jwks-file FILE] (private_key_jwt)
                  [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
                  [--id-token-alg RS256|ES256] [--introspect-for URI,URI] [--client-id ID]
+                 [--refresh-grace-seconds 0-60]
   clients list | show ID | delete ID | rotate-secret ID
+  clients update ID --refresh-grace-seconds 0-60|default
+                                the client's own refresh grace window (default: none for public
+                                clients, LATCHKEY_REFRESH_GRACE_SECONDS for confidential ones)
   clients allow-exchange ID --audience URI --scopes a,b
                                 let the client exchange tokens for that API (RFC 8693)
   clients disallow-exchange ID --audience URI
   keys list | rotate [--alg ES256|RS256|all] [--now]
+  keys revoke KID               unpublish a compromised key at once; tokens it signed stop validating
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
                  (the password is read from a prompt, or from stdin when it is not a terminal)
   users list | show USERNAME | disable USERNAME | enable USERNAME | set-password USERNAME
@@ -77,6 +82,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'introspect-for': { type: 'string' },
         'jwks-uri': { type: 'string' },
         'jwks-file': { type: 'string' },
+        'refresh-grace-seconds': { type: 'string' },
         audience: { type: 'string' },
         alg: { type: 'string' },
         username: { type: 'string' },

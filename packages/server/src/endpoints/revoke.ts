@@ -4,6 +4,7 @@ import { UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import { OPAQUE_TOKEN_PREFIX } from '../tokens/access-token.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
+import { namesItsFamily, refreshTokenFamily } from '../grants/refresh-family.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
 /**
@@ -19,13 +20,11 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
 
   // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access tokens of the same
   // grant (checklist I63): the whole family goes.
-  if (!token.startsWith(OPAQUE_TOKEN_PREFIX) && token.length <= 200 && !token.includes('.')) {
-    const refresh = await ctx.storage.refreshTokens.find(sha256(token));
-    if (refresh) {
-      if (refresh.clientId !== client.clientId) throw new UnauthorizedClient('the token was not issued to this client');
-      await ctx.storage.grants.revokeGrant(refresh.grantId, Math.floor(Date.now() / 1000));
-      return;
-    }
+  const family = await refreshFamily(ctx, token);
+  if (family) {
+    if (family.clientId !== client.clientId) throw new UnauthorizedClient('the token was not issued to this client');
+    await ctx.storage.grants.revokeGrant(family.grantId, Math.floor(Date.now() / 1000));
+    return;
   }
   const found = await findOwnAccessToken(ctx, token);
   // RFC 7009 §2.2: "invalid tokens do not cause an error response since the client cannot handle such
@@ -37,4 +36,19 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
     throw new UnauthorizedClient('the token was not issued to this client');
   }
   await found.revoke(client.clientId);
+}
+
+/**
+ * The family of a refresh token: found by its hash while it has a row, else (rotated, past its grace
+ * window) by the family it names, checked by its MAC (grants/refresh-family.ts). Older refresh tokens
+ * are 43 base64url characters without a prefix; access tokens are JWTs or start with lko_.
+ */
+async function refreshFamily(ctx: ServerContext, token: string): Promise<{ grantId: string; clientId: string } | undefined> {
+  const named = namesItsFamily(token);
+  if (!named && (token.startsWith(OPAQUE_TOKEN_PREFIX) || token.length > 200 || token.includes('.'))) return undefined;
+  const row = await ctx.storage.refreshTokens.find(sha256(token));
+  if (row) return { grantId: row.grantId, clientId: row.clientId };
+  const grantId = named ? refreshTokenFamily(ctx.macKey, token) : undefined;
+  const grant = grantId === undefined ? undefined : await ctx.storage.grants.findGrant(grantId);
+  return grant ? { grantId: grant.id, clientId: grant.clientId } : undefined;
 }

@@ -1,9 +1,10 @@
 import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import type { ServerContext } from '../context.ts';
 import type { GrantHandler } from './grant.ts';
 import { verifyPkce } from './pkce.ts';
+import { startRefreshFamily } from './refresh-family.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
 import { issueUserTokens, scopesForResources } from './user-tokens.ts';
 
@@ -84,18 +85,4 @@ export const authorizationCodeGrant: GrantHandler = {
  */
 function soleRedirectUri(client: Client, used: string): boolean {
   return client.redirectUris.length === 1 && client.redirectUris[0] === used;
-}
-
-/** The first refresh token of a grant: its family ends `refreshTokenTtlSeconds` from now, whatever happens. */
-async function startRefreshFamily(ctx: ServerContext, grantId: string, scope: string, authTime: number, now: number): Promise<string> {
-  const token = randomToken(32);
-  await ctx.storage.refreshTokens.insert({
-    tokenHash: sha256(token),
-    grantId,
-    scope,
-    authTime,
-    createdAt: now,
-    expiresAt: now + ctx.settings.refreshTokenTtlSeconds,
-  });
-  return token;
 }

@@ -7,7 +7,8 @@ import {
   SlowDown,
   UnauthorizedClient,
 } from '../errors.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { sha256 } from '../lib/random.ts';
+import { startRefreshFamily } from './refresh-family.ts';
 import type { GrantHandler } from './grant.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
 import { issueUserTokens, scopesForResources } from './user-tokens.ts';
@@ -62,16 +63,7 @@ export const deviceCodeGrant: GrantHandler = {
       onRevokedGrant: 'fail',
     });
     if (mayHaveRefreshToken(client, scope)) {
-      const token = randomToken(32);
-      await ctx.storage.refreshTokens.insert({
-        tokenHash: sha256(token),
-        grantId: code.grantId,
-        scope: code.scope,
-        authTime: code.authTime ?? now,
-        createdAt: now,
-        expiresAt: now + ctx.settings.refreshTokenTtlSeconds,
-      });
-      response.refresh_token = token;
+      response.refresh_token = await startRefreshFamily(ctx, code.grantId, code.scope, code.authTime ?? now, now);
     }
     return response;
   },

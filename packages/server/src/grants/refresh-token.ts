@@ -1,15 +1,17 @@
 import type { ServerContext } from '../context.ts';
 import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { sha256 } from '../lib/random.ts';
 import { open, seal } from '../lib/sealed-box.ts';
 import type { Client } from '../registry/types.ts';
 import type { FoundRefreshToken } from '../storage/refresh-token-store.ts';
 import type { GrantHandler } from './grant.ts';
+import { namesItsFamily, newRefreshToken, refreshTokenFamily } from './refresh-family.ts';
+import { refreshGraceSeconds } from './refresh-grace.ts';
 import { parseScope } from './select-audience.ts';
 import type { TokenResponse } from './token-response.ts';
 import { issueUserTokens, scopesForResources } from './user-tokens.ts';
 
-/** Longer than any refresh token Latchkey issues (43 characters). */
+/** Longer than any refresh token Latchkey issues (43 characters before family tags, now about 95). */
 const MAX_REFRESH_TOKEN_LENGTH = 200;
 /** What the successor response is sealed for (lib/sealed-box.ts). */
 const SUCCESSOR_PURPOSE = 'refresh-successor';
@@ -19,6 +21,7 @@ const SUCCESSOR_PURPOSE = 'refresh-successor';
  * token presented again is reuse: the whole family (the grant) is revoked, its access tokens
  * included. A retry within the grace window (`refreshGraceSeconds`, a response lost on the way) gets
  * the very same new pair instead, so a flaky network does not log the user out; never two live pairs.
+ * The window is per client: none for public clients unless configured (grants/refresh-grace.ts).
  */
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -33,7 +36,12 @@ export const refreshTokenGrant: GrantHandler = {
     const tokenHash = sha256(presented);
     const now = Math.floor(Date.now() / 1000);
     const found = await ctx.storage.refreshTokens.find(tokenHash);
-    if (!found) throw invalid;
+    if (!found) {
+      // Rows of rotated tokens go after their grace window; such a token still names its family.
+      const family = refreshTokenFamily(ctx.macKey, presented);
+      if (family !== undefined) await revokeReusedFamily(ctx, client, family, now);
+      throw invalid;
+    }
     // Checklist 46: a refresh token works only for the client it was issued to.
     if (found.clientId !== client.clientId) throw invalid;
     if (found.grantRevokedAt !== null || found.expiresAt <= now) throw invalid;
@@ -55,7 +63,7 @@ export const refreshTokenGrant: GrantHandler = {
     // RFC 8707: checked before the token is rotated, so a bad resource spends nothing.
     scopesForResources(client, requested ?? granted, params.getAll('resource'));
 
-    const successorToken = randomToken(32);
+    const successorToken = newRefreshToken(ctx.macKey, found.grantId);
     // The refresh token keeps the original scope (checklist 47); only this access token narrows.
     const response = await issueUserTokens(ctx, {
       client,
@@ -68,6 +76,7 @@ export const refreshTokenGrant: GrantHandler = {
       onRevokedGrant: 'fail',
     });
     response.refresh_token = successorToken;
+    const grace = refreshGraceSeconds(client, ctx.settings);
     const rotated = await ctx.storage.refreshTokens.rotate(
       tokenHash,
       {
@@ -78,8 +87,13 @@ export const refreshTokenGrant: GrantHandler = {
         createdAt: now,
         expiresAt: found.expiresAt,
       },
-      seal(presented, SUCCESSOR_PURPOSE, JSON.stringify(response)),
-      now,
+      {
+        // The response a retry within the window gets, readable only with the old token itself.
+        successorEnc: grace > 0 ? seal(presented, SUCCESSOR_PURPOSE, JSON.stringify(response)) : null,
+        // Older tokens have no family in them: their rows stay, so that their reuse is recognised.
+        forgetAt: namesItsFamily(presented) ? now + grace : null,
+        now,
+      },
     );
     if (rotated) return response;
     // Another request rotated this token between our read and our update: behave as its retry.
@@ -101,7 +115,7 @@ async function answerRetryOrRevoke(
   found: FoundRefreshToken,
   now: number,
 ): Promise<TokenResponse> {
-  const grace = ctx.settings.refreshGraceSeconds;
+  const grace = refreshGraceSeconds(client, ctx.settings);
   if (grace > 0 && found.consumedAt !== null && now - found.consumedAt <= grace && found.successorEnc && found.successorHash) {
     const successor = await ctx.storage.refreshTokens.find(found.successorHash);
     const sealed = successor && successor.consumedAt === null ? open(presented, SUCCESSOR_PURPOSE, found.successorEnc) : undefined;
@@ -113,5 +127,18 @@ async function answerRetryOrRevoke(
   }
   await ctx.storage.grants.revokeGrant(found.grantId, now);
   ctx.logger.warn({ clientId: client.clientId, grantId: found.grantId }, 'refresh token reused: token family revoked');
+  throw new InvalidGrant('the refresh token was used before');
+}
+
+/**
+ * A genuine refresh token of `grantId` (its MAC checked) whose row is gone: rotated, and past its
+ * grace window. Presenting it is reuse (RFC 9700 §4.14.2): the family is revoked. Only the family's
+ * own client can do that; a token presented by another client is merely invalid (checklist 46).
+ */
+async function revokeReusedFamily(ctx: ServerContext, client: Client, grantId: string, now: number): Promise<void> {
+  const grant = await ctx.storage.grants.findGrant(grantId);
+  if (!grant || grant.clientId !== client.clientId || grant.revokedAt !== null) return;
+  await ctx.storage.grants.revokeGrant(grantId, now);
+  ctx.logger.warn({ clientId: client.clientId, grantId }, 'refresh token reused: token family revoked');
   throw new InvalidGrant('the refresh token was used before');
 }

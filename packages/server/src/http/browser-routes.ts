@@ -57,7 +57,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     const session = await resumeSession(ctx.storage, sessionValue, now());
     if (!session || !sessionValue) return undefined;
     const proof = optionalParam(params, 'login_proof');
-    if (needsFreshLogin(authorization, session) && !verifyLoginProof(ctx.csrfKey, sessionValue, authorization.params, proof)) {
+    if (needsFreshLogin(authorization, session) && !verifyLoginProof(ctx.macKey, sessionValue, authorization.params, proof)) {
       return undefined;
     }
     return { session, sessionValue, proof };
@@ -129,7 +129,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
       if (!login.ok) return login.reply;
       const next = await decideNextStep(ctx, authorization, login.session, true);
-      return sendNext(reply, authorization, next, loginProof(ctx.csrfKey, login.value, authorization.params));
+      return sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
     } catch (err) {
       return fail(request, reply, err);
     }
@@ -153,7 +153,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
           action: `${issuerPath}${PATHS.consent}`,
           clientName: clientName(authorization),
           username: user?.name ?? user?.username ?? '',
-          csrfToken: csrfToken(ctx.csrfKey, consentBinding(current.sessionValue)),
+          csrfToken: csrfToken(ctx.macKey, consentBinding(current.sessionValue)),
           carried: current.proof ? { ...authorization.params, login_proof: current.proof } : authorization.params,
           scopes: await describeScopes(ctx, authorization.scope),
         }),
@@ -170,7 +170,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       const current = await consentSession(request, authorization, params);
       if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
       const { session, sessionValue } = current;
-      if (!verifyCsrfToken(ctx.csrfKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
+      if (!verifyCsrfToken(ctx.macKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
         // A forged or stale form: show the consent page again rather than act on it.
         return redirect(reply, pageUrl(PATHS.consent, authorization, current.proof ? { login_proof: current.proof } : {}));
       }

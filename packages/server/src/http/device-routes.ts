@@ -57,7 +57,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
       deviceEntryPage({
         assetsPath,
         action: devicePath,
-        csrfToken: csrfToken(ctx.csrfKey, `device:${current.value}`),
+        csrfToken: csrfToken(ctx.macKey, `device:${current.value}`),
         username: user?.name ?? user?.username ?? '',
         ...(userCode !== undefined ? { userCode } : {}),
         ...(error !== undefined ? { error } : {}),
@@ -92,7 +92,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
       deviceConfirmPage({
         assetsPath,
         action: devicePath,
-        csrfToken: csrfToken(ctx.csrfKey, `device:${current.value}`),
+        csrfToken: csrfToken(ctx.macKey, `device:${current.value}`),
         userCode: formatUserCode(normalizeUserCode(typed)!),
         clientName: client?.name ?? code.clientId,
         username: user?.name ?? user?.username ?? '',
@@ -133,7 +133,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     const current = await session(request);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32) ?? '';
     if (!current) return loginForm.show(request, reply, loginFormPage(typed));
-    if (!verifyCsrfToken(ctx.csrfKey, `device:${current.value}`, optionalParam(params, 'csrf_token'))) {
+    if (!verifyCsrfToken(ctx.macKey, `device:${current.value}`, optionalParam(params, 'csrf_token'))) {
       return entry(reply, current, 403, typed, 'The form expired. Please enter the code again.');
     }
     const code = await lookUp(request, current.session.idHash, typed);

@@ -58,7 +58,7 @@ export class LoginForm {
         assetsPath: this.assetsPath,
         action: page.action,
         clientName: page.clientName,
-        csrfToken: csrfToken(this.ctx.csrfKey, `login:${binding}`),
+        csrfToken: csrfToken(this.ctx.macKey, `login:${binding}`),
         carried: page.carried,
         username: page.username,
         error,
@@ -69,7 +69,7 @@ export class LoginForm {
   /** Checks the submitted form; on success the new session's cookie is set on `reply`. */
   async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
     const binding = this.binding(request);
-    if (!binding || !verifyCsrfToken(this.ctx.csrfKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
+    if (!binding || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
       return { ok: false, reply: this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
     }
     const username = optionalParam(params, 'username') ?? '';

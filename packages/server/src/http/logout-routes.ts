@@ -63,7 +63,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
     const session = await resumeSession(ctx.storage, sessionValue, now);
     const confirmed =
       (hint !== undefined && (!session || session.userId === hint.sub)) ||
-      (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.csrfKey, `logout:${sessionValue}`, optionalParam(params, 'csrf_token')));
+      (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.macKey, `logout:${sessionValue}`, optionalParam(params, 'csrf_token')));
     if (session && sessionValue && !confirmed) {
       const carried: Record<string, string> = {};
       for (const name of ['post_logout_redirect_uri', 'state', 'client_id']) {
@@ -77,7 +77,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
         logoutConfirmPage({
           assetsPath,
           action: `${issuerPath}${PATHS.endSession}`,
-          csrfToken: csrfToken(ctx.csrfKey, `logout:${sessionValue}`),
+          csrfToken: csrfToken(ctx.macKey, `logout:${sessionValue}`),
           carried,
           clientName: client?.name,
         }),

@@ -3,7 +3,9 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type J
 import { ACCESS_TOKEN_TYP } from '../tokens/access-token.ts';
 import { headerKeys, type HeaderKey } from '../tokens/own-token-verify.ts';
 import { isUniqueViolation } from '../storage/database.ts';
-import type { SigningKeyStore, StoredSigningKey } from '../storage/signing-key-store.ts';
+import { pickSigner, type SigningKeyStore, type StoredSigningKey } from '../storage/signing-key-store.ts';
+
+export { pickSigner };
 import type { KeyEncryption } from './key-encryption.ts';
 
 /** Algorithms Latchkey signs with. ES256 signs access tokens; RS256 is there because OIDC requires it. */
@@ -24,6 +26,8 @@ export interface PublicJwk extends JWK {
 
 interface Snapshot {
   loadedAtMs: number;
+  /** The keys version (storage/fact-version.ts) read before the keys: never newer than they are. */
+  version: number;
   keys: StoredSigningKey[];
   jwks: { keys: PublicJwk[] };
   /** Published keys by the exact header of the access tokens they sign (tokens/own-token-verify.ts). */
@@ -40,10 +44,11 @@ export interface RotateOptions {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
- * The signing keys as this node sees them. All state lives in the database; the ring reads it again
- * once its copy is older than `cacheSeconds`, and never answers from an older copy. A rotation is
- * written ahead of time (the new key's `activates_at`), so every node switches signer at the same
- * moment by its clock, even between reads.
+ * The signing keys as this node sees them. All state lives in the database. For signing, the ring
+ * reads it again once its copy is older than `cacheSeconds` (a rotation is written ahead of time, the
+ * new key's `activates_at`, so every node switches signer at the same moment by its clock, even
+ * between reads). The JWKS and the keys that verify tokens are checked against the keys version on
+ * every use, so a revoked key is gone on every node at once.
  */
 export class KeyRing {
   private snapshot: Snapshot | undefined;
@@ -89,12 +94,26 @@ export class KeyRing {
 
   /** The public JWK Set (RFC 7517): public members only, each key with `kid`, `alg` and `use`. */
   async jwks(): Promise<{ keys: PublicJwk[] }> {
-    return (await this.current()).jwks;
+    return (await this.verifying()).jwks;
   }
 
   /** The published keys by the exact header of the access tokens they sign. */
   async accessTokenKeys(): Promise<ReadonlyMap<string, HeaderKey>> {
-    return (await this.current()).accessTokenKeys;
+    return (await this.verifying()).accessTokenKeys;
+  }
+
+  /**
+   * Takes a compromised key out of the JWKS and out of signing at once; its algorithm's next key, or a
+   * new one, signs from now on (storage/signing-key-store.ts). Tokens it signed stop validating here on
+   * every node; other nodes stop signing with it within `cacheSeconds`.
+   */
+  async revoke(kid: string): Promise<{ alg: string; successor: string | undefined }> {
+    const published = (await this.store.listAll()).find((k) => k.kid === kid);
+    const alg = (SIGNING_ALGORITHMS as readonly string[]).includes(published?.alg ?? '') ? (published!.alg as SigningAlgorithm) : 'ES256';
+    const result = await this.store.revoke(kid, nowSeconds(), await this.generate(alg, nowSeconds()));
+    this.privateKeys.delete(kid);
+    await this.reload();
+    return result;
   }
 
   /**
@@ -120,6 +139,17 @@ export class KeyRing {
     return { kid: key.kid, activatesAt, retired };
   }
 
+  /**
+   * The snapshot, read again first if any key changed since (one read of the keys version) or if it
+   * is older than `cacheSeconds` (a retired key leaves the JWKS by the clock, without a change).
+   */
+  private async verifying(): Promise<Snapshot> {
+    const snapshot = this.snapshot;
+    const fresh = snapshot !== undefined && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000;
+    if (fresh && snapshot.version === (await this.store.version.current())) return snapshot;
+    return this.reload();
+  }
+
   private async current(): Promise<Snapshot> {
     const snapshot = this.snapshot;
     if (snapshot && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000) return snapshot;
@@ -136,10 +166,12 @@ export class KeyRing {
   }
 
   private async load(): Promise<Snapshot> {
+    const version = await this.store.version.current();
     const keys = await this.store.listPublished(nowSeconds());
     const jwks = keys.map(publicJwk);
     const snapshot: Snapshot = {
       loadedAtMs: Date.now(),
+      version,
       keys,
       jwks: { keys: jwks },
       accessTokenKeys: headerKeys(jwks, ACCESS_TOKEN_TYP),
@@ -165,17 +197,6 @@ export class KeyRing {
       expiresAt: null,
     };
   }
-}
-
-/** Among the keys of `alg`, the one activated last, as long as it has not been retired by `now`. */
-export function pickSigner(keys: readonly StoredSigningKey[], alg: string, now: number): StoredSigningKey | undefined {
-  let best: StoredSigningKey | undefined;
-  for (const key of keys) {
-    if (key.alg !== alg || key.activatesAt > now) continue;
-    if (key.retiredAt !== null && key.retiredAt <= now) continue;
-    if (!best || key.activatesAt > best.activatesAt) best = key;
-  }
-  return best;
 }
 
 const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;

@@ -61,6 +61,8 @@ export interface CreateClientInput {
   jwks?: unknown;
   /** ...or the https URL they are published at. Exactly one of the two. */
   jwksUri?: string;
+  /** The client's own refresh grace window in seconds (0-60); omitted: the default for its type. */
+  refreshGraceSeconds?: number | null;
 }
 
 export interface CreatedClient {
@@ -184,6 +186,7 @@ export class Registry {
       throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
     }
     const keys = await registrationKeys(method, input.jwks, input.jwksUri);
+    const refreshGraceSeconds = checkRefreshGrace(input.refreshGraceSeconds ?? null);
 
     const requestedScopes = [...new Set(input.scopes)];
     const oidcScopes = requestedScopes.filter((s) => OIDC_SCOPES.has(s));
@@ -236,6 +239,7 @@ export class Registry {
         resourceServerFor: introspectFor.map((a) => byIdentifier.get(a)!.id),
         jwks: keys.jwks,
         jwksUri: keys.jwksUri,
+        refreshGraceSeconds,
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
@@ -280,6 +284,16 @@ export class Registry {
     return this.storage.tokenExchange.policiesFor(clientId);
   }
 
+  /**
+   * Sets the client's refresh grace window: seconds (0-60) in which a retry with a just-rotated
+   * refresh token gets the same new pair, or null for its type's default (grants/refresh-grace.ts).
+   */
+  async setRefreshGrace(clientId: string, seconds: number | null): Promise<Client> {
+    const checked = checkRefreshGrace(seconds);
+    if (!(await this.storage.clients.updateRefreshGrace(clientId, checked))) throw new RegistryError(`no client ${clientId}`, 'not_found');
+    return this.getClient(clientId);
+  }
+
   /** Replaces the secret at once: the old one stops working. Returns the new secret, shown once. */
   async rotateSecret(clientId: string): Promise<string> {
     const client = await this.getClient(clientId);
@@ -294,6 +308,14 @@ export class Registry {
     }
     return secret;
   }
+}
+
+/** A client's own grace window: whole seconds, at most the server-wide maximum (config/load.ts). */
+function checkRefreshGrace(seconds: number | null): number | null {
+  if (seconds !== null && (!Number.isInteger(seconds) || seconds < 0 || seconds > 60)) {
+    throw new RegistryError('the refresh grace window must be between 0 and 60 seconds', 'invalid');
+  }
+  return seconds;
 }
 
 /** Registration-time checks of redirect-type URIs (checklist A5, A6): each one exact and safe. */

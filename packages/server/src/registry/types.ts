@@ -71,6 +71,11 @@ export interface Client {
   jwks: JSONWebKeySet | null;
   /** ...or fetched from this https URL (through the SSRF guard, client-auth/jwks-fetch.ts). */
   jwksUri: string | null;
+  /**
+   * Seconds after a refresh in which a retry with the rotated token gets the same new pair; null: the
+   * default for the client's type (grants/refresh-grace.ts).
+   */
+  refreshGraceSeconds: number | null;
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';

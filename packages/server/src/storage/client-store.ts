@@ -3,7 +3,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
 import type { Client, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
-import { bumpRegistryVersion, RegistryVersion } from './registry-version.ts';
+import { bumpVersion, FactVersion } from './fact-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
 
 /** What a new client is stored as: scopes by name, audiences by resource id. */
@@ -28,6 +28,7 @@ export interface NewClient {
   /** private_key_jwt: the client's public keys, inline or by URL. */
   jwks?: JSONWebKeySet | null;
   jwksUri?: string | null;
+  refreshGraceSeconds?: number | null;
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -50,14 +51,14 @@ const MAX_CACHED_CLIENTS = 10_000;
  * this node or any other (the CLI, another server), and a change drops the copy.
  */
 export class ClientStore {
-  private readonly version: RegistryVersion;
+  private readonly version: FactVersion;
   private readonly cache = new Map<string, { version: number; client: Client }>();
 
   constructor(
     private readonly db: Kysely<Database>,
     sqlite?: SQLite.Database,
   ) {
-    this.version = new RegistryVersion(db, sqlite);
+    this.version = new FactVersion(db, sqlite, 'registry_version');
   }
 
   /** Inserts the client. Throws ClientIdRetired for the id of a deleted client. */
@@ -87,6 +88,7 @@ export class ClientStore {
           id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? 'RS256',
           jwks: client.jwks ? JSON.stringify(client.jwks) : null,
           jwks_uri: client.jwksUri ?? null,
+          refresh_grace_seconds: client.refreshGraceSeconds ?? null,
         })
         .execute();
       if (client.scopes.length > 0) {
@@ -107,7 +109,7 @@ export class ClientStore {
           .values(client.audienceResourceIds.map((resource_id) => ({ client_id: client.clientId, resource_id })))
           .execute();
       }
-      await bumpRegistryVersion(trx);
+      await bumpVersion(trx, 'registry_version');
     });
   }
 
@@ -201,6 +203,15 @@ export class ClientStore {
     return clients;
   }
 
+  /** Sets the client's own refresh grace window (null: its type's default). False for an unknown client. */
+  async updateRefreshGrace(clientId: string, seconds: number | null): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('clients').set({ refresh_grace_seconds: seconds }).where('client_id', '=', clientId).executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
   async updateSecretHash(clientId: string, secretHash: string, rotatedAt: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
@@ -208,7 +219,7 @@ export class ClientStore {
         .set({ secret_hash: secretHash, secret_rotated_at: rotatedAt })
         .where('client_id', '=', clientId)
         .executeTakeFirst();
-      await bumpRegistryVersion(trx);
+      await bumpVersion(trx, 'registry_version');
       return Number(result.numUpdatedRows) > 0;
     });
   }
@@ -222,7 +233,7 @@ export class ClientStore {
       const result = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
       const deleted = Number(result.numDeletedRows) > 0;
       if (deleted) await trx.insertInto('deleted_client_ids').values({ client_id: clientId, deleted_at: now }).execute();
-      await bumpRegistryVersion(trx);
+      await bumpVersion(trx, 'registry_version');
       return deleted;
     });
   }
@@ -248,5 +259,6 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     introspectsFor,
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
     jwksUri: row.jwks_uri,
+    refreshGraceSeconds: toIntOrNull(row.refresh_grace_seconds),
   };
 }

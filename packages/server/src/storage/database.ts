@@ -25,6 +25,7 @@ import * as m0007 from './migrations/0007-resource-servers.ts';
 import * as m0008 from './migrations/0008-device-codes.ts';
 import * as m0009 from './migrations/0009-token-exchange.ts';
 import * as m0010 from './migrations/0010-private-key-jwt.ts';
+import * as m0011 from './migrations/0011-hardening.ts';
 import type { Database } from './schema.ts';
 import { reportingUnavailability } from './unavailable.ts';
 
@@ -158,6 +159,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-device-codes': m0008,
   '0009-token-exchange': m0009,
   '0010-private-key-jwt': m0010,
+  '0011-hardening': m0011,
 };
 
 /** Every migration, in order. */

@@ -63,20 +63,40 @@ export class RefreshTokenStore {
    * simultaneous refreshes on any number of nodes exactly one wins), and stores its successor in the
    * same transaction, so a loser that reads the row afterwards always finds the successor. False when
    * the old token had been consumed already.
+   *
+   * `successorEnc` is the sealed response for a retry within the grace window (null: no window).
+   * `forgetAt`, for a token that names its family (grants/refresh-family.ts), is when its row may go;
+   * and since its successor is now spent, the rows of the family's earlier rotated tokens of that kind
+   * go at once: a retry of one of those is reuse, recognised without its row. A family thus keeps at
+   * most two rows, however often it rotates.
    */
-  async rotate(oldHash: string, successor: RefreshToken, successorEnc: string, now: number): Promise<boolean> {
+  async rotate(oldHash: string, successor: RefreshToken, rotation: { successorEnc: string | null; forgetAt: number | null; now: number }): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const consumed = await trx
         .updateTable('refresh_tokens')
-        .set({ consumed_at: now, successor_enc: successorEnc, successor_hash: successor.tokenHash })
+        .set({ consumed_at: rotation.now, successor_enc: rotation.successorEnc, successor_hash: successor.tokenHash, forget_at: rotation.forgetAt })
         .where('token_hash', '=', oldHash)
         .where('consumed_at', 'is', null)
         .returning('token_hash')
         .executeTakeFirst();
       if (!consumed) return false;
       await trx.insertInto('refresh_tokens').values(toRow(successor)).execute();
+      await trx
+        .deleteFrom('refresh_tokens')
+        .where('grant_id', '=', successor.grantId)
+        .where('forget_at', 'is not', null)
+        .where('token_hash', '!=', oldHash)
+        .execute();
       return true;
     });
+  }
+
+  /**
+   * Deletes rotated tokens whose grace window ended before `now` and whose reuse is recognised without
+   * a row (with them, the sealed responses they carried), at most `limit` of them.
+   */
+  async purgeForgotten(now: number, limit: number): Promise<number> {
+    return deleteBatch(this.db, 'refresh_tokens', 'token_hash', (eb) => eb('forget_at', '<', now), limit);
   }
 
   /** Deletes refresh tokens whose family ended before `now`, at most `limit` of them. */
@@ -96,5 +116,6 @@ function toRow(token: RefreshToken): RefreshTokenRow {
     consumed_at: null,
     successor_enc: null,
     successor_hash: null,
+    forget_at: null,
   };
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Resource, ScopeDefinition } from '../registry/types.ts';
 import type { Database, ResourceRow, ResourceScopeRow } from './schema.ts';
-import { bumpRegistryVersion } from './registry-version.ts';
+import { bumpVersion } from './fact-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
 
 /** Resources (APIs) and the scopes they register. */
@@ -28,7 +28,7 @@ export class ResourceStore {
           .values(resource.scopes.map((s) => ({ scope: s.scope, resource_id: resource.id, description: s.description })))
           .execute();
       }
-      await bumpRegistryVersion(trx);
+      await bumpVersion(trx, 'registry_version');
     });
   }
 
@@ -62,7 +62,7 @@ export class ResourceStore {
   async delete(identifier: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx.deleteFrom('resources').where('identifier', '=', identifier).executeTakeFirst();
-      await bumpRegistryVersion(trx);
+      await bumpVersion(trx, 'registry_version');
       return Number(result.numDeletedRows) > 0;
     });
   }

@@ -18,6 +18,7 @@ export interface Database {
   grants: GrantRow;
   authorization_codes: AuthorizationCodeRow;
   rate_limits: RateLimitRow;
+  login_throttles: LoginThrottleRow;
   sessions: SessionRow;
   consents: ConsentRow;
   refresh_tokens: RefreshTokenRow;
@@ -82,6 +83,8 @@ export interface RefreshTokenRow {
   consumed_at: number | string | null;
   successor_enc: string | null;
   successor_hash: string | null;
+  /** When a rotated, self-identifying token's row may be deleted (end of its grace window); else null. */
+  forget_at: number | string | null;
 }
 
 export interface GrantAccessTokenRow {
@@ -104,6 +107,13 @@ export interface RateLimitRow {
   key: string;
   window_start: number | string;
   count: number | string;
+}
+
+/** Failed sign-ins per account (all addresses together): how many, and when the last one was. */
+export interface LoginThrottleRow {
+  key: string;
+  failures: number | string;
+  last_failure_at: number | string;
 }
 
 export interface GrantRow {
@@ -202,6 +212,8 @@ export interface ClientRow {
   /** private_key_jwt: the client's public keys as JWKS JSON text, or the URL they are fetched from. */
   jwks: string | null;
   jwks_uri: string | null;
+  /** Seconds of the refresh grace window for this client; null: the default for its type. */
+  refresh_grace_seconds: number | string | null;
 }
 
 export interface ClientScopeRow {

@@ -1,4 +1,7 @@
+import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import { RegistryError } from '../errors.ts';
+import { bumpVersion, FactVersion } from './fact-version.ts';
 import type { Database, SigningKeyRow } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
 import { deleteBatch } from './purge.ts';
@@ -22,7 +25,15 @@ export interface StoredSigningKey {
  * unique index, so concurrent rotations cannot leave two successors.
  */
 export class SigningKeyStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** Raised by every change of the keys: a node reading the same version has every key as it is. */
+  readonly version: FactVersion;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite?: SQLite.Database,
+  ) {
+    this.version = new FactVersion(db, sqlite, 'keys_version');
+  }
 
   /** Keys still published at `now`: the signers and retired keys whose tokens may still be live. */
   async listPublished(now: number): Promise<StoredSigningKey[]> {
@@ -43,7 +54,10 @@ export class SigningKeyStore {
 
   /** Adds the first signer of an algorithm. Throws a unique violation when another node got there first. */
   async insertSigner(key: StoredSigningKey): Promise<void> {
-    await this.db.insertInto('signing_keys').values(toRow(key)).execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('signing_keys').values(toRow(key)).execute();
+      await bumpVersion(trx, 'keys_version');
+    });
   }
 
   /**
@@ -60,7 +74,53 @@ export class SigningKeyStore {
         .returning('kid')
         .execute();
       await trx.insertInto('signing_keys').values(toRow(key)).execute();
+      await bumpVersion(trx, 'keys_version');
       return retired.map((r) => r.kid);
+    });
+  }
+
+  /**
+   * Takes a key out of the JWKS at `now` and out of signing (a compromised key). Whatever it was, its
+   * algorithm keeps exactly one signer: revoking the signer activates the next key at once, or
+   * `replacement` (activated now) when there is none; revoking the next key puts `replacement` in its
+   * place at the same activation time. `replacement` is used only then; the kid of the key that took
+   * over is returned.
+   */
+  async revoke(kid: string, now: number, replacement: StoredSigningKey): Promise<{ alg: string; successor: string | undefined }> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
+      if (!row) throw new RegistryError(`no key ${kid}`, 'not_found');
+      const key = toStored(row);
+      const sameAlg = (await trx.selectFrom('signing_keys').selectAll().where('alg', '=', key.alg).execute()).map(toStored);
+      if (key.expiresAt !== null && key.expiresAt <= now) throw new RegistryError(`key ${kid} is no longer published`, 'conflict');
+      if (replacement.alg !== key.alg) throw new Error('the replacement must have the algorithm of the revoked key');
+      // The newest key, not signing yet; or the one signing now. Any other is only published.
+      const isNext = key.retiredAt === null && key.activatesAt > now;
+      const isSigner = pickSigner(sameAlg, key.alg, now)?.kid === kid;
+      // Out of the JWKS (listPublished: expires_at > now) and out of signing (pickSigner: retired_at > now).
+      await trx.updateTable('signing_keys').set({ retired_at: now, expires_at: now }).where('kid', '=', kid).execute();
+      let successor: string | undefined;
+      if (isNext) {
+        await trx.insertInto('signing_keys').values(toRow({ ...replacement, activatesAt: key.activatesAt, retiredAt: null, expiresAt: null })).execute();
+        successor = replacement.kid;
+      } else if (isSigner) {
+        const next = await trx
+          .selectFrom('signing_keys')
+          .select('kid')
+          .where('alg', '=', key.alg)
+          .where('retired_at', 'is', null)
+          .where('activates_at', '>', now)
+          .executeTakeFirst();
+        if (next) {
+          await trx.updateTable('signing_keys').set({ activates_at: now }).where('kid', '=', next.kid).execute();
+          successor = next.kid;
+        } else {
+          await trx.insertInto('signing_keys').values(toRow({ ...replacement, activatesAt: now, retiredAt: null, expiresAt: null })).execute();
+          successor = replacement.kid;
+        }
+      }
+      await bumpVersion(trx, 'keys_version');
+      return { alg: key.alg, successor };
     });
   }
 
@@ -68,6 +128,23 @@ export class SigningKeyStore {
   async purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'signing_keys', 'kid', (eb) => eb('expires_at', '<=', now), limit);
   }
+}
+
+/**
+ * Among the keys of `alg`, the one activated last, as long as it has not been retired by `now`. Of two
+ * activated in the same second (a `--now` rotation right after another, or after a revocation), the
+ * one retired later wins, the newest (never retired) above all: the key a rotation replaced keeps a
+ * retirement time in the future until the prepublication it scheduled has passed.
+ */
+export function pickSigner(keys: readonly StoredSigningKey[], alg: string, now: number): StoredSigningKey | undefined {
+  let best: StoredSigningKey | undefined;
+  const retired = (key: StoredSigningKey) => key.retiredAt ?? Number.POSITIVE_INFINITY;
+  for (const key of keys) {
+    if (key.alg !== alg || key.activatesAt > now) continue;
+    if (key.retiredAt !== null && key.retiredAt <= now) continue;
+    if (!best || key.activatesAt > best.activatesAt || (key.activatesAt === best.activatesAt && retired(key) > retired(best))) best = key;
+  }
+  return best;
 }
 
 function toStored(row: SigningKeyRow): StoredSigningKey {

@@ -37,7 +37,7 @@ export class Storage {
   constructor(readonly db: Db) {
     this.resources = new ResourceStore(db.kysely);
     this.clients = new ClientStore(db.kysely, db.sqlite);
-    this.signingKeys = new SigningKeyStore(db.kysely);
+    this.signingKeys = new SigningKeyStore(db.kysely, db.sqlite);
     this.revocations = new RevocationStore(db.kysely, db.sqlite);
     this.facts = new ServerFactStore(db.kysely);
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);

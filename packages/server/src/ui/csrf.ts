@@ -5,8 +5,9 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
  * browser's binding (the SSO session, or before login the login transaction cookie) under a key the
  * nodes share, so any node can check a token another node printed, and nothing is stored.
  */
-export function deriveCsrfKey(secret: string): Buffer {
-  // HKDF (RFC 5869) separates this key from every other use of LATCHKEY_SECRET.
+export function deriveMacKey(secret: string): Buffer {
+  // HKDF (RFC 5869) separates this key from every other use of LATCHKEY_SECRET. The info string is
+  // the one this key had when it served CSRF tokens alone, so tokens in open forms stay valid.
   return Buffer.from(hkdfSync('sha256', secret, 'latchkey', 'latchkey/csrf/v1', 32));
 }
 

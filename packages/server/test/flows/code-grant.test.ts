@@ -408,7 +408,8 @@ for (const backend of await backends()) {
 
       const first = assertTokens(await redeemPublic(a.code, a.verifier), 'redemption');
       const refreshToken = first.refresh_token!;
-      assert.match(refreshToken, /^[A-Za-z0-9_-]{22,}$/, 'a base64url refresh token of at least 128 bits');
+      // lkr_<family>.<256 random bits>.<MAC> (grants/refresh-family.ts).
+      assert.match(refreshToken, /^lkr_[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/, 'a refresh token with 256 random bits');
       const rotated = assertTokens(await refresh(refreshToken), 'rotation');
       const successor = rotated.refresh_token!;
       assert.notEqual(successor, refreshToken);

@@ -367,9 +367,8 @@ for (const backend of await backends()) {
         assert.ok(old, 'the rotated token is stored by its SHA-256');
         assert.ok(rows.some((r) => r.token_hash === hash(second.refresh_token!)), 'its successor is stored by its SHA-256');
         assert.equal(old.successor_hash, hash(second.refresh_token!));
-        assert.equal(typeof old.successor_enc, 'string');
-        assert.equal(old.successor_enc!.includes(second.refresh_token!), false, 'successor_enc holds the new token in clear');
-        assert.equal(old.successor_enc!.includes(second.access_token), false, 'successor_enc holds the access token in clear');
+        // No grace window here: nothing is sealed for a retry (the sealed case is under 'grace window').
+        assert.equal(old.successor_enc, null);
         const dump = JSON.stringify(rows);
         for (const token of [first.refresh_token!, second.refresh_token!]) assert.equal(dump.includes(token), false);
       });
@@ -434,17 +433,179 @@ for (const backend of await backends()) {
         await assertDead(env, third.access_token, 'the newest access token after the reuse');
       });
 
-      test('F43: with the grace window a rotated token still stops working (F49: for public clients too)', async (t) => {
+      test('the sealed successor holds neither token in clear', async () => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+        const old = await env.s.server.context.storage.db.kysely
+          .selectFrom('refresh_tokens')
+          .selectAll()
+          .where('token_hash', '=', hash(first.refresh_token!))
+          .executeTakeFirstOrThrow();
+        assert.equal(typeof old.successor_enc, 'string', 'sealed for a retry within the window');
+        assert.equal(old.successor_enc!.includes(second.refresh_token!), false, 'successor_enc holds the new token in clear');
+        assert.equal(old.successor_enc!.includes(second.access_token), false, 'successor_enc holds the access token in clear');
+      });
+
+      test('public clients have no grace window by default: a replay within seconds is reuse and revokes the family', async () => {
         const first = await login(env, 'public');
         const second = await refreshed(env, 'public', first.refresh_token);
         assert.notEqual(second.refresh_token, first.refresh_token);
+        // Whoever replays a public client's token (client_id alone authenticates it) gets nothing...
+        assertInvalidGrant(await refresh(env, 'public', first.refresh_token), 'an immediate replay by a public client');
+        // ...and the victim's pair dies with the family.
+        assertInvalidGrant(await refresh(env, 'public', second.refresh_token), 'the family after the reuse');
+        await assertDead(env, second.access_token, 'the access token of the revoked family');
+      });
+
+      test('a client\'s own grace window: a public client given one gets it, a confidential one set to 0 loses it', async () => {
+        await env.s.registry.setRefreshGrace(env.seed.publicClient, 5);
+        await env.s.registry.setRefreshGrace(env.seed.confidential.clientId, 0);
+        try {
+          const pub = await login(env, 'public');
+          const pubNext = await refreshed(env, 'public', pub.refresh_token);
+          const retry = await refreshed(env, 'public', pub.refresh_token);
+          assert.equal(retry.refresh_token, pubNext.refresh_token, 'the public client now gets the same pair on a retry');
+          const conf = await login(env, 'confidential');
+          const confNext = await refreshed(env, 'confidential', conf.refresh_token);
+          assertInvalidGrant(await refresh(env, 'confidential', conf.refresh_token), 'the confidential client with no window');
+          assertInvalidGrant(await refresh(env, 'confidential', confNext.refresh_token), 'its family after the reuse');
+        } finally {
+          await env.s.registry.setRefreshGrace(env.seed.publicClient, null);
+          await env.s.registry.setRefreshGrace(env.seed.confidential.clientId, null);
+        }
+        assert.equal((await env.s.registry.getClient(env.seed.publicClient)).refreshGraceSeconds, null);
+      });
+
+      test('F43: with the grace window a rotated token still stops working after it', async (t) => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        assert.notEqual(second.refresh_token, first.refresh_token);
         try {
           t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 6000 });
-          assertInvalidGrant(await refresh(env, 'public', first.refresh_token), 'the rotated token after the window');
+          assertInvalidGrant(await refresh(env, 'confidential', first.refresh_token), 'the rotated token after the window');
         } finally {
           t.mock.timers.reset();
         }
-        assertInvalidGrant(await refresh(env, 'public', second.refresh_token), 'the family after the reuse');
+        assertInvalidGrant(await refresh(env, 'confidential', second.refresh_token), 'the family after the reuse');
+      });
+    });
+
+    describe('storage per family, and reuse without a row (refresh tokens name their family)', () => {
+      const env = useServer(backend, {});
+      const kysely = () => env.s.server.context.storage.db.kysely;
+      const familyRows = async (grantId: string) =>
+        kysely().selectFrom('refresh_tokens').selectAll().where('grant_id', '=', grantId).execute();
+      const grantOf = (token: string) => /^lkr_([A-Za-z0-9_-]+)\./.exec(token)![1]!;
+
+      test('a family keeps at most two rows however often it rotates, and at most one sealed response', async () => {
+        const first = await login(env, 'confidential');
+        const grantId = grantOf(first.refresh_token!);
+        let current = first;
+        for (let i = 0; i < 50; i++) {
+          current = await refreshed(env, 'confidential', current.refresh_token);
+          const rows = await familyRows(grantId);
+          assert.ok(rows.length <= 2, `after ${i + 1} rotations the family has ${rows.length} rows`);
+          assert.ok(rows.filter((r) => r.successor_enc !== null).length <= 1, 'at most one sealed response');
+        }
+        // Once the grace window is over, the janitor drops the rotated row and its sealed response.
+        const now = Math.floor(Date.now() / 1000);
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(now + 10, 1000);
+        const rows = await familyRows(grantId);
+        assert.equal(rows.length, 1, 'only the current token remains');
+        assert.equal(rows[0]!.successor_enc, null);
+        assert.equal((await refreshed(env, 'confidential', current.refresh_token)).token_type, 'Bearer', 'the chain goes on');
+      });
+
+      test('the database does not grow with rotations: a constant per family, not per rotation', async () => {
+        const first = await login(env, 'confidential');
+        let current = first;
+        const purge = () => env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(Date.now() / 1000) + 10, 10_000);
+        const refreshRows = async () => Number((await kysely().selectFrom('refresh_tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+        const bytes = async () => {
+          const rows = await kysely().selectFrom('refresh_tokens').selectAll().execute();
+          return JSON.stringify(rows).length;
+        };
+        for (let i = 0; i < 20; i++) current = await refreshed(env, 'confidential', current.refresh_token);
+        await purge();
+        const [rowsAfter20, bytesAfter20] = [await refreshRows(), await bytes()];
+        for (let i = 0; i < 200; i++) current = await refreshed(env, 'confidential', current.refresh_token);
+        await purge();
+        // 200 more rotations of the same family: not one more row, and the bytes stored stay the same
+        // within the width of a number.
+        assert.equal(await refreshRows(), rowsAfter20);
+        assert.ok(Math.abs((await bytes()) - bytesAfter20) < 64, `stored ${await bytes()} bytes against ${bytesAfter20}`);
+        if (backend.name === 'sqlite') {
+          // And in the file: the pages of the table and its indexes (SQLite's dbstat), free ones not counted.
+          const sqlite = env.s.server.context.storage.db.sqlite!;
+          const bytesOnDisk = () =>
+            Number(
+              (sqlite.prepare("select sum(pgsize - unused) as used from dbstat where name = 'refresh_tokens' or name like 'refresh_tokens%idx' or name like 'sqlite_autoindex_refresh_tokens%'").get() as { used: number }).used,
+            );
+          const before = bytesOnDisk();
+          for (let i = 0; i < 200; i++) current = await refreshed(env, 'confidential', current.refresh_token);
+          await purge();
+          assert.ok(bytesOnDisk() - before < 512, `${bytesOnDisk() - before} more bytes in use after 200 more rotations`);
+        }
+      });
+
+      test('a rotated token whose row is gone is still recognised: its reuse revokes the family', async () => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        const third = await refreshed(env, 'confidential', second.refresh_token);
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(Date.now() / 1000) + 10, 1000);
+        const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+        assert.equal(await env.s.server.context.storage.refreshTokens.find(hash(first.refresh_token!)), undefined, 'no row for the first token');
+        assertInvalidGrant(await refresh(env, 'confidential', first.refresh_token), 'the first token, long rotated');
+        assertInvalidGrant(await refresh(env, 'confidential', third.refresh_token), 'the live token of the family, after the reuse');
+        await assertDead(env, third.access_token, 'the newest access token after the reuse');
+      });
+
+      test('a token naming a family with a MAC that does not match is merely invalid: it revokes nothing', async () => {
+        const first = await login(env, 'confidential');
+        const forged = `${first.refresh_token!.slice(0, -4)}AAAA`;
+        assertInvalidGrant(await refresh(env, 'confidential', forged), 'a forged tag');
+        const [prefix, , tag] = first.refresh_token!.split('.');
+        assertInvalidGrant(await refresh(env, 'confidential', `${prefix}.${'A'.repeat(43)}.${tag}`), 'another random part under the real tag');
+        assert.equal((await refreshed(env, 'confidential', first.refresh_token)).token_type, 'Bearer', 'the family lives on');
+      });
+
+      test('a rotated token presented by another client revokes nothing', async () => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        await refreshed(env, 'confidential', second.refresh_token).then((third) => (second.refresh_token = third.refresh_token));
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(Date.now() / 1000) + 10, 1000);
+        assertInvalidGrant(await refresh(env, 'public', first.refresh_token), 'presented by the public client');
+        assert.equal((await refreshed(env, 'confidential', second.refresh_token)).token_type, 'Bearer', 'the family lives on');
+      });
+
+      test('revoking a rotated token whose row is gone revokes its family (RFC 7009 §2.1)', async () => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        const third = await refreshed(env, 'confidential', second.refresh_token);
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(Date.now() / 1000) + 10, 1000);
+        const res = await postForm(
+          `${env.s.issuer}/revoke`,
+          { token: first.refresh_token! },
+          { basic: [env.seed.confidential.clientId, env.seed.confidential.clientSecret] },
+        );
+        assert.equal(res.status, 200, res.text);
+        assertInvalidGrant(await refresh(env, 'confidential', third.refresh_token), 'the family after the revocation');
+      });
+
+      test('refresh tokens issued before family tags (43 characters, a row each) keep rotating and reuse detection', async () => {
+        const first = await login(env, 'confidential');
+        // Turn the family's token into one of the older kind: a row under the hash of a bare random value.
+        const legacy = 'L'.repeat(11) + createHash('sha256').update(String(Math.random())).digest('base64url').slice(0, 32);
+        const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+        await kysely().updateTable('refresh_tokens').set({ token_hash: hash(legacy) }).where('token_hash', '=', hash(first.refresh_token!)).execute();
+        const second = await refreshed(env, 'confidential', legacy);
+        assert.match(second.refresh_token!, /^lkr_/, 'its successor names the family');
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(Date.now() / 1000) + 10, 1000);
+        const third = await refreshed(env, 'confidential', second.refresh_token);
+        assert.ok(await env.s.server.context.storage.refreshTokens.find(hash(legacy)), 'the older token keeps its row');
+        assertInvalidGrant(await refresh(env, 'confidential', legacy), 'reuse of the older token');
+        assertInvalidGrant(await refresh(env, 'confidential', third.refresh_token), 'the family after that reuse');
       });
     });
   });
