@@ -1,5 +1,6 @@
 import { AUTHORIZATION_CODE_TTL_SECONDS } from './config/defaults.ts';
 import type { ServerContext } from './context.ts';
+import { ACCOUNT_FAILURES_KEPT_SECONDS } from './users/authenticate-user.ts';
 import { SESSION_IDLE_SECONDS } from './users/sessions.ts';
 
 /** Rows deleted per statement, so a purge never holds a long lock. */
@@ -52,6 +53,8 @@ export class Janitor {
     await drain((limit) => storage.grants.purgeSpent(now, CODE_KEEP_AFTER_EXPIRY_SECONDS + AUTHORIZATION_CODE_TTL_SECONDS, limit));
     // Counters of windows that ended a day ago count nothing any more.
     await drain((limit) => storage.rateLimits.purgeBefore(now - 24 * 3600, limit));
+    // Account sign-in failures, once they are no longer counted.
+    await drain((limit) => storage.loginThrottles.purgeBefore(now - ACCOUNT_FAILURES_KEPT_SECONDS, limit));
     // Client assertion jti values, once the assertions carrying them have expired.
     await drain((limit) => storage.replays.purgeExpired(now, limit));
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);

@@ -1,24 +1,44 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Storage } from '../src/storage/storage.ts';
-import { authenticateUser, LOGIN_WINDOW_SECONDS, MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS } from '../src/users/authenticate-user.ts';
+import {
+  accountDelaySeconds,
+  authenticateUser,
+  FIRST_DELAY_SECONDS,
+  FREE_FAILURES_PER_ACCOUNT,
+  LOGIN_WINDOW_SECONDS,
+  MAX_DELAY_SECONDS,
+  MAX_FAILURES_PER_ADDRESS,
+  MAX_FAILURES_PER_DEVICE,
+  type LoginResult,
+} from '../src/users/authenticate-user.ts';
+import { deviceCookieValue } from '../src/users/device-cookie.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
 
-/** Password checks and login rate limits, per account and per address, shared by every node. */
+/**
+ * Password checks and the limits on guessing, shared by every node: a budget per address, a growing
+ * delay per account for unknown browsers, and device cookies that keep the owner's browser out of an
+ * attacker's reach (OWASP's device-cookie defence).
+ */
 for (const backend of await backends()) {
   describe(`login checks (${backend.name})`, { skip: backend.skip }, () => {
     let db: TestDatabase;
     let storage: Storage;
     let other: Storage;
+    const macKey = randomBytes(32);
     const t0 = 1_900_000_000 - (1_900_000_000 % LOGIN_WINDOW_SECONDS);
+    const ids: Record<string, string> = {};
 
     before(async () => {
       db = await backend.create();
       storage = await Storage.open(db);
       other = await Storage.open(db);
       const users = new UserRegistry(storage);
-      for (const username of ['alice', 'bob', 'carol', 'dave']) await users.create({ username, password: `${username} password 123` });
+      for (const username of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) {
+        ids[username] = (await users.create({ username, password: `${username} password 123` })).id;
+      }
       await users.disable('dave');
     });
     after(async () => {
@@ -27,8 +47,13 @@ for (const backend of await backends()) {
       await db?.drop();
     });
 
-    const login = (username: string, password: string, address = '192.0.2.1', now = t0 + 10, via = storage) =>
-      authenticateUser(via, { username, password, address }, now);
+    const login = (username: string, password: string, address = '192.0.2.1', now = t0 + 10, options: { via?: Storage; device?: string } = {}) =>
+      authenticateUser(options.via ?? storage, macKey, { username, password, address, deviceCookie: options.device }, now);
+    const waits = (result: LoginResult): number => {
+      assert.equal(result.ok, false, 'refused');
+      assert.equal(!result.ok && result.reason, 'rate_limited');
+      return !result.ok && result.reason === 'rate_limited' ? result.retryAfterSeconds : NaN;
+    };
 
     test('the right password logs in, whatever the case of the username', async () => {
       const result = await login('Alice', 'alice password 123');
@@ -46,33 +71,113 @@ for (const backend of await backends()) {
       assert.deepEqual(await login('dave', 'wrong', '192.0.2.3'), { ok: false, reason: 'invalid_credentials' });
     });
 
-    test('after too many failures the account is locked for the window, even for the right password, on every node', async () => {
-      for (let i = 0; i < MAX_FAILURES_PER_ACCOUNT; i++) {
+    test('the delay doubles with each failure from the fifth on, up to 15 minutes', () => {
+      assert.deepEqual(
+        [0, 4, 5, 6, 7, 8, 9, 10, 30].map(accountDelaySeconds),
+        [0, 0, 30, 60, 120, 240, 480, 900, 900],
+      );
+      assert.equal(accountDelaySeconds(FREE_FAILURES_PER_ACCOUNT), FIRST_DELAY_SECONDS);
+      assert.equal(accountDelaySeconds(1000), MAX_DELAY_SECONDS);
+    });
+
+    test('after 5 failures from anywhere, a new browser waits, the right password too, on every node; then it gets in', async () => {
+      for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) {
         // Alternate nodes and addresses: the count is the account's, in the shared database.
-        assert.equal((await login('bob', `wrong ${i}`, `198.51.100.${i}`, t0 + 20, i % 2 ? other : storage)).ok, false);
+        assert.equal((await login('bob', `wrong ${i}`, `198.51.100.${i}`, t0 + 20, { via: i % 2 ? other : storage })).ok, false);
       }
-      const locked = await login('bob', 'bob password 123', '198.51.100.99', t0 + 30);
-      assert.equal(locked.ok, false);
-      if (!locked.ok) assert.equal(locked.reason, 'rate_limited');
-      if (!locked.ok && locked.reason === 'rate_limited') assert.equal(locked.retryAfterSeconds, LOGIN_WINDOW_SECONDS - 30);
-      assert.equal((await login('bob', 'bob password 123', '198.51.100.99', t0 + LOGIN_WINDOW_SECONDS)).ok, true, 'the next window opens');
+      assert.equal(waits(await login('bob', 'bob password 123', '198.51.100.99', t0 + 25)), FIRST_DELAY_SECONDS - 5);
+      assert.equal(waits(await login('bob', 'bob password 123', '198.51.100.99', t0 + 49, { via: other })), 1);
+      // Waited: a guess is allowed again, and a wrong one doubles the delay.
+      assert.deepEqual(await login('bob', 'wrong again', '198.51.100.98', t0 + 50), { ok: false, reason: 'invalid_credentials' });
+      assert.equal(waits(await login('bob', 'bob password 123', '198.51.100.99', t0 + 51)), 2 * FIRST_DELAY_SECONDS - 1);
+      assert.equal((await login('bob', 'bob password 123', '198.51.100.99', t0 + 50 + 2 * FIRST_DELAY_SECONDS)).ok, true);
+      // The right password cleared the account's failures.
+      assert.equal((await login('bob', 'wrong', '198.51.100.97', t0 + 200)).ok, false);
+      assert.equal((await login('bob', 'bob password 123', '198.51.100.97', t0 + 201)).ok, true, 'one failure, no delay');
+    });
+
+    test('a distributed attack from a new address for every guess stays bounded: about 100 guesses a day', async () => {
+      let now = t0 + 3600;
+      const end = now + 24 * 3600;
+      let guesses = 0;
+      let refusals = 0;
+      // The attacker's best strategy: guess the moment the delay allows, from a fresh address each time.
+      while (now < end) {
+        const result = await login('carol', `guess ${guesses}`, `10.${guesses >> 8}.${guesses & 255}.1`, now);
+        if (!result.ok && result.reason === 'rate_limited') {
+          refusals++;
+          now += result.retryAfterSeconds;
+        } else {
+          assert.deepEqual(result, { ok: false, reason: 'invalid_credentials' });
+          guesses++;
+        }
+      }
+      // 5 free guesses, 5 during the doubling (30 s to 8 min), then one per 15 minutes.
+      assert.ok(guesses <= 5 + 5 + Math.ceil((24 * 3600) / MAX_DELAY_SECONDS), `${guesses} guesses in a day`);
+      assert.ok(guesses >= 100, `the bound is as documented (${guesses})`);
+      assert.ok(refusals > 0);
+    });
+
+    test('the owner\'s known browser gets in during an attack; a new browser with the right password waits', async () => {
+      const ownerDevice = deviceCookieValue(macKey, ids.erin!);
+      const now = t0 + 7200;
+      for (let i = 0; i < 12; i++) await login('erin', `attack ${i}`, `203.0.113.${i}`, now + i * 1000);
+      const during = now + 11 * 1000 + 5;
+      assert.ok(waits(await login('erin', 'erin password 123', '192.0.2.77', during)) > 0, 'a new browser waits, password right or not');
+      const owner = await login('erin', 'erin password 123', '192.0.2.77', during, { device: ownerDevice });
+      assert.equal(owner.ok, true, 'the owner\'s browser is exempt from the account-wide delay');
+      // Getting in from the known browser does not lift the delay for everyone else.
+      assert.ok(waits(await login('erin', 'erin password 123', '192.0.2.78', during + 1)) > 0);
+    });
+
+    test('a known browser has its own failure budget: past it, it waits like any other', async () => {
+      const device = deviceCookieValue(macKey, ids.frank!);
+      const now = t0 + 4 * LOGIN_WINDOW_SECONDS + 10;
+      for (let i = 0; i < MAX_FAILURES_PER_DEVICE; i++) {
+        assert.deepEqual(await login('frank', `typo ${i}`, '192.0.2.90', now, { device }), { ok: false, reason: 'invalid_credentials' });
+      }
+      // Its failures were its own, not the account's: a new browser is not delayed by them.
+      assert.equal((await login('frank', 'frank password 123', '192.0.2.91', now + 1)).ok, true);
+      // The known browser is over its budget: it counts as unknown, so its failures now count against the account.
+      for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) await login('frank', `typo again ${i}`, '192.0.2.90', now + 2, { device });
+      assert.ok(waits(await login('frank', 'frank password 123', '192.0.2.90', now + 3, { device })) > 0);
+    });
+
+    test('a device cookie of another user, or with a wrong MAC, exempts nothing', async () => {
+      const now = t0 + 8 * LOGIN_WINDOW_SECONDS;
+      for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) await login('grace', `attack ${i}`, `203.0.113.${100 + i}`, now);
+      const aliceDevice = deviceCookieValue(macKey, ids.alice!);
+      const forged = `${deviceCookieValue(macKey, ids.grace!).slice(0, -4)}AAAA`;
+      const otherKey = deviceCookieValue(randomBytes(32), ids.grace!);
+      for (const device of [aliceDevice, forged, otherKey, 'garbage']) {
+        assert.ok(waits(await login('grace', 'grace password 123', '192.0.2.5', now + 1, { device })) > 0, device);
+      }
+      assert.equal((await login('grace', 'grace password 123', '192.0.2.5', now + 1, { device: deviceCookieValue(macKey, ids.grace!) })).ok, true);
     });
 
     test('too many failures from one address lock it for every account', async () => {
       const address = '203.0.113.7';
-      for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) await login(`user${i}`, 'wrong', address, t0 + 40);
-      const locked = await login('carol', 'carol password 123', address, t0 + 41);
-      assert.equal(locked.ok, false);
-      if (!locked.ok) assert.equal(locked.reason, 'rate_limited');
-      assert.equal((await login('carol', 'carol password 123', '203.0.113.8', t0 + 41)).ok, true, 'another address is not affected');
+      const now = t0 + 12 * LOGIN_WINDOW_SECONDS + 40;
+      for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) await login(`user${i}`, 'wrong', address, now);
+      waits(await login('alice', 'alice password 123', address, now + 1));
+      assert.equal((await login('alice', 'alice password 123', '203.0.113.8', now + 1)).ok, true, 'another address is not affected');
     });
 
     test('simultaneous failures are all counted', async () => {
-      await Promise.all(Array.from({ length: 8 }, () => storage.rateLimits.hit('test:concurrent', t0)).concat(
-        Array.from({ length: 8 }, () => other.rateLimits.hit('test:concurrent', t0)),
-      ));
+      await Promise.all(
+        Array.from({ length: 8 }, () => storage.rateLimits.hit('test:concurrent', t0)).concat(
+          Array.from({ length: 8 }, () => other.rateLimits.hit('test:concurrent', t0)),
+        ),
+      );
       assert.equal(await storage.rateLimits.count('test:concurrent', t0), 16);
       assert.equal(await storage.rateLimits.hit('test:concurrent', t0 + LOGIN_WINDOW_SECONDS), 1, 'a new window starts at one');
+      await Promise.all(
+        Array.from({ length: 8 }, () => storage.loginThrottles.hit('test:account', t0, 0)).concat(
+          Array.from({ length: 8 }, () => other.loginThrottles.hit('test:account', t0, 0)),
+        ),
+      );
+      assert.deepEqual(await storage.loginThrottles.get('test:account', 0), { failures: 16, lastFailureAt: t0 });
+      assert.equal(await storage.loginThrottles.hit('test:account', t0 + 100, t0 + 1), 1, 'failures older than the bound are forgotten');
     });
 
     test('old counters are purged in bounded batches', async () => {
@@ -81,13 +186,9 @@ for (const backend of await backends()) {
       assert.equal(await storage.rateLimits.purgeBefore(2000, 3), 3);
       assert.equal(await storage.rateLimits.purgeBefore(2000, 10), 2);
       assert.equal(await storage.rateLimits.count('test:recent', t0), 1, 'recent windows stay');
-    });
-
-    test("a success clears the account's failures", async () => {
-      await login('alice', 'wrong', '192.0.2.50', t0 + 60);
-      await login('alice', 'wrong', '192.0.2.50', t0 + 60);
-      assert.equal((await login('alice', 'alice password 123', '192.0.2.50', t0 + 61)).ok, true);
-      assert.equal(await storage.rateLimits.count('login:account:alice', t0), 0);
+      for (let i = 0; i < 4; i++) await storage.loginThrottles.hit(`test:old-account:${i}`, 1000, 0);
+      assert.equal(await storage.loginThrottles.purgeBefore(2000, 3), 3);
+      assert.equal(await storage.loginThrottles.purgeBefore(2000, 10), 1);
     });
   });
 }

@@ -10,11 +10,12 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 /**
- * A Set-Cookie header for the pages' own cookies: HttpOnly, SameSite=Lax, Path=/, and Secure with
- * the `__Host-` prefix when the issuer is https (the caller passes the prefixed name).
+ * A Set-Cookie header for the pages' own cookies: HttpOnly, SameSite=Lax (or Strict for a cookie only
+ * the server's own forms need), Path=/, and Secure with the `__Host-` prefix when the issuer is https
+ * (the caller passes the prefixed name).
  */
-export function cookieHeader(name: string, value: string, secure: boolean, maxAgeSeconds: number): string {
-  const attributes = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeSeconds}`];
+export function cookieHeader(name: string, value: string, secure: boolean, maxAgeSeconds: number, sameSite: 'Lax' | 'Strict' = 'Lax'): string {
+  const attributes = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${sameSite}`, `Max-Age=${maxAgeSeconds}`];
   if (secure) attributes.push('Secure');
   return attributes.join('; ');
 }

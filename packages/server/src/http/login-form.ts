@@ -5,6 +5,7 @@ import type { Session } from '../storage/session-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { loginPage } from '../ui/pages.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
+import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie.ts';
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from './cookies.ts';
 import type { FormParams } from './form-params.ts';
@@ -34,6 +35,7 @@ export class LoginForm {
   private readonly secure: boolean;
   private readonly bindingCookie: string;
   private readonly sessionCookie: string;
+  private readonly deviceCookie: string;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -42,6 +44,7 @@ export class LoginForm {
     this.secure = new URL(ctx.settings.issuer).protocol === 'https:';
     this.bindingCookie = this.secure ? '__Host-latchkey_login' : 'latchkey_login';
     this.sessionCookie = sessionCookieName(this.secure);
+    this.deviceCookie = this.secure ? '__Host-latchkey_device' : 'latchkey_device';
   }
 
   /** Shows the form; `fresh` draws a new binding (after a failed CSRF check). */
@@ -74,12 +77,16 @@ export class LoginForm {
     }
     const username = optionalParam(params, 'username') ?? '';
     const retry = { ...page, username };
-    const result = await authenticateUser(this.ctx.storage, { username, password: optionalParam(params, 'password') ?? '', address: request.ip });
+    const result = await authenticateUser(this.ctx.storage, this.ctx.macKey, {
+      username,
+      password: optionalParam(params, 'password') ?? '',
+      address: request.ip,
+      deviceCookie: readCookie(request.headers.cookie, this.deviceCookie),
+    });
     if (!result.ok) {
       if (result.reason === 'rate_limited') {
-        const minutes = Math.max(1, Math.ceil(result.retryAfterSeconds / 60));
         reply.header('retry-after', String(result.retryAfterSeconds));
-        const error = `Too many failed sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        const error = `Too many failed sign-in attempts. Try again in ${waitText(result.retryAfterSeconds)}.`;
         return { ok: false, reply: this.show(request, reply, retry, 429, error) };
       }
       const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
@@ -92,6 +99,8 @@ export class LoginForm {
     reply.header('set-cookie', [
       sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
       cookieHeader(this.bindingCookie, '', this.secure, 0),
+      // This browser is now known for this user: exempt from the delay an attack on the account causes.
+      cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, result.user.id), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
     ]);
     return { ok: true, value, session };
   }
@@ -101,4 +110,10 @@ export class LoginForm {
     const value = readCookie(request.headers.cookie, this.bindingCookie);
     return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
   }
+}
+
+/** "45 seconds", "1 minute", "8 minutes": seconds below two minutes, whole minutes (rounded up) above. */
+export function waitText(seconds: number): string {
+  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
 }

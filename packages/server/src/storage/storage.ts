@@ -5,6 +5,7 @@ import { DeviceCodeStore } from './device-code-store.ts';
 import { migrate, openDatabase, type DatabaseSettings, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
+import { LoginThrottleStore } from './login-throttle-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
 import { RefreshTokenStore } from './refresh-token-store.ts';
 import { ReplayStore } from './replay-store.ts';
@@ -27,6 +28,7 @@ export class Storage {
   readonly users: UserStore;
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
+  readonly loginThrottles: LoginThrottleStore;
   readonly sessions: SessionStore;
   readonly consents: ConsentStore;
   readonly refreshTokens: RefreshTokenStore;
@@ -44,6 +46,7 @@ export class Storage {
     this.users = new UserStore(db.kysely);
     this.grants = new GrantStore(db.kysely, db.dialect);
     this.rateLimits = new RateLimitStore(db.kysely);
+    this.loginThrottles = new LoginThrottleStore(db.kysely);
     this.sessions = new SessionStore(db.kysely);
     this.consents = new ConsentStore(db.kysely);
     this.refreshTokens = new RefreshTokenStore(db.kysely);

@@ -707,12 +707,10 @@ for (const backend of await backends()) {
       );
     });
 
-    test('login: after 5 failures for one account the 6th attempt, even with the right password, gets 429 with Retry-After', async (t) => {
-      const user = await newUser('login-locked');
-      // Pinned to the middle of a 15-minute counting window, so the window cannot end mid-test.
-      const base = Math.floor(Date.now() / 1000);
-      const pinned = base - (base % 900) + 900 + 450;
-      t.mock.timers.enable({ apis: ['Date'], now: pinned * 1000 });
+    test('login: after 5 failures for one account a new browser waits, the right password too: 429 with Retry-After, try again in 30 seconds', async (t) => {
+      const user = await newUser('login-delayed');
+      const base = Date.now();
+      t.mock.timers.enable({ apis: ['Date'], now: base });
       try {
         const browser = new FormBrowser();
         const login = await pageFor(browser);
@@ -723,21 +721,57 @@ for (const backend of await backends()) {
         }
         const sixth = await browser.submit(login, form, { values: { username: user.username, password: PASSWORD } });
         assert.equal(sixth.status, 429);
-        assert.equal(sixth.headers.get('retry-after'), '450');
-        assert.equal(
-          parse(sixth.text).querySelector('[role=alert]')?.text,
-          'Too many failed sign-in attempts. Try again in 8 minutes.',
-        );
+        assert.equal(sixth.headers.get('retry-after'), '30');
+        assert.equal(parse(sixth.text).querySelector('[role=alert]')?.text, 'Too many failed sign-in attempts. Try again in 30 seconds.');
         assert.equal(sessionCookieOf(sixth), undefined);
         assert.equal(sixth.headers.get('location'), null);
-        // Another account from the same address is not locked by this one's failures.
-        const other = await newUser('login-unlocked');
+        // Another account from the same address is not delayed by this one's failures.
+        const other = await newUser('login-undelayed');
         const ok = await browser.submit(login, form, { values: { username: other.username, password: PASSWORD } });
         assert.equal(ok.status, 303);
         assert.ok(sessionCookieOf(ok));
+        // Once the delay has passed, the right password gets in.
+        t.mock.timers.setTime(base + 31_000);
+        const later = new FormBrowser();
+        const again = await pageFor(later);
+        const res = await later.submit(again, later.forms(again.text, again.url)[0]!, { values: { username: user.username, password: PASSWORD } });
+        assert.equal(res.status, 303);
       } finally {
         t.mock.timers.reset();
       }
+    });
+
+    test('login: the owner\'s browser (device cookie from an earlier sign-in) gets in while an attack delays the account', async () => {
+      const user = await newUser('login-owner');
+      // The owner signed in on this browser before: it carries a device cookie.
+      const owner = await loggedIn(user.username);
+      const deviceCookie = Object.keys(owner.cookies(s.issuer)).find((name) => name.endsWith('latchkey_device'));
+      assert.ok(deviceCookie, 'a device cookie was set at sign-in');
+      const set = (await (async () => {
+        const b = new FormBrowser();
+        const page = await pageFor(b);
+        return b.submit(page, b.forms(page.text, page.url)[0]!, { values: { username: user.username, password: PASSWORD } });
+      })()).headers.getSetCookie().find((c) => c.startsWith(`${deviceCookie}=`))!;
+      assert.match(set, /HttpOnly/);
+      assert.match(set, /SameSite=Strict/);
+      assert.match(set, /Max-Age=15552000/);
+      // The attack: many wrong passwords from elsewhere.
+      const attacker = new FormBrowser();
+      const attack = await pageFor(attacker);
+      const form = attacker.forms(attack.text, attack.url)[0]!;
+      for (let i = 1; i <= 6; i++) await attacker.submit(attack, form, { values: { username: user.username, password: `guess ${i}` } });
+      const stranger = new FormBrowser();
+      const strangerPage = await pageFor(stranger);
+      const refused = await stranger.submit(strangerPage, stranger.forms(strangerPage.text, strangerPage.url)[0]!, {
+        values: { username: user.username, password: PASSWORD },
+      });
+      assert.equal(refused.status, 429, 'a new browser with the right password waits');
+      // The owner's browser, its session ended, signs in again at once.
+      owner.setCookie(s.issuer, SESSION_COOKIE, '');
+      const ownerPage = await pageFor(owner, { prompt: 'login' });
+      const ok = await owner.submit(ownerPage, owner.forms(ownerPage.text, ownerPage.url)[0]!, { values: { username: user.username, password: PASSWORD } });
+      assert.equal(ok.status, 303, ok.text.slice(0, 300));
+      assert.ok(sessionCookieOf(ok));
     });
 
     test('login: a disabled user cannot log in, and a live session ends when the user is disabled', async () => {
