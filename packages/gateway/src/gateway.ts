@@ -14,7 +14,7 @@ import { Metrics, type Outcome } from './lib/metrics.ts';
 import { parseTarget } from './lib/path.ts';
 import { proxyHttp, proxyUpgrade, writeRawResponse, type ProxyResult, type ProxyTarget } from './lib/proxy.ts';
 import { RateLimiter } from './lib/rate-limit.ts';
-import { rejection, rejectionFromResponse, type Rejection } from './lib/reply.ts';
+import { clientErrorReply, rejection, rejectionFromResponse, type Rejection } from './lib/reply.ts';
 import { SigningKey } from './lib/signing-key.ts';
 import { peerAddress, TrustedProxies } from './lib/trusted-proxies.ts';
 import { compileRoutes, IssuerClients, RouteTable, type CompiledRoute } from './routes.ts';
@@ -243,7 +243,16 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
     return true;
   }
 
-  const server: Server = createServer((req, res) => {
+  // Slow clients cannot hold connections: the request head and the whole request each have a time
+  // limit (408, then the connection closes), checked every second rather than Node's default 30 s.
+  const server: Server = createServer({
+    headersTimeout: initial.headersTimeoutSeconds * 1000,
+    requestTimeout: initial.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: initial.keepAliveTimeoutSeconds * 1000,
+    connectionsCheckingInterval: 1000,
+  }, (req, res) => {
+    // The idle limit below is for connections that never send a request; a request in flight has its own.
+    req.socket.setTimeout(0);
     handleRequest(req, res).catch((err: unknown) => {
       logger.error({ err }, 'unexpected error while handling a request');
       if (!res.headersSent) {
@@ -253,7 +262,12 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
       }
     });
   });
+  // Node's header timeout only starts with a request's first byte: a connection that never sends one
+  // is closed by this idle limit (between requests Node applies the keep-alive timeout instead).
+  server.setTimeout(initial.headersTimeoutSeconds * 1000);
+  server.on('clientError', clientErrorReply);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    req.socket.setTimeout(0);
     socket.on('error', () => socket.destroy());
     handleUpgrade(req, socket, head).catch((err: unknown) => {
       logger.error({ err }, 'unexpected error while handling an upgrade');
@@ -273,6 +287,9 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
     const previous = state.config;
     if (JSON.stringify(config.listen) !== JSON.stringify(previous.listen)) logger.warn('listen changed: it takes effect at the next restart');
     if (JSON.stringify(config.signing) !== JSON.stringify(previous.signing)) logger.warn('signing changed: it takes effect at the next restart');
+    for (const option of ['headersTimeoutSeconds', 'requestTimeoutSeconds', 'keepAliveTimeoutSeconds'] as const) {
+      if (config[option] !== previous[option]) logger.warn(`${option} changed: it takes effect at the next restart`);
+    }
     if (config.upstreamTimeoutSeconds !== previous.upstreamTimeoutSeconds) {
       logger.warn('upstreamTimeoutSeconds changed: response timeouts apply now, connect timeouts at the next restart');
     }

@@ -70,6 +70,12 @@ export interface GatewayConfig {
   rateLimit: (RateLimit & { clients: Record<string, RateLimit> }) | undefined;
   /** Time limit for an upstream's response headers, in seconds. */
   upstreamTimeoutSeconds: number;
+  /** Time a client has to send a request's line and headers, in seconds; then 408 and the connection closes. */
+  headersTimeoutSeconds: number;
+  /** Time a client has to send a whole request, body included (it streams to the upstream), in seconds; then 408. */
+  requestTimeoutSeconds: number;
+  /** How long an idle keep-alive connection from a client stays open, in seconds. */
+  keepAliveTimeoutSeconds: number;
   /** Serve Prometheus metrics at `/metrics`. */
   metrics: boolean;
   routes: RouteConfig[];
@@ -116,6 +122,9 @@ export const GATEWAY_DEFAULTS = {
   trustedProxies: [],
   signing: { algorithm: 'ES256', tokenTtlSeconds: 60 },
   upstreamTimeoutSeconds: 30,
+  headersTimeoutSeconds: 10,
+  requestTimeoutSeconds: 60,
+  keepAliveTimeoutSeconds: 72,
   metrics: true,
 } as const;
 
@@ -130,7 +139,8 @@ export const ROUTE_DEFAULTS = {
 export const TOP_LEVEL_OPTIONS = [
   'listen', 'issuer', 'publicUrl', 'allowInsecureIssuer', 'algorithms', 'clockToleranceSeconds', 'jwksCacheSeconds',
   'jwksCooldownSeconds', 'issuerTimeoutSeconds', 'introspectionCacheSeconds', 'client', 'realm', 'identityHeaderPrefix',
-  'trustedProxies', 'signing', 'rateLimit', 'upstreamTimeoutSeconds', 'metrics', 'routes',
+  'trustedProxies', 'signing', 'rateLimit', 'upstreamTimeoutSeconds', 'headersTimeoutSeconds', 'requestTimeoutSeconds',
+  'keepAliveTimeoutSeconds', 'metrics', 'routes',
 ] as const;
 export const ROUTE_OPTIONS = ['name', 'prefix', 'upstream', 'audience', 'validation', 'methods', 'stripPrefix', 'preserveHost', 'forward'] as const;
 export const FORWARD_OPTIONS = ['mode', 'audience', 'scopes'] as const;

@@ -87,6 +87,9 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
     signing: signingOptions(top.signing, baseDir, p),
     rateLimit: rateLimitOptions(top.rateLimit, p),
     upstreamTimeoutSeconds: num(top.upstreamTimeoutSeconds, 'upstreamTimeoutSeconds', p, GATEWAY_DEFAULTS.upstreamTimeoutSeconds, 0.001, 3600),
+    headersTimeoutSeconds: num(top.headersTimeoutSeconds, 'headersTimeoutSeconds', p, GATEWAY_DEFAULTS.headersTimeoutSeconds, 1, 3600),
+    requestTimeoutSeconds: num(top.requestTimeoutSeconds, 'requestTimeoutSeconds', p, GATEWAY_DEFAULTS.requestTimeoutSeconds, 1, 86_400),
+    keepAliveTimeoutSeconds: num(top.keepAliveTimeoutSeconds, 'keepAliveTimeoutSeconds', p, GATEWAY_DEFAULTS.keepAliveTimeoutSeconds, 1, 3600),
     metrics: bool(top.metrics, 'metrics', p, GATEWAY_DEFAULTS.metrics),
     routes,
   };
@@ -99,6 +102,10 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
     if (route.validation === 'introspection' && !client) p.add(`routes[${i}].validation`, 'introspection needs the gateway\'s client (client.clientId, client.clientSecret)');
     if (route.forward.mode === 'exchange' && !client) p.add(`routes[${i}].forward.mode`, 'exchange needs the gateway\'s client (client.clientId, client.clientSecret)');
   });
+  // Node checks the header timeout only while the whole request is within its own.
+  if (config.headersTimeoutSeconds > config.requestTimeoutSeconds) {
+    p.add('headersTimeoutSeconds', 'must not be longer than requestTimeoutSeconds');
+  }
   if (p.list.length > 0) throw new ConfigError(p.list);
   return config;
 }

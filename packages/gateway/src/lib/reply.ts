@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Outcome } from './metrics.ts';
 
 /** A request the gateway answers itself instead of forwarding. */
@@ -25,6 +26,28 @@ export function rejection(
     outcome,
     reason: options.reason,
   };
+}
+
+/**
+ * Errors Node's HTTP parser meets before the gateway sees a request (headers too large, too slow,
+ * malformed), in the same JSON shape as the gateway's other refusals; the connection then closes.
+ */
+export function clientErrorReply(error: { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, text, description] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'the request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+        : [400, 'Bad Request', 'malformed request'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** A refusal worded by @latchkey/resource-server (a fetch Response), as a rejection. */

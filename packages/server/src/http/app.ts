@@ -42,7 +42,14 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     http: { headersTimeout: settings.headersTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
     requestTimeout: settings.requestTimeoutSeconds * 1000,
     keepAliveTimeout: settings.keepAliveTimeoutSeconds * 1000,
+    // Node's header timeout only starts with the first byte of a request: a connection that never
+    // sends one is closed by this idle limit instead (lifted for each request below; between
+    // requests Node applies the keep-alive timeout).
+    connectionTimeout: settings.headersTimeoutSeconds * 1000,
     clientErrorHandler: clientErrorReply,
+  });
+  app.addHook('onRequest', async (request) => {
+    request.raw.socket.setTimeout(0);
   });
 
   // Only form bodies are parsed; any other media type is refused by Fastify and mapped to invalid_request.
