@@ -14,6 +14,7 @@ import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.t
 import { InvalidRequest } from '../errors.ts';
 import { clientErrorReply, sendError } from './error-reply.ts';
 import { formBodyParser } from './form-body.ts';
+import { sendErrorPage } from './page-reply.ts';
 import { trustedProxies } from '../config/load.ts';
 import { FormParams } from './form-params.ts';
 
@@ -56,12 +57,18 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', formBodyParser(settings.bodyLimitBytes, settings.bodyTimeoutSeconds * 1000));
 
-  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  const issuerPath = new URL(settings.issuer).pathname.replace(/\/$/, '');
+  // The pages a person sees answer errors with a page; every other endpoint with RFC 6749 JSON.
+  const pages = new Set(
+    [PATHS.authorization, PATHS.login, PATHS.consent, PATHS.device, `${PATHS.device}/login`, PATHS.endSession].map((p) => `${issuerPath}${p}`),
+  );
+  app.setErrorHandler((error, request, reply) =>
+    pages.has(request.routeOptions.url ?? '') ? sendErrorPage(request, reply, error, `${issuerPath}/assets`) : sendError(error, request, reply),
+  );
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });
   });
 
-  const issuerPath = new URL(ctx.settings.issuer).pathname.replace(/\/$/, '');
   registerCors(app, ctx, issuerPath);
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -19,7 +19,7 @@ import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from './cookies.ts';
 import { LoginForm } from './login-form.ts';
 import type { FormParams } from './form-params.ts';
-import { optionalParam, pageParams, sendPage } from './page-reply.ts';
+import { optionalParam, pageParams, sendErrorPage, sendPage } from './page-reply.ts';
 
 
 /**
@@ -76,8 +76,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
         authorizationResponseUrl(err.target.redirectUri, ctx.settings.issuer, err.target.state, { error: err.oauth }),
       );
     }
-    request.log.error({ err }, 'authorization step failed');
-    return page(reply, 500, errorPage(assetsPath, 'Something went wrong', 'The sign-in could not be completed.'));
+    return sendErrorPage(request, reply, err, assetsPath);
   };
 
   const paramsOf = (request: FastifyRequest): FormParams => {

@@ -1,5 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceUnavailable } from '../errors.ts';
+import { errorPage } from '../ui/pages.ts';
 import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
+import { asOAuthError } from './error-reply.ts';
 import { FormParams } from './form-params.ts';
 
 /** Sends an HTML page with the headers every page carries (ui/security-headers.ts). */
@@ -21,4 +24,25 @@ export function optionalParam(params: FormParams, name: string): string | undefi
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The error page for what a page's own steps did not answer: a database that is unavailable (503 with
+ * Retry-After; RFC 6749 §4.1.2.1 would call it temporarily_unavailable, but before the client is
+ * known nothing may be sent back to it), a request the framework refused (too large, too slow: its
+ * 4xx), anything else 500. Never a detail of the failure.
+ */
+export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: unknown, assetsPath: string): FastifyReply {
+  const oauth = asOAuthError(error);
+  if (oauth instanceof ServiceUnavailable) {
+    request.log.warn({ err: error }, 'database unavailable: page answered 503');
+    reply.header('retry-after', String(oauth.retryAfterSeconds));
+    return sendPage(reply, 503, errorPage(assetsPath, 'Temporarily unavailable', 'The sign-in service is busy or under maintenance. Try again in a few seconds.'));
+  }
+  if (oauth && oauth.expose) {
+    request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'page request refused');
+    return sendPage(reply, oauth.status, errorPage(assetsPath, 'Invalid request', 'The request could not be read.'));
+  }
+  request.log.error({ err: error }, 'page request failed');
+  return sendPage(reply, 500, errorPage(assetsPath, 'Something went wrong', 'The sign-in could not be completed.'));
 }
