@@ -121,7 +121,7 @@ describe('backend for frontend', () => {
     assert.ok(firstCookie);
     assert.equal(cookieValue(callback.headers.getSetCookie(), LOGIN), '', 'the login cookie is cleared');
     const firstRefreshToken = await refreshTokenIn(firstCookie);
-    assert.match(firstRefreshToken, /^[A-Za-z0-9_-]{43}$/, 'the session cookie holds the refresh token, encrypted');
+    assert.match(firstRefreshToken, /^lkr_[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{22}$/, 'the session cookie holds the refresh token, encrypted');
 
     // An API route: the access token from the server's memory.
     const me = record(await browser.get(`${app.url}/me`));
