@@ -15,6 +15,7 @@ import {
 } from '../src/users/authenticate-user.ts';
 import { deviceCookieValue } from '../src/users/device-cookie.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
+import type { User } from '../src/storage/user-store.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
 
 /**
@@ -29,17 +30,18 @@ for (const backend of await backends()) {
     let other: Storage;
     const macKey = randomBytes(32);
     const t0 = 1_900_000_000 - (1_900_000_000 % LOGIN_WINDOW_SECONDS);
-    const ids: Record<string, string> = {};
+    const users: Record<string, User> = {};
 
     before(async () => {
       db = await backend.create();
       storage = await Storage.open(db);
       other = await Storage.open(db);
-      const users = new UserRegistry(storage);
-      for (const username of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) {
-        ids[username] = (await users.create({ username, password: `${username} password 123` })).id;
+      const registry = new UserRegistry(storage);
+      for (const username of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'henry', 'ivan']) {
+        await registry.create({ username, password: `${username} password 123` });
+        users[username] = (await storage.users.findByUsername(username))!;
       }
-      await users.disable('dave');
+      await registry.disable('dave');
     });
     after(async () => {
       await other?.close();
@@ -119,7 +121,7 @@ for (const backend of await backends()) {
     });
 
     test('the owner\'s known browser gets in during an attack; a new browser with the right password waits', async () => {
-      const ownerDevice = deviceCookieValue(macKey, ids.erin!);
+      const ownerDevice = deviceCookieValue(macKey, users.erin!);
       const now = t0 + 7200;
       for (let i = 0; i < 12; i++) await login('erin', `attack ${i}`, `203.0.113.${i}`, now + i * 1000);
       const during = now + 11 * 1000 + 5;
@@ -131,7 +133,7 @@ for (const backend of await backends()) {
     });
 
     test('a known browser has its own failure budget: past it, it waits like any other', async () => {
-      const device = deviceCookieValue(macKey, ids.frank!);
+      const device = deviceCookieValue(macKey, users.frank!);
       const now = t0 + 4 * LOGIN_WINDOW_SECONDS + 10;
       for (let i = 0; i < MAX_FAILURES_PER_DEVICE; i++) {
         assert.deepEqual(await login('frank', `typo ${i}`, '192.0.2.90', now, { device }), { ok: false, reason: 'invalid_credentials' });
@@ -146,13 +148,13 @@ for (const backend of await backends()) {
     test('a device cookie of another user, or with a wrong MAC, exempts nothing', async () => {
       const now = t0 + 8 * LOGIN_WINDOW_SECONDS;
       for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) await login('grace', `attack ${i}`, `203.0.113.${100 + i}`, now);
-      const aliceDevice = deviceCookieValue(macKey, ids.alice!);
-      const forged = `${deviceCookieValue(macKey, ids.grace!).slice(0, -4)}AAAA`;
-      const otherKey = deviceCookieValue(randomBytes(32), ids.grace!);
+      const aliceDevice = deviceCookieValue(macKey, users.alice!);
+      const forged = `${deviceCookieValue(macKey, users.grace!).slice(0, -4)}AAAA`;
+      const otherKey = deviceCookieValue(randomBytes(32), users.grace!);
       for (const device of [aliceDevice, forged, otherKey, 'garbage']) {
         assert.ok(waits(await login('grace', 'grace password 123', '192.0.2.5', now + 1, { device })) > 0, device);
       }
-      assert.equal((await login('grace', 'grace password 123', '192.0.2.5', now + 1, { device: deviceCookieValue(macKey, ids.grace!) })).ok, true);
+      assert.equal((await login('grace', 'grace password 123', '192.0.2.5', now + 1, { device: deviceCookieValue(macKey, users.grace!) })).ok, true);
     });
 
     test('too many failures from one address lock it for every account', async () => {
@@ -171,13 +173,59 @@ for (const backend of await backends()) {
       );
       assert.equal(await storage.rateLimits.count('test:concurrent', t0), 16);
       assert.equal(await storage.rateLimits.hit('test:concurrent', t0 + LOGIN_WINDOW_SECONDS), 1, 'a new window starts at one');
-      await Promise.all(
-        Array.from({ length: 8 }, () => storage.loginThrottles.hit('test:account', t0, 0)).concat(
-          Array.from({ length: 8 }, () => other.loginThrottles.hit('test:account', t0, 0)),
-        ),
+    });
+
+    test('an account reservation is atomic: of simultaneous attempts on two nodes, only as many pass as the delay allows', async () => {
+      const reserve = (via: Storage, now: number) => via.loginThrottles.reserve('test:account', now, now - 3600, accountDelaySeconds, 10);
+      // Five free attempts at once: all pass; the sixth and the rest wait.
+      const first = await Promise.all(Array.from({ length: 12 }, (_, i) => reserve(i % 2 ? other : storage, t0)));
+      assert.equal(first.filter((r) => r.ok).length, FREE_FAILURES_PER_ACCOUNT);
+      // The moment the delay ends, 12 parallel attempts: exactly one passes.
+      const later = await Promise.all(Array.from({ length: 12 }, (_, i) => reserve(i % 2 ? other : storage, t0 + FIRST_DELAY_SECONDS)));
+      assert.equal(later.filter((r) => r.ok).length, 1, JSON.stringify(later));
+      assert.deepEqual(await storage.loginThrottles.get('test:account', 0), {
+        failures: FREE_FAILURES_PER_ACCOUNT + 1,
+        lastFailureAt: t0 + FIRST_DELAY_SECONDS,
+        blockedUntil: t0 + 3 * FIRST_DELAY_SECONDS,
+      });
+      const forgotten = await storage.loginThrottles.reserve('test:account', t0 + 10_000, t0 + 10_000 - 60, accountDelaySeconds, 10);
+      assert.deepEqual(forgotten, { ok: true, failures: 1 }, 'failures older than the bound are forgotten');
+    });
+
+    test('parallel guesses from many addresses at the moment the delay ends: one password is checked', async () => {
+      const now = t0 + 20 * LOGIN_WINDOW_SECONDS;
+      for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) await login('henry', `guess ${i}`, `198.18.0.${i}`, now);
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => login('henry', `parallel ${i}`, `198.18.1.${i}`, now + FIRST_DELAY_SECONDS, { via: i % 2 ? other : storage })),
       );
-      assert.deepEqual(await storage.loginThrottles.get('test:account', 0), { failures: 16, lastFailureAt: t0 });
-      assert.equal(await storage.loginThrottles.hit('test:account', t0 + 100, t0 + 1), 1, 'failures older than the bound are forgotten');
+      assert.equal(results.filter((r) => !r.ok && r.reason === 'invalid_credentials').length, 1, 'exactly one guess was checked');
+      assert.equal(results.filter((r) => !r.ok && r.reason === 'rate_limited').length, 29);
+    });
+
+    test('parallel failures from one address stop at its budget', async () => {
+      const now = t0 + 24 * LOGIN_WINDOW_SECONDS + 5;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => login(`nobody${i}`, 'wrong', '198.18.9.9', now, { via: i % 2 ? other : storage })),
+      );
+      assert.equal(results.filter((r) => !r.ok && r.reason === 'invalid_credentials').length, MAX_FAILURES_PER_ADDRESS);
+    });
+
+    test('the owner\'s known browser gets in from an address whose budget others spent (a shared network)', async () => {
+      const now = t0 + 28 * LOGIN_WINDOW_SECONDS + 5;
+      const address = '198.18.7.7';
+      for (let i = 0; i < MAX_FAILURES_PER_ADDRESS; i++) await login(`stranger${i}`, 'wrong', address, now);
+      waits(await login('alice', 'alice password 123', address, now + 1));
+      assert.equal((await login('alice', 'alice password 123', address, now + 1, { device: deviceCookieValue(macKey, users.alice!) })).ok, true);
+    });
+
+    test('a password change makes every browser unknown again', async () => {
+      const device = deviceCookieValue(macKey, users.ivan!);
+      const changed = { ...users.ivan!, passwordChangedAt: users.ivan!.passwordChangedAt + 1 };
+      const now = t0 + 32 * LOGIN_WINDOW_SECONDS;
+      for (let i = 0; i < FREE_FAILURES_PER_ACCOUNT; i++) await login('ivan', `attack ${i}`, `198.18.3.${i}`, now);
+      assert.equal((await login('ivan', 'ivan password 123', '192.0.2.9', now + 1, { device })).ok, true, 'before: known');
+      await storage.users.setPasswordHash('ivan', users.ivan!.passwordHash, changed.passwordChangedAt);
+      waits(await login('ivan', 'ivan password 123', '192.0.2.9', now + 2, { device }));
     });
 
     test('old counters are purged in bounded batches', async () => {
@@ -186,7 +234,7 @@ for (const backend of await backends()) {
       assert.equal(await storage.rateLimits.purgeBefore(2000, 3), 3);
       assert.equal(await storage.rateLimits.purgeBefore(2000, 10), 2);
       assert.equal(await storage.rateLimits.count('test:recent', t0), 1, 'recent windows stay');
-      for (let i = 0; i < 4; i++) await storage.loginThrottles.hit(`test:old-account:${i}`, 1000, 0);
+      for (let i = 0; i < 4; i++) await storage.loginThrottles.reserve(`test:old-account:${i}`, 1000, 0, accountDelaySeconds, 10);
       assert.equal(await storage.loginThrottles.purgeBefore(2000, 3), 3);
       assert.equal(await storage.loginThrottles.purgeBefore(2000, 10), 1);
     });

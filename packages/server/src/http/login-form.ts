@@ -100,7 +100,7 @@ export class LoginForm {
       sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
       cookieHeader(this.bindingCookie, '', this.secure, 0),
       // This browser is now known for this user: exempt from the delay an attack on the account causes.
-      cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, result.user.id), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
+      cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, result.user), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
     ]);
     return { ok: true, value, session };
   }

@@ -36,6 +36,17 @@ export class RateLimitStore {
     return row ? Number(row.count) : 0;
   }
 
+  /** Takes back one count of `key` in the window that started at `windowStart` (an attempt that succeeded). */
+  async refund(key: string, windowStart: number): Promise<void> {
+    await this.db
+      .updateTable('rate_limits')
+      .set((eb) => ({ count: eb('count', '-', 1) }))
+      .where('key', '=', key)
+      .where('window_start', '=', windowStart)
+      .where('count', '>', 0)
+      .execute();
+  }
+
   async reset(key: string): Promise<void> {
     await this.db.deleteFrom('rate_limits').where('key', '=', key).execute();
   }

@@ -114,6 +114,8 @@ export interface LoginThrottleRow {
   key: string;
   failures: number | string;
   last_failure_at: number | string;
+  /** No attempt from an unknown browser before this time. */
+  blocked_until: number | string;
 }
 
 export interface GrantRow {

@@ -15,6 +15,8 @@ export const FREE_FAILURES_PER_ACCOUNT = 5;
 export const FIRST_DELAY_SECONDS = 30;
 /** ...up to this: about 100 guesses a day on an account, from any number of addresses. */
 export const MAX_DELAY_SECONDS = 15 * 60;
+/** Failures past the free ones after which the delay no longer grows (30 s · 2^5 > 15 min). */
+const MAX_DOUBLINGS = Math.ceil(Math.log2(MAX_DELAY_SECONDS / FIRST_DELAY_SECONDS));
 /** An account's failures are forgotten this long after the last one. */
 export const ACCOUNT_FAILURES_KEPT_SECONDS = 24 * 3600;
 
@@ -46,14 +48,16 @@ let dummyHash: Promise<string> | undefined;
 /**
  * Checks a username and password for the login page. Guessing is bounded without handing anyone a
  * switch that locks the owner out:
- * - every address has a fixed budget of failures per window;
- * - an account's failures from all addresses together make attempts from unknown browsers wait, a
- *   delay that doubles with each failure (so a distributed attack stays bounded too), the right
- *   password included;
- * - a browser where the user signed in before (a valid device cookie) is exempt from that delay, with
- *   a failure budget of its own; past it, it counts as unknown again (OWASP device cookies).
- * Every path that checks a password costs one argon2 verification, an unknown user included (against
- * a hash of a random password), so timing tells nothing; over a limit nothing is verified.
+ * - a browser where the user signed in before (a valid device cookie, OWASP's device-cookie defence)
+ *   has a failure budget of its own, and is exempt from everything below; past its budget it counts
+ *   as unknown;
+ * - every other attempt spends one of its address's failures per window;
+ * - and, for the account, one attempt of a delay that doubles with each failure from all addresses
+ *   together (so a distributed attack stays bounded too), the right password included.
+ * Each budget is spent before the password is checked, by one atomic statement, so parallel attempts
+ * cannot all pass one check; an attempt that succeeds gives back what it spent. Every attempt that is
+ * not refused by a limit costs one argon2 verification, an unknown user included (against a hash of a
+ * random password), so neither answers nor timing tell which usernames exist.
  */
 export async function authenticateUser(
   storage: Storage,
@@ -62,7 +66,7 @@ export async function authenticateUser(
   now = Math.floor(Date.now() / 1000),
 ): Promise<LoginResult> {
   // Control characters (NUL above all, which PostgreSQL text cannot hold) are in no username: such
-  // input is a wrong username, counted against the address only.
+  // input is a wrong username.
   const hasControl = /[\x00-\x1f\x7f]/.test(input.username);
   const username = hasControl ? '' : input.username.trim().toLowerCase().slice(0, 64);
   const windowStart = now - (now % LOGIN_WINDOW_SECONDS);
@@ -70,35 +74,37 @@ export async function authenticateUser(
   const addressKey = `login:address:${input.address}`;
   const accountKey = `login:account:${username}`;
 
-  if ((await storage.rateLimits.count(addressKey, windowStart)) >= MAX_FAILURES_PER_ADDRESS) {
-    return { ok: false, reason: 'rate_limited', retryAfterSeconds: windowLeft };
-  }
   const user = username === '' ? undefined : await storage.users.findByUsername(username);
-  const device = user ? trustedDevice(macKey, input.deviceCookie, user.id) : undefined;
+  const device = user ? trustedDevice(macKey, input.deviceCookie, user) : undefined;
   const deviceKey = device === undefined ? undefined : `login:device:${device}`;
-  const known = deviceKey !== undefined && (await storage.rateLimits.count(deviceKey, windowStart)) < MAX_FAILURES_PER_DEVICE;
+  const known = deviceKey !== undefined && (await storage.rateLimits.hit(deviceKey, windowStart)) <= MAX_FAILURES_PER_DEVICE;
   if (!known) {
-    const throttle = await storage.loginThrottles.get(accountKey, now - ACCOUNT_FAILURES_KEPT_SECONDS);
-    const waitUntil = throttle ? throttle.lastFailureAt + accountDelaySeconds(throttle.failures) : 0;
-    if (waitUntil > now) return { ok: false, reason: 'rate_limited', retryAfterSeconds: waitUntil - now };
+    if ((await storage.rateLimits.hit(addressKey, windowStart)) > MAX_FAILURES_PER_ADDRESS) {
+      return { ok: false, reason: 'rate_limited', retryAfterSeconds: windowLeft };
+    }
+    const reserved = await storage.loginThrottles.reserve(
+      accountKey,
+      now,
+      now - ACCOUNT_FAILURES_KEPT_SECONDS,
+      accountDelaySeconds,
+      FREE_FAILURES_PER_ACCOUNT + MAX_DOUBLINGS,
+    );
+    if (!reserved.ok) {
+      // Refused before any check: the address's budget is not spent on it.
+      await storage.rateLimits.refund(addressKey, windowStart);
+      return { ok: false, reason: 'rate_limited', retryAfterSeconds: reserved.retryAfterSeconds };
+    }
   }
 
   dummyHash ??= hashPassword(`no user has this password ${Math.random()}`);
   const password = input.password.slice(0, MAX_PASSWORD_LENGTH);
   const matches = await verifyPassword(user?.passwordHash ?? (await dummyHash), password);
-  if (!user || !matches) {
-    await Promise.all([
-      storage.rateLimits.hit(addressKey, windowStart),
-      // A known browser's failures are its own; anyone else's count against the account (unknown
-      // usernames too, so that the answer tells nothing about which exist).
-      known ? storage.rateLimits.hit(deviceKey!, windowStart) : storage.loginThrottles.hit(accountKey, now, now - ACCOUNT_FAILURES_KEPT_SECONDS),
-    ]);
-    return { ok: false, reason: 'invalid_credentials' };
-  }
+  // A failure was counted when the attempt was reserved.
+  if (!user || !matches) return { ok: false, reason: 'invalid_credentials' };
+  // The password is known here: what the attempt spent is given back. A known browser getting in
+  // during an attack leaves the account's delay in place for everyone else.
+  if (known) await storage.rateLimits.refund(deviceKey!, windowStart);
+  else await Promise.all([storage.rateLimits.refund(addressKey, windowStart), storage.loginThrottles.reset(accountKey)]);
   if (user.disabledAt !== null) return { ok: false, reason: 'disabled' };
-  // The password is known here: the account's delay goes, unless this was a known browser getting in
-  // during an attack that goes on.
-  if (known) await storage.rateLimits.reset(deviceKey!);
-  else await storage.loginThrottles.reset(accountKey);
   return { ok: true, user };
 }

@@ -21,9 +21,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('key', 'varchar(300)', (c) => c.primaryKey())
     .addColumn('failures', 'integer', (c) => c.notNull())
     .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+    // No attempt before this time: an attempt is reserved by moving it forward before the password
+    // is checked, so parallel attempts cannot all pass one check.
+    .addColumn('blocked_until', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('login_throttles_last_idx').on('login_throttles').column('last_failure_at').execute();
   await db.insertInto('server_facts').values({ name: 'keys_version', value: 0, updated_at: 0 }).execute();
+  // Responses sealed for the grace window of tokens rotated before this version outlived it (they
+  // stayed until the family ended): the window of each has long passed.
+  await db.updateTable('refresh_tokens').set({ successor_enc: null }).where('consumed_at', 'is not', null).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
