@@ -71,6 +71,15 @@ export class AccessDenied extends OAuthError {
   readonly error = 'access_denied';
 }
 
+/**
+ * RFC 6749 §4.1.2.1: "The authorization server is currently unable to handle the request due to a
+ * temporary overloading or maintenance of the server" (sent to the client by redirect, where a 503
+ * cannot be).
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  readonly error = 'temporarily_unavailable';
+}
+
 /** OIDC Core §3.1.2.6: `prompt=none`, and the user must log in. */
 export class LoginRequired extends OAuthError {
   readonly error = 'login_required';

@@ -75,6 +75,36 @@ describe('database outage (sqlite)', () => {
     assert.equal((await postForm(`${s.issuer}/revoke`, { token: issued.body.access_token }, { basic: vaultCaller })).status, 200, 'and the retry works');
   });
 
+  test('concurrent writes waiting for the lock are each answered within about the timeout, and the event loop stays free', async () => {
+    await whileLocked(async () => {
+      const started = Date.now();
+      const writes = Array.from({ length: 6 }, () =>
+        postForm(`${s.issuer}/token`, { grant_type: 'client_credentials', scope: 'vault:read' }, { basic: vaultCaller }).then((res) => ({
+          status: res.status,
+          ms: Date.now() - started,
+        })),
+      );
+      // While they wait, a request that needs no database is answered at once.
+      await new Promise((r) => setTimeout(r, 200));
+      const health = await timed(() => fetch(`${s.issuer}/healthz`));
+      assert.equal(health.result.status, 200);
+      assert.ok(health.ms < 200, `healthz took ${health.ms} ms while writes waited`);
+      for (const w of await Promise.all(writes)) {
+        assert.equal(w.status, 503);
+        // 1 s of database timeout each, not one after the other.
+        assert.ok(w.ms < 2500, `a queued write answered after ${w.ms} ms`);
+      }
+    });
+  });
+
+  test('a lock held only briefly is waited for: the write succeeds', async () => {
+    other.exec('begin immediate');
+    setTimeout(() => other.exec('rollback'), 300);
+    const { result: res, ms } = await timed(() => postForm(`${s.issuer}/token`, { grant_type: 'client_credentials', scope: 'vault:read' }, { basic: vaultCaller }));
+    assert.equal(res.status, 200, res.text);
+    assert.ok(ms >= 250, `waited ${ms} ms for the lock`);
+  });
+
   test('reads go on while another process writes: JWT issuance and discovery need no lock', async () => {
     await whileLocked(async () => {
       const meta = await fetch(`${s.issuer}/.well-known/oauth-authorization-server`);
@@ -82,7 +112,7 @@ describe('database outage (sqlite)', () => {
     });
   });
 
-  test('a page that needs a write answers a 503 page, not JSON and not a 500', async () => {
+  test('a validated authorization request whose login cannot be written goes back to the client with temporarily_unavailable', async () => {
     const browser = new FormBrowser();
     const { challenge } = pkcePair();
     const login = await browser.get(authorizeUrl(s, { clientId: seed.publicClient }, challenge));
@@ -91,11 +121,14 @@ describe('database outage (sqlite)', () => {
     const form = browser.forms(page.text, page.url)[0]!;
     await whileLocked(async () => {
       const res = await browser.submit(page, form, { values: { username: seed.user.username, password: seed.user.password } });
-      assert.equal(res.status, 503, res.text.slice(0, 200));
-      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
-      assert.equal(res.headers.get('retry-after'), '5');
-      assert.match(res.text, /Temporarily unavailable/);
-      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      // RFC 6749 §4.1.2.1: a 503 cannot travel by redirect; temporarily_unavailable does.
+      assert.equal(res.status, 303, res.text.slice(0, 200));
+      const back = new URL(res.location!);
+      assert.equal(`${back.origin}${back.pathname}`, seed.redirectUri);
+      assert.equal(back.searchParams.get('error'), 'temporarily_unavailable');
+      assert.equal(back.searchParams.get('state'), 'state-123');
+      assert.equal(back.searchParams.get('iss'), s.issuer);
+      assert.equal(back.searchParams.get('code'), null);
     });
   });
 
@@ -122,9 +155,16 @@ describe('database outage (sqlite)', () => {
       assert.equal(token.status, 503, token.text);
       const introspect = await postForm(`${s2.url}/introspect`, { token: 'x' }, { basic: ['someone', 'secret'] });
       assert.equal(introspect.status, 503, introspect.text);
+      // Before the client is known nothing may be sent back to it: a 503 page.
       const page = await fetch(`${s2.url}/authorize?client_id=x&response_type=code`);
       assert.equal(page.status, 503);
       assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      assert.equal(page.headers.get('retry-after'), '5');
+      assert.match(await page.text(), /Temporarily unavailable/);
+      assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      const logout = await fetch(`${s2.url}/logout?client_id=x`);
+      assert.equal(logout.status, 503);
+      assert.match(logout.headers.get('content-type') ?? '', /^text\/html/);
       assert.ok(!s2.logs().includes('"level":50'), 'nothing logged as an error (a 500)');
     } finally {
       await s2.server.app.close();

@@ -36,12 +36,7 @@ export const refreshTokenGrant: GrantHandler = {
     const tokenHash = sha256(presented);
     const now = Math.floor(Date.now() / 1000);
     const found = await ctx.storage.refreshTokens.find(tokenHash);
-    if (!found) {
-      // Rows of rotated tokens go after their grace window; such a token still names its family.
-      const family = refreshTokenFamily(ctx.macKey, presented);
-      if (family !== undefined) await revokeReusedFamily(ctx, client, family, now);
-      throw invalid;
-    }
+    if (!found) return refuseRowless(ctx, client, presented, now, invalid);
     // Checklist 46: a refresh token works only for the client it was issued to.
     if (found.clientId !== client.clientId) throw invalid;
     if (found.grantRevokedAt !== null || found.expiresAt <= now) throw invalid;
@@ -96,9 +91,11 @@ export const refreshTokenGrant: GrantHandler = {
       },
     );
     if (rotated) return response;
-    // Another request rotated this token between our read and our update: behave as its retry.
+    // Another request rotated this token between our read and our update: behave as its retry (or, if
+    // its row is gone already, the family having rotated on meanwhile, as a replay).
     const again = await ctx.storage.refreshTokens.find(tokenHash);
-    if (!again || again.consumedAt === null) throw invalid;
+    if (!again) return refuseRowless(ctx, client, presented, now, invalid);
+    if (again.consumedAt === null) throw invalid;
     return answerRetryOrRevoke(ctx, client, presented, again, now);
   },
 };
@@ -131,14 +128,18 @@ async function answerRetryOrRevoke(
 }
 
 /**
- * A genuine refresh token of `grantId` (its MAC checked) whose row is gone: rotated, and past its
- * grace window. Presenting it is reuse (RFC 9700 §4.14.2): the family is revoked. Only the family's
- * own client can do that; a token presented by another client is merely invalid (checklist 46).
+ * A presented token without a row. Rows of rotated tokens go once their grace window is over, but such
+ * a token still names its family: if its MAC is genuine, presenting it is reuse (RFC 9700 §4.14.2), and
+ * the family is revoked. Only the family's own client can do that (a token presented by another client
+ * is merely invalid, RFC 6749 §6), and only while the family lives: rows also go when it ends, and an
+ * expired family's token is expired, not reused.
  */
-async function revokeReusedFamily(ctx: ServerContext, client: Client, grantId: string, now: number): Promise<void> {
-  const grant = await ctx.storage.grants.findGrant(grantId);
-  if (!grant || grant.clientId !== client.clientId || grant.revokedAt !== null) return;
-  await ctx.storage.grants.revokeGrant(grantId, now);
-  ctx.logger.warn({ clientId: client.clientId, grantId }, 'refresh token reused: token family revoked');
+async function refuseRowless(ctx: ServerContext, client: Client, presented: string, now: number, invalid: InvalidGrant): Promise<never> {
+  const grantId = refreshTokenFamily(ctx.macKey, presented);
+  const grant = grantId === undefined ? undefined : await ctx.storage.grants.findGrant(grantId);
+  if (!grant || grant.clientId !== client.clientId || grant.revokedAt !== null) throw invalid;
+  if (grant.createdAt + ctx.settings.refreshTokenTtlSeconds <= now) throw invalid;
+  await ctx.storage.grants.revokeGrant(grant.id, now);
+  ctx.logger.warn({ clientId: client.clientId, grantId: grant.id }, 'refresh token reused: token family revoked');
   throw new InvalidGrant('the refresh token was used before');
 }

@@ -9,7 +9,8 @@ import { authorizationResponseUrl } from '../authorize/authorization-response.ts
 import { approve, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../endpoints/paths.ts';
-import { AccessDenied } from '../errors.ts';
+import { AccessDenied, TemporarilyUnavailable } from '../errors.ts';
+import { DatabaseUnavailable } from '../storage/unavailable.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage } from '../ui/pages.ts';
@@ -63,8 +64,16 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     return { session, sessionValue, proof };
   };
 
-  /** Errors of any step: a page when the client cannot be trusted, else back to the client. */
-  const fail = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
+  /**
+   * Errors of any step: a page when the client cannot be trusted, else back to the client. A database
+   * that fails once the request is validated sends the browser back with temporarily_unavailable
+   * (RFC 6749 §4.1.2.1: a 503 "cannot be returned to the client via an HTTP redirect"); before that,
+   * the 503 page.
+   */
+  const fail = (request: FastifyRequest, reply: FastifyReply, err: unknown, authorization?: AuthorizationRequest) => {
+    if (authorization && err instanceof DatabaseUnavailable) {
+      err = new AuthorizationRedirectError(authorization, new TemporarilyUnavailable('the service is temporarily unavailable; try again shortly'));
+    }
     if (err instanceof AuthorizationPageError) {
       request.log.info({ reason: err.explanation }, 'authorization request refused with an error page');
       return page(reply, err.status, errorPage(assetsPath, err.title, err.explanation));
@@ -92,12 +101,13 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
 
   // The authorization endpoint.
   const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
+    let authorization: AuthorizationRequest | undefined;
     try {
-      const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
+      authorization = await readAuthorizationRequest(ctx, paramsOf(request));
       const next = await decideNextStep(ctx, authorization, await currentSession(request), false);
       return sendNext(reply, authorization, next);
     } catch (err) {
-      return fail(request, reply, err);
+      return fail(request, reply, err, authorization);
     }
   };
   app.get(`${issuerPath}${PATHS.authorization}`, authorize);
@@ -122,15 +132,16 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   });
 
   app.post(`${issuerPath}${PATHS.login}`, async (request, reply) => {
+    let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
-      const authorization = await readAuthorizationRequest(ctx, params);
+      authorization = await readAuthorizationRequest(ctx, params);
       const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
       if (!login.ok) return login.reply;
       const next = await decideNextStep(ctx, authorization, login.session, true);
       return sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
     } catch (err) {
-      return fail(request, reply, err);
+      return fail(request, reply, err, authorization);
     }
   });
 
@@ -163,9 +174,10 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   });
 
   app.post(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
+    let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
-      const authorization = await readAuthorizationRequest(ctx, params);
+      authorization = await readAuthorizationRequest(ctx, params);
       const current = await consentSession(request, authorization, params);
       if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
       const { session, sessionValue } = current;
@@ -187,7 +199,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       }
       throw new AuthorizationPageError('Invalid request', 'The form did not say whether to allow or deny.');
     } catch (err) {
-      return fail(request, reply, err);
+      return fail(request, reply, err, authorization);
     }
   });
 

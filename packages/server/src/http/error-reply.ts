@@ -12,7 +12,7 @@ import {
   safeDescription,
   ServiceUnavailable,
 } from '../errors.ts';
-import { isUnavailable } from '../storage/unavailable.ts';
+import { DatabaseUnavailable } from '../storage/unavailable.ts';
 
 /** Fastify's own request errors that are the caller's fault, mapped to OAuth errors. */
 function fromFastifyError(error: { code?: string; statusCode?: number; message?: string }): OAuthError | undefined {
@@ -53,8 +53,9 @@ export function sendError(
 /** Any error as the OAuth error it is answered with, or undefined for the unexpected (a 500). */
 export function asOAuthError(error: unknown): OAuthError | undefined {
   if (error instanceof OAuthError) return error;
-  // A database that is down, frozen or locked: 503 with Retry-After, never a hang or a 500.
-  if (isUnavailable(error)) return new ServiceUnavailable('the service is temporarily unavailable; try again shortly');
+  // A database that is down, frozen or locked (translated where the database is called,
+  // storage/unavailable.ts): 503 with Retry-After, never a hang or a 500.
+  if (error instanceof DatabaseUnavailable) return new ServiceUnavailable('the service is temporarily unavailable; try again shortly');
   return fromFastifyError(error as { code?: string });
 }
 

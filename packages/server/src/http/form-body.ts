@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import { PayloadTooLarge, RequestTimeout } from '../errors.ts';
+import { InvalidRequest, PayloadTooLarge, RequestTimeout } from '../errors.ts';
 import { FormParams } from './form-params.ts';
 
 /**
@@ -37,7 +37,9 @@ export function formBodyParser(limitBytes: number, timeoutMs: number) {
       chunks.push(chunk);
     };
     const onEnd = () => finish(null, new FormParams(Buffer.concat(chunks).toString('utf8')));
-    const onError = (err: Error) => finish(err);
+    // The client went away mid-body (or sent a broken one): nobody may be left to answer, but it is
+    // the client's doing, not a server failure.
+    const onError = () => finish(new InvalidRequest('the request body could not be read'));
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);

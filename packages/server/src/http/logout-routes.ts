@@ -95,8 +95,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
 
 /**
  * An ID token this server signed: its subject and client. Expired up to LOGOUT_HINT_MAX_EXPIRED_SECONDS
- * ago is accepted; `nbf` and `iat` in the future are not (RFC 7519 §4.1.5, with the usual clock
- * tolerance).
+ * ago is accepted; an `nbf` in the future is not (RFC 7519 §4.1.5, with the usual clock tolerance).
  */
 async function verifyHint(ctx: ServerContext, token: string): Promise<{ sub: string; clientId: string } | undefined> {
   if (token.length > 8192) return undefined;

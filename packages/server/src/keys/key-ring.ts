@@ -145,9 +145,12 @@ export class KeyRing {
    */
   private async verifying(): Promise<Snapshot> {
     const snapshot = this.snapshot;
+    const version = await this.store.version.current();
     const fresh = snapshot !== undefined && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000;
-    if (fresh && snapshot.version === (await this.store.version.current())) return snapshot;
-    return this.reload();
+    if (fresh && snapshot.version === version) return snapshot;
+    const reloaded = await this.reload();
+    // A load already under way may have begun before the change this request saw: load once more.
+    return reloaded.version >= version ? reloaded : this.load();
   }
 
   private async current(): Promise<Snapshot> {

@@ -46,6 +46,8 @@ const PG_CONNECT_TIMEOUT_MS = 5000;
 
 /** Without a configured database timeout: milliseconds SQLite waits for another process's write lock. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** With one: how long one attempt blocks for the lock before it is retried without blocking. */
+const SQLITE_SERVING_BUSY_TIMEOUT_MS = 5;
 
 /** Where the database is, and how long to wait for it (`databaseTimeoutSeconds`, unset: no statement limit). */
 export interface DatabaseSettings {
@@ -73,13 +75,15 @@ export function openSqlite(file: string, timeoutMs?: number): Db {
   const sqlite = new SQLite(file);
   // WAL lets readers and one writer work at once, across processes sharing the file.
   sqlite.pragma('journal_mode = WAL');
-  // Another process holding the write lock longer than this makes the statement fail with SQLITE_BUSY,
-  // which requests answer as 503 (storage/unavailable.ts).
-  sqlite.pragma(`busy_timeout = ${timeoutMs ?? SQLITE_BUSY_TIMEOUT_MS}`);
+  // SQLite waits for another process's write lock synchronously, blocking the event loop. Serving, it
+  // waits only a moment, then the statement is retried asynchronously up to the database timeout
+  // (storage/unavailable.ts), past which the request is answered 503. Without a timeout (migrations,
+  // the CLI's tests) it simply waits.
+  sqlite.pragma(`busy_timeout = ${timeoutMs === undefined ? SQLITE_BUSY_TIMEOUT_MS : SQLITE_SERVING_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
   const dialect = new ImmediateSqliteDialect({ database: cachingStatements(sqlite) });
-  const kysely = new Kysely<Database>({ dialect: reportingUnavailability(dialect) });
+  const kysely = new Kysely<Database>({ dialect: reportingUnavailability(dialect, timeoutMs === undefined ? {} : { retryBusyMs: timeoutMs }) });
   return { kysely, dialect: 'sqlite', location: file, sqlite, close: () => kysely.destroy() };
 }
 

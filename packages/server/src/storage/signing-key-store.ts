@@ -55,8 +55,8 @@ export class SigningKeyStore {
   /** Adds the first signer of an algorithm. Throws a unique violation when another node got there first. */
   async insertSigner(key: StoredSigningKey): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('signing_keys').values(toRow(key)).execute();
       await bumpVersion(trx, 'keys_version');
+      await trx.insertInto('signing_keys').values(toRow(key)).execute();
     });
   }
 
@@ -66,6 +66,8 @@ export class SigningKeyStore {
    */
   async rotate(key: StoredSigningKey, oldExpiresAt: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
+      // First, so that key changes on any node take turns (the version row's lock, on PostgreSQL).
+      await bumpVersion(trx, 'keys_version');
       const retired = await trx
         .updateTable('signing_keys')
         .set({ retired_at: key.activatesAt, expires_at: oldExpiresAt })
@@ -74,7 +76,6 @@ export class SigningKeyStore {
         .returning('kid')
         .execute();
       await trx.insertInto('signing_keys').values(toRow(key)).execute();
-      await bumpVersion(trx, 'keys_version');
       return retired.map((r) => r.kid);
     });
   }
@@ -88,6 +89,8 @@ export class SigningKeyStore {
    */
   async revoke(kid: string, now: number, replacement: StoredSigningKey): Promise<{ alg: string; successor: string | undefined }> {
     return this.db.transaction().execute(async (trx) => {
+      // First: a rotation or revocation running at the same time waits for this one to commit.
+      await bumpVersion(trx, 'keys_version');
       const row = await trx.selectFrom('signing_keys').selectAll().where('kid', '=', kid).executeTakeFirst();
       if (!row) throw new RegistryError(`no key ${kid}`, 'not_found');
       const key = toStored(row);
@@ -119,7 +122,6 @@ export class SigningKeyStore {
           successor = replacement.kid;
         }
       }
-      await bumpVersion(trx, 'keys_version');
       return { alg: key.alg, successor };
     });
   }

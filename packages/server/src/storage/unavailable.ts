@@ -40,19 +40,51 @@ export function translate(error: unknown): unknown {
   return isUnavailable(error) && !(error instanceof DatabaseUnavailable) ? new DatabaseUnavailable(error) : error;
 }
 
-async function translating<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw translate(err);
+/** How long, at most, a statement that met another process's SQLite write lock is retried. */
+interface RetryPolicy {
+  retryBusyMs: number;
+}
+
+/** Retries of SQLITE_BUSY end at `deadline` (ms since the epoch). */
+interface Retries {
+  deadline: number;
+}
+
+/**
+ * Runs `run`, translating its errors. With a policy, SQLITE_BUSY (another process holds the write
+ * lock) is retried after a growing pause until `retryBusyMs` has passed: the wait is asynchronous,
+ * where SQLite's own busy_timeout would block the event loop, and so every request, for its whole
+ * length. A statement that failed with SQLITE_BUSY did nothing (and a BEGIN that did, began nothing),
+ * so running it again is safe.
+ */
+async function translating<T>(run: () => Promise<T>, retries?: Retries): Promise<T> {
+  const deadline = retries?.deadline ?? 0;
+  let pauseMs = 2;
+  for (;;) {
+    try {
+      return await run();
+    } catch (err) {
+      const busy = typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() + pauseMs > deadline) throw translate(err);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, 50);
+    }
   }
 }
 
-/** A connection whose errors are translated; the driver below gets its own connection back. */
+/**
+ * A connection whose errors are translated; the driver below gets its own connection back. One is
+ * made per acquisition (a statement, or a whole transaction), and its retries end a fixed time after
+ * the acquisition began: time spent queueing for SQLite's one connection counts, so requests that
+ * queue behind a busy one are not kept waiting one timeout each.
+ */
 class TranslatingConnection implements DatabaseConnection {
-  constructor(readonly inner: DatabaseConnection) {}
+  constructor(
+    readonly inner: DatabaseConnection,
+    readonly retries: Retries | undefined,
+  ) {}
 
-  executeQuery: DatabaseConnection['executeQuery'] = (query) => translating(() => this.inner.executeQuery(query));
+  executeQuery: DatabaseConnection['executeQuery'] = (query) => translating(() => this.inner.executeQuery(query), this.retries);
 
   async *streamQuery<R>(query: Parameters<DatabaseConnection['streamQuery']>[0], chunkSize?: number) {
     try {
@@ -64,15 +96,23 @@ class TranslatingConnection implements DatabaseConnection {
 }
 
 const unwrap = (connection: DatabaseConnection) => (connection instanceof TranslatingConnection ? connection.inner : connection);
+const retriesOf = (connection: DatabaseConnection) => (connection instanceof TranslatingConnection ? connection.retries : undefined);
 
 /** Every call of the dialect's driver, with its errors translated. */
 class TranslatingDriver implements Driver {
-  constructor(private readonly inner: Driver) {}
+  constructor(
+    private readonly inner: Driver,
+    private readonly policy: RetryPolicy | undefined,
+  ) {}
 
   init = () => translating(() => this.inner.init());
-  acquireConnection = () => translating(async () => new TranslatingConnection(await this.inner.acquireConnection()));
-  beginTransaction = (c: DatabaseConnection, settings: TransactionSettings) => translating(() => this.inner.beginTransaction(unwrap(c), settings));
-  commitTransaction = (c: DatabaseConnection) => translating(() => this.inner.commitTransaction(unwrap(c)));
+  acquireConnection = () => {
+    const retries = this.policy ? { deadline: Date.now() + this.policy.retryBusyMs } : undefined;
+    return translating(async () => new TranslatingConnection(await this.inner.acquireConnection(), retries));
+  };
+  beginTransaction = (c: DatabaseConnection, settings: TransactionSettings) =>
+    translating(() => this.inner.beginTransaction(unwrap(c), settings), retriesOf(c));
+  commitTransaction = (c: DatabaseConnection) => translating(() => this.inner.commitTransaction(unwrap(c)), retriesOf(c));
   rollbackTransaction = (c: DatabaseConnection) => translating(() => this.inner.rollbackTransaction(unwrap(c)));
   savepoint = (c: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) =>
     translating(() => this.inner.savepoint!(unwrap(c), name, compile));
@@ -84,10 +124,14 @@ class TranslatingDriver implements Driver {
   destroy = () => this.inner.destroy();
 }
 
-/** `dialect` with every driver error that means "unavailable" thrown as DatabaseUnavailable. */
-export function reportingUnavailability(dialect: Dialect): Dialect {
+/**
+ * `dialect` with every driver error that means "unavailable" thrown as DatabaseUnavailable; with
+ * `retryBusyMs`, SQLite's SQLITE_BUSY retried without blocking for up to that long first.
+ */
+export function reportingUnavailability(dialect: Dialect, options: { retryBusyMs?: number } = {}): Dialect {
+  const policy = options.retryBusyMs === undefined ? undefined : { retryBusyMs: options.retryBusyMs };
   return {
-    createDriver: () => new TranslatingDriver(dialect.createDriver()),
+    createDriver: () => new TranslatingDriver(dialect.createDriver(), policy),
     createQueryCompiler: () => dialect.createQueryCompiler(),
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db) => dialect.createIntrospector(db),

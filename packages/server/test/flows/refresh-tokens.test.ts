@@ -561,6 +561,24 @@ for (const backend of await backends()) {
         await assertDead(env, third.access_token, 'the newest access token after the reuse');
       });
 
+      test('a rotated token presented after its family ended is expired, not reused: it revokes nothing', async (t) => {
+        const first = await login(env, 'confidential');
+        const second = await refreshed(env, 'confidential', first.refresh_token);
+        const grantId = grantOf(first.refresh_token!);
+        const end = Date.now() + (env.s.settings.refreshTokenTtlSeconds + 60) * 1000;
+        await env.s.server.context.storage.refreshTokens.purgeForgotten(Math.floor(end / 1000), 1000);
+        try {
+          t.mock.timers.enable({ apis: ['Date'], now: end });
+          const res = await refresh(env, 'confidential', first.refresh_token);
+          assertInvalidGrant(res, 'a token of an ended family');
+          assert.equal(res.body.error_description, 'the refresh token is invalid, expired or revoked');
+          assertInvalidGrant(await refresh(env, 'confidential', second.refresh_token), 'the family has ended');
+        } finally {
+          t.mock.timers.reset();
+        }
+        assert.equal((await env.s.server.context.storage.grants.findGrant(grantId))?.revokedAt, null, 'the grant was not revoked');
+      });
+
       test('a token naming a family with a MAC that does not match is merely invalid: it revokes nothing', async () => {
         const first = await login(env, 'confidential');
         const forged = `${first.refresh_token!.slice(0, -4)}AAAA`;
