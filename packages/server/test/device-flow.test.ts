@@ -157,6 +157,19 @@ for (const backend of await backends()) {
       t.mock.timers.reset();
     });
 
+    test('another client polling a device code changes nothing of it: its own client is not slowed down', async (t) => {
+      const r = await start();
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 1000 });
+      try {
+        // Rapid polls by another client: refused, and nothing recorded against the code...
+        for (let i = 0; i < 3; i++) assert.equal((await poll(r.device_code, other)).body.error, 'invalid_grant');
+        // ...so the first poll of its own client is not "too soon".
+        assert.equal((await poll(r.device_code)).body.error, 'authorization_pending', 'its own client is not told to slow down');
+      } finally {
+        t.mock.timers.reset();
+      }
+    });
+
     test('G53, G56: a denial is final: access_denied, and the code cannot be approved afterwards', async (t) => {
       const r = await start();
       const browser = new FormBrowser();

@@ -343,6 +343,10 @@ for (const backend of await backends()) {
       assertInvalidClient(await withAssertion(await sign(es256, { claims: { nbf: now() + 120 } })), 'nbf in the future');
       assert.equal((await withAssertion(await sign(es256, { claims: { exp: now() + 290 } }))).status, 200, 'exp within 5 minutes');
       assert.equal((await withAssertion(await sign(es256, { claims: { iat: undefined } }))).status, 200, 'iat is optional');
+      // RFC 7519 §2: NumericDate values may have a fraction (PostgreSQL once answered 500 to this).
+      const fractional = await sign(es256, { claims: { exp: now() + 60.5 } });
+      assert.equal((await withAssertion(fractional)).status, 200, 'exp with a fraction');
+      assertInvalidClient(await withAssertion(fractional), 'and it is single use too');
     });
 
     test('jti is required and single use: a replay is invalid_client (fosite CVE-2020-15222)', async () => {

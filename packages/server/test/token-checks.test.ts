@@ -5,6 +5,7 @@ import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/grants/toke
 import { LOGOUT_HINT_MAX_EXPIRED_SECONDS } from '../src/http/logout-routes.ts';
 import { signCompact } from '../src/tokens/jws-sign.ts';
 import { sqlite, type TestDatabase } from './helpers/backends.ts';
+import { head, rawExchange } from './helpers/raw-client.ts';
 import { FormBrowser } from './helpers/form-browser.ts';
 import { postForm, startServer, type RunningServer } from './helpers/server.ts';
 import { completeFlow, seedUserFlow, type UserFlowSeed } from './helpers/user-flow.ts';
@@ -181,6 +182,49 @@ describe('token times and the review\'s protocol defects', () => {
       const res = await fetch(`${s.issuer}/userinfo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(res.status, 400);
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="latchkey", error="invalid_request"/);
+    });
+  });
+
+  describe('what the fuzz suite found', () => {
+    const port = () => Number(new URL(s.issuer).port);
+    const basic = () => `Basic ${Buffer.from(`${ordersService[0]}:${ordersService[1]}`).toString('base64')}`;
+
+    test('two Authorization headers are invalid_request (OAuth 2.1 §2.4), at the token endpoint and at userinfo', async () => {
+      const body = 'grant_type=client_credentials&scope=orders%3Aread';
+      const once = await rawExchange(port(), [head('POST', '/token', { Host: '127.0.0.1', 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': String(body.length), Authorization: basic(), Connection: 'close' }) + body], 0, 5000);
+      assert.equal(once.status, 200, 'control');
+      const twice = await rawExchange(
+        port(),
+        [`POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nAuthorization: ${basic()}\r\nAuthorization: Basic Og==\r\nConnection: close\r\n\r\n${body}`],
+        0,
+        5000,
+      );
+      assert.equal(twice.status, 400, twice.response.slice(0, 200));
+      assert.deepEqual(twice.body, { error: 'invalid_request', error_description: 'the Authorization header must not be repeated' });
+      const token = await accessToken();
+      const userinfoTwice = await rawExchange(
+        port(),
+        [`GET /userinfo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer other\r\nConnection: close\r\n\r\n`],
+        0,
+        5000,
+      );
+      assert.equal(userinfoTwice.status, 400);
+      assert.match(userinfoTwice.response, /www-authenticate: Bearer realm="latchkey", error="invalid_request"/i);
+    });
+
+    test('a path that cannot be decoded gets the JSON error shape, without echoing it', async () => {
+      const res = await fetch(`${s.issuer}/%zz`);
+      assert.equal(res.status, 400);
+      const text = await res.text();
+      assert.deepEqual(JSON.parse(text), { error: 'invalid_request', error_description: 'the request path is malformed' });
+      assert.doesNotMatch(text, /FST_|%zz/);
+    });
+
+    test('a parser error answering a HEAD request has no body (RFC 9110 §9.3.2)', async () => {
+      const outcome = await rawExchange(port(), [head('HEAD', '/token', { Host: '127.0.0.1', 'X-Big': 'a'.repeat(20_000) })], 0, 5000);
+      assert.equal(outcome.status, 431);
+      assert.match(outcome.response, /\r\ncontent-length: 0\r\n/i);
+      assert.ok(outcome.response.endsWith('\r\n\r\n'), 'nothing after the head');
     });
   });
 

@@ -32,7 +32,7 @@ export function rejection(
  * Errors Node's HTTP parser meets before the gateway sees a request (headers too large, too slow,
  * malformed), in the same JSON shape as the gateway's other refusals; the connection then closes.
  */
-export function clientErrorReply(error: { code?: string }, socket: Duplex): void {
+export function clientErrorReply(error: { code?: string; rawPacket?: unknown }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, text, description] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -40,7 +40,9 @@ export function clientErrorReply(error: { code?: string }, socket: Duplex): void
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
         : [400, 'Bad Request', 'malformed request'];
-  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  // RFC 9110 §9.3.2: the answer to a HEAD request has no content.
+  const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = head ? '' : JSON.stringify({ error: 'invalid_request', error_description: description });
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +

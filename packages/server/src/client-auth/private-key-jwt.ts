@@ -113,7 +113,9 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
   // RFC 7523 §3 item 7: the server "MAY ensure that JWTs are not replayed by maintaining the set of
   // used "jti" values for the length of time for which the JWT would be considered valid". Here it
   // does, always (fosite CVE-2020-15222). Per client: jti values are unique only per issuer.
-  const fresh = await ctx.storage.replays.use('client_assertion', sha256(JSON.stringify([client.clientId, jti])), payload.exp! + CLOCK_TOLERANCE_SECONDS);
+  // RFC 7519 §2: a NumericDate may have a fraction; the replay record keeps whole seconds, rounded up.
+  const keepUntil = Math.ceil(payload.exp!) + CLOCK_TOLERANCE_SECONDS;
+  const fresh = await ctx.storage.replays.use('client_assertion', sha256(JSON.stringify([client.clientId, jti])), keepUntil);
   if (!fresh) throw fail('client_assertion jti was used before (replay)');
 }
 

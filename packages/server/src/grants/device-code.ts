@@ -34,11 +34,10 @@ export const deviceCodeGrant: GrantHandler = {
     if (deviceCode.length > 200) throw invalid;
     const hash = sha256(deviceCode);
     const now = Math.floor(Date.now() / 1000);
-    const polled = await ctx.storage.deviceCodes.poll(hash, now);
+    // RFC 8628 §3.4: bound to its client; another client learns nothing about it, and changes nothing.
+    const polled = await ctx.storage.deviceCodes.poll(hash, client.clientId, now);
     if (polled.status === 'unknown') throw invalid;
     const code = polled.code;
-    // Checklist G54: bound to its client; another client learns nothing about it.
-    if (code.clientId !== client.clientId) throw invalid;
     if (code.status === 'redeemed') throw new InvalidGrant('the device code was used before');
     if (code.status === 'denied') throw new AccessDenied('the user denied the request');
     if (code.expiresAt <= now) throw new ExpiredToken('the device code has expired');

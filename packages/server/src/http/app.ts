@@ -48,9 +48,12 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     // requests Node applies the keep-alive timeout).
     connectionTimeout: settings.headersTimeoutSeconds * 1000,
     clientErrorHandler: clientErrorReply,
+    // A path Fastify cannot even decode (`/%zz`) gets the same error shape as everything else.
+    frameworkErrors: (error, request, reply) => sendError(new InvalidRequest('the request path is malformed', error.message), request, reply),
   });
   app.addHook('onRequest', async (request) => {
-    request.raw.socket.setTimeout(0);
+    // (An injected test request's socket has no timers.)
+    request.raw.socket.setTimeout?.(0);
   });
 
   // Only form bodies are parsed; any other media type is refused by Fastify and mapped to invalid_request.
@@ -114,7 +117,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = request.body instanceof FormParams ? request.body : undefined;
     try {
-      const claims = await userinfoEndpoint(ctx, { authorization: request.headers.authorization, bodyToken: body?.get('access_token') });
+      const claims = await userinfoEndpoint(ctx, { authorization: authorizationHeader(request), bodyToken: body?.get('access_token') });
       return reply.header('cache-control', 'no-store').send(claims);
     } catch (err) {
       // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code.
@@ -166,7 +169,20 @@ function endpointRequest(request: FastifyRequest): EndpointRequest {
   const query = request.query as Record<string, unknown> | undefined;
   return {
     params: request.body,
-    authorization: request.headers.authorization,
+    authorization: authorizationHeader(request),
     queryNames: query ? Object.keys(query) : [],
   };
+}
+
+/**
+ * The Authorization header, which must come once: Node keeps only the first of several, so a second
+ * one would pass unseen. OAuth 2.1 §2.4: a client "MUST NOT use more than one authentication method in
+ * each request"; RFC 6750 §2 says the same of a bearer token.
+ */
+function authorizationHeader(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders ?? [];
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') seen++;
+  if (seen > 1) throw new InvalidRequest('the Authorization header must not be repeated');
+  return request.headers.authorization;
 }

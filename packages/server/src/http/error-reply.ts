@@ -87,7 +87,7 @@ function send(reply: FastifyReply, error: OAuthError, bearer = false): FastifyRe
  * the same JSON shape as every other error; the connection then closes. Replaces Fastify's default,
  * whose body has another shape.
  */
-export function clientErrorReply(error: { code?: string }, socket: Socket): void {
+export function clientErrorReply(error: { code?: string; rawPacket?: unknown }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   let status = 400;
   let description = 'malformed request';
@@ -98,7 +98,9 @@ export function clientErrorReply(error: { code?: string }, socket: Socket): void
     status = 431;
     description = 'the request headers are too large';
   }
-  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  // RFC 9110 §9.3.2: the answer to a HEAD request has no content.
+  const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = head ? '' : JSON.stringify({ error: 'invalid_request', error_description: description });
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

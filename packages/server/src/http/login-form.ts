@@ -90,7 +90,8 @@ export class LoginForm {
         return { ok: false, reply: this.show(request, reply, retry, 429, error) };
       }
       const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
-      return { ok: false, reply: this.show(request, reply, retry, 401, error) };
+      // 400, not 401: a 401 must carry a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a form has none.
+      return { ok: false, reply: this.show(request, reply, retry, 400, error) };
     }
     // A new session for every login (no session fixation); any previous one ends.
     const previous = readCookie(request.headers.cookie, this.sessionCookie);

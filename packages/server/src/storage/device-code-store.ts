@@ -61,9 +61,15 @@ export class DeviceCodeStore {
    * raises the interval by 5 seconds. One conditional UPDATE per case, so simultaneous polls on
    * several nodes cannot all slip through.
    */
-  async poll(deviceCodeHash: string, now: number): Promise<PollResult> {
+  async poll(deviceCodeHash: string, clientId: string, now: number): Promise<PollResult> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('device_codes').selectAll().where('device_code_hash', '=', deviceCodeHash).executeTakeFirst();
+      // RFC 8628 §3.4: the code is bound to its client; another client's poll touches nothing of it.
+      const row = await trx
+        .selectFrom('device_codes')
+        .selectAll()
+        .where('device_code_hash', '=', deviceCodeHash)
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
       if (!row) return { status: 'unknown' as const };
       const code = toDeviceCode(row);
       const tooSoon = code.lastPolledAt !== null && now - code.lastPolledAt < code.intervalSeconds;

@@ -687,7 +687,7 @@ for (const backend of await backends()) {
 
     // ---- the login form ----
 
-    test('login: a wrong password and an unknown user get the same 401 page, with no hint whether the user exists', async () => {
+    test('login: a wrong password and an unknown user get the same 400 page (a form has no WWW-Authenticate challenge for a 401), with no hint whether the user exists', async () => {
       const user = await newUser('login-same');
       const browser = new FormBrowser();
       const login = await pageFor(browser);
@@ -695,7 +695,7 @@ for (const backend of await backends()) {
       const wrongPassword = await browser.submit(login, form, { values: { username: user.username, password: 'not the password' } });
       const unknownUser = await browser.submit(login, form, { values: { username: 'nobody-here', password: 'not the password' } });
       for (const res of [wrongPassword, unknownUser]) {
-        assert.equal(res.status, 401);
+        assert.equal(res.status, 400);
         assert.equal(sessionCookieOf(res), undefined);
         assert.equal(parse(res.text).querySelector('[role=alert]')?.text, 'Wrong username or password.');
       }
@@ -717,7 +717,7 @@ for (const backend of await backends()) {
         const form = browser.forms(login.text, login.url)[0]!;
         for (let i = 1; i <= 5; i++) {
           const res = await browser.submit(login, form, { values: { username: user.username, password: `wrong password ${i}` } });
-          assert.equal(res.status, 401, `attempt ${i}`);
+          assert.equal(res.status, 400, `attempt ${i}`);
         }
         const sixth = await browser.submit(login, form, { values: { username: user.username, password: PASSWORD } });
         assert.equal(sixth.status, 429);
@@ -785,7 +785,7 @@ for (const backend of await backends()) {
       const res = await browser.submit(login, browser.forms(login.text, login.url)[0]!, {
         values: { username: user.username, password: PASSWORD },
       });
-      assert.equal(res.status, 401);
+      assert.equal(res.status, 400);
       assert.equal(res.headers.get('location'), null);
       assert.equal(sessionCookieOf(res), undefined);
       assert.equal(parse(res.text).querySelector('[role=alert]')?.text, 'This account is disabled.');
