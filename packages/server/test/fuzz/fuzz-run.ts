@@ -5,9 +5,9 @@ import fc from 'fast-check';
  * printed at the start), a request counter the suites assert on, and failures that print what is
  * needed to replay them.
  *
- *   LATCHKEY_FUZZ_SEED=123 npm test -- packages/server/test/fuzz/authorization-server.test.ts
+ *   LATCHKEY_FUZZ_SEED=123 npm test -- packages/server/test/fuzz/token-endpoint.test.ts
  *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='42:3:0' node --import tsx --test \
- *     --test-name-pattern='/token: client_credentials' packages/server/test/fuzz/authorization-server.test.ts
+ *     --test-name-pattern='/token: client_credentials' packages/server/test/fuzz/token-endpoint.test.ts
  *
  * LATCHKEY_FUZZ_PATH (fast-check's `path` of the counterexample, printed with it) replays only the
  * shrunk counterexample of the property the name pattern selects. The requests are the same; the

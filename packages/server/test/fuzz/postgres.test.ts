@@ -1,6 +1,6 @@
 /**
  * The fuzz suite's PostgreSQL share (issue 11): the same generated requests as
- * authorization-server.test.ts, fewer of them, against PostgreSQL, whose text cannot hold NUL and
+ * authorization-server-suite.ts, fewer of them, against PostgreSQL, whose text cannot hold NUL and
  * whose errors differ from SQLite's. Same properties; the tables are compared by content before and
  * after every refused request. Skipped (with the reason) where PostgreSQL is not reachable, except in CI.
  *
