@@ -10,7 +10,7 @@
  * carries the identity or forwarding headers the client forged, nor (except passthrough) its token.
  *
  *   LATCHKEY_FUZZ_SEED=123 npm test -- packages/gateway/test/fuzz.test.ts
- *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='17:2' node --import tsx --test packages/gateway/test/fuzz.test.ts
+ *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='17:2' node --conditions=@latchkey/source --import tsx --test packages/gateway/test/fuzz.test.ts
  */
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';

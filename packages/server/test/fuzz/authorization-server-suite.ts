@@ -11,7 +11,7 @@
  * within the runner's time limit: token-endpoint.test.ts, pages.test.ts and other-endpoints.test.ts.
  * Replay a failure with the seed it prints (and the path, for one property):
  *   LATCHKEY_FUZZ_SEED=123 npm test -- packages/server/test/fuzz/token-endpoint.test.ts
- *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='17:2:1' node --import tsx --test \
+ *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='17:2:1' node --conditions=@latchkey/source --import tsx --test \
  *     --test-name-pattern='/token: client_credentials' packages/server/test/fuzz/token-endpoint.test.ts
  */
 import assert from 'node:assert/strict';

@@ -6,7 +6,7 @@ import fc from 'fast-check';
  * needed to replay them.
  *
  *   LATCHKEY_FUZZ_SEED=123 npm test -- packages/server/test/fuzz/token-endpoint.test.ts
- *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='42:3:0' node --import tsx --test \
+ *   LATCHKEY_FUZZ_SEED=123 LATCHKEY_FUZZ_PATH='42:3:0' node --conditions=@latchkey/source --import tsx --test \
  *     --test-name-pattern='/token: client_credentials' packages/server/test/fuzz/token-endpoint.test.ts
  *
  * LATCHKEY_FUZZ_PATH (fast-check's `path` of the counterexample, printed with it) replays only the
@@ -95,7 +95,7 @@ export async function fuzz<T>(name: string, arbitrary: fc.Arbitrary<T>, numRuns:
     const file = process.argv.find((a) => a.endsWith('.test.ts'))?.replace(`${process.cwd()}/`, '') ?? '<the test file>';
     const replay =
       `replay: LATCHKEY_FUZZ_SEED=${FUZZ_SEED}${FUZZ_SCALE === 1 ? '' : ` LATCHKEY_FUZZ_SCALE=${FUZZ_SCALE}`}${path ? ` LATCHKEY_FUZZ_PATH='${path}'` : ''} ` +
-      `node --import tsx --test --test-name-pattern='${name.replace(/[^\w /:-]/g, '.')}' ${file}`;
+      `node --conditions=@latchkey/source --import tsx --test --test-name-pattern='${name.replace(/[^\w /:-]/g, '.')}' ${file}`;
     console.log(`# fuzz failure in "${name}"\n# ${replay}`);
     const wrapped = new Error(`${name}: property failed (${replay})\n${message}`);
     throw wrapped;
