@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * What the demo registers at Latchkey, in one place: the APIs with their scopes (named
- * `resource:action`, as the article designs them), the clients (one per application and one per
+ * `resource:action`, in the style the project follows for API scopes), the clients (one per application and one per
  * service), and the two demo users.
  */
 

@@ -9,7 +9,7 @@ import { API, INVENTORY, OTHER_API, baseConfig, get, metricValue, startGateway, 
  * The three forwarding modes against a real Latchkey server and real upstreams that echo what they
  * receive: claims (headers plus a gateway JWT the upstream verifies), exchange (RFC 8693, cached),
  * passthrough (explicit, with a warning); and the identity headers a client sends never arriving
- * (checklist K76).
+ * (docs/security.md K76).
  */
 describe('forwarding modes', () => {
   let latchkey: Latchkey;

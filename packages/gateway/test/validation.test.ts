@@ -9,7 +9,7 @@ import { API, baseConfig, get, metricValue, startGateway, startLatchkey, startUp
 
 /**
  * Token validation at the edge, through @latchkey/resource-server, against a real Latchkey server:
- * RFC 6750 answers with `WWW-Authenticate` (checklist K70-K72), unknown keys, rotation picked up
+ * RFC 6750 answers with `WWW-Authenticate` (docs/security.md K70-K72), unknown keys, rotation picked up
  * without a restart, the issuer going away, introspection routes, 405, per-client rate limits, metrics.
  */
 describe('validation at the edge', () => {

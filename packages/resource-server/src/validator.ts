@@ -55,7 +55,7 @@ async function validateToken(config: ResolvedValidatorOptions, keys: JwksCache, 
   return typedClaims(payload, config.requiredClaims);
 }
 
-/** Checklist K74, RFC 8725 §3.1 via Authlib CVE-2025-59420: the size is capped before any decoding. */
+/** docs/security.md K74, RFC 8725 §3.1 via Authlib CVE-2025-59420: the size is capped before any decoding. */
 function checkSize(config: ResolvedValidatorOptions, token: string): void {
   if (typeof token !== 'string') throw new TokenValidationError('malformed', 'the token is not a string');
   if (token.length > config.maxTokenLength) throw new TokenValidationError('size', `longer than ${config.maxTokenLength} characters`);
@@ -84,7 +84,7 @@ function checkAlgorithm(config: ResolvedValidatorOptions, header: ProtectedHeade
 }
 
 /**
- * RFC 8725 §3.10 and checklist K73: keys come from the issuer's JWKS only. A token that carries a key
+ * RFC 8725 §3.10 and docs/security.md K73: keys come from the issuer's JWKS only. A token that carries a key
  * or points at one (`jwk`, `jku`, `x5u`, `x5c`) is refused outright (Authlib CVE-2026-27962).
  */
 function refuseEmbeddedKeys(header: ProtectedHeaderParameters): void {

@@ -8,7 +8,7 @@ import * as fetchAuth from '../src/fetch.ts';
 import { FRAMEWORKS, type RunningApp } from './helpers/apps.ts';
 import { accessClaims, API, signWithServerKey, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
-/** Checklist K70, K71 (RFC 6750 §2, §3) through real HTTP, for each framework. */
+/** docs/security.md K70, K71 (RFC 6750 §2, §3) through real HTTP, for each framework. */
 describe('middleware', () => {
   let db: TestDatabase;
   let l: Latchkey;

@@ -5,7 +5,7 @@ import { backends, type TestDatabase } from './helpers/backends.ts';
 import { basicAuth, postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
 
 /**
- * Client authentication at /token, /introspect and /revoke: checklist D 32-37 and 39 (RFC 6749 §2.3,
+ * Client authentication at /token, /introspect and /revoke: docs/security.md D 32-37 and 39 (RFC 6749 §2.3,
  * §5.2; OAuth 2.1 §2.4; RFC 7591 §2 token_endpoint_auth_method).
  */
 
@@ -273,7 +273,7 @@ for (const backend of await backends()) {
         assert.notEqual(row.secret_rotated_at, null);
       });
 
-      test('secrets are stored as their SHA-256, never in clear (checklist D 39)', async () => {
+      test('secrets are stored as their SHA-256, never in clear (D39)', async () => {
         const kysely = s.server.context.storage.db.kysely;
         const rows = await kysely.selectFrom('clients').selectAll().execute();
         const byId = new Map(rows.map((r) => [r.client_id, r]));

@@ -6,7 +6,7 @@ import { startServer, type RunningServer } from './helpers/server.ts';
 /**
  * CORS for browser-based apps: public metadata and JWKS to anyone; token, revocation, userinfo and
  * device authorization only to the origins of registered redirect URIs, without credentials; never
- * on the authorization endpoint, the pages or introspection (checklist A10). Not storage-dependent:
+ * on the authorization endpoint, the pages or introspection (docs/security.md A10). Not storage-dependent:
  * SQLite only.
  */
 describe('CORS (sqlite)', () => {

@@ -10,7 +10,7 @@ import { PASSWORD } from './helpers/user-flow.ts';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /**
- * RFC 8628 device authorization (checklist G52-G56): the endpoint's response, the verification page
+ * RFC 8628 device authorization (docs/security.md G52-G56): the endpoint's response, the verification page
  * (login, code entry, confirmation with client and scopes, allow or deny), polling with every error
  * of §3.5, binding to the client, single redemption, rate limits on wrong codes.
  */

@@ -53,7 +53,7 @@ for (const backend of await backends()) {
         assert.deepEqual(body.revocation_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
         // RFC 8414 §2: private_key_jwt assertions are signed asymmetrically; none and HS* are refused.
         assert.deepEqual(body.token_endpoint_auth_signing_alg_values_supported, ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519']);
-        // OAuth 2.1 §10.1: the code flow only; checklist B23: S256 only; checklist A12: RFC 9207.
+        // OAuth 2.1 §10.1: the code flow only; docs/security.md B23: S256 only; docs/security.md A12: RFC 9207.
         assert.deepEqual(body.response_types_supported, ['code']);
         assert.deepEqual(body.code_challenge_methods_supported, ['S256']);
         assert.equal(body.authorization_response_iss_parameter_supported, true);

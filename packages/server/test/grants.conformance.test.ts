@@ -6,7 +6,7 @@ import { Storage } from '../src/storage/storage.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
 
-/** The storage under the authorization code grant (checklist C24-C26, C30), on every database. */
+/** The storage under the authorization code grant (docs/security.md C24-C26, C30), on every database. */
 for (const backend of await backends()) {
   describe(`grants and authorization codes (${backend.name})`, { skip: backend.skip }, () => {
     let db: TestDatabase;

@@ -5,7 +5,7 @@ import { checkPkceRequest, verifyPkce } from '../src/grants/pkce.ts';
 
 const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 
-describe('PKCE (checklist B)', () => {
+describe('PKCE (B18-B23)', () => {
   test('RFC 7636 Appendix B: the example verifier answers the example challenge', () => {
     const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
     assert.equal(verifyPkce('E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', verifier), true);

@@ -483,7 +483,7 @@ for (const backend of await backends()) {
       const kysely = s.server.context.storage.db.kysely;
       const count = async () => Number((await kysely.selectFrom('replay_cache').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
       const rows = await kysely.selectFrom('replay_cache').selectAll().execute();
-      assert.ok(rows.every((r) => r.type === 'client_assertion'), 'jti values live under their own type (checklist C31)');
+      assert.ok(rows.every((r) => r.type === 'client_assertion'), 'jti values live under their own type (docs/security.md C31)');
       assert.ok(rows.every((r) => !r.value.includes(clientId)), 'stored hashed');
       const before = await count();
       assert.ok(before > 0);

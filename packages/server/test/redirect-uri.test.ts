@@ -5,7 +5,7 @@ import { checkRedirectUriForRegistration, matchRedirectUri } from '../src/regist
 
 const accepted = (uri: string) => checkRedirectUriForRegistration(uri).ok;
 
-describe('redirect URI registration (checklist A5, A6)', () => {
+describe('redirect URI registration (A5, A6)', () => {
   test('https URIs in canonical form, loopback IP literals over http, and reverse-DNS private schemes are accepted', () => {
     for (const uri of [
       'https://app.example.com/callback',
@@ -90,7 +90,7 @@ describe('redirect URI registration (checklist A5, A6)', () => {
   });
 });
 
-describe('redirect URI matching (checklist A1, A4)', () => {
+describe('redirect URI matching (A1, A4)', () => {
   const registered = ['https://app.example.com/callback', 'http://127.0.0.1/cb?x=1'];
 
   test('exact string comparison: no prefix, no case folding, no normalisation', () => {

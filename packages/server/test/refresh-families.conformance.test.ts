@@ -7,7 +7,7 @@ import { UserRegistry } from '../src/users/user-registry.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';
 
 /**
- * The storage under refresh rotation, grant revocation and consent (checklist F43-F45, C24, I63), on
+ * The storage under refresh rotation, grant revocation and consent (docs/security.md F43-F45, C24, I63), on
  * every database, through two connections where concurrency matters.
  */
 for (const backend of await backends()) {

@@ -5,7 +5,7 @@ import { backends, type TestDatabase } from './helpers/backends.ts';
 import { basicAuth, postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
 
 /**
- * RFC 6749 §5.2 error responses at POST /token (checklist D 32, 33, 35, 36; E 41): the exact error
+ * RFC 6749 §5.2 error responses at POST /token (docs/security.md D32, D33, D35, D36, E41): the exact error
  * code and status, a JSON body, Cache-Control: no-store, and never a 500 or internals.
  */
 

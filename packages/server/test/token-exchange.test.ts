@@ -12,7 +12,7 @@ import { postForm, startServer, storeClient, type RunningServer } from './helper
 import { completeFlow, REDIRECT_URI, seedUserFlow, type UserFlowSeed } from './helpers/user-flow.ts';
 
 /**
- * RFC 8693 token exchange (checklist H57-H60). The seed's microservice pattern 2: the orders service
+ * RFC 8693 token exchange (docs/security.md H57-H60). The microservice pattern of a service acting for its user: the orders service
  * receives Alice's token for the orders API and exchanges it for a token for the notifications API,
  * with Alice still the subject and the orders service recorded as the actor (`act`). Exchange is
  * allowed only by an explicit per-client policy; the new token is never wider than the policy or the
@@ -127,7 +127,7 @@ for (const backend of await backends()) {
       const res = await exchange(ordersService, { subject_token: alice.access_token, resource: NOTIFICATIONS, scope: 'notifications:send' });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.headers.get('cache-control'), 'no-store');
-      // RFC 8693 §2.2.1 (checklist H60): issued_token_type is REQUIRED.
+      // RFC 8693 §2.2.1 (docs/security.md H60): issued_token_type is REQUIRED.
       assert.equal(res.body.issued_token_type, ACCESS_TOKEN_TYPE);
       assert.equal(res.body.token_type, 'Bearer');
       assert.equal(res.body.scope, 'notifications:send');

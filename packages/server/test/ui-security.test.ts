@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { csrfToken, deriveMacKey, verifyCsrfToken } from '../src/ui/csrf.ts';
 import { escapeHtml, PAGE_SECURITY_HEADERS } from '../src/ui/security-headers.ts';
 
-describe('HTML page protections (checklist A17)', () => {
+describe('HTML page protections (A17)', () => {
   test('pages cannot be framed, run no script, and are not cached', () => {
     const csp = PAGE_SECURITY_HEADERS['content-security-policy']!;
     assert.match(csp, /frame-ancestors 'none'/);

@@ -1,6 +1,6 @@
 /**
  * The headers an upstream receives. Identity is what the gateway says it is, never what the client
- * says (checklist K76, RFC 9700 §4.13): every header under the identity prefix is removed, and so are
+ * says (docs/security.md K76, RFC 9700 §4.13): every header under the identity prefix is removed, and so are
  * `Forwarded`, `X-Forwarded-*` and `X-Real-IP` unless the peer is a trusted proxy. Names are compared
  * with `_` read as `-`, because some upstreams (CGI-style servers, frameworks behind them) read
  * `X_Auth_Subject` as `X-Auth-Subject`. The client's `Authorization` never passes as sent: each

@@ -11,7 +11,7 @@ type Key = Awaited<ReturnType<KeySet>>;
  * The issuer's JWK Set, fetched from the metadata's `jwks_uri` and kept:
  * - used for `jwksCacheSeconds`, then fetched again before the next validation;
  * - an unknown `kid` fetches it again at most once per `jwksCooldownSeconds` (RFC 8725 §3.1 via
- *   checklist K73), and every token waiting meanwhile shares that one fetch;
+ *   docs/security.md K73), and every token waiting meanwhile shares that one fetch;
  * - a failed fetch keeps the keys already held (the issuer may be down for a while) and is retried
  *   after the cooldown, never sooner.
  * jose selects and imports the key (createLocalJWKSet): kid, alg, kty, crv and `use` must all match.

@@ -77,7 +77,7 @@ const MAX_NONCE_LENGTH = 500;
 const MAX_LOGIN_HINT_LENGTH = 200;
 
 /**
- * Validates an authorization request (OAuth 2.1 §4.1.1, OIDC Core §3.1.2.1) in the order checklist A3
+ * Validates an authorization request (OAuth 2.1 §4.1.1, OIDC Core §3.1.2.1) in the order docs/security.md A3
  * requires: client and redirect URI first, with failures shown as a page; then everything else, with
  * failures sent back to the now trusted redirect URI.
  */
@@ -113,7 +113,7 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
   if (!client || !client.grantTypes.includes('authorization_code')) {
     throw new AuthorizationPageError('Unknown application', 'The application that sent you here is not registered for sign-in.');
   }
-  // Checklist A1, A2, A4: exact match, else a page and never a redirect.
+  // docs/security.md A1, A2, A4: exact match, else a page and never a redirect.
   const redirectUri = matchRedirectUri(client.redirectUris, presented);
   if (redirectUri === undefined) {
     throw new AuthorizationPageError(
@@ -127,13 +127,13 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
 }
 
 function validateRest(client: Client, params: FormParams) {
-  // Checklist A8: a repeated parameter is invalid_request (FormParams.get throws for it).
+  // docs/security.md A8: a repeated parameter is invalid_request (FormParams.get throws for it).
   for (const name of AUTHORIZATION_PARAMS) params.get(name);
   // OIDC Core §6: request objects are not supported.
   if (params.has('request')) throw new RequestNotSupported('request objects are not supported');
   if (params.has('request_uri')) throw new RequestUriNotSupported('request_uri is not supported');
 
-  // Checklist A7 / OAuth 2.1 §10.1: only the code flow exists.
+  // docs/security.md A7 / OAuth 2.1 §10.1: only the code flow exists.
   const responseType = params.get('response_type');
   if (responseType === undefined) throw new InvalidRequest('the response_type parameter is required');
   if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
@@ -145,7 +145,7 @@ function validateRest(client: Client, params: FormParams) {
   const state = params.get('state');
   if (state !== undefined && state.length > MAX_STATE_LENGTH) throw new InvalidRequest('state is too long');
 
-  // Checklist B18, B19: PKCE with S256 for every client.
+  // docs/security.md B18, B19: PKCE with S256 for every client.
   const pkce = checkPkceRequest(params.get('code_challenge'), params.get('code_challenge_method'));
   if (!pkce.ok) throw new InvalidRequest(pkce.reason);
 

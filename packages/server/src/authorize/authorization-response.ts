@@ -3,7 +3,7 @@ import { safeDescription, type OAuthError } from '../errors.ts';
 /**
  * The URL that sends the browser back to the client (RFC 6749 §4.1.2 and §4.1.2.1): the registered
  * redirect URI with `code` or `error` added to its query, `state` exactly as sent (absent when not
- * sent, checklist A13), and RFC 9207's `iss` in every response, success or error (checklist A12).
+ * sent, docs/security.md A13), and RFC 9207's `iss` in every response, success or error (docs/security.md A12).
  */
 export function authorizationResponseUrl(
   redirectUri: string,

@@ -28,7 +28,7 @@ export async function decideNextStep(
 ): Promise<NextStep> {
   const prompt = request.prompt;
   if (!session || (!justLoggedIn && needsFreshLogin(request, session))) {
-    // Checklist A15: prompt=none without a (fresh enough) session is login_required, without any page.
+    // docs/security.md A15: prompt=none without a (fresh enough) session is login_required, without any page.
     if (prompt.has('none')) throw redirectError(request, new LoginRequired('the user is not logged in'));
     return { step: 'login' };
   }

@@ -6,7 +6,7 @@ import type { AuthorizationRequest } from './authorization-request.ts';
 
 /**
  * Records the grant ("this user allowed this client these scopes") and its authorization code: 256
- * random bits, stored only as a hash (checklist C30), bound to the client, the redirect URI and the
+ * random bits, stored only as a hash (docs/security.md C30), bound to the client, the redirect URI and the
  * PKCE challenge, good for AUTHORIZATION_CODE_TTL_SECONDS. Returns the code.
  */
 export async function issueAuthorizationCode(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {

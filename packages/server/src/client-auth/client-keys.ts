@@ -9,7 +9,7 @@ import { checkJwksUriSyntax } from './jwks-fetch.ts';
 
 /**
  * Algorithms a client assertion may be signed with: asymmetric only. `none` and HS* are refused
- * (checklist D38; jsonwebtoken CVE-2022-23540 and CVE-2022-23541): an HMAC "key" would be a secret
+ * (docs/security.md D38; jsonwebtoken CVE-2022-23540 and CVE-2022-23541): an HMAC "key" would be a secret
  * the server holds, and RFC 7523 client authentication here is by public key. `Ed25519` is RFC 9864's
  * fully-specified name for EdDSA over Ed25519, which oauth4webapi and openid-client send.
  */

@@ -14,7 +14,7 @@ import type { PresentedCredentials } from './presented.ts';
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** An assertion may be valid for at most this long from now (its `exp`); a short life limits replay. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300; // 5 minutes
-/** Assertions longer than this are refused before they are decoded (checklist K74). */
+/** Assertions longer than this are refused before they are decoded (docs/security.md K74). */
 const MAX_ASSERTION_LENGTH = 8 * 1024; // 8 KiB
 /** Longest `jti` accepted; it is stored hashed, so the length only bounds the work. */
 const MAX_JTI_LENGTH = 256;

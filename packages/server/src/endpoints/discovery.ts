@@ -29,9 +29,9 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
-    // Checklist B23: S256 only; plain is refused, so it is not listed.
+    // docs/security.md B23: S256 only; plain is refused, so it is not listed.
     code_challenge_methods_supported: [...PKCE_METHODS],
-    // RFC 9207 §3: every authorization response carries `iss` (checklist A12).
+    // RFC 9207 §3: every authorization response carries `iss` (docs/security.md A12).
     authorization_response_iss_parameter_supported: true,
     // Public clients authenticate with `none` (and PKCE) at the token endpoint.
     token_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],

@@ -19,7 +19,7 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
   request.params.get('token_type_hint');
 
   // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access tokens of the same
-  // grant (checklist I63): the whole family goes.
+  // grant (docs/security.md I63): the whole family goes.
   const family = await refreshFamily(ctx, token);
   if (family) {
     if (family.clientId !== client.clientId) throw new UnauthorizedClient('the token was not issued to this client');

@@ -16,7 +16,7 @@ export class MissingBearerToken extends Error {}
 /**
  * OIDC Core §5.3 UserInfo: the claims of the user the access token stands for, limited by its scopes.
  * The token must be one of ours, unexpired and unrevoked, carry `openid`, and be meant for this
- * endpoint (its `aud` names it). `sub` is the ID token's `sub` (checklist J69).
+ * endpoint (its `aud` names it). `sub` is the ID token's `sub` (docs/security.md J69).
  */
 export async function userinfoEndpoint(ctx: ServerContext, request: UserinfoRequest): Promise<Record<string, unknown>> {
   const token = bearerToken(request);

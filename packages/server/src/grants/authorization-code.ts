@@ -30,7 +30,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const codeHash = sha256(code);
     const found = await ctx.storage.grants.peek(codeHash);
     if (!found) throw invalid;
-    // Checklist 27: a code is bound to the client it was issued to.
+    // docs/security.md C27: a code is bound to the client it was issued to.
     if (found.clientId !== client.clientId) throw invalid;
     // RFC 6749 §4.1.3: redirect_uri must be "identical" to the one of the authorization request.
     const redirectUri = params.get('redirect_uri');

@@ -19,7 +19,7 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /**
  * RFC 8628 §3.4-§3.5: the device polls with its device code. It learns `authorization_pending` until
  * the user decides, `slow_down` (and a 5 s longer interval) when it polls too often, `access_denied`
- * after a denial (final: checklist G56), `expired_token` after the code's lifetime; once approved,
+ * after a denial (final: docs/security.md G56), `expired_token` after the code's lifetime; once approved,
  * one redemption gets the tokens. A device code belongs to the client that asked for it.
  */
 export const deviceCodeGrant: GrantHandler = {

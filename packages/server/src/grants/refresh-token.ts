@@ -37,10 +37,10 @@ export const refreshTokenGrant: GrantHandler = {
     const now = Math.floor(Date.now() / 1000);
     const found = await ctx.storage.refreshTokens.find(tokenHash);
     if (!found) return refuseRowless(ctx, client, presented, now, invalid);
-    // Checklist 46: a refresh token works only for the client it was issued to.
+    // docs/security.md F46: a refresh token works only for the client it was issued to.
     if (found.clientId !== client.clientId) throw invalid;
     if (found.grantRevokedAt !== null || found.expiresAt <= now) throw invalid;
-    // Checklist 48: a disabled (or deleted) user's tokens cannot be refreshed.
+    // docs/security.md F48: a disabled (or deleted) user's tokens cannot be refreshed.
     const user = await ctx.storage.users.findById(found.userId);
     if (!user || user.disabledAt !== null) throw new InvalidGrant('the user is disabled');
 
@@ -59,7 +59,7 @@ export const refreshTokenGrant: GrantHandler = {
     scopesForResources(client, requested ?? granted, params.getAll('resource'));
 
     const successorToken = newRefreshToken(ctx.macKey, found.grantId);
-    // The refresh token keeps the original scope (checklist 47); only this access token narrows.
+    // The refresh token keeps the original scope (docs/security.md F47); only this access token narrows.
     const response = await issueUserTokens(ctx, {
       client,
       grantId: found.grantId,

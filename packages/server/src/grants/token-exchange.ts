@@ -20,7 +20,7 @@ const MAX_DELEGATION_DEPTH = 5;
 /**
  * RFC 8693 token exchange: a service trades an access token it received (the subject token) for one
  * for another API, keeping the subject's `sub` and recording itself (or the actor token's subject) as
- * the actor in `act`. Allowed only by the client's token exchange policy (checklist H57-H60): the new
+ * the actor in `act`. Allowed only by the client's token exchange policy (docs/security.md H57-H60): the new
  * token's audience must be one the policy names, and its scopes are within both the policy's and the
  * subject token's. It never outlives the subject token and, when that token was issued under a user's
  * grant, is revoked with the grant.
@@ -31,7 +31,7 @@ export const tokenExchangeGrant: GrantHandler = {
     checkClient(client);
     const request = parseRequest(params);
     const policies = await ctx.storage.tokenExchange.policiesFor(client.clientId);
-    // Checklist H57 (Keycloak CVE-2022-1245): no policy, no exchange.
+    // docs/security.md H57 (Keycloak CVE-2022-1245): no policy, no exchange.
     if (policies.length === 0) throw new UnauthorizedClient('the client has no token exchange policy');
 
     const subject = await validSubjectToken(ctx, client, request.subjectToken);
@@ -78,7 +78,7 @@ export const tokenExchangeGrant: GrantHandler = {
 
 function checkClient(client: Client): void {
   // RFC 8693 §2.1: "omitting client authentication allows for a compromised token to be leaked via an
-  // STS to other parties." Checklist H57: token exchange requires client authentication.
+  // STS to other parties." docs/security.md H57: token exchange requires client authentication.
   if (client.type !== 'confidential') throw new UnauthorizedClient('public clients cannot exchange tokens');
   if (!client.grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
     throw new UnauthorizedClient('the client is not allowed the token-exchange grant');
@@ -223,7 +223,7 @@ export function selectTarget(
   if (requested !== undefined) {
     for (const s of requested) {
       if (!allowed.includes(s)) throw new InvalidScope('a requested scope is not allowed to this client for the target by its token exchange policy', s.slice(0, 200));
-      // Checklist H60: the scope never exceeds the subject token's.
+      // docs/security.md H60: the scope never exceeds the subject token's.
       if (!subjectScopes.has(s)) throw new InvalidScope('a requested scope is not in the subject token', s.slice(0, 200));
     }
     scope = requested;
@@ -253,7 +253,7 @@ function splitScope(scope: string | undefined): Set<string> {
   return new Set((scope ?? '').split(' ').filter((s) => s !== ''));
 }
 
-/** A token of a user's grant: the user must still be active (as for a refresh, checklist 48). */
+/** A token of a user's grant: the user must still be active (as for a refresh, docs/security.md F48). */
 async function checkGrantUser(ctx: ServerContext, grantId: string): Promise<void> {
   const grant = await ctx.storage.grants.findGrant(grantId);
   if (!grant || grant.revokedAt !== null) throw unacceptable('the subject token is invalid, expired or revoked', 'grant revoked');

@@ -22,7 +22,7 @@ export interface UserTokenRequest {
   /**
    * What to do when the grant turns out revoked while the token is issued: `fail` (refresh: the
    * request is refused), or `answer-revoked` (the code redemption that won a race against its own
-   * replay: it still answers, checklist C26, but with tokens already revoked, checklist C24).
+   * replay: it still answers, docs/security.md C26, but with tokens already revoked, docs/security.md C24).
    */
   onRevokedGrant: 'fail' | 'answer-revoked';
   authTime: number;

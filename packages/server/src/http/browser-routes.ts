@@ -37,7 +37,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   const page = sendPage;
 
   // RFC 9700 §4.12: after a POST carrying credentials, redirect with 303 so the browser does not
-  // send the form again to the next location (checklist A11). 303 is used for every redirect here.
+  // send the form again to the next location (docs/security.md A11). 303 is used for every redirect here.
   const redirect = (reply: FastifyReply, location: string) => reply.header('cache-control', 'no-store').redirect(location, 303);
 
   const pageUrl = (path: string, request: AuthorizationRequest, extra: Record<string, string> = {}) =>
@@ -193,7 +193,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
         return redirect(reply, await approve(ctx, authorization, session));
       }
       if (decision === 'deny') {
-        // RFC 6749 §4.1.2.1 access_denied (checklist A14).
+        // RFC 6749 §4.1.2.1 access_denied (docs/security.md A14).
         const error = new AccessDenied('the user denied the request');
         return redirect(reply, authorizationResponseUrl(authorization.redirectUri, ctx.settings.issuer, authorization.state, { error }));
       }

@@ -7,7 +7,7 @@ import { PATHS } from '../endpoints/paths.ts';
  * the page calls the token endpoint itself). Metadata and the JWKS are public: any origin may read
  * them. The token, revocation, userinfo and device authorization endpoints answer only the origins of
  * registered redirect URIs, without credentials (no cookies cross). The authorization endpoint and
- * the pages never send CORS headers (RFC 9700 §2.6, checklist A10), nor does introspection, which is
+ * the pages never send CORS headers (RFC 9700 §2.6, docs/security.md A10), nor does introspection, which is
  * for servers.
  */
 export function registerCors(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {

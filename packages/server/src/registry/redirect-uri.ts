@@ -1,6 +1,6 @@
 /**
  * Redirect URIs: what registration accepts and how the authorization endpoint matches them. The rules
- * are strict on purpose, because every loose rule elsewhere became an open redirect (checklist A and
+ * are strict on purpose, because every loose rule elsewhere became an open redirect (docs/security.md A and
  * its regressions): exact string matching, canonical form only, no userinfo, no fragments, no
  * dangerous schemes, and a varying port only for loopback IP literals.
  */

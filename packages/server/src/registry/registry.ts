@@ -160,7 +160,7 @@ export class Registry {
     if (input.type === 'public' && grantTypes.includes('client_credentials')) {
       throw new RegistryError('public clients cannot use client_credentials', 'invalid');
     }
-    // RFC 8693 §2.1 and checklist H57: token exchange requires client authentication.
+    // RFC 8693 §2.1 and docs/security.md H57: token exchange requires client authentication.
     if (input.type === 'public' && grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
       throw new RegistryError('public clients cannot use token exchange', 'invalid');
     }
@@ -318,7 +318,7 @@ function checkRefreshGrace(seconds: number | null): number | null {
   return seconds;
 }
 
-/** Registration-time checks of redirect-type URIs (checklist A5, A6): each one exact and safe. */
+/** Registration-time checks of redirect-type URIs (docs/security.md A5, A6): each one exact and safe. */
 function checkUris(uris: string[], what: string): string[] {
   const unique = [...new Set(uris)];
   if (unique.length > 20) throw new RegistryError(`at most 20 ${what}s`, 'invalid');

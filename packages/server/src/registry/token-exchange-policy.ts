@@ -6,7 +6,7 @@ import type { AccessTokenFormat } from './types.ts';
 
 /**
  * What one client may obtain by token exchange (RFC 8693) for one API: tokens whose `aud` is that API,
- * with at most these scopes (checklist H57: exchange is allowed only by an explicit per-client policy).
+ * with at most these scopes (docs/security.md H57: exchange is allowed only by an explicit per-client policy).
  */
 export interface TokenExchangePolicy {
   /** The API's resource identifier: the `resource` or `audience` of the exchange request. */
@@ -25,7 +25,7 @@ export async function allowTokenExchange(storage: Storage, clientId: string, aud
   const client = await storage.clients.find(clientId);
   if (!client) throw new RegistryError(`no client ${clientId}`, 'not_found');
   // RFC 8693 §2.1: "omitting client authentication allows for a compromised token to be leaked via an
-  // STS to other parties." Only clients that authenticate may exchange (checklist H57).
+  // STS to other parties." Only clients that authenticate may exchange (docs/security.md H57).
   if (client.type !== 'confidential') throw new RegistryError('only confidential clients may exchange tokens', 'invalid');
   if (!client.grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
     throw new RegistryError(`the client is not registered for the ${TOKEN_EXCHANGE_GRANT_TYPE} grant`, 'invalid');

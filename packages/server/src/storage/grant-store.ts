@@ -95,7 +95,7 @@ export class GrantStore {
       return { status: 'invalid' };
     }
     // The grant was live when the code was consumed. A replay racing this redemption may revoke it
-    // from now on; this redemption still is the one that won (checklist C26), and the tokens it
+    // from now on; this redemption still is the one that won (docs/security.md C26), and the tokens it
     // issues are revoked with the grant (grants/user-tokens.ts).
     const grant = await this.findGrant(consumed.grant_id);
     if (!grant) return { status: 'invalid' };

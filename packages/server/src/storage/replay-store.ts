@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 
-/** Kinds of single-use values; each its own key space (checklist C31). */
+/** Kinds of single-use values; each its own key space (docs/security.md C31). */
 export type ReplayType = 'client_assertion';
 
 /**

@@ -3,7 +3,7 @@ import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
 import type { Database } from './schema.ts';
 import { toIntOrNull } from './values.ts';
 
-/** Token exchange policies (RFC 8693, checklist H57), and the grant a subject token came from. */
+/** Token exchange policies (RFC 8693, docs/security.md H57), and the grant a subject token came from. */
 export class TokenExchangeStore {
   constructor(private readonly db: Kysely<Database>) {}
 

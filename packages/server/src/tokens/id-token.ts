@@ -21,7 +21,7 @@ export interface IdTokenRequest {
 
 /**
  * OIDC Core §2 and §3.1.3.6: an ID token for the client. `typ` is `JWT`, never `at+jwt`, so an ID
- * token can never pass as an access token (RFC 9068 §4, checklist 72).
+ * token can never pass as an access token (RFC 9068 §4, docs/security.md K72).
  */
 export async function issueIdToken(ring: KeyRing, request: IdTokenRequest): Promise<string> {
   const signer = await ring.signer(request.alg);

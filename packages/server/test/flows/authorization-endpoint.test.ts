@@ -267,7 +267,7 @@ for (const backend of await backends()) {
         redirectUris: ['https://other.example/cb'],
       });
       // Every one of these is also wrong in other ways (response_type=token, no PKCE, a bad scope,
-      // prompt=none without a session): checklist A3 says client and redirect URI are checked first.
+      // prompt=none without a session): docs/security.md A3 says client and redirect URI are checked first.
       const alsoWrong: Record<string, ParamValue>[] = [
         {},
         { response_type: 'token' },

@@ -7,7 +7,7 @@ import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from '../he
 import { startServer, TEST_SECRET, type RunningServer } from '../helpers/server.ts';
 
 /**
- * What client registration accepts (checklist A5, A6, and the grant and scope rules of OIDC clients),
+ * What client registration accepts (docs/security.md A5, A6, and the grant and scope rules of OIDC clients),
  * through `Registry.createClient` for the many cases and through `latchkey clients create` for a few.
  */
 

@@ -17,7 +17,7 @@ import {
 } from '../helpers/user-flow.ts';
 
 /**
- * The authorization code grant at the token endpoint (checklist B18-B23 and C24-C31): PKCE, single use,
+ * The authorization code grant at the token endpoint (docs/security.md B18-B23 and C24-C31): PKCE, single use,
  * binding to client and redirect URI, expiry, storage by hash, and the token response itself.
  */
 
@@ -147,7 +147,7 @@ for (const backend of await backends()) {
         // RFC 7636 §4.6: "If the values are not equal, an error response indicating "invalid_grant" ... MUST be returned."
         assertInvalidGrant(await redeemPublic(code, attempt), `verifier ${what}`);
       }
-      // OAuth 2.1 §7.5.2 (checklist C25): the failed attempts consumed nothing.
+      // OAuth 2.1 §7.5.2 (docs/security.md C25): the failed attempts consumed nothing.
       assertTokens(await redeemPublic(code, verifier), 'the right verifier after the failed attempts');
     });
 
@@ -251,7 +251,7 @@ for (const backend of await backends()) {
     });
 
     /**
-     * 20 redemptions of one code at once (checklist C26), in `rounds` rounds. Each one passes client
+     * 20 redemptions of one code at once (docs/security.md C26), in `rounds` rounds. Each one passes client
      * authentication, the redirect URI and PKCE (authorization-code.ts); then GrantStore.redeem runs one
      * atomic `UPDATE ... WHERE consumed_at IS NULL`, so exactly one request consumes the code. Every other
      * one finds it consumed (status 'replayed') and, as for any valid second redemption (C24), revokes the

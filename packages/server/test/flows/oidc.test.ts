@@ -20,7 +20,7 @@ import {
 } from '../helpers/user-flow.ts';
 
 /**
- * Checklist J 66-69 and RP-initiated logout: discovery, the JWKS, ID tokens verified as a relying party
+ * docs/security.md J 66-69 and RP-initiated logout: discovery, the JWKS, ID tokens verified as a relying party
  * would (jose with the remote JWKS), the UserInfo endpoint's RFC 6750 behaviour, and /logout.
  */
 

@@ -11,7 +11,7 @@ import { postForm, startServer, type RunningServer } from '../helpers/server.ts'
 import { exchangeCode, PASSWORD, REDIRECT_URI, runAuthorization, seedUserFlow, type AuthorizeOptions, type UserFlowSeed } from '../helpers/user-flow.ts';
 
 /**
- * Checklist F 43-51 and I63: refresh-token rotation, reuse detection, the grace window for a lost
+ * docs/security.md F 43-51 and I63: refresh-token rotation, reuse detection, the grace window for a lost
  * response, scope narrowing, revocation and the ID token on refresh, over HTTP on both backends.
  */
 

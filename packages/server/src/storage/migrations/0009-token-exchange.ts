@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 
 /**
  * Token exchange (RFC 8693): which client may exchange tokens for which API, with which scopes. One
- * row per allowed scope; a client with no row may not exchange at all (checklist H57). Deleting the
+ * row per allowed scope; a client with no row may not exchange at all (docs/security.md H57). Deleting the
  * client, the API or the scope deletes the permission with it.
  *
  * Opaque access tokens keep the `act` claim (RFC 8693 §4.1) of an exchanged token, as JSON.

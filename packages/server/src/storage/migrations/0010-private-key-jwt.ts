@@ -12,7 +12,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('clients').addColumn('jwks', 'text').execute();
   await db.schema.alterTable('clients').addColumn('jwks_uri', 'varchar(2000)').execute();
 
-  // Single-use values by type (checklist C31: codes, request_uri, device_code and jti never share
+  // Single-use values by type (docs/security.md C31: codes, request_uri, device_code and jti never share
   // keys), each kept until the credential it was taken from has expired; the janitor purges the rest.
   await db.schema
     .createTable('replay_cache')
