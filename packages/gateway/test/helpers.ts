@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { TOKEN_EXCHANGE_GRANT_TYPE } from '../../server/src/grants/token-exchange.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../../server/src/registry/grant-types.ts';
 import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
 import { FormBrowser } from '../../server/test/helpers/form-browser.ts';
 import { postForm, startServer, type RunningServer } from '../../server/test/helpers/server.ts';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Settings } from './config/defaults.ts';
+import type { IssuerUrls } from './config/issuer-urls.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -15,9 +16,8 @@ export interface ServerContext {
    * tags. Each use puts its own label in front of what it signs.
    */
   macKey: Buffer;
-}
-
-/** The URL of an endpoint under the issuer (the issuer may have a path). */
-export function endpointUrl(settings: Settings, path: string): string {
-  return `${settings.issuer}${path}`;
+  /** The issuer's URLs: its path prefix, whether it is https, each endpoint's URL. */
+  urls: IssuerUrls;
+  /** Now, in whole seconds since the epoch: the one clock of the server (lib/clock.ts). */
+  now(): number;
 }

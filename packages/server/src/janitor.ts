@@ -1,3 +1,4 @@
+import { nowSeconds } from './lib/clock.ts';
 import { AUTHORIZATION_CODE_TTL_SECONDS } from './config/defaults.ts';
 import type { ServerContext } from './context.ts';
 import { ACCOUNT_FAILURES_KEPT_SECONDS } from './users/authenticate-user.ts';
@@ -37,7 +38,7 @@ export class Janitor {
     clearInterval(this.timer);
   }
 
-  async runOnce(now = Math.floor(Date.now() / 1000)): Promise<{ revocations: number; opaqueTokens: number; keys: number }> {
+  async runOnce(now = nowSeconds()): Promise<{ revocations: number; opaqueTokens: number; keys: number }> {
     const { storage } = this.ctx;
     const revocations = await drain((limit) => storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, limit));
     const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));

@@ -12,6 +12,8 @@ import { resolveSecret } from './keys/secret.ts';
 import { createLogger } from './logger.ts';
 import { Storage } from './storage/storage.ts';
 import { deriveMacKey } from './ui/csrf.ts';
+import { issuerUrls } from './config/issuer-urls.ts';
+import { nowSeconds } from './lib/clock.ts';
 
 export interface LatchkeyServer {
   context: ServerContext;
@@ -33,8 +35,8 @@ export async function createServer(
   const context = await openContext(settings, logger);
   // Rotation (possibly run from the CLI with other settings) keeps old keys for the longest lifetime
   // any node issues: publish ours.
-  await context.storage.facts.raiseTo(MAX_ACCESS_TOKEN_TTL_FACT, settings.accessTokenTtlSeconds, Math.floor(Date.now() / 1000));
-  await context.storage.facts.raiseTo(MAX_KEY_CACHE_FACT, settings.keyCacheSeconds, Math.floor(Date.now() / 1000));
+  await context.storage.facts.raiseTo(MAX_ACCESS_TOKEN_TTL_FACT, settings.accessTokenTtlSeconds, nowSeconds());
+  await context.storage.facts.raiseTo(MAX_KEY_CACHE_FACT, settings.keyCacheSeconds, nowSeconds());
   const app = buildApp(context);
   const janitor = new Janitor(context);
   janitor.start();
@@ -77,7 +79,7 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   try {
     const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);
     await keys.initialize();
-    return { settings, storage, keys, logger, macKey: deriveMacKey(secret) };
+    return { settings, storage, keys, logger, macKey: deriveMacKey(secret), urls: issuerUrls(settings.issuer), now: nowSeconds };
   } catch (err) {
     await storage.close();
     throw err;

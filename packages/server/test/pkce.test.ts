@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { checkPkceRequest, verifyPkce } from '../src/grants/pkce.ts';
+import { checkPkceRequest, verifyPkce } from '../src/authorize/pkce.ts';
 
 const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/grants/token-exchange.ts';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/registry/grant-types.ts';
 import { LOGOUT_HINT_MAX_EXPIRED_SECONDS } from '../src/http/logout-routes.ts';
 import { signCompact } from '../src/tokens/jws-sign.ts';
 import { sqlite, type TestDatabase } from './helpers/backends.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/grants/token-exchange.ts';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/registry/grant-types.ts';
 import { signCompact } from '../src/tokens/jws-sign.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
 import { backends, type TestDatabase } from './helpers/backends.ts';

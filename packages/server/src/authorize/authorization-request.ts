@@ -7,8 +7,8 @@ import {
   RequestUriNotSupported,
   UnsupportedResponseType,
 } from '../errors.ts';
-import { checkPkceRequest } from '../grants/pkce.ts';
-import type { FormParams } from '../http/form-params.ts';
+import { checkPkceRequest } from './pkce.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import { SCOPE_TOKEN } from '../lib/syntax.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 import { matchRedirectUri } from '../registry/redirect-uri.ts';

@@ -27,7 +27,7 @@ export async function decideNextStep(
   justLoggedIn: boolean,
 ): Promise<NextStep> {
   const prompt = request.prompt;
-  if (!session || (!justLoggedIn && needsFreshLogin(request, session))) {
+  if (!session || (!justLoggedIn && needsFreshLogin(request, session, ctx.now()))) {
     // docs/security.md A15: prompt=none without a (fresh enough) session is login_required, without any page.
     if (prompt.has('none')) throw redirectError(request, new LoginRequired('the user is not logged in'));
     return { step: 'login' };
@@ -43,8 +43,7 @@ export async function decideNextStep(
  * OIDC Core §3.1.2.1: `prompt=login` asks for a login during this request, and `max_age` for one no
  * older than that many seconds. The login form proves the first (browser-routes.ts, login proof).
  */
-export function needsFreshLogin(request: AuthorizationRequest, session: Session): boolean {
-  const now = Math.floor(Date.now() / 1000);
+export function needsFreshLogin(request: AuthorizationRequest, session: Session, now: number): boolean {
   return request.prompt.has('login') || (request.maxAge !== undefined && session.authTime + request.maxAge < now);
 }
 

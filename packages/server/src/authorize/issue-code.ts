@@ -11,7 +11,7 @@ import type { AuthorizationRequest } from './authorization-request.ts';
  */
 export async function issueAuthorizationCode(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
   const code = randomToken(32);
-  const now = Math.floor(Date.now() / 1000);
+  const now = ctx.now();
   const grantId = randomId128();
   const scope = request.scope.join(' ');
   await ctx.storage.grants.createWithCode(

@@ -1,5 +1,5 @@
 import type { ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
-import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
+import type { TokenExchangePolicy } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readJwksFile } from './jwks-file.ts';
 import { withContext } from './with-context.ts';

@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { pickSigner, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.ts';
 import { keyRetentionSeconds } from '../server.ts';
 import type { StoredSigningKey } from '../storage/signing-key-store.ts';
@@ -12,7 +13,7 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
     switch (sub) {
       case 'list': {
         const keys = await ctx.storage.signingKeys.listAll();
-        const now = Math.floor(Date.now() / 1000);
+        const now = nowSeconds();
         const rows = keys.map((k) => ({
           kid: k.kid,
           alg: k.alg,

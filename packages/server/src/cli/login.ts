@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -114,7 +115,7 @@ export async function loginCommand(args: CommandArgs): Promise<number> {
         ...(body.refresh_token ? { refresh_token: String(body.refresh_token) } : {}),
         ...(body.id_token ? { id_token: String(body.id_token) } : {}),
         scope: String(body.scope ?? ''),
-        expires_at: Math.floor(Date.now() / 1000) + Number(body.expires_in ?? 0),
+        expires_at: nowSeconds() + Number(body.expires_in ?? 0),
       };
       save(file, stored);
       print(args, { logged_in: true, token_file: file, scope: stored.scope }, `Logged in. Tokens saved to ${file}`);
@@ -136,7 +137,7 @@ export async function loginCommand(args: CommandArgs): Promise<number> {
 /** A usable access token from the stored ones, refreshed (and saved, rotated) when it expired. */
 async function freshTokens(args: CommandArgs, file: string): Promise<StoredTokens> {
   const stored = load(file);
-  if (stored.expires_at - 30 > Math.floor(Date.now() / 1000)) return stored;
+  if (stored.expires_at - 30 > nowSeconds()) return stored;
   if (!stored.refresh_token) throw new Error('the access token expired and there is no refresh token; run latchkey login again');
   const refreshed = await postForm(stored.token_endpoint, { grant_type: 'refresh_token', refresh_token: stored.refresh_token, client_id: stored.client_id });
   if (refreshed.status !== 200) throw new Error(`the session ended (${describeError(refreshed.body)}); run latchkey login again`);
@@ -146,7 +147,7 @@ async function freshTokens(args: CommandArgs, file: string): Promise<StoredToken
     access_token: String(body.access_token),
     ...(body.refresh_token ? { refresh_token: String(body.refresh_token) } : {}),
     ...(body.id_token ? { id_token: String(body.id_token) } : {}),
-    expires_at: Math.floor(Date.now() / 1000) + Number(body.expires_in ?? 0),
+    expires_at: nowSeconds() + Number(body.expires_in ?? 0),
   };
   save(file, next);
   return next;

@@ -1,5 +1,5 @@
 import { InvalidClient, InvalidRequest } from '../errors.ts';
-import type { FormParams } from '../http/form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import { matchesHash, sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import type { ServerContext } from '../context.ts';

@@ -1,4 +1,4 @@
-import type { FormParams } from '../http/form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import type { PresentedCredentials } from './presented.ts';
 
 /** RFC 6749 §2.3.1: `client_id` and `client_secret` in the request body. */

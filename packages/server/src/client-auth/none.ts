@@ -1,4 +1,4 @@
-import type { FormParams } from '../http/form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import type { PresentedCredentials } from './presented.ts';
 
 /** A public client identifies itself with `client_id` alone (RFC 6749 §2.3, OAuth 2.1 §2.4). */

@@ -1,9 +1,8 @@
 import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
-import { endpointUrl, type ServerContext } from '../context.ts';
-import { PATHS } from '../endpoints/paths.ts';
+import type { ServerContext } from '../context.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
-import type { FormParams } from '../http/form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import { CLIENT_ASSERTION_ALGORITHMS, verificationKeys } from './client-keys.ts';
@@ -70,7 +69,7 @@ function jwksCacheOf(ctx: ServerContext): JwksUriCache {
 export async function verifyClientAssertion(ctx: ServerContext, client: Client, assertion: string): Promise<void> {
   const fail = (detail: string) => new InvalidClient('client authentication failed', detail);
   const issuer = ctx.settings.issuer;
-  const tokenEndpoint = endpointUrl(ctx.settings, PATHS.token);
+  const tokenEndpoint = ctx.urls.endpoint('token');
   // The audiences this server answers to. Only these two: an assertion made for another endpoint
   // (introspection, revocation) still names the server, by its issuer or token endpoint.
   const ours = [issuer, tokenEndpoint];
@@ -95,7 +94,7 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
     // A key that cannot be fetched, a bad signature, a wrong claim: the client is not authenticated.
     throw fail(`client_assertion refused: ${(err as Error).message}`);
   }
-  const now = Math.floor(Date.now() / 1000);
+  const now = ctx.now();
   // An audience list naming anyone else too makes the assertion usable there as well: refused, so an
   // assertion the client made for another server can never be played here, nor ours there.
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];

@@ -1,14 +1,12 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
-import { endpointUrl } from '../context.ts';
 import { generateUserCode, normalizeUserCode, userCodeHash } from '../device/user-code.ts';
 import { InvalidScope, UnauthorizedClient } from '../errors.ts';
-import { DEVICE_CODE_GRANT } from '../grants/device-code.ts';
+import { DEVICE_CODE_GRANT } from '../registry/grant-types.ts';
 import { parseScope } from '../grants/select-audience.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
-import { PATHS } from './paths.ts';
 
 /** RFC 8628 §3.2: how long the codes live and how often the device may poll. */
 export const DEVICE_CODE_TTL_SECONDS = 600;
@@ -39,7 +37,7 @@ export async function deviceAuthorizationEndpoint(ctx: ServerContext, request: E
   for (const s of scope) {
     if (!allowed.has(s)) throw new InvalidScope('a requested scope is unknown or not allowed to this client', s.slice(0, 200));
   }
-  const now = Math.floor(Date.now() / 1000);
+  const now = ctx.now();
   const deviceCode = randomToken(32);
   // A user code is unique among live requests; on the rare collision, draw again.
   for (let attempt = 0; ; attempt++) {
@@ -54,7 +52,7 @@ export async function deviceAuthorizationEndpoint(ctx: ServerContext, request: E
         expiresAt: now + DEVICE_CODE_TTL_SECONDS,
         intervalSeconds: DEVICE_POLL_INTERVAL_SECONDS,
       });
-      const verificationUri = endpointUrl(ctx.settings, PATHS.device);
+      const verificationUri = ctx.urls.endpoint('device');
       return {
         device_code: deviceCode,
         user_code: userCode,

@@ -1,29 +1,26 @@
 import { CLIENT_ASSERTION_ALGORITHMS } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import type { ServerContext } from '../context.ts';
-import { endpointUrl } from '../context.ts';
 import { GRANTS } from '../grants/index.ts';
-import { PATHS } from './paths.ts';
-import { PKCE_METHODS } from '../grants/pkce.ts';
+import { PKCE_METHODS } from '../authorize/pkce.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 
 
-export { PATHS } from './paths.ts';
 
 /**
  * RFC 8414 §2 authorization server metadata, derived from what this server actually does: every grant
  * type, method and algorithm listed is one it accepts, and nothing it refuses is listed.
  */
 export async function serverMetadata(ctx: ServerContext): Promise<Record<string, unknown>> {
-  const { settings } = ctx;
+  const { settings, urls } = ctx;
   const grantTypes = [...GRANTS.keys()];
   const apiScopes = await ctx.storage.resources.allScopeNames();
   return {
     // RFC 8414 §3.3: the issuer value returned MUST be identical to the issuer identifier.
     issuer: settings.issuer,
-    authorization_endpoint: endpointUrl(settings, PATHS.authorization),
-    token_endpoint: endpointUrl(settings, PATHS.token),
-    jwks_uri: endpointUrl(settings, PATHS.jwks),
+    authorization_endpoint: urls.endpoint('authorization'),
+    token_endpoint: urls.endpoint('token'),
+    jwks_uri: urls.endpoint('jwks'),
     scopes_supported: [...OIDC_SCOPES, ...apiScopes],
     // OAuth 2.1 §10.1: the code flow only.
     response_types_supported: ['code'],
@@ -38,11 +35,11 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     // RFC 8414 §2: the algorithms private_key_jwt assertions may be signed with (never none or HS*).
     token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
     // RFC 8628 §4.
-    device_authorization_endpoint: endpointUrl(settings, PATHS.deviceAuthorization),
-    introspection_endpoint: endpointUrl(settings, PATHS.introspection),
+    device_authorization_endpoint: urls.endpoint('deviceAuthorization'),
+    introspection_endpoint: urls.endpoint('introspection'),
     introspection_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS],
     introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
-    revocation_endpoint: endpointUrl(settings, PATHS.revocation),
+    revocation_endpoint: urls.endpoint('revocation'),
     // RFC 7009 §2.1: public clients revoke their own tokens by client_id.
     revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
     revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
@@ -53,11 +50,11 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
  * OpenID Connect Discovery 1.0 §3: the same truthful document with the OpenID Connect members.
  */
 export async function openIdConfiguration(ctx: ServerContext): Promise<Record<string, unknown>> {
-  const { settings } = ctx;
+  const { urls } = ctx;
   return {
     ...(await serverMetadata(ctx)),
-    userinfo_endpoint: endpointUrl(settings, PATHS.userinfo),
-    end_session_endpoint: endpointUrl(settings, PATHS.endSession),
+    userinfo_endpoint: urls.endpoint('userinfo'),
+    end_session_endpoint: urls.endpoint('endSession'),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'azp', 'name', 'preferred_username', 'email', 'email_verified'],

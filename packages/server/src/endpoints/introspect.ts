@@ -1,6 +1,6 @@
 import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
-import type { ActClaim } from '../tokens/access-token.ts';
+import type { ActClaim } from '../registry/types.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 

@@ -23,7 +23,7 @@ export async function revocationEndpoint(ctx: ServerContext, request: EndpointRe
   const family = await refreshFamily(ctx, token);
   if (family) {
     if (family.clientId !== client.clientId) throw new UnauthorizedClient('the token was not issued to this client');
-    await ctx.storage.grants.revokeGrant(family.grantId, Math.floor(Date.now() / 1000));
+    await ctx.storage.grants.revokeGrant(family.grantId, ctx.now());
     return;
   }
   const found = await findOwnAccessToken(ctx, token);

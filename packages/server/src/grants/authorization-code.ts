@@ -1,9 +1,8 @@
 import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
-import type { ServerContext } from '../context.ts';
 import type { GrantHandler } from './grant.ts';
-import { verifyPkce } from './pkce.ts';
+import { verifyPkce } from '../authorize/pkce.ts';
 import { startRefreshFamily } from './refresh-family.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
 import { issueUserTokens, scopesForResources } from './user-tokens.ts';
@@ -45,7 +44,7 @@ export const authorizationCodeGrant: GrantHandler = {
     // RFC 8707: a resource outside what the user granted fails here, before the code is spent.
     scopesForResources(client, found.scope.split(' '), params.getAll('resource'));
 
-    const now = Math.floor(Date.now() / 1000);
+    const now = ctx.now();
     const redemption = await ctx.storage.grants.redeem(codeHash, now);
     if (redemption.status === 'replayed') {
       // OAuth 2.1 §4.1.3: "If an authorization code is used more than once, the authorization server

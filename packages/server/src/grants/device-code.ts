@@ -8,13 +8,11 @@ import {
   UnauthorizedClient,
 } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
+import { DEVICE_CODE_GRANT } from '../registry/grant-types.ts';
 import { startRefreshFamily } from './refresh-family.ts';
 import type { GrantHandler } from './grant.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
 import { issueUserTokens, scopesForResources } from './user-tokens.ts';
-
-/** RFC 8628 §3.4: the device code grant type. Registration also takes the alias `device_code`. */
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /**
  * RFC 8628 §3.4-§3.5: the device polls with its device code. It learns `authorization_pending` until
@@ -33,7 +31,7 @@ export const deviceCodeGrant: GrantHandler = {
     const invalid = new InvalidGrant('the device code is invalid or was issued to another client');
     if (deviceCode.length > 200) throw invalid;
     const hash = sha256(deviceCode);
-    const now = Math.floor(Date.now() / 1000);
+    const now = ctx.now();
     // RFC 8628 §3.4: bound to its client; another client learns nothing about it, and changes nothing.
     const polled = await ctx.storage.deviceCodes.poll(hash, client.clientId, now);
     if (polled.status === 'unknown') throw invalid;

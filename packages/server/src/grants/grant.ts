@@ -1,5 +1,5 @@
 import type { ServerContext } from '../context.ts';
-import type { FormParams } from '../http/form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import type { Client } from '../registry/types.ts';
 import type { TokenResponse } from './token-response.ts';
 

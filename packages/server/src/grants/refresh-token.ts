@@ -34,7 +34,7 @@ export const refreshTokenGrant: GrantHandler = {
     const invalid = new InvalidGrant('the refresh token is invalid, expired or revoked');
     if (presented.length > MAX_REFRESH_TOKEN_LENGTH) throw invalid;
     const tokenHash = sha256(presented);
-    const now = Math.floor(Date.now() / 1000);
+    const now = ctx.now();
     const found = await ctx.storage.refreshTokens.find(tokenHash);
     if (!found) return refuseRowless(ctx, client, presented, now, invalid);
     // docs/security.md F46: a refresh token works only for the client it was issued to.

@@ -1,18 +1,14 @@
 import type { ServerContext } from '../context.ts';
 import { InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from '../errors.ts';
-import type { FormParams } from '../http/form-params.ts';
-import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
+import type { FormParams } from '../lib/form-params.ts';
+import type { TokenExchangePolicy } from '../registry/types.ts';
 import type { AccessTokenFormat, Client } from '../registry/types.ts';
-import { issueAccessToken, type AccessTokenClaims, type ActClaim } from '../tokens/access-token.ts';
+import { issueAccessToken, type AccessTokenClaims } from '../tokens/access-token.ts';
+import type { ActClaim } from '../registry/types.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../registry/grant-types.ts';
 import type { GrantHandler } from './grant.ts';
 import { parseScope } from './select-audience.ts';
-
-/** RFC 8693 §2.1: the grant type of a token exchange. */
-export const TOKEN_EXCHANGE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-
-/** RFC 8693 §3: the only token type Latchkey takes and issues, its own access tokens. */
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** Actors of a delegation chain (RFC 8693 §4.1, nested `act`) one token may carry at most. */
 const MAX_DELEGATION_DEPTH = 5;
@@ -42,7 +38,7 @@ export const tokenExchangeGrant: GrantHandler = {
 
     const grantId = await ctx.storage.tokenExchange.grantOfAccessToken(subject.jti);
     if (grantId !== undefined) await checkGrantUser(ctx, grantId);
-    const now = Math.floor(Date.now() / 1000);
+    const now = ctx.now();
     // An exchanged token never outlives its subject token, so a chain of exchanges cannot extend it.
     const ttlSeconds = Math.min(target.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds, subject.exp - now);
     if (ttlSeconds <= 0) throw unacceptable('the subject token is invalid, expired or revoked', 'expired meanwhile');

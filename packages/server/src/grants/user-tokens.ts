@@ -1,6 +1,4 @@
 import type { ServerContext } from '../context.ts';
-import { endpointUrl } from '../context.ts';
-import { PATHS } from '../endpoints/paths.ts';
 import { InvalidGrant, InvalidScope, InvalidTarget } from '../errors.ts';
 import type { Client } from '../registry/types.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
@@ -62,7 +60,7 @@ export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequ
   if (!live) {
     if (request.onRevokedGrant === 'fail') throw new InvalidGrant('the grant has been revoked');
     // The revocation ran before this token was recorded: revoke again, which now includes it.
-    await ctx.storage.grants.revokeGrant(request.grantId, Math.floor(Date.now() / 1000));
+    await ctx.storage.grants.revokeGrant(request.grantId, ctx.now());
   }
   const response: TokenResponse = {
     access_token: issued.token,
@@ -106,5 +104,5 @@ export function scopesForResources(client: Client, scope: readonly string[], res
 
 /** The `aud` that lets an access token call the userinfo endpoint. */
 export function userinfoAudience(ctx: ServerContext): string {
-  return endpointUrl(ctx.settings, PATHS.userinfo);
+  return ctx.urls.endpoint('userinfo');
 }

@@ -1,6 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { PATHS, openIdConfiguration, serverMetadata } from '../endpoints/discovery.ts';
+import { openIdConfiguration, serverMetadata } from '../endpoints/discovery.ts';
+import { PATHS } from '../config/paths.ts';
 import type { EndpointRequest } from '../endpoints/endpoint-request.ts';
 import { introspectionEndpoint } from '../endpoints/introspect.ts';
 import { revocationEndpoint } from '../endpoints/revoke.ts';
@@ -16,7 +17,7 @@ import { clientErrorReply, sendError } from './error-reply.ts';
 import { formBodyParser } from './form-body.ts';
 import { sendErrorPage } from './page-reply.ts';
 import { trustedProxies } from '../config/load.ts';
-import { FormParams } from './form-params.ts';
+import { FormParams } from '../lib/form-params.ts';
 
 /** Fastify's trustProxy: the hops or proxies of LATCHKEY_TRUSTED_PROXIES, else LATCHKEY_TRUST_PROXY. */
 function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -60,105 +61,94 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', formBodyParser(settings.bodyLimitBytes, settings.bodyTimeoutSeconds * 1000));
 
-  const issuerPath = new URL(settings.issuer).pathname.replace(/\/$/, '');
-  // The pages a person sees answer errors with a page; every other endpoint with RFC 6749 JSON.
-  const pages = new Set(
-    [PATHS.authorization, PATHS.login, PATHS.consent, PATHS.device, `${PATHS.device}/login`, PATHS.endSession].map((p) => `${issuerPath}${p}`),
-  );
-  app.setErrorHandler((error, request, reply) =>
-    pages.has(request.routeOptions.url ?? '') ? sendErrorPage(request, reply, error, `${issuerPath}/assets`) : sendError(error, request, reply),
-  );
+  const prefix = ctx.urls.pathPrefix;
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });
   });
-
-  registerCors(app, ctx, issuerPath);
+  registerCors(app, ctx);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ok = await ctx.storage.ping();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'database unavailable' });
   });
-
   // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
-  app.get(`/.well-known/oauth-authorization-server${issuerPath}`, async (_request, reply) =>
+  app.get(`/.well-known/oauth-authorization-server${prefix}`, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(await serverMetadata(ctx)),
   );
+
+  // Every other route is under the issuer's path.
+  app.register(async (documents) => registerDocuments(documents, ctx), { prefix });
+  app.register(async (protocol) => registerProtocolEndpoints(protocol, ctx), { prefix });
+  app.register(
+    async (pages) => {
+      // The pages a person sees answer errors with a page; every other endpoint with RFC 6749 JSON.
+      pages.setErrorHandler((error, request, reply) => sendErrorPage(request, reply, error, `${prefix}/assets`));
+      registerBrowserRoutes(pages, ctx);
+      registerLogoutRoutes(pages, ctx);
+      registerDeviceRoutes(pages, ctx);
+    },
+    { prefix },
+  );
+  return app;
+}
+
+/** Public documents: discovery and the JWKS, cacheable for five minutes. */
+function registerDocuments(app: FastifyInstance, ctx: ServerContext): void {
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (reply.statusCode === 200) reply.header('cache-control', 'public, max-age=300');
+    return payload;
+  });
   // OIDC Discovery §4: the issuer's path followed by /.well-known/openid-configuration.
-  app.get(`${issuerPath}/.well-known/openid-configuration`, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(await openIdConfiguration(ctx)),
-  );
+  app.get('/.well-known/openid-configuration', async () => openIdConfiguration(ctx));
+  app.get(PATHS.jwks, async (_request, reply) => reply.type('application/jwk-set+json; charset=utf-8').send(await ctx.keys.jwks()));
+}
 
-  app.get(`${issuerPath}${PATHS.jwks}`, async (_request, reply) =>
-    reply
-      .type('application/jwk-set+json; charset=utf-8')
-      .header('cache-control', 'public, max-age=300')
-      .send(await ctx.keys.jwks()),
-  );
-
-  app.post(`${issuerPath}${PATHS.token}`, async (request, reply) => {
-    const response = await tokenEndpoint(ctx, endpointRequest(request));
-    // RFC 6749 §5.1: Cache-Control: no-store and Pragma: no-cache on every token response.
-    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
+/** The protocol endpoints: form bodies in, JSON out, never cached (RFC 6749 §5.1, RFC 7662 §2.2). */
+function registerProtocolEndpoints(app: FastifyInstance, ctx: ServerContext): void {
+  app.addHook('onRequest', async (_request, reply) => {
+    // RFC 6749 §5.1: Cache-Control: no-store and Pragma: no-cache on every token response, and on
+    // every other answer carrying tokens or their state.
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   });
 
-  app.post(`${issuerPath}${PATHS.introspection}`, async (request, reply) => {
-    const response = await introspectionEndpoint(ctx, endpointRequest(request));
-    return reply.header('cache-control', 'no-store').send(response);
-  });
-
-  app.post(`${issuerPath}${PATHS.revocation}`, async (request, reply) => {
+  app.post(PATHS.token, async (request) => tokenEndpoint(ctx, endpointRequest(request)));
+  app.post(PATHS.introspection, async (request) => introspectionEndpoint(ctx, endpointRequest(request)));
+  app.post(PATHS.revocation, async (request, reply) => {
     await revocationEndpoint(ctx, endpointRequest(request));
     // RFC 7009 §2.2: "The content of the response body is ignored by the client"; 200 with nothing.
-    return reply.header('cache-control', 'no-store').code(200).send();
+    return reply.code(200).send();
   });
+  // RFC 8628 §3.1: the device authorization endpoint takes POST with a form body.
+  app.post(PATHS.deviceAuthorization, async (request) => deviceAuthorizationEndpoint(ctx, endpointRequest(request)));
 
   // OIDC Core §5.3.1: the UserInfo endpoint takes GET and POST.
-  const userinfo = async (request: FastifyRequest, reply: FastifyReply) => {
-    const body = request.body instanceof FormParams ? request.body : undefined;
-    try {
-      const claims = await userinfoEndpoint(ctx, { authorization: authorizationHeader(request), bodyToken: body?.get('access_token') });
-      return reply.header('cache-control', 'no-store').send(claims);
-    } catch (err) {
-      // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code.
-      if (err instanceof MissingBearerToken) {
-        return reply.code(401).header('www-authenticate', 'Bearer realm="latchkey"').header('cache-control', 'no-store').send();
-      }
-      throw err;
-    }
-  };
   app.route({
     method: ['GET', 'POST'],
-    url: `${issuerPath}${PATHS.userinfo}`,
-    handler: userinfo,
+    url: PATHS.userinfo,
+    handler: async (request, reply) => {
+      const body = request.body instanceof FormParams ? request.body : undefined;
+      try {
+        return await userinfoEndpoint(ctx, { authorization: authorizationHeader(request), bodyToken: body?.get('access_token') });
+      } catch (err) {
+        // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code.
+        if (err instanceof MissingBearerToken) return reply.code(401).header('www-authenticate', 'Bearer realm="latchkey"').send();
+        throw err;
+      }
+    },
     errorHandler: (error, request, reply) => sendError(error, request, reply, { bearer: true }),
-  });
-
-  registerBrowserRoutes(app, ctx, issuerPath);
-  registerLogoutRoutes(app, ctx, issuerPath);
-  registerDeviceRoutes(app, ctx, issuerPath);
-
-  // RFC 8628 §3.1: the device authorization endpoint takes POST with a form body.
-  app.post(`${issuerPath}${PATHS.deviceAuthorization}`, async (request, reply) => {
-    const response = await deviceAuthorizationEndpoint(ctx, endpointRequest(request));
-    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });
 
   // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1: these endpoints take POST only.
   for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.deviceAuthorization]) {
     app.route({
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
-      url: `${issuerPath}${path}`,
+      url: path,
       handler: async (_request, reply) =>
-        reply
-          .code(405)
-          .header('allow', 'POST')
-          .header('cache-control', 'no-store')
-          .send({ error: 'invalid_request', error_description: 'this endpoint accepts POST only' }),
+        reply.code(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'this endpoint accepts POST only' }),
     });
   }
-
-  return app;
 }
 
 function endpointRequest(request: FastifyRequest): EndpointRequest {

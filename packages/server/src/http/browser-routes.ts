@@ -8,7 +8,7 @@ import {
 import { authorizationResponseUrl } from '../authorize/authorization-response.ts';
 import { approve, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
 import type { ServerContext } from '../context.ts';
-import { PATHS } from '../endpoints/paths.ts';
+import { PATHS } from '../config/paths.ts';
 import { AccessDenied, TemporarilyUnavailable } from '../errors.ts';
 import { DatabaseUnavailable } from '../storage/unavailable.ts';
 import type { Session } from '../storage/session-store.ts';
@@ -17,9 +17,9 @@ import { consentPage, errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
-import { readCookie } from './cookies.ts';
+import { readCookie } from '../lib/cookies.ts';
 import { LoginForm } from './login-form.ts';
-import type { FormParams } from './form-params.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, pageParams, sendErrorPage, sendPage } from './page-reply.ts';
 
 
@@ -28,11 +28,11 @@ import { optionalParam, pageParams, sendErrorPage, sendPage } from './page-reply
  * and consent forms, and their stylesheet. State between them travels in the pages' hidden fields and
  * is validated again at every step, so any node can serve any step.
  */
-export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
-  const secure = new URL(ctx.settings.issuer).protocol === 'https:';
+export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { secure, pathPrefix: issuerPath } = ctx.urls;
   const sessionCookie = sessionCookieName(secure);
   const assetsPath = `${issuerPath}/assets`;
-  const now = () => Math.floor(Date.now() / 1000);
+  const now = () => ctx.now();
 
   const page = sendPage;
 
@@ -58,7 +58,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     const session = await resumeSession(ctx.storage, sessionValue, now());
     if (!session || !sessionValue) return undefined;
     const proof = optionalParam(params, 'login_proof');
-    if (needsFreshLogin(authorization, session) && !verifyLoginProof(ctx.macKey, sessionValue, authorization.params, proof)) {
+    if (needsFreshLogin(authorization, session, ctx.now()) && !verifyLoginProof(ctx.macKey, sessionValue, authorization.params, proof)) {
       return undefined;
     }
     return { session, sessionValue, proof };
@@ -110,8 +110,8 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
       return fail(request, reply, err, authorization);
     }
   };
-  app.get(`${issuerPath}${PATHS.authorization}`, authorize);
-  app.post(`${issuerPath}${PATHS.authorization}`, authorize);
+  app.get(PATHS.authorization, authorize);
+  app.post(PATHS.authorization, authorize);
 
   // The login form (http/login-form.ts), carrying the authorization request.
   const loginForm = new LoginForm(ctx, assetsPath);
@@ -122,7 +122,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     username: authorization.loginHint,
   });
 
-  app.get(`${issuerPath}${PATHS.login}`, async (request, reply) => {
+  app.get(PATHS.login, async (request, reply) => {
     try {
       const authorization = await readAuthorizationRequest(ctx, paramsOf(request));
       return loginForm.show(request, reply, loginFormPage(authorization));
@@ -131,7 +131,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     }
   });
 
-  app.post(`${issuerPath}${PATHS.login}`, async (request, reply) => {
+  app.post(PATHS.login, async (request, reply) => {
     let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
@@ -148,7 +148,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
   // The consent form. Its CSRF token is bound to the session.
   const consentBinding = (sessionValue: string) => `consent:${sessionValue}`;
 
-  app.get(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
+  app.get(PATHS.consent, async (request, reply) => {
     try {
       const params = paramsOf(request);
       const authorization = await readAuthorizationRequest(ctx, params);
@@ -173,7 +173,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     }
   });
 
-  app.post(`${issuerPath}${PATHS.consent}`, async (request, reply) => {
+  app.post(PATHS.consent, async (request, reply) => {
     let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
@@ -203,7 +203,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext, 
     }
   });
 
-  app.get(`${assetsPath}/latchkey.css`, async (_request, reply) =>
+  app.get('/assets/latchkey.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
 }

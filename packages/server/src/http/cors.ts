@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { PATHS } from '../endpoints/paths.ts';
+import { PATHS } from '../config/paths.ts';
 
 /**
  * CORS for browser-based applications (OAuth 2.0 for Browser-Based Apps: a public client running in
@@ -10,7 +10,8 @@ import { PATHS } from '../endpoints/paths.ts';
  * the pages never send CORS headers (RFC 9700 §2.6, docs/security.md A10), nor does introspection, which is
  * for servers.
  */
-export function registerCors(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
+export function registerCors(app: FastifyInstance, ctx: ServerContext): void {
+  const issuerPath = ctx.urls.pathPrefix;
   const open = new Set([`${issuerPath}${PATHS.jwks}`, `${issuerPath}/.well-known/openid-configuration`]);
   const methods = new Map<string, string>([
     [`${issuerPath}${PATHS.token}`, 'POST'],

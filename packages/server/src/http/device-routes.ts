@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { formatUserCode, normalizeUserCode, userCodeHash } from '../device/user-code.ts';
-import { PATHS } from '../endpoints/paths.ts';
+import { PATHS } from '../config/paths.ts';
 import { randomId128 } from '../lib/random.ts';
 import type { DeviceCode } from '../storage/device-code-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
@@ -9,7 +9,7 @@ import { deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../ui/device
 import { errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
-import { readCookie } from './cookies.ts';
+import { readCookie } from '../lib/cookies.ts';
 import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
@@ -28,12 +28,12 @@ const MAX_CODE_ATTEMPTS_PER_ADDRESS = 100;
  * verification_uri_complete), sees which application and scopes ask, and allows or denies. Every form
  * carries a CSRF token; a denial is final.
  */
-export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
-  const secure = new URL(ctx.settings.issuer).protocol === 'https:';
+export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { secure, pathPrefix: issuerPath } = ctx.urls;
   const sessionCookie = sessionCookieName(secure);
   const assetsPath = `${issuerPath}/assets`;
   const devicePath = `${issuerPath}${PATHS.device}`;
-  const now = () => Math.floor(Date.now() / 1000);
+  const now = () => ctx.now();
 
   // The login form (http/login-form.ts), carrying the code the user came with.
   const loginForm = new LoginForm(ctx, assetsPath);
@@ -104,7 +104,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
   const limitedMessage = 'Too many wrong codes. Wait a few minutes and try again.';
   const wrongMessage = 'That code is not valid. Check the code on your device; codes expire after 10 minutes.';
 
-  app.get(devicePath, async (request, reply) => {
+  app.get(PATHS.device, async (request, reply) => {
     const params = pageParams(request)!;
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const current = await session(request);
@@ -117,7 +117,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     return confirm(reply, current, code, typed);
   });
 
-  app.post(`${devicePath}/login`, async (request, reply) => {
+  app.post(`${PATHS.device}/login`, async (request, reply) => {
     const params = pageParams(request);
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
@@ -127,7 +127,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext, i
     return reply.header('cache-control', 'no-store').redirect(next, 303);
   });
 
-  app.post(devicePath, async (request, reply) => {
+  app.post(PATHS.device, async (request, reply) => {
     const params = pageParams(request);
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
     const current = await session(request);

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { InvalidRequest, PayloadTooLarge, RequestTimeout } from '../errors.ts';
-import { FormParams } from './form-params.ts';
+import { FormParams } from '../lib/form-params.ts';
 
 /**
  * The `application/x-www-form-urlencoded` body parser (RFC 6749 §3.2: the only body any endpoint

@@ -7,8 +7,8 @@ import { loginPage } from '../ui/pages.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie.ts';
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
-import { cookieHeader, readCookie } from './cookies.ts';
-import type { FormParams } from './form-params.ts';
+import { cookieHeader, readCookie } from '../lib/cookies.ts';
+import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
 
 /** How long the login form's CSRF binding lives. */
@@ -41,7 +41,7 @@ export class LoginForm {
     private readonly ctx: ServerContext,
     private readonly assetsPath: string,
   ) {
-    this.secure = new URL(ctx.settings.issuer).protocol === 'https:';
+    this.secure = ctx.urls.secure;
     this.bindingCookie = this.secure ? '__Host-latchkey_login' : 'latchkey_login';
     this.sessionCookie = sessionCookieName(this.secure);
     this.deviceCookie = this.secure ? '__Host-latchkey_device' : 'latchkey_device';
@@ -96,7 +96,7 @@ export class LoginForm {
     // A new session for every login (no session fixation); any previous one ends.
     const previous = readCookie(request.headers.cookie, this.sessionCookie);
     if (previous) await this.ctx.storage.sessions.delete(sha256(previous));
-    const { value, session } = await startSession(this.ctx.storage, result.user.id, Math.floor(Date.now() / 1000));
+    const { value, session } = await startSession(this.ctx.storage, result.user.id, this.ctx.now());
     reply.header('set-cookie', [
       sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
       cookieHeader(this.bindingCookie, '', this.secure, 0),

@@ -2,13 +2,13 @@ import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { PATHS } from '../endpoints/paths.ts';
+import { PATHS } from '../config/paths.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
 import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
-import { readCookie } from './cookies.ts';
+import { readCookie } from '../lib/cookies.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /**
@@ -25,8 +25,8 @@ export const LOGOUT_HINT_MAX_EXPIRED_SECONDS = SESSION_ABSOLUTE_SECONDS;
  * `id_token_hint` for the session's user the logout happens at once; otherwise the user confirms it
  * on a page (a CSRF-protected form), so no other site can log the user out.
  */
-export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, issuerPath: string): void {
-  const secure = new URL(ctx.settings.issuer).protocol === 'https:';
+export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { secure, pathPrefix: issuerPath } = ctx.urls;
   const sessionCookie = sessionCookieName(secure);
   const assetsPath = `${issuerPath}/assets`;
   const page = sendPage;
@@ -59,7 +59,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
     }
 
     const sessionValue = readCookie(request.headers.cookie, sessionCookie);
-    const now = Math.floor(Date.now() / 1000);
+    const now = ctx.now();
     const session = await resumeSession(ctx.storage, sessionValue, now);
     const confirmed =
       (hint !== undefined && (!session || session.userId === hint.sub)) ||
@@ -89,8 +89,8 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext, i
     return page(reply, 200, loggedOutPage(assetsPath));
   };
 
-  app.get(`${issuerPath}${PATHS.endSession}`, logout);
-  app.post(`${issuerPath}${PATHS.endSession}`, logout);
+  app.get(PATHS.endSession, logout);
+  app.post(PATHS.endSession, logout);
 }
 
 /**
@@ -111,7 +111,7 @@ async function verifyHint(ctx: ServerContext, token: string): Promise<{ sub: str
     // jose checks the signature first and the times last: an expired token reaching here is ours and
     // valid in every other respect.
     if (!(err instanceof errors.JWTExpired) || typeof err.payload.exp !== 'number') return undefined;
-    if (Math.floor(Date.now() / 1000) - err.payload.exp > LOGOUT_HINT_MAX_EXPIRED_SECONDS) return undefined;
+    if (ctx.now() - err.payload.exp > LOGOUT_HINT_MAX_EXPIRED_SECONDS) return undefined;
     payload = err.payload;
   }
   if (typeof payload.sub !== 'string' || typeof payload.aud !== 'string') return undefined;

@@ -3,7 +3,7 @@ import { ServiceUnavailable } from '../errors.ts';
 import { errorPage } from '../ui/pages.ts';
 import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
 import { asOAuthError } from './error-reply.ts';
-import { FormParams } from './form-params.ts';
+import { FormParams } from '../lib/form-params.ts';
 
 /** Sends an HTML page with the headers every page carries (ui/security-headers.ts). */
 export function sendPage(reply: FastifyReply, status: number, html: string): FastifyReply {

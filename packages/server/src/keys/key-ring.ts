@@ -1,7 +1,6 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
-import { ACCESS_TOKEN_TYP } from '../tokens/access-token.ts';
-import { headerKeys, type HeaderKey } from '../tokens/own-token-verify.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import { pickSigner, type SigningKeyStore, type StoredSigningKey } from '../storage/signing-key-store.ts';
 
@@ -30,8 +29,6 @@ interface Snapshot {
   version: number;
   keys: StoredSigningKey[];
   jwks: { keys: PublicJwk[] };
-  /** Published keys by the exact header of the access tokens they sign (tokens/own-token-verify.ts). */
-  accessTokenKeys: Map<string, HeaderKey>;
 }
 
 export interface RotateOptions {
@@ -41,7 +38,6 @@ export interface RotateOptions {
   prepublishSeconds: number;
 }
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
  * The signing keys as this node sees them. All state lives in the database. For signing, the ring
@@ -92,15 +88,14 @@ export class KeyRing {
     return { kid: key.kid, alg, key: privateKey };
   }
 
-  /** The public JWK Set (RFC 7517): public members only, each key with `kid`, `alg` and `use`. */
+  /**
+   * The public JWK Set (RFC 7517): public members only, each key with `kid`, `alg` and `use`. The same
+   * object while the keys are unchanged, so what is derived from it can be cached by it.
+   */
   async jwks(): Promise<{ keys: PublicJwk[] }> {
     return (await this.verifying()).jwks;
   }
 
-  /** The published keys by the exact header of the access tokens they sign. */
-  async accessTokenKeys(): Promise<ReadonlyMap<string, HeaderKey>> {
-    return (await this.verifying()).accessTokenKeys;
-  }
 
   /**
    * Takes a compromised key out of the JWKS and out of signing at once; its algorithm's next key, or a
@@ -177,7 +172,6 @@ export class KeyRing {
       version,
       keys,
       jwks: { keys: jwks },
-      accessTokenKeys: headerKeys(jwks, ACCESS_TOKEN_TYP),
     };
     this.snapshot = snapshot;
     return snapshot;

@@ -1,22 +1,21 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import { registrationKeys } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
-import { GRANTS } from '../grants/index.ts';
-import { DEVICE_CODE_GRANT } from '../grants/device-code.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
 import { ClientIdRetired } from '../storage/client-store.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { AccessTokenFormat, Client, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod } from './types.ts';
+import type { AccessTokenFormat, Client, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod, TokenExchangePolicy } from './types.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
 import { checkRedirectUriForRegistration } from './redirect-uri.ts';
-import { allowTokenExchange, disallowTokenExchange, type TokenExchangePolicy } from './token-exchange-policy.ts';
-import { TOKEN_EXCHANGE_GRANT_TYPE } from '../grants/token-exchange.ts';
+import { allowTokenExchange, disallowTokenExchange } from './token-exchange-policy.ts';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT_TYPE } from './grant-types.ts';
 
 /** Grant types a client may be registered for: exactly those the token endpoint implements. */
-export const REGISTRABLE_GRANT_TYPES: readonly string[] = [...GRANTS.keys()];
+export const REGISTRABLE_GRANT_TYPES: readonly string[] = GRANT_TYPES;
 
 /** OpenID Connect's own scopes: built in, never registered by a resource. */
 export const RESERVED_SCOPES = ['openid', 'profile', 'email', 'address', 'phone', 'offline_access'] as const;
@@ -329,6 +328,3 @@ function checkUris(uris: string[], what: string): string[] {
   return unique;
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}

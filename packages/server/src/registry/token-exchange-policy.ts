@@ -1,20 +1,10 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { RegistryError } from '../errors.ts';
-import { TOKEN_EXCHANGE_GRANT_TYPE } from '../grants/token-exchange.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from './grant-types.ts';
 import { isForeignKeyViolation } from '../storage/database.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { AccessTokenFormat } from './types.ts';
+import type { TokenExchangePolicy } from './types.ts';
 
-/**
- * What one client may obtain by token exchange (RFC 8693) for one API: tokens whose `aud` is that API,
- * with at most these scopes (docs/security.md H57: exchange is allowed only by an explicit per-client policy).
- */
-export interface TokenExchangePolicy {
-  /** The API's resource identifier: the `resource` or `audience` of the exchange request. */
-  audience: string;
-  scopes: string[];
-  accessTokenFormat: AccessTokenFormat;
-  accessTokenTtlSeconds: number | null;
-}
 
 /**
  * Lets a client exchange tokens for `audience` with at most `scopes`, replacing what it was allowed
@@ -39,7 +29,7 @@ export async function allowTokenExchange(storage: Storage, clientId: string, aud
     if (!own.has(scope)) throw new RegistryError(`scope "${scope}" does not belong to ${audience}`, 'invalid');
   }
   try {
-    await storage.tokenExchange.allow(clientId, resource.id, unique, Math.floor(Date.now() / 1000));
+    await storage.tokenExchange.allow(clientId, resource.id, unique, nowSeconds());
   } catch (err) {
     // The client, resource or a scope was deleted between the checks and the insert.
     if (isForeignKeyViolation(err)) throw new RegistryError('the client, resource or a scope was deleted meanwhile; try again', 'conflict');

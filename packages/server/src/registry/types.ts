@@ -1,6 +1,9 @@
 import type { JSONWebKeySet } from 'jose';
 
-/** Domain types of the registry. Storage maps rows to these at its edge; grant logic never sees rows. */
+/**
+ * Domain types: of the registry, and the plain values every layer passes around. Storage maps rows
+ * to these at its edge; grant logic never sees rows.
+ */
 
 export type ClientType = 'confidential' | 'public';
 
@@ -79,3 +82,21 @@ export interface Client {
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';
+
+/**
+ * What one client may obtain by token exchange (RFC 8693) for one API: tokens whose `aud` is that API,
+ * with at most these scopes (docs/security.md H57: exchange is allowed only by an explicit per-client policy).
+ */
+export interface TokenExchangePolicy {
+  /** The API's resource identifier: the `resource` or `audience` of the exchange request. */
+  audience: string;
+  scopes: string[];
+  accessTokenFormat: AccessTokenFormat;
+  accessTokenTtlSeconds: number | null;
+}
+
+/** RFC 8693 §4.1 `act`: the acting party; nested `act` members are the prior actors of a chain. */
+export interface ActClaim {
+  sub: string;
+  act?: ActClaim;
+}

@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import type SQLite from 'better-sqlite3';
 import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
@@ -228,7 +229,7 @@ export class ClientStore {
    * Deletes the client; its scope and audience grants go with it (foreign keys). The id is kept as
    * retired, so no later client can take it over along with the tokens still out in its name.
    */
-  async delete(clientId: string, now = Math.floor(Date.now() / 1000)): Promise<boolean> {
+  async delete(clientId: string, now = nowSeconds()): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
       const deleted = Number(result.numDeletedRows) > 0;

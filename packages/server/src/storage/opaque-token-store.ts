@@ -1,6 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { ActClaim } from '../tokens/access-token.ts';
+import type { ActClaim } from '../registry/types.ts';
 import { FastRead } from './fast-read.ts';
 import type { Database, OpaqueAccessTokenRow } from './schema.ts';
 import { toInt } from './values.ts';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { TokenExchangePolicy } from '../registry/token-exchange-policy.ts';
+import type { TokenExchangePolicy } from '../registry/types.ts';
 import type { Database } from './schema.ts';
 import { toIntOrNull } from './values.ts';
 

@@ -1,11 +1,12 @@
+import { nowSeconds } from '../lib/clock.ts';
 import type { JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { randomId128, randomToken, sha256 } from '../lib/random.ts';
-import type { AccessTokenFormat } from '../registry/types.ts';
+import type { AccessTokenFormat, ActClaim } from '../registry/types.ts';
 import type { OpaqueTokenStore } from '../storage/opaque-token-store.ts';
 import { signCompact } from './jws-sign.ts';
-import { verifyOwnCompact } from './own-token-verify.ts';
+import { headerKeys, verifyOwnCompact, type HeaderKey } from './own-token-verify.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -26,11 +27,6 @@ export interface AccessTokenRequest {
   act?: ActClaim;
 }
 
-/** RFC 8693 §4.1 `act`: the acting party; nested `act` members are the prior actors of a chain. */
-export interface ActClaim {
-  sub: string;
-  act?: ActClaim;
-}
 
 export interface IssuedAccessToken {
   token: string;
@@ -63,7 +59,7 @@ export const OPAQUE_TOKEN_PREFIX = 'lko_';
 export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenStore, request: AccessTokenRequest): Promise<IssuedAccessToken> {
   if (request.format === 'jwt') return signAccessToken(ring, request);
   const token = `${OPAQUE_TOKEN_PREFIX}${randomToken(32)}`;
-  const issuedAt = Math.floor(Date.now() / 1000);
+  const issuedAt = nowSeconds();
   const jti = randomId128();
   await opaqueTokens.insert({
     tokenHash: sha256(token),
@@ -85,7 +81,7 @@ export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenS
  */
 async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Promise<IssuedAccessToken> {
   const signer = await ring.signer('ES256');
-  const iat = Math.floor(Date.now() / 1000);
+  const iat = nowSeconds();
   const exp = iat + request.ttlSeconds;
   const jti = randomId128();
   const token = signCompact(signer, ACCESS_TOKEN_TYP, {
@@ -115,13 +111,27 @@ export async function verifyOwnAccessToken(
   token: string,
 ): Promise<AccessTokenClaims | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
-  let result = verifyOwnCompact(token, await ring.accessTokenKeys());
+  let result = verifyOwnCompact(token, await accessTokenKeys(ring));
   // A header we do not know: another node may have rotated first; read the keys again (rate limited).
   if (result === 'unknown-header' && (await ring.reloadForUnknownKid())) {
-    result = verifyOwnCompact(token, await ring.accessTokenKeys());
+    result = verifyOwnCompact(token, await accessTokenKeys(ring));
   }
   if (result === undefined || result === 'unknown-header') return undefined;
   return checkClaims(result, issuer);
+}
+
+/** The header maps of the key sets they were made from: one per snapshot of the keys. */
+const headerMaps = new WeakMap<object, ReadonlyMap<string, HeaderKey>>();
+
+/** The published keys by the exact header of the access tokens they sign (tokens/own-token-verify.ts). */
+async function accessTokenKeys(ring: KeyRing): Promise<ReadonlyMap<string, HeaderKey>> {
+  const jwks = await ring.jwks();
+  let keys = headerMaps.get(jwks);
+  if (!keys) {
+    keys = headerKeys(jwks.keys, ACCESS_TOKEN_TYP);
+    headerMaps.set(jwks, keys);
+  }
+  return keys;
 }
 
 /** RFC 9068 §2.2 claims, with their types; `iss` exact; `exp` in the future (no tolerance, see below); `nbf` passed. */
@@ -135,7 +145,7 @@ function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTok
     return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
   // tolerance: a token is inactive here from the second it expires.
   if (now >= exp) return undefined;

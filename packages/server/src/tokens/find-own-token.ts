@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import type { ServerContext } from '../context.ts';
 import { sha256 } from '../lib/random.ts';
 import { MAX_TOKEN_LENGTH, OPAQUE_TOKEN_PREFIX, verifyOwnAccessToken, type AccessTokenClaims } from './access-token.ts';
@@ -19,7 +20,7 @@ export async function findOwnAccessToken(ctx: ServerContext, token: string): Pro
     const tokenHash = sha256(token);
     const record = await ctx.storage.opaqueTokens.find(tokenHash);
     // RFC 7662 §2.2: active only before its expiration time.
-    if (!record || Math.floor(Date.now() / 1000) >= record.expiresAt) return undefined;
+    if (!record || nowSeconds() >= record.expiresAt) return undefined;
     return {
       claims: {
         iss: ctx.settings.issuer,
@@ -41,6 +42,6 @@ export async function findOwnAccessToken(ctx: ServerContext, token: string): Pro
   return {
     claims,
     revoke: (clientId) =>
-      ctx.storage.revocations.revokeAccessToken(claims.jti, clientId, claims.exp, Math.floor(Date.now() / 1000)),
+      ctx.storage.revocations.revokeAccessToken(claims.jti, clientId, claims.exp, nowSeconds()),
   };
 }

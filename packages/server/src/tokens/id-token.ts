@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { createHash } from 'node:crypto';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { IdTokenAlgorithm } from '../registry/types.ts';
@@ -25,7 +26,7 @@ export interface IdTokenRequest {
  */
 export async function issueIdToken(ring: KeyRing, request: IdTokenRequest): Promise<string> {
   const signer = await ring.signer(request.alg);
-  const iat = Math.floor(Date.now() / 1000);
+  const iat = nowSeconds();
   const payload: Record<string, unknown> = {
     ...request.claims,
     iss: request.issuer,

@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { User } from '../storage/user-store.ts';
 import { trustedDevice } from './device-cookie.ts';
@@ -63,7 +64,7 @@ export async function authenticateUser(
   storage: Storage,
   macKey: Buffer,
   input: LoginAttempt,
-  now = Math.floor(Date.now() / 1000),
+  now = nowSeconds(),
 ): Promise<LoginResult> {
   // Control characters (NUL above all, which PostgreSQL text cannot hold) are in no username: such
   // input is a wrong username.

@@ -1,4 +1,4 @@
-import { cookieHeader } from '../http/cookies.ts';
+import { cookieHeader } from '../lib/cookies.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import type { Storage } from '../storage/storage.ts';

@@ -1,3 +1,4 @@
+import { nowSeconds } from '../lib/clock.ts';
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import { isUniqueViolation } from '../storage/database.ts';
@@ -121,6 +122,3 @@ function view(user: User): UserView {
   return rest;
 }
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}

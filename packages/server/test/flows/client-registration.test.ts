@@ -4,7 +4,7 @@ import { RegistryError } from '../../src/errors.ts';
 import type { CreateClientInput } from '../../src/registry/registry.ts';
 import { backends, type TestDatabase } from '../helpers/backends.ts';
 import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from '../helpers/processes.ts';
-import { startServer, TEST_SECRET, type RunningServer } from '../helpers/server.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
 
 /**
  * What client registration accepts (docs/security.md A5, A6, and the grant and scope rules of OIDC clients),

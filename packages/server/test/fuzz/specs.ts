@@ -1,6 +1,5 @@
 import fc from 'fast-check';
-import { DEVICE_CODE_GRANT } from '../../src/grants/device-code.ts';
-import { TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/grants/token-exchange.ts';
+import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/registry/grant-types.ts';
 import { pkcePair } from '../helpers/user-flow.ts';
 import { hostile, remoteAddress, type Hostile } from './hostile.ts';
 import { formEncode, type FuzzRequest, type Where } from './http-model.ts';

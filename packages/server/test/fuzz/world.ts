@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { DEVICE_CODE_GRANT } from '../../src/grants/device-code.ts';
-import { TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/grants/token-exchange.ts';
+import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/registry/grant-types.ts';
 import { randomToken } from '../../src/lib/random.ts';
 import type { TokenEndpointAuthMethod } from '../../src/registry/types.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';

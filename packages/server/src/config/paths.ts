@@ -12,3 +12,5 @@ export const PATHS = {
   deviceAuthorization: '/device_authorization',
   device: '/device',
 } as const;
+
+export type EndpointName = keyof typeof PATHS;
