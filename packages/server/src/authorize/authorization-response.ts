@@ -1,4 +1,6 @@
-import { safeDescription, type OAuthError } from '../errors.ts';
+import { safeDescription, TemporarilyUnavailable, type OAuthError } from '../errors.ts';
+import { DatabaseUnavailable } from '../storage/unavailable.ts';
+import { AuthorizationRedirectError } from './authorization-request.ts';
 
 /**
  * The URL that sends the browser back to the client (RFC 6749 §4.1.2 and §4.1.2.1): the registered
@@ -21,4 +23,18 @@ export function authorizationResponseUrl(
   if (state !== undefined) url.searchParams.append('state', state);
   url.searchParams.append('iss', issuer);
   return url.toString();
+}
+
+/**
+ * Runs a step of a validated authorization request. A database that fails in it sends the browser back
+ * to the client with temporarily_unavailable (RFC 6749 §4.1.2.1: the code exists "because a 503
+ * Service Unavailable HTTP status code cannot be returned to the client via an HTTP redirect").
+ */
+export async function toClientIfUnavailable<T>(target: { redirectUri: string; state: string | undefined }, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (!(err instanceof DatabaseUnavailable)) throw err;
+    throw new AuthorizationRedirectError(target, new TemporarilyUnavailable('the service is temporarily unavailable; try again shortly'));
+  }
 }

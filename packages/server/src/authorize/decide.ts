@@ -56,6 +56,15 @@ export async function needsConsent(ctx: ServerContext, request: AuthorizationReq
   return request.scope.some((s) => !allowed.has(s));
 }
 
+/**
+ * The user allowed the request on the consent page: the consent is remembered (a third-party client
+ * will not ask again for these scopes), and the code issued.
+ */
+export async function consentGiven(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
+  if (!request.client.firstParty) await ctx.storage.consents.remember(session.userId, request.client.clientId, request.scope, ctx.now());
+  return approve(ctx, request, session);
+}
+
 /** Issues the code and returns the URL that carries it back to the client. */
 export async function approve(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
   const code = await issueAuthorizationCode(ctx, request, session);

@@ -1,11 +1,14 @@
 import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
-import type { GrantHandler } from './grant.ts';
+import type { GrantDeps, GrantHandler } from './grant.ts';
 import { verifyPkce } from '../authorize/pkce.ts';
 import { startRefreshFamily } from './refresh-family.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
-import { issueUserTokens, scopesForResources } from './user-tokens.ts';
+import { issueUserTokens, scopesForResources, type UserTokenDeps } from './user-tokens.ts';
+
+/** Redeeming a code: the codes and grants, the user, the tokens issued, the first refresh token. */
+type AuthorizationCodeDeps = UserTokenDeps & GrantDeps<'grants' | 'users' | 'refreshTokens', 'logger' | 'macKey'>;
 
 /** Longer than any code Latchkey issues (43 characters); longer input is not even hashed. */
 const MAX_CODE_LENGTH = 200;
@@ -16,7 +19,7 @@ const MAX_CODE_LENGTH = 200;
  * so a failed attempt consumes and revokes nothing (OAuth 2.1 §7.5.2); a second valid redemption
  * revokes everything issued under the code's grant (§4.1.3).
  */
-export const authorizationCodeGrant: GrantHandler = {
+export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
   grantType: 'authorization_code',
   async handle(ctx, client, params) {
     if (!client.grantTypes.includes('authorization_code')) {

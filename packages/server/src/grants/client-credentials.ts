@@ -1,6 +1,6 @@
 import { UnauthorizedClient } from '../errors.ts';
 import { issueAccessToken } from '../tokens/access-token.ts';
-import type { GrantHandler } from './grant.ts';
+import type { GrantDeps, GrantHandler } from './grant.ts';
 import { parseScope, selectAudience } from './select-audience.ts';
 
 /**
@@ -8,7 +8,10 @@ import { parseScope, selectAudience } from './select-audience.ts';
  * writes nothing to the database; it is revocable later by its `jti`. Resources registered for opaque
  * tokens get a reference stored hashed instead.
  */
-export const clientCredentialsGrant: GrantHandler = {
+/** It signs with the keys, and stores only opaque tokens. */
+type ClientCredentialsDeps = GrantDeps<'opaqueTokens', 'keys'>;
+
+export const clientCredentialsGrant: GrantHandler<ClientCredentialsDeps> = {
   grantType: 'client_credentials',
   async handle(ctx, client, params) {
     // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."

@@ -10,9 +10,12 @@ import {
 import { sha256 } from '../lib/random.ts';
 import { DEVICE_CODE_GRANT } from '../registry/grant-types.ts';
 import { startRefreshFamily } from './refresh-family.ts';
-import type { GrantHandler } from './grant.ts';
+import type { GrantDeps, GrantHandler } from './grant.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
-import { issueUserTokens, scopesForResources } from './user-tokens.ts';
+import { issueUserTokens, scopesForResources, type UserTokenDeps } from './user-tokens.ts';
+
+/** Polling with a device code: the device codes, the user, the tokens issued, the first refresh token. */
+type DeviceCodeDeps = UserTokenDeps & GrantDeps<'deviceCodes' | 'users' | 'refreshTokens', 'macKey'>;
 
 /**
  * RFC 8628 §3.4-§3.5: the device polls with its device code. It learns `authorization_pending` until
@@ -20,7 +23,7 @@ import { issueUserTokens, scopesForResources } from './user-tokens.ts';
  * after a denial (final: docs/security.md G56), `expired_token` after the code's lifetime; once approved,
  * one redemption gets the tokens. A device code belongs to the client that asked for it.
  */
-export const deviceCodeGrant: GrantHandler = {
+export const deviceCodeGrant: GrantHandler<DeviceCodeDeps> = {
   grantType: DEVICE_CODE_GRANT,
   async handle(ctx, client, params) {
     if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {

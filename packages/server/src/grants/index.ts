@@ -6,7 +6,7 @@ import { refreshTokenGrant } from './refresh-token.ts';
 import { tokenExchangeGrant } from './token-exchange.ts';
 
 /** Every grant the token endpoint accepts. Discovery lists exactly these. */
-export const GRANTS: ReadonlyMap<string, GrantHandler> = new Map(
+export const GRANTS: ReadonlyMap<string, GrantHandler> = new Map<string, GrantHandler>(
   [authorizationCodeGrant, clientCredentialsGrant, deviceCodeGrant, refreshTokenGrant, tokenExchangeGrant].map((g) => [g.grantType, g]),
 );
 

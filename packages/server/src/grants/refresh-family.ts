@@ -1,6 +1,6 @@
-import type { ServerContext } from '../context.ts';
 import { mac, macMatches } from '../lib/mac.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
+import type { GrantDeps } from './grant.ts';
 
 /** Prefix of refresh tokens that name their family: tells them apart, and helps secret scanners. */
 const PREFIX = 'lkr_';
@@ -38,7 +38,7 @@ export function namesItsFamily(token: string): boolean {
  * The first refresh token of a grant (authorization code or device flow): its family ends
  * `refreshTokenTtlSeconds` from now, whatever happens.
  */
-export async function startRefreshFamily(ctx: ServerContext, grantId: string, scope: string, authTime: number, now: number): Promise<string> {
+export async function startRefreshFamily(ctx: GrantDeps<'refreshTokens', 'macKey'>, grantId: string, scope: string, authTime: number, now: number): Promise<string> {
   const token = newRefreshToken(ctx.macKey, grantId);
   await ctx.storage.refreshTokens.insert({
     tokenHash: sha256(token),

@@ -1,15 +1,17 @@
-import type { ServerContext } from '../context.ts';
 import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import { open, seal } from '../lib/sealed-box.ts';
 import type { Client } from '../registry/types.ts';
 import type { FoundRefreshToken } from '../storage/refresh-token-store.ts';
-import type { GrantHandler } from './grant.ts';
+import type { GrantDeps, GrantHandler } from './grant.ts';
 import { namesItsFamily, newRefreshToken, refreshTokenFamily } from './refresh-family.ts';
 import { refreshGraceSeconds } from './refresh-grace.ts';
 import { parseScope } from './select-audience.ts';
 import type { TokenResponse } from './token-response.ts';
-import { issueUserTokens, scopesForResources } from './user-tokens.ts';
+import { issueUserTokens, scopesForResources, type UserTokenDeps } from './user-tokens.ts';
+
+/** A refresh: the token families and grants, the user, the tokens issued, the MAC key of family tags. */
+type RefreshDeps = UserTokenDeps & GrantDeps<'refreshTokens' | 'grants' | 'users', 'logger' | 'macKey'>;
 
 /** Longer than any refresh token Latchkey issues (43 characters before family tags, now about 95). */
 const MAX_REFRESH_TOKEN_LENGTH = 200;
@@ -23,7 +25,7 @@ const SUCCESSOR_PURPOSE = 'refresh-successor';
  * the very same new pair instead, so a flaky network does not log the user out; never two live pairs.
  * The window is per client: none for public clients unless configured (grants/refresh-grace.ts).
  */
-export const refreshTokenGrant: GrantHandler = {
+export const refreshTokenGrant: GrantHandler<RefreshDeps> = {
   grantType: 'refresh_token',
   async handle(ctx, client, params) {
     if (!client.grantTypes.includes('refresh_token')) {
@@ -106,7 +108,7 @@ export const refreshTokenGrant: GrantHandler = {
  * revoked and the request refused.
  */
 async function answerRetryOrRevoke(
-  ctx: ServerContext,
+  ctx: RefreshDeps,
   client: Client,
   presented: string,
   found: FoundRefreshToken,
@@ -134,7 +136,7 @@ async function answerRetryOrRevoke(
  * is merely invalid, RFC 6749 §6), and only while the family lives: rows also go when it ends, and an
  * expired family's token is expired, not reused.
  */
-async function refuseRowless(ctx: ServerContext, client: Client, presented: string, now: number, invalid: InvalidGrant): Promise<never> {
+async function refuseRowless(ctx: RefreshDeps, client: Client, presented: string, now: number, invalid: InvalidGrant): Promise<never> {
   const grantId = refreshTokenFamily(ctx.macKey, presented);
   const grant = grantId === undefined ? undefined : await ctx.storage.grants.findGrant(grantId);
   if (!grant || grant.clientId !== client.clientId || grant.revokedAt !== null) throw invalid;

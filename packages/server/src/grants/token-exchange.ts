@@ -1,13 +1,13 @@
-import type { ServerContext } from '../context.ts';
 import { InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from '../errors.ts';
 import type { FormParams } from '../lib/form-params.ts';
-import type { TokenExchangePolicy } from '../registry/types.ts';
-import type { AccessTokenFormat, Client } from '../registry/types.ts';
+import type { AccessTokenFormat, ActClaim, Client, TokenExchangePolicy } from '../registry/types.ts';
 import { issueAccessToken, type AccessTokenClaims } from '../tokens/access-token.ts';
-import type { ActClaim } from '../registry/types.ts';
-import { findOwnAccessToken } from '../tokens/find-own-token.ts';
+import { findOwnAccessToken, type OwnTokenDeps } from '../tokens/find-own-token.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../registry/grant-types.ts';
-import type { GrantHandler } from './grant.ts';
+import type { GrantDeps, GrantHandler } from './grant.ts';
+
+/** An exchange: the policies, the presented tokens, the grants and users behind them, the keys. */
+type ExchangeDeps = OwnTokenDeps & GrantDeps<'tokenExchange' | 'grants' | 'users' | 'opaqueTokens' | 'revocations', 'keys'>;
 import { parseScope } from './select-audience.ts';
 
 /** Actors of a delegation chain (RFC 8693 §4.1, nested `act`) one token may carry at most. */
@@ -21,7 +21,7 @@ const MAX_DELEGATION_DEPTH = 5;
  * subject token's. It never outlives the subject token and, when that token was issued under a user's
  * grant, is revoked with the grant.
  */
-export const tokenExchangeGrant: GrantHandler = {
+export const tokenExchangeGrant: GrantHandler<ExchangeDeps> = {
   grantType: TOKEN_EXCHANGE_GRANT_TYPE,
   async handle(ctx, client, params) {
     checkClient(client);
@@ -131,7 +131,7 @@ function unacceptable(description: string, detail?: string): InvalidRequest {
  * it, or issued for an API it acts for (`--introspect-for`). Otherwise any client with a policy could
  * turn any token it came across into one for its targets.
  */
-async function validSubjectToken(ctx: ServerContext, client: Client, token: string): Promise<AccessTokenClaims> {
+async function validSubjectToken(ctx: ExchangeDeps, client: Client, token: string): Promise<AccessTokenClaims> {
   const found = await findOwnAccessToken(ctx, token);
   if (!found) throw unacceptable('the subject token is invalid, expired or revoked');
   const { claims } = found;
@@ -143,7 +143,7 @@ async function validSubjectToken(ctx: ServerContext, client: Client, token: stri
 }
 
 /** The actor named by an actor token: its `sub`. The token must have been issued to this client. */
-async function validActor(ctx: ServerContext, client: Client, token: string): Promise<string> {
+async function validActor(ctx: ExchangeDeps, client: Client, token: string): Promise<string> {
   const found = await findOwnAccessToken(ctx, token);
   if (!found) throw unacceptable('the actor token is invalid, expired or revoked');
   if (found.claims.client_id !== client.clientId) throw unacceptable('the actor token was not issued to this client');
@@ -250,7 +250,7 @@ function splitScope(scope: string | undefined): Set<string> {
 }
 
 /** A token of a user's grant: the user must still be active (as for a refresh, docs/security.md F48). */
-async function checkGrantUser(ctx: ServerContext, grantId: string): Promise<void> {
+async function checkGrantUser(ctx: ExchangeDeps, grantId: string): Promise<void> {
   const grant = await ctx.storage.grants.findGrant(grantId);
   if (!grant || grant.revokedAt !== null) throw unacceptable('the subject token is invalid, expired or revoked', 'grant revoked');
   const user = await ctx.storage.users.findById(grant.userId);

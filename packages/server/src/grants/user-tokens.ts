@@ -1,4 +1,3 @@
-import type { ServerContext } from '../context.ts';
 import { InvalidGrant, InvalidScope, InvalidTarget } from '../errors.ts';
 import type { Client } from '../registry/types.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
@@ -7,7 +6,11 @@ import { issueAccessToken } from '../tokens/access-token.ts';
 import { issueIdToken } from '../tokens/id-token.ts';
 import { userClaims } from '../users/claims.ts';
 import { selectAudience } from './select-audience.ts';
+import type { GrantDeps } from './grant.ts';
 import type { TokenResponse } from './token-response.ts';
+
+/** Issuing a user's tokens: the keys, the userinfo URL, and the grant's record of its access tokens. */
+export type UserTokenDeps = GrantDeps<'grants' | 'opaqueTokens', 'keys' | 'urls'>;
 
 export interface UserTokenRequest {
   client: Client;
@@ -33,7 +36,7 @@ export interface UserTokenRequest {
  * endpoint, the one API of the authorization server itself. The token is recorded under its grant,
  * so revoking the grant revokes it.
  */
-export async function issueUserTokens(ctx: ServerContext, request: UserTokenRequest): Promise<TokenResponse> {
+export async function issueUserTokens(ctx: UserTokenDeps, request: UserTokenRequest): Promise<TokenResponse> {
   const { client, user, scope } = request;
   const oidcScopes = scope.filter((s) => OIDC_SCOPES.has(s));
   const apiScopes = scopesForResources(client, scope, request.resources);
@@ -103,6 +106,6 @@ export function scopesForResources(client: Client, scope: readonly string[], res
 }
 
 /** The `aud` that lets an access token call the userinfo endpoint. */
-export function userinfoAudience(ctx: ServerContext): string {
+export function userinfoAudience(ctx: Pick<UserTokenDeps, 'urls'>): string {
   return ctx.urls.endpoint('userinfo');
 }

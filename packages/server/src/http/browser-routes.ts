@@ -5,12 +5,12 @@ import {
   readAuthorizationRequest,
   type AuthorizationRequest,
 } from '../authorize/authorization-request.ts';
-import { authorizationResponseUrl } from '../authorize/authorization-response.ts';
-import { approve, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
+import { authorizationResponseUrl, toClientIfUnavailable } from '../authorize/authorization-response.ts';
+import { consentGiven, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
-import { AccessDenied, TemporarilyUnavailable } from '../errors.ts';
-import { DatabaseUnavailable } from '../storage/unavailable.ts';
+import { AccessDenied } from '../errors.ts';
+import { authorizationEndpoint } from '../endpoints/authorize.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage } from '../ui/pages.ts';
@@ -32,7 +32,6 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   const { secure, pathPrefix: issuerPath } = ctx.urls;
   const sessionCookie = sessionCookieName(secure);
   const assetsPath = `${issuerPath}/assets`;
-  const now = () => ctx.now();
 
   const page = sendPage;
 
@@ -55,7 +54,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
    */
   const consentSession = async (request: FastifyRequest, authorization: AuthorizationRequest, params: FormParams) => {
     const sessionValue = readCookie(request.headers.cookie, sessionCookie);
-    const session = await resumeSession(ctx.storage, sessionValue, now());
+    const session = await resumeSession(ctx.storage, sessionValue, ctx.now());
     if (!session || !sessionValue) return undefined;
     const proof = optionalParam(params, 'login_proof');
     if (needsFreshLogin(authorization, session, ctx.now()) && !verifyLoginProof(ctx.macKey, sessionValue, authorization.params, proof)) {
@@ -65,15 +64,11 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   };
 
   /**
-   * Errors of any step: a page when the client cannot be trusted, else back to the client. A database
-   * that fails once the request is validated sends the browser back with temporarily_unavailable
-   * (RFC 6749 §4.1.2.1: a 503 "cannot be returned to the client via an HTTP redirect"); before that,
-   * the 503 page.
+   * Errors of any step: a page when the client cannot be trusted, else back to the client (a database
+   * that fails once the request is validated too: authorize/authorization-response.ts); anything else,
+   * a 503 or 500 page.
    */
-  const fail = (request: FastifyRequest, reply: FastifyReply, err: unknown, authorization?: AuthorizationRequest) => {
-    if (authorization && err instanceof DatabaseUnavailable) {
-      err = new AuthorizationRedirectError(authorization, new TemporarilyUnavailable('the service is temporarily unavailable; try again shortly'));
-    }
+  const fail = (request: FastifyRequest, reply: FastifyReply, err: unknown) => {
     if (err instanceof AuthorizationPageError) {
       request.log.info({ reason: err.explanation }, 'authorization request refused with an error page');
       return page(reply, err.status, errorPage(assetsPath, err.title, err.explanation));
@@ -95,19 +90,17 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   };
 
   const currentSession = (request: FastifyRequest): Promise<Session | undefined> =>
-    resumeSession(ctx.storage, readCookie(request.headers.cookie, sessionCookie), now());
+    resumeSession(ctx.storage, readCookie(request.headers.cookie, sessionCookie), ctx.now());
 
   const clientName = (request: AuthorizationRequest) => request.client.name;
 
   // The authorization endpoint.
   const authorize = async (request: FastifyRequest, reply: FastifyReply) => {
-    let authorization: AuthorizationRequest | undefined;
     try {
-      authorization = await readAuthorizationRequest(ctx, paramsOf(request));
-      const next = await decideNextStep(ctx, authorization, await currentSession(request), false);
+      const { request: authorization, next } = await authorizationEndpoint(ctx, paramsOf(request), await currentSession(request));
       return sendNext(reply, authorization, next);
     } catch (err) {
-      return fail(request, reply, err, authorization);
+      return fail(request, reply, err);
     }
   };
   app.get(PATHS.authorization, authorize);
@@ -132,16 +125,17 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   });
 
   app.post(PATHS.login, async (request, reply) => {
-    let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
-      authorization = await readAuthorizationRequest(ctx, params);
-      const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
-      if (!login.ok) return login.reply;
-      const next = await decideNextStep(ctx, authorization, login.session, true);
-      return sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
+      const authorization = await readAuthorizationRequest(ctx, params);
+      return await toClientIfUnavailable(authorization, async () => {
+        const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
+        if (!login.ok) return login.reply;
+        const next = await decideNextStep(ctx, authorization, login.session, true);
+        return sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
+      });
     } catch (err) {
-      return fail(request, reply, err, authorization);
+      return fail(request, reply, err);
     }
   });
 
@@ -173,33 +167,32 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
     }
   });
 
+  /** The consent form's answer, for a validated request. */
+  const consentStep = async (request: FastifyRequest, reply: FastifyReply, authorization: AuthorizationRequest, params: FormParams) => {
+    const current = await consentSession(request, authorization, params);
+    if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
+    const { session, sessionValue } = current;
+    if (!verifyCsrfToken(ctx.macKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
+      // A forged or stale form: show the consent page again rather than act on it.
+      return redirect(reply, pageUrl(PATHS.consent, authorization, current.proof ? { login_proof: current.proof } : {}));
+    }
+    const decision = optionalParam(params, 'decision');
+    if (decision === 'allow') return redirect(reply, await consentGiven(ctx, authorization, session));
+    if (decision === 'deny') {
+      // RFC 6749 §4.1.2.1 access_denied (docs/security.md A14).
+      const error = new AccessDenied('the user denied the request');
+      return redirect(reply, authorizationResponseUrl(authorization.redirectUri, ctx.settings.issuer, authorization.state, { error }));
+    }
+    throw new AuthorizationPageError('Invalid request', 'The form did not say whether to allow or deny.');
+  };
+
   app.post(PATHS.consent, async (request, reply) => {
-    let authorization: AuthorizationRequest | undefined;
     try {
       const params = paramsOf(request);
-      authorization = await readAuthorizationRequest(ctx, params);
-      const current = await consentSession(request, authorization, params);
-      if (!current) return redirect(reply, pageUrl(PATHS.login, authorization));
-      const { session, sessionValue } = current;
-      if (!verifyCsrfToken(ctx.macKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
-        // A forged or stale form: show the consent page again rather than act on it.
-        return redirect(reply, pageUrl(PATHS.consent, authorization, current.proof ? { login_proof: current.proof } : {}));
-      }
-      const decision = optionalParam(params, 'decision');
-      if (decision === 'allow') {
-        if (!authorization.client.firstParty) {
-          await ctx.storage.consents.remember(session.userId, authorization.client.clientId, authorization.scope, now());
-        }
-        return redirect(reply, await approve(ctx, authorization, session));
-      }
-      if (decision === 'deny') {
-        // RFC 6749 §4.1.2.1 access_denied (docs/security.md A14).
-        const error = new AccessDenied('the user denied the request');
-        return redirect(reply, authorizationResponseUrl(authorization.redirectUri, ctx.settings.issuer, authorization.state, { error }));
-      }
-      throw new AuthorizationPageError('Invalid request', 'The form did not say whether to allow or deny.');
+      const authorization = await readAuthorizationRequest(ctx, params);
+      return await toClientIfUnavailable(authorization, () => consentStep(request, reply, authorization, params));
     } catch (err) {
-      return fail(request, reply, err, authorization);
+      return fail(request, reply, err);
     }
   });
 

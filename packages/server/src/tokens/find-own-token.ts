@@ -1,5 +1,9 @@
 import { nowSeconds } from '../lib/clock.ts';
 import type { ServerContext } from '../context.ts';
+import type { Storage } from '../storage/storage.ts';
+
+/** Finding a token of ours: the keys, the issuer, and the stores of opaque tokens and revocations. */
+export type OwnTokenDeps = Pick<ServerContext, 'keys' | 'settings'> & { storage: Pick<Storage, 'opaqueTokens' | 'revocations'> };
 import { sha256 } from '../lib/random.ts';
 import { MAX_TOKEN_LENGTH, OPAQUE_TOKEN_PREFIX, verifyOwnAccessToken, type AccessTokenClaims } from './access-token.ts';
 
@@ -14,7 +18,7 @@ export interface OwnAccessToken {
  * Finds an unexpired access token of ours: an opaque token by the hash of its value, a JWT by its
  * signature (tokens/own-token-verify.ts). Revocation of JWTs is not checked here.
  */
-export async function findOwnAccessToken(ctx: ServerContext, token: string): Promise<OwnAccessToken | undefined> {
+export async function findOwnAccessToken(ctx: OwnTokenDeps, token: string): Promise<OwnAccessToken | undefined> {
   if (token.length > MAX_TOKEN_LENGTH) return undefined;
   if (token.startsWith(OPAQUE_TOKEN_PREFIX)) {
     const tokenHash = sha256(token);
