@@ -139,83 +139,12 @@ export class Registry {
     if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
       throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
     }
-    // RFC 8628: `device_code` is accepted as a short alias of the grant's URN.
-    const grantTypes = [...new Set(input.grantTypes.map((g) => (g === 'device_code' ? DEVICE_CODE_GRANT : g)))];
-    const userGrant = grantTypes.includes('authorization_code') || grantTypes.includes(DEVICE_CODE_GRANT);
-    const introspectFor = [...new Set(input.introspectFor ?? [])];
-    // An API's own client may have no grant at all: it only introspects.
-    if (grantTypes.length === 0 && introspectFor.length === 0) {
-      throw new RegistryError('a client needs at least one grant type (or --introspect-for, for an API)', 'invalid');
-    }
-    if (introspectFor.length > 0 && input.type !== 'confidential') {
-      throw new RegistryError('only confidential clients may introspect (RFC 7662 §2.1: the caller authenticates)', 'invalid');
-    }
-    for (const g of grantTypes) {
-      if (!REGISTRABLE_GRANT_TYPES.includes(g)) {
-        throw new RegistryError(`grant type "${g}" is not supported (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`, 'invalid');
-      }
-    }
-    // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
-    if (input.type === 'public' && grantTypes.includes('client_credentials')) {
-      throw new RegistryError('public clients cannot use client_credentials', 'invalid');
-    }
-    // RFC 8693 §2.1 and docs/security.md H57: token exchange requires client authentication.
-    if (input.type === 'public' && grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
-      throw new RegistryError('public clients cannot use token exchange', 'invalid');
-    }
-    // Refresh tokens are only ever issued to users (authorization code or device grant).
-    if (grantTypes.includes('refresh_token') && !userGrant) {
-      throw new RegistryError('refresh_token needs the authorization_code or device_code grant', 'invalid');
-    }
-    const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
-    if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
-      throw new RegistryError('the authorization_code grant needs at least one redirect URI (--redirect-uris)', 'invalid');
-    }
-    if (!grantTypes.includes('authorization_code') && redirectUris.length > 0) {
-      throw new RegistryError('redirect URIs are only for the authorization_code grant', 'invalid');
-    }
-    const postLogoutRedirectUris = checkUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
-    const idTokenAlg = input.idTokenSignedResponseAlg ?? 'RS256';
-    if (idTokenAlg !== 'RS256' && idTokenAlg !== 'ES256') {
-      throw new RegistryError('the ID token algorithm must be RS256 or ES256', 'invalid');
-    }
-    const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
-    const fits = input.type === 'public' ? method === 'none' : (CONFIDENTIAL_AUTH_METHODS as readonly string[]).includes(method);
-    if (!fits) {
-      throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
-    }
+    const { grantTypes, userGrant, introspectFor } = checkGrants(input);
+    const { redirectUris, postLogoutRedirectUris, idTokenAlg } = checkBrowserSettings(input, grantTypes);
+    const method = checkAuthMethod(input);
     const keys = await registrationKeys(method, input.jwks, input.jwksUri);
     const refreshGraceSeconds = checkRefreshGrace(input.refreshGraceSeconds ?? null);
-
-    const requestedScopes = [...new Set(input.scopes)];
-    const oidcScopes = requestedScopes.filter((s) => OIDC_SCOPES.has(s));
-    const scopes = requestedScopes.filter((s) => !OIDC_SCOPES.has(s));
-    for (const scope of scopes) {
-      if ((RESERVED_SCOPES as readonly string[]).includes(scope)) {
-        throw new RegistryError(`scope "${scope}" is not supported (OpenID Connect scopes: ${[...OIDC_SCOPES].join(', ')})`, 'invalid');
-      }
-    }
-    if (oidcScopes.length > 0 && !userGrant) {
-      throw new RegistryError('the OpenID Connect scopes need the authorization_code or device_code grant', 'invalid');
-    }
-    if (oidcScopes.some((s) => s !== 'openid') && !oidcScopes.includes('openid')) {
-      throw new RegistryError('profile, email and offline_access need the openid scope', 'invalid');
-    }
-    const resources = await this.storage.resources.list();
-    const owner = new Map(resources.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
-    for (const scope of scopes) {
-      if (!owner.has(scope)) throw new RegistryError(`scope "${scope}" is not registered on any resource`, 'invalid');
-    }
-    const audienceIds = input.audiences ? [...new Set(input.audiences)] : [...new Set(scopes.map((s) => owner.get(s)!.identifier))];
-    const byIdentifier = new Map(resources.map((r) => [r.identifier, r]));
-    for (const audience of [...audienceIds, ...introspectFor]) {
-      if (!byIdentifier.has(audience)) throw new RegistryError(`no resource ${audience}`, 'invalid');
-    }
-    for (const scope of scopes) {
-      if (!audienceIds.includes(owner.get(scope)!.identifier)) {
-        throw new RegistryError(`scope "${scope}" belongs to ${owner.get(scope)!.identifier}, which is not among the audiences`, 'invalid');
-      }
-    }
+    const { scopes, oidcScopes, audienceIds, byIdentifier } = await this.checkScopes(input, userGrant, introspectFor);
 
     // A private_key_jwt client proves itself with its keys: it gets no secret.
     const clientSecret = input.type === 'confidential' && method !== 'private_key_jwt' ? randomToken(32) : undefined;
@@ -248,6 +177,43 @@ export class Registry {
       throw err;
     }
     return { client: await this.getClient(clientId), clientSecret };
+  }
+
+  /**
+   * The client's scopes, split into OpenID Connect's and the APIs', and its audiences (given, or the
+   * resources that own its scopes): every scope registered on a resource among the audiences.
+   */
+  private async checkScopes(input: CreateClientInput, userGrant: boolean, introspectFor: string[]) {
+    const requestedScopes = [...new Set(input.scopes)];
+    const oidcScopes = requestedScopes.filter((s) => OIDC_SCOPES.has(s));
+    const scopes = requestedScopes.filter((s) => !OIDC_SCOPES.has(s));
+    for (const scope of scopes) {
+      if ((RESERVED_SCOPES as readonly string[]).includes(scope)) {
+        throw new RegistryError(`scope "${scope}" is not supported (OpenID Connect scopes: ${[...OIDC_SCOPES].join(', ')})`, 'invalid');
+      }
+    }
+    if (oidcScopes.length > 0 && !userGrant) {
+      throw new RegistryError('the OpenID Connect scopes need the authorization_code or device_code grant', 'invalid');
+    }
+    if (oidcScopes.some((s) => s !== 'openid') && !oidcScopes.includes('openid')) {
+      throw new RegistryError('profile, email and offline_access need the openid scope', 'invalid');
+    }
+    const resources = await this.storage.resources.list();
+    const owner = new Map(resources.flatMap((r) => r.scopes.map((s) => [s.scope, r] as const)));
+    for (const scope of scopes) {
+      if (!owner.has(scope)) throw new RegistryError(`scope "${scope}" is not registered on any resource`, 'invalid');
+    }
+    const audienceIds = input.audiences ? [...new Set(input.audiences)] : [...new Set(scopes.map((s) => owner.get(s)!.identifier))];
+    const byIdentifier = new Map(resources.map((r) => [r.identifier, r]));
+    for (const audience of [...audienceIds, ...introspectFor]) {
+      if (!byIdentifier.has(audience)) throw new RegistryError(`no resource ${audience}`, 'invalid');
+    }
+    for (const scope of scopes) {
+      if (!audienceIds.includes(owner.get(scope)!.identifier)) {
+        throw new RegistryError(`scope "${scope}" belongs to ${owner.get(scope)!.identifier}, which is not among the audiences`, 'invalid');
+      }
+    }
+    return { scopes, oidcScopes, audienceIds, byIdentifier };
   }
 
   listClients(): Promise<Client[]> {
@@ -307,6 +273,64 @@ export class Registry {
     }
     return secret;
   }
+}
+
+/** The grant types (with `device_code` as an alias of its URN) and what each kind of client may have. */
+function checkGrants(input: CreateClientInput): { grantTypes: string[]; userGrant: boolean; introspectFor: string[] } {
+  // RFC 8628: `device_code` is accepted as a short alias of the grant's URN.
+  const grantTypes = [...new Set(input.grantTypes.map((g) => (g === 'device_code' ? DEVICE_CODE_GRANT : g)))];
+  const userGrant = grantTypes.includes('authorization_code') || grantTypes.includes(DEVICE_CODE_GRANT);
+  const introspectFor = [...new Set(input.introspectFor ?? [])];
+  // An API's own client may have no grant at all: it only introspects.
+  if (grantTypes.length === 0 && introspectFor.length === 0) {
+    throw new RegistryError('a client needs at least one grant type (or --introspect-for, for an API)', 'invalid');
+  }
+  if (introspectFor.length > 0 && input.type !== 'confidential') {
+    throw new RegistryError('only confidential clients may introspect (RFC 7662 §2.1: the caller authenticates)', 'invalid');
+  }
+  for (const g of grantTypes) {
+    if (!REGISTRABLE_GRANT_TYPES.includes(g)) {
+      throw new RegistryError(`grant type "${g}" is not supported (supported: ${REGISTRABLE_GRANT_TYPES.join(', ')})`, 'invalid');
+    }
+  }
+  // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+  if (input.type === 'public' && grantTypes.includes('client_credentials')) {
+    throw new RegistryError('public clients cannot use client_credentials', 'invalid');
+  }
+  // RFC 8693 §2.1 and docs/security.md H57: token exchange requires client authentication.
+  if (input.type === 'public' && grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) {
+    throw new RegistryError('public clients cannot use token exchange', 'invalid');
+  }
+  // Refresh tokens are only ever issued to users (authorization code or device grant).
+  if (grantTypes.includes('refresh_token') && !userGrant) {
+    throw new RegistryError('refresh_token needs the authorization_code or device_code grant', 'invalid');
+  }
+  return { grantTypes, userGrant, introspectFor };
+}
+
+/** Redirect URIs (with the authorization_code grant only, and then at least one) and ID token signing. */
+function checkBrowserSettings(input: CreateClientInput, grantTypes: string[]) {
+  const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    throw new RegistryError('the authorization_code grant needs at least one redirect URI (--redirect-uris)', 'invalid');
+  }
+  if (!grantTypes.includes('authorization_code') && redirectUris.length > 0) {
+    throw new RegistryError('redirect URIs are only for the authorization_code grant', 'invalid');
+  }
+  const postLogoutRedirectUris = checkUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
+  const idTokenAlg = input.idTokenSignedResponseAlg ?? 'RS256';
+  if (idTokenAlg !== 'RS256' && idTokenAlg !== 'ES256') {
+    throw new RegistryError('the ID token algorithm must be RS256 or ES256', 'invalid');
+  }
+  return { redirectUris, postLogoutRedirectUris, idTokenAlg };
+}
+
+/** The token endpoint authentication method (RFC 7591 §2): `none` for public clients, else one of the confidential ones. */
+function checkAuthMethod(input: CreateClientInput): TokenEndpointAuthMethod {
+  const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
+  const fits = input.type === 'public' ? method === 'none' : (CONFIDENTIAL_AUTH_METHODS as readonly string[]).includes(method);
+  if (!fits) throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
+  return method;
 }
 
 /** A client's own grace window: whole seconds, at most the server-wide maximum (config/load.ts). */
