@@ -14,7 +14,7 @@ import { Metrics, type Outcome } from './lib/metrics.ts';
 import { parseTarget } from './lib/path.ts';
 import { proxyHttp, proxyUpgrade, writeRawResponse, type ProxyResult, type ProxyTarget } from './lib/proxy.ts';
 import { RateLimiter } from './lib/rate-limit.ts';
-import { clientErrorReply, rejection, rejectionFromResponse, type Rejection } from './lib/reply.ts';
+import { clientErrorReply, rejection, rejectionFromReply, type Rejection } from './lib/reply.ts';
 import { SigningKey } from './lib/signing-key.ts';
 import { peerAddress, TrustedProxies } from './lib/trusted-proxies.ts';
 import { compileRoutes, IssuerClients, RouteTable, type CompiledRoute } from './routes.ts';
@@ -127,8 +127,8 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
     }
     const auth = await authenticate(req.headers.authorization);
     if (!auth.ok) {
-      const outcome = auth.response.status === 503 ? 'unavailable' : 'denied';
-      return { route, clientId: auth.clientId, rejection: await rejectionFromResponse(auth.response, outcome, auth.reason) };
+      const outcome = auth.reply.status === 503 ? 'unavailable' : 'denied';
+      return { route, clientId: auth.clientId, rejection: rejectionFromReply(auth.reply, outcome, auth.reason) };
     }
     const clientId = auth.claims.client_id;
     const retryAfter = current.limiter?.take(clientId);

@@ -7,7 +7,7 @@ import {
   type Introspector,
   type Validator,
 } from '@latchkey/resource-server';
-import { createAuthenticator, issuerWasAsked, markIssuerAsked, type Authenticate } from './auth.ts';
+import { createAuthenticator, type Authenticate } from './auth.ts';
 import type { GatewayConfig, RouteConfig } from './config/defaults.ts';
 import { ConfigError } from './config/parse.ts';
 import { createForwarder, type Forwarder, type ForwarderContext } from './forward.ts';
@@ -80,7 +80,7 @@ export class IssuerClients {
         jwksCacheSeconds: config.jwksCacheSeconds,
         jwksCooldownSeconds: config.jwksCooldownSeconds,
         httpTimeoutSeconds: config.issuerTimeoutSeconds,
-        fetch: this.validatorFetch,
+        onJwksFetch: (result) => this.metrics.jwksRefreshes.inc({ result }),
       }),
     );
   }
@@ -100,20 +100,21 @@ export class IssuerClients {
         allowInsecureIssuer: config.allowInsecureIssuer,
         cacheSeconds: config.introspectionCacheSeconds,
         httpTimeoutSeconds: config.issuerTimeoutSeconds,
-        fetch: introspectorFetch,
+        onCacheLookup: (hit) => (hit ? this.metrics.cacheHits : this.metrics.cacheMisses).inc({ cache: 'introspection' }),
       }),
     );
   }
 
   exchanger(config: GatewayConfig): TokenExchanger {
     const { clientId, clientSecret } = config.client!;
-    const key = JSON.stringify([config.issuer, clientId, sha256(clientSecret), config.issuerTimeoutSeconds]);
+    const key = JSON.stringify([config.issuer, clientId, sha256(clientSecret), config.issuerTimeoutSeconds, config.allowInsecureIssuer]);
     return this.reuse(this.exchangers, this.previous?.exchangers, key, () =>
       new TokenExchanger({
         issuer: config.issuer,
         clientId,
         clientSecret,
         timeoutSeconds: config.issuerTimeoutSeconds,
+        allowInsecureIssuer: config.allowInsecureIssuer,
         onLookup: (hit) => (hit ? this.metrics.cacheHits : this.metrics.cacheMisses).inc({ cache: 'exchange' }),
       }),
     );
@@ -125,27 +126,7 @@ export class IssuerClients {
     own.set(key, client);
     return client;
   }
-
-  /** The validators' fetch: counts JWKS fetches (everything they GET but the metadata) by result. */
-  private readonly validatorFetch: typeof globalThis.fetch = async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const metadata = url.pathname.includes('/.well-known/oauth-authorization-server') || url.pathname.endsWith('/.well-known/openid-configuration');
-    try {
-      const response = await globalThis.fetch(input, init);
-      if (!metadata) this.metrics.jwksRefreshes.inc({ result: response.status === 200 ? 'success' : 'failure' });
-      return response;
-    } catch (err) {
-      if (!metadata) this.metrics.jwksRefreshes.inc({ result: 'failure' });
-      throw err;
-    }
-  };
 }
-
-/** The introspectors' fetch: marks the current authentication as a cache miss. */
-const introspectorFetch: typeof globalThis.fetch = (input, init) => {
-  markIssuerAsked();
-  return globalThis.fetch(input, init);
-};
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
@@ -170,23 +151,8 @@ export function compileRoutes(config: GatewayConfig, clients: IssuerClients, met
 }
 
 function compileRoute(config: GatewayConfig, route: RouteConfig, clients: IssuerClients, metrics: Metrics, ctx: RouteContext): CompiledRoute {
-  let verify: (token: string) => Promise<AccessTokenClaims>;
-  if (route.validation === 'jwt') {
-    verify = clients.validator(config, route.audience).validate;
-  } else {
-    const introspector = clients.introspector(config, route.audience);
-    verify = async (token) => {
-      let claims: AccessTokenClaims;
-      try {
-        claims = await introspector.introspect(token);
-      } catch (err) {
-        if (issuerWasAsked()) metrics.cacheMisses.inc({ cache: 'introspection' });
-        throw err;
-      }
-      (issuerWasAsked() ? metrics.cacheMisses : metrics.cacheHits).inc({ cache: 'introspection' });
-      return claims;
-    };
-  }
+  const verify: (token: string) => Promise<AccessTokenClaims> =
+    route.validation === 'jwt' ? clients.validator(config, route.audience).validate : clients.introspector(config, route.audience).introspect;
   const methods = new Map<string, Authenticate>();
   for (const [method, scopes] of Object.entries(route.methods)) methods.set(method, createAuthenticator(verify, scopes, config.realm));
   // RFC 9110 §9.3.2: HEAD is GET without the body, so it needs what GET needs.

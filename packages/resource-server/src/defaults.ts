@@ -37,6 +37,8 @@ export interface ValidatorOptions extends IssuerOptions {
   tokenType?: string;
   /** Where the keys are, when the issuer publishes no metadata (latchkey-gateway); else from the metadata. */
   jwksUri?: string;
+  /** Told after every fetch of the JWKS whether it succeeded (for metrics); errors it throws are ignored. */
+  onJwksFetch?: (result: 'success' | 'failure') => void;
 }
 
 export interface IntrospectorOptions extends IssuerOptions {
@@ -48,6 +50,8 @@ export interface IntrospectorOptions extends IssuerOptions {
   audience?: string;
   /** How long an active result is reused, in seconds (never past the token's `exp`; 0: never). */
   cacheSeconds?: number;
+  /** Told for every token whether the cache answered (`true`) or the issuer was asked (for metrics). */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 export const ISSUER_DEFAULTS = {

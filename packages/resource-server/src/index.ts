@@ -26,3 +26,4 @@ export {
   type ValidationCheck,
 } from './errors.ts';
 export type { TokenVerifier } from './lib/bearer.ts';
+export { createBearerAuth, type BearerAuth, type BearerRequest, type ErrorReply } from './core.ts';

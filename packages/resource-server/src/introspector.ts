@@ -35,6 +35,7 @@ export function createIntrospector(options: IntrospectorOptions): Introspector {
       // Never sent anywhere when oversized: the same cap as the validator's.
       if (token.length > config.maxTokenLength) throw new TokenValidationError('size', `longer than ${config.maxTokenLength} characters`);
       const cached = cache.get(token);
+      config.onCacheLookup(cached !== undefined);
       if (cached) return cached;
       const claims = activeClaims(config, await post(config, metadata, token));
       cache.set(token, claims);

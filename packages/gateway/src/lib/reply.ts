@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { ErrorReply } from '@latchkey/resource-server';
 import type { Outcome } from './metrics.ts';
 
 /** A request the gateway answers itself instead of forwarding. */
@@ -52,9 +53,9 @@ export function clientErrorReply(error: { code?: string; rawPacket?: unknown }, 
   socket.destroy();
 }
 
-/** A refusal worded by @latchkey/resource-server (a fetch Response), as a rejection. */
-export async function rejectionFromResponse(response: Response, outcome: Outcome, reason: string): Promise<Rejection> {
-  return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text(), outcome, reason };
+/** A refusal worded by @latchkey/resource-server (RFC 6750 §3), as a rejection. */
+export function rejectionFromReply(reply: ErrorReply, outcome: Outcome, reason: string): Rejection {
+  return { status: reply.status, headers: reply.headers, body: reply.body === undefined ? '' : JSON.stringify(reply.body), outcome, reason };
 }
 
 /**

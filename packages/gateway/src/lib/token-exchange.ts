@@ -1,8 +1,13 @@
+import {
+  DiscoveryError,
+  LatchkeyClient,
+  LatchkeyClientError,
+  OAuthError,
+  TOKEN_TYPES,
+  UnsupportedFeatureError,
+  type ExchangedToken,
+} from '@latchkey/client';
 import { TtlCache, tokenHash } from './ttl-cache.ts';
-
-/** RFC 8693 §2.1 grant type and §3 token type. */
-const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** Exchanged tokens kept at most; past it the oldest goes. */
 const MAX_ENTRIES = 10_000;
@@ -42,6 +47,8 @@ export interface TokenExchangerOptions {
   clientId: string;
   clientSecret: string;
   timeoutSeconds: number;
+  /** Accept an http issuer on a host other than loopback (the gateway's allowInsecureIssuer). */
+  allowInsecureIssuer?: boolean;
   fetch?: typeof globalThis.fetch;
   /** Told of each lookup: whether the cache answered. */
   onLookup?: (hit: boolean) => void;
@@ -53,21 +60,27 @@ interface Entry {
 }
 
 /**
- * RFC 8693 token exchange at the issuer's token endpoint, as the gateway's own client: the caller's
- * token (the subject token) for one scoped to an upstream. Results are cached by the SHA-256 of the
- * subject token, the audience and the scopes (never the token itself), never past their expiry; and
- * concurrent requests for the same key share one exchange.
+ * RFC 8693 token exchange as the gateway's own client: the caller's token (the subject token) for one
+ * scoped to an upstream. @latchkey/client does the protocol (discovery, client authentication, the
+ * request and its checks); this keeps its results, cached by the SHA-256 of the subject token, the
+ * audience and the scopes (never the token itself), never past their expiry, and lets concurrent
+ * requests for the same key share one exchange.
  */
 export class TokenExchanger {
   private readonly cache = new TtlCache<string>(MAX_ENTRIES);
   private readonly pending = new Map<string, Promise<Entry>>();
-  private tokenEndpoint: string | undefined;
-  private discovering: Promise<string> | undefined;
+  private readonly client: LatchkeyClient;
   private discoveryFailedAtMs = Number.NEGATIVE_INFINITY;
-  private readonly fetch: typeof globalThis.fetch;
 
   constructor(private readonly options: TokenExchangerOptions) {
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.client = new LatchkeyClient({
+      issuer: options.issuer,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      requestTimeoutMs: options.timeoutSeconds * 1000,
+      allowInsecureRequests: options.allowInsecureIssuer === true,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
   }
 
   /** A token for `audience` (with `scopes`, or what the issuer's policy allows when undefined). */
@@ -90,113 +103,56 @@ export class TokenExchanger {
   }
 
   private async request(subjectToken: string, audience: string, scopes: readonly string[] | undefined): Promise<Entry> {
-    const endpoint = await this.endpoint();
-    // RFC 8693 §2.1: the request parameters; `audience` names the upstream by its resource identifier.
-    const form = new URLSearchParams({
-      grant_type: GRANT_TYPE,
-      subject_token: subjectToken,
-      subject_token_type: ACCESS_TOKEN_TYPE,
-      requested_token_type: ACCESS_TOKEN_TYPE,
-      audience,
-    });
-    if (scopes !== undefined && scopes.length > 0) form.set('scope', scopes.join(' '));
-    const sentAtMs = Date.now();
-    let response: Response;
-    let body: unknown;
-    try {
-      response = await this.fetch(endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: basicAuthorization(this.options.clientId, this.options.clientSecret),
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form.toString(),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutSeconds * 1000),
-      });
-      body = await response.json().catch(() => undefined);
-    } catch (cause) {
-      throw new ExchangeUnavailableError(`token exchange at ${endpoint} failed: ${(cause as Error).message}`, { cause });
-    }
-    const json = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    if (response.status === 200) return entry(json, sentAtMs);
-    // RFC 6749 §5.2 error response.
-    const error = typeof json.error === 'string' ? json.error : undefined;
-    if ((response.status === 400 || response.status === 401) && error !== undefined) {
-      const description = typeof json.error_description === 'string' ? `: ${json.error_description}` : '';
-      const kind = error === 'invalid_request' ? 'subject' : error === 'invalid_scope' ? 'scope' : 'gateway';
-      throw new ExchangeRefusedError(kind, error, `the issuer refused the token exchange (${error}${description})`);
-    }
-    throw new ExchangeUnavailableError(`token exchange at ${endpoint} answered HTTP ${response.status}`);
-  }
-
-  /** The token endpoint from the issuer's RFC 8414 metadata, fetched once. */
-  private endpoint(): Promise<string> {
-    if (this.tokenEndpoint) return Promise.resolve(this.tokenEndpoint);
+    // An issuer whose metadata just failed is not asked again on every request.
     if (Date.now() - this.discoveryFailedAtMs < DISCOVERY_RETRY_SECONDS * 1000) {
-      return Promise.reject(new ExchangeUnavailableError('the issuer metadata is unavailable; retrying shortly'));
+      throw new ExchangeUnavailableError('the issuer metadata is unavailable; retrying shortly');
     }
-    this.discovering ??= this.discover()
-      .then((endpoint) => (this.tokenEndpoint = endpoint))
-      .catch((err: unknown) => {
-        this.discoveryFailedAtMs = Date.now();
-        throw new ExchangeUnavailableError(`the issuer metadata is unavailable: ${(err as Error).message}`, { cause: err });
-      })
-      .finally(() => {
-        this.discovering = undefined;
+    const sentAtMs = Date.now();
+    let exchanged: ExchangedToken;
+    try {
+      // RFC 8693 §2.1: `audience` names the upstream by its resource identifier.
+      exchanged = await this.client.exchangeToken({
+        subjectToken,
+        subjectTokenType: TOKEN_TYPES.accessToken,
+        requestedTokenType: TOKEN_TYPES.accessToken,
+        audience,
+        ...(scopes !== undefined && scopes.length > 0 ? { scope: scopes.join(' ') } : {}),
       });
-    return this.discovering;
+    } catch (err) {
+      throw this.refusal(err);
+    }
+    return entry(exchanged, sentAtMs);
   }
 
-  private async discover(): Promise<string> {
-    const { issuer } = this.options;
-    const url = new URL(issuer);
-    const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-    // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
-    const where = `${url.origin}/.well-known/oauth-authorization-server${path}`;
-    const response = await this.fetch(where, {
-      headers: { accept: 'application/json' },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(this.options.timeoutSeconds * 1000),
-    });
-    if (response.status !== 200) throw new Error(`${where} answered HTTP ${response.status}`);
-    const metadata = (await response.json()) as Record<string, unknown>;
-    // RFC 8414 §3.3: "the issuer value returned MUST be identical to the issuer identifier".
-    if (metadata.issuer !== issuer) throw new Error(`${where} names another issuer`);
-    const endpoint = metadata.token_endpoint;
-    if (typeof endpoint !== 'string') throw new Error(`${where} has no token_endpoint`);
-    const target = new URL(endpoint);
-    // The client secret goes there: https, or http only where the issuer itself is http.
-    if (target.protocol !== 'https:' && !(target.protocol === 'http:' && url.protocol === 'http:')) {
-      throw new Error(`the token_endpoint ${endpoint} is not https`);
+  /** What an exchange that failed means for the caller (ExchangeRefusedError) or the gateway (unavailable). */
+  private refusal(err: unknown): Error {
+    // RFC 6749 §5.2 error response.
+    if (err instanceof OAuthError && (err.status === 400 || err.status === 401)) {
+      const description = err.error_description ? `: ${err.error_description}` : '';
+      const kind = err.error === 'invalid_request' ? 'subject' : err.error === 'invalid_scope' ? 'scope' : 'gateway';
+      return new ExchangeRefusedError(kind, err.error, `the issuer refused the token exchange (${err.error}${description})`);
     }
-    return endpoint;
+    if (err instanceof UnsupportedFeatureError) return new ExchangeRefusedError('gateway', 'unsupported_grant_type', err.message);
+    if (err instanceof DiscoveryError) this.discoveryFailedAtMs = Date.now();
+    const message = err instanceof LatchkeyClientError ? err.message : String(err);
+    return new ExchangeUnavailableError(`token exchange at ${this.options.issuer} failed: ${message}`, { cause: err });
   }
 }
 
 /** RFC 8693 §2.2.1 successful response: the token, checked, and until when it may be reused. */
-function entry(json: Record<string, unknown>, sentAtMs: number): Entry {
-  const token = json.access_token;
-  if (typeof token !== 'string' || token === '') throw new ExchangeUnavailableError('the token exchange response has no access_token');
-  if (typeof json.token_type !== 'string' || json.token_type.toLowerCase() !== 'bearer') {
+function entry(exchanged: ExchangedToken, sentAtMs: number): Entry {
+  if (exchanged.tokenType.toLowerCase() !== 'bearer') {
     throw new ExchangeRefusedError('gateway', 'unsupported_token_type', 'the exchanged token is not a Bearer token');
   }
-  if (json.issued_token_type !== undefined && json.issued_token_type !== ACCESS_TOKEN_TYPE) {
+  if (exchanged.issuedTokenType !== TOKEN_TYPES.accessToken) {
     throw new ExchangeRefusedError('gateway', 'unsupported_token_type', 'the issuer issued another kind of token than an access token');
   }
   // Without expires_in the lifetime is unknown: used for this request only.
-  const expiresIn = typeof json.expires_in === 'number' && Number.isFinite(json.expires_in) ? json.expires_in : 0;
+  const expiresIn = exchanged.expiresIn ?? 0;
   // Counted from when the request was sent, so the entry never outlives the token.
-  return { token, untilMs: sentAtMs + (expiresIn - EXPIRY_MARGIN_SECONDS) * 1000 };
+  return { token: exchanged.accessToken, untilMs: sentAtMs + (expiresIn - EXPIRY_MARGIN_SECONDS) * 1000 };
 }
 
 function cacheKey(subjectToken: string, audience: string, scopes: readonly string[] | undefined): string {
   return JSON.stringify([tokenHash(subjectToken), audience, scopes === undefined ? null : [...scopes].sort()]);
-}
-
-/** RFC 6749 §2.3.1: id and secret form-urlencoded, then HTTP Basic. */
-function basicAuthorization(clientId: string, clientSecret: string): string {
-  const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
 }

@@ -76,13 +76,18 @@ const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
  * one; the URI query is never read (RFC 9700 §2.5: tokens in URLs leak).
  */
 export async function authenticate(config: BearerAuthConfig, request: BearerRequest): Promise<AccessTokenClaims> {
+  return (await verifiedToken(config, request)).claims;
+}
+
+/** The request's token and its verified claims (authenticate, for callers that pass the token on). */
+export async function verifiedToken(config: BearerAuthConfig, request: BearerRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
   const fromHeader = headerToken(request.authorization);
   const fromBody = bodyToken(request.bodyToken);
   // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
   if (fromHeader !== undefined && fromBody !== undefined) throw new InvalidRequestError('the access token was sent in more than one way');
   const token = fromHeader ?? fromBody;
   if (token === undefined) throw new MissingTokenError('no bearer token in the request');
-  return config.verify(token);
+  return { token, claims: await config.verify(token) };
 }
 
 function headerToken(authorization: string | undefined): string | undefined {

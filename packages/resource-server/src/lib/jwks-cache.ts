@@ -71,10 +71,12 @@ export class JwksCache {
       this.keySet = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
       this.lastFailure = undefined;
       this.nextFetchAtMs = Date.now() + this.options.jwksCacheSeconds * 1000;
+      this.options.onJwksFetch('success');
     } catch (err) {
       // Keep the keys we have: tokens signed by them stay valid while the issuer is unreachable.
       this.lastFailure = err;
       this.nextFetchAtMs = Date.now() + this.options.jwksCooldownSeconds * 1000;
+      this.options.onJwksFetch('failure');
     }
   }
 

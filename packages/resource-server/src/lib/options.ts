@@ -28,6 +28,7 @@ export interface ResolvedValidatorOptions extends ResolvedIssuerOptions {
   requiredClaims: string[];
   jwksCacheSeconds: number;
   jwksCooldownSeconds: number;
+  onJwksFetch: (result: 'success' | 'failure') => void;
 }
 
 export interface ResolvedIntrospectorOptions extends ResolvedIssuerOptions {
@@ -35,6 +36,7 @@ export interface ResolvedIntrospectorOptions extends ResolvedIssuerOptions {
   clientSecret: string;
   audience: string | undefined;
   cacheSeconds: number;
+  onCacheLookup: (hit: boolean) => void;
 }
 
 /** Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037) jose verifies; HMAC and `none` are never accepted. */
@@ -128,6 +130,7 @@ export function resolveValidatorOptions(options: ValidatorOptions): ResolvedVali
     jwksCacheSeconds: seconds('jwksCacheSeconds', options.jwksCacheSeconds ?? VALIDATOR_DEFAULTS.jwksCacheSeconds, { min: 0, max: 24 * 3600 }),
     // At least a second: the cooldown is what stops unknown kids from hammering the issuer.
     jwksCooldownSeconds: seconds('jwksCooldownSeconds', options.jwksCooldownSeconds ?? VALIDATOR_DEFAULTS.jwksCooldownSeconds, { min: 1, max: 24 * 3600 }),
+    onJwksFetch: hook('onJwksFetch', options.onJwksFetch),
   };
 }
 
@@ -143,6 +146,20 @@ export function resolveIntrospectorOptions(options: IntrospectorOptions): Resolv
     clientSecret: options.clientSecret,
     audience: options.audience,
     cacheSeconds: seconds('cacheSeconds', options.cacheSeconds ?? INTROSPECTOR_DEFAULTS.cacheSeconds, { min: 0, max: 3600 }),
+    onCacheLookup: hook('onCacheLookup', options.onCacheLookup),
+  };
+}
+
+/** An observer: a function, or none; whatever it throws never disturbs a validation. */
+function hook<A>(name: string, value: ((arg: A) => void) | undefined): (arg: A) => void {
+  if (value === undefined) return () => {};
+  if (typeof value !== 'function') throw new ConfigurationError(`${name} must be a function`);
+  return (arg) => {
+    try {
+      value(arg);
+    } catch {
+      // An observer's failure is its own.
+    }
   };
 }
 
