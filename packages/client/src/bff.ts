@@ -120,40 +120,202 @@ const SWEEP_INTERVAL_MS = 60_000;
  * // POST /logout:  sendBffResponse(res, await bff.logout(req))
  */
 export function createBff(options: BffOptions): Bff {
-  const { client } = options;
+  return new BffSessions(options);
+}
+
+/** The options of a BFF, checked and with their defaults. */
+interface BffConfig {
+  client: BffOptions['client'];
+  secure: boolean;
+  sessionName: string;
+  loginName: string;
+  redirectUri: string;
+  scope: string;
+  sealer: CookieSealer;
+  sessionMaxAgeSeconds: number;
+  loginMaxAgeSeconds: number;
+  marginSeconds: number;
+  overlapMs: number;
+  authorizationParams: BffOptions['authorizationParams'];
+  postLogoutRedirectUri: string | undefined;
+}
+
+function bffConfig(options: BffOptions): BffConfig {
   const secure = options.secure ?? true;
   const sessionName = options.cookieName ?? (secure ? '__Host-latchkey' : 'latchkey');
-  const loginName = `${sessionName}-login`;
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(sessionName)) throw new TypeError(`cookieName ${JSON.stringify(sessionName)} is not a valid cookie name`);
   if (sessionName.startsWith('__Host-') && !secure) throw new TypeError('a __Host- cookie must be Secure: choose another cookieName with secure: false');
-  const redirectUri = new URL(options.redirectUri).toString();
-  const scope = options.scope ?? 'openid offline_access';
-  const sealer = new CookieSealer(Array.isArray(options.cookieKey) ? options.cookieKey : [options.cookieKey as CookieKey]);
-  const sessionMaxAgeSeconds = positive(options.sessionMaxAgeSeconds ?? DEFAULTS.bffSessionMaxAgeSeconds, 'sessionMaxAgeSeconds');
-  const loginMaxAgeSeconds = positive(options.loginMaxAgeSeconds ?? DEFAULTS.bffLoginMaxAgeSeconds, 'loginMaxAgeSeconds');
-  const marginSeconds = options.refreshMarginSeconds ?? DEFAULTS.sessionRefreshMarginSeconds;
-  const overlapMs = DEFAULTS.bffRotationOverlapSeconds * 1000;
+  return {
+    client: options.client,
+    secure,
+    sessionName,
+    loginName: `${sessionName}-login`,
+    redirectUri: new URL(options.redirectUri).toString(),
+    scope: options.scope ?? 'openid offline_access',
+    sealer: new CookieSealer(Array.isArray(options.cookieKey) ? options.cookieKey : [options.cookieKey as CookieKey]),
+    sessionMaxAgeSeconds: positive(options.sessionMaxAgeSeconds ?? DEFAULTS.bffSessionMaxAgeSeconds, 'sessionMaxAgeSeconds'),
+    loginMaxAgeSeconds: positive(options.loginMaxAgeSeconds ?? DEFAULTS.bffLoginMaxAgeSeconds, 'loginMaxAgeSeconds'),
+    marginSeconds: options.refreshMarginSeconds ?? DEFAULTS.sessionRefreshMarginSeconds,
+    overlapMs: DEFAULTS.bffRotationOverlapSeconds * 1000,
+    authorizationParams: options.authorizationParams,
+    postLogoutRedirectUri: options.postLogoutRedirectUri,
+  };
+}
 
-  const live = new Map<string, LiveSession>();
-  const refreshes = new SingleFlight<string, LiveSession>();
-  let lastSweepMs = Date.now();
+/**
+ * The sessions of a BFF: the cookies (the session cookie is Strict, so no other site can make the
+ * browser send it; the login cookie must be Lax, since the browser comes back to the callback from
+ * the authorization server, another site), the access tokens in memory, and their rotation.
+ */
+class BffSessions implements Bff {
+  private readonly config: BffConfig;
+  private readonly live = new Map<string, LiveSession>();
+  private readonly refreshes = new SingleFlight<string, LiveSession>();
+  private lastSweepMs = Date.now();
+  private readonly clearSession: string;
+  private readonly clearLogin: string;
 
-  // The session cookie is Strict: no other site can make the browser send it (CSRF). The login cookie
-  // must be Lax: the browser comes back to the callback from the authorization server, another site,
-  // and a Strict cookie would not be sent with that navigation.
-  const sessionCookie = async (session: SessionCookie) =>
-    serializeCookie(sessionName, await sealer.seal(SESSION_TYP, { ...session }, sessionMaxAgeSeconds), {
+  constructor(options: BffOptions) {
+    this.config = bffConfig(options);
+    const { sessionName, loginName, secure } = this.config;
+    this.clearSession = serializeCookie(sessionName, '', { maxAgeSeconds: 0, secure, sameSite: 'Strict' });
+    this.clearLogin = serializeCookie(loginName, '', { maxAgeSeconds: 0, secure, sameSite: 'Lax' });
+  }
+
+  login = async (loginOptions: Parameters<Bff['login']>[0] = {}): Promise<BffResponse> => {
+    const { client, sealer, loginName, loginMaxAgeSeconds, secure, redirectUri, scope } = this.config;
+    const { returnTo = '/', ...extra } = loginOptions;
+    if (!isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
+    const pending = await client.createAuthorizationRequest({ ...this.config.authorizationParams, ...extra, redirectUri, scope });
+    const login: LoginCookie = { state: pending.state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, returnTo, maxAge: pending.maxAge };
+    const cookie = serializeCookie(loginName, await sealer.seal(LOGIN_TYP, { ...login }, loginMaxAgeSeconds), {
+      maxAgeSeconds: loginMaxAgeSeconds,
+      secure,
+      sameSite: 'Lax',
+    });
+    return { status: 303, headers: { location: pending.url, 'set-cookie': [cookie], 'cache-control': 'no-store' }, body: '' };
+  };
+
+  callback = async (request: BffRequest): Promise<BffResponse & { claims: IdTokenClaims | undefined }> => {
+    const { client, sealer, loginName, redirectUri, scope } = this.config;
+    const value = readCookie(cookieHeader(request), loginName);
+    const login = value === undefined ? undefined : ((await sealer.open(LOGIN_TYP, value)) as unknown as LoginCookie | undefined);
+    if (!login || typeof login.state !== 'string' || typeof login.returnTo !== 'string') {
+      throw new StateMismatchError('no login in progress in this browser (or it took too long)');
+    }
+    const tokens = await client.handleCallback(request.url ?? '', { ...login, redirectUri, scope });
+    const entry = await this.remember({ sid: randomValue(), rt: tokens.refreshToken, idt: tokens.idToken }, tokens, undefined);
+    const target = isLocalPath(login.returnTo) ? login.returnTo : '/';
+    return {
+      status: 200,
+      headers: {
+        'set-cookie': [entry.cookie, this.clearLogin],
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+        'referrer-policy': 'no-referrer',
+      },
+      // A page that moves on by itself rather than a redirect: the browser arrived from another site, and
+      // it would not send the new SameSite=Strict cookie with a redirect that continues that navigation.
+      body: `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(target)}"><title>Signed in</title><p><a href="${escapeHtml(target)}">Continue</a></p>`,
+      claims: tokens.idTokenClaims,
+    };
+  };
+
+  getAccessToken = async (request: BffRequest): Promise<BffAccessToken> => {
+    const { present, session } = await this.readSession(request);
+    if (!session) return { accessToken: undefined, setCookie: present ? [this.clearSession] : [] };
+    const { current, setCookie } = this.catchUp(session);
+    const known = this.live.get(session.sid);
+    const currentHash = current.rt === undefined ? undefined : fingerprint(current.rt);
+    if (known && currentHash === known.refreshHash && Date.now() / 1000 < known.staleAt) {
+      return { accessToken: known.accessToken, setCookie };
+    }
+    if (current.rt === undefined) {
+      // Signed in without a refresh token (no offline_access): the session ends with its access token.
+      if (known && Date.now() / 1000 < known.expiresAt) return { accessToken: known.accessToken, setCookie };
+      this.live.delete(session.sid);
+      return { accessToken: undefined, setCookie: [this.clearSession] };
+    }
+    try {
+      const entry = await this.rotate({ ...current, rt: current.rt });
+      return { accessToken: entry.accessToken, setCookie: [entry.cookie] };
+    } catch (err) {
+      // RFC 6749 §5.2: the refresh token is invalid, expired or revoked: the user must log in again.
+      if (err instanceof OAuthError && err.error === 'invalid_grant') {
+        this.live.delete(session.sid);
+        return { accessToken: undefined, setCookie: [this.clearSession] };
+      }
+      throw err;
+    }
+  };
+
+  getUser = async (request: BffRequest): Promise<IdTokenClaims | undefined> => {
+    const { session } = await this.readSession(request);
+    if (!session?.idt) return undefined;
+    // Validated when it was received; the cookie it came in is authenticated.
+    return decodeJwt(session.idt) as IdTokenClaims;
+  };
+
+  logout = async (request: BffRequest, logoutOptions: { postLogoutRedirectUri?: string | undefined } = {}): Promise<BffResponse> => {
+    const { client } = this.config;
+    const { present, session } = await this.readSession(request);
+    const postLogoutRedirectUri = logoutOptions.postLogoutRedirectUri ?? this.config.postLogoutRedirectUri;
+    if (session) {
+      const known = this.live.get(session.sid);
+      this.live.delete(session.sid);
+      // RFC 7009: at Latchkey, revoking the refresh token ends the grant and its access tokens; the
+      // access token is revoked too for servers that do not cascade. A failure does not keep the user
+      // signed in here.
+      const revocations: Promise<void>[] = [];
+      if (session.rt !== undefined) revocations.push(client.revoke(session.rt, { tokenTypeHint: 'refresh_token' }));
+      if (known) revocations.push(client.revoke(known.accessToken, { tokenTypeHint: 'access_token' }));
+      await Promise.allSettled(revocations);
+    }
+    let location: string;
+    try {
+      location = await client.endSessionUrl({ idTokenHint: session?.idt, postLogoutRedirectUri });
+    } catch (err) {
+      if (!(err instanceof UnsupportedFeatureError)) throw err;
+      location = postLogoutRedirectUri ?? '/';
+    }
+    // Only a browser that sent the cookie gets it cleared: another site cannot sign the user out here.
+    return { status: 303, headers: { location, 'set-cookie': present ? [this.clearSession] : [], 'cache-control': 'no-store' }, body: '' };
+  };
+
+  /**
+   * A request that left the browser before the rotated cookie arrived carries the previous refresh
+   * token, which is spent: it is answered from the current session instead of spending it again (which
+   * the server would take for theft), and the browser's cookie is brought up to date.
+   */
+  private catchUp(session: SessionCookie): { current: SessionCookie; setCookie: string[] } {
+    const known = this.live.get(session.sid);
+    const presentedHash = session.rt === undefined ? undefined : fingerprint(session.rt);
+    if (
+      known &&
+      presentedHash !== known.refreshHash &&
+      presentedHash !== undefined &&
+      presentedHash === known.previousRefreshHash &&
+      Date.now() - known.rotatedAtMs < this.config.overlapMs
+    ) {
+      return { current: known.session, setCookie: [known.cookie] };
+    }
+    return { current: session, setCookie: [] };
+  }
+
+  private async sessionCookie(session: SessionCookie): Promise<string> {
+    const { sealer, sessionName, sessionMaxAgeSeconds, secure } = this.config;
+    return serializeCookie(sessionName, await sealer.seal(SESSION_TYP, { ...session }, sessionMaxAgeSeconds), {
       maxAgeSeconds: sessionMaxAgeSeconds,
       secure,
       sameSite: 'Strict',
     });
-  const clearSession = serializeCookie(sessionName, '', { maxAgeSeconds: 0, secure, sameSite: 'Strict' });
-  const clearLogin = serializeCookie(loginName, '', { maxAgeSeconds: 0, secure, sameSite: 'Lax' });
+  }
 
-  async function readSession(request: BffRequest): Promise<{ present: boolean; session: SessionCookie | undefined }> {
-    const value = readCookie(cookieHeader(request), sessionName);
+  private async readSession(request: BffRequest): Promise<{ present: boolean; session: SessionCookie | undefined }> {
+    const value = readCookie(cookieHeader(request), this.config.sessionName);
     if (!value) return { present: false, session: undefined };
-    const payload = await sealer.open(SESSION_TYP, value);
+    const payload = await this.config.sealer.open(SESSION_TYP, value);
     if (!payload || typeof payload.sid !== 'string') return { present: true, session: undefined };
     return {
       present: true,
@@ -165,149 +327,38 @@ export function createBff(options: BffOptions): Bff {
     };
   }
 
-  async function remember(session: SessionCookie, tokens: TokenSet, previousRefreshHash: string | undefined): Promise<LiveSession> {
+  private async remember(session: SessionCookie, tokens: TokenSet, previousRefreshHash: string | undefined): Promise<LiveSession> {
     const entry: LiveSession = {
       session,
       accessToken: tokens.accessToken,
-      staleAt: staleAt(tokens, marginSeconds),
+      staleAt: staleAt(tokens, this.config.marginSeconds),
       expiresAt: tokens.expiresAt ?? Number.POSITIVE_INFINITY,
       refreshHash: session.rt === undefined ? undefined : fingerprint(session.rt),
       previousRefreshHash,
       rotatedAtMs: Date.now(),
-      cookie: await sessionCookie(session),
+      cookie: await this.sessionCookie(session),
     };
-    sweep();
-    live.set(session.sid, entry);
+    this.sweep();
+    this.live.set(session.sid, entry);
     return entry;
   }
 
   /** Forgets sessions whose access token went stale a while ago: their next request refreshes from the cookie. */
-  function sweep(): void {
+  private sweep(): void {
     const nowMs = Date.now();
-    if (nowMs - lastSweepMs < SWEEP_INTERVAL_MS) return;
-    lastSweepMs = nowMs;
-    for (const [sid, entry] of live) if (entry.staleAt * 1000 + overlapMs < nowMs) live.delete(sid);
+    if (nowMs - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
+    this.lastSweepMs = nowMs;
+    for (const [sid, entry] of this.live) if (entry.staleAt * 1000 + this.config.overlapMs < nowMs) this.live.delete(sid);
   }
 
-  function rotate(session: SessionCookie & { rt: string }): Promise<LiveSession> {
-    return refreshes.run(fingerprint(session.rt), async () => {
+  private rotate(session: SessionCookie & { rt: string }): Promise<LiveSession> {
+    return this.refreshes.run(fingerprint(session.rt), async () => {
       const previous: TokenSet | undefined =
         session.idt === undefined ? undefined : { accessToken: '', tokenType: 'Bearer', idToken: session.idt, idTokenClaims: decodeJwt(session.idt) as IdTokenClaims };
-      const tokens = await client.refresh(session.rt, { previous });
-      return remember({ sid: session.sid, rt: tokens.refreshToken, idt: tokens.idToken ?? session.idt }, tokens, fingerprint(session.rt));
+      const tokens = await this.config.client.refresh(session.rt, { previous });
+      return this.remember({ sid: session.sid, rt: tokens.refreshToken, idt: tokens.idToken ?? session.idt }, tokens, fingerprint(session.rt));
     });
   }
-
-  return {
-    async login(loginOptions = {}) {
-      const { returnTo = '/', ...extra } = loginOptions;
-      if (!isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
-      const pending = await client.createAuthorizationRequest({ ...options.authorizationParams, ...extra, redirectUri, scope });
-      const login: LoginCookie = { state: pending.state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, returnTo, maxAge: pending.maxAge };
-      const cookie = serializeCookie(loginName, await sealer.seal(LOGIN_TYP, { ...login }, loginMaxAgeSeconds), {
-        maxAgeSeconds: loginMaxAgeSeconds,
-        secure,
-        sameSite: 'Lax',
-      });
-      return { status: 303, headers: { location: pending.url, 'set-cookie': [cookie], 'cache-control': 'no-store' }, body: '' };
-    },
-
-    async callback(request) {
-      const value = readCookie(cookieHeader(request), loginName);
-      const login = value === undefined ? undefined : ((await sealer.open(LOGIN_TYP, value)) as unknown as LoginCookie | undefined);
-      if (!login || typeof login.state !== 'string' || typeof login.returnTo !== 'string') {
-        throw new StateMismatchError('no login in progress in this browser (or it took too long)');
-      }
-      const tokens = await client.handleCallback(request.url ?? '', { ...login, redirectUri, scope });
-      const entry = await remember({ sid: randomValue(), rt: tokens.refreshToken, idt: tokens.idToken }, tokens, undefined);
-      const target = isLocalPath(login.returnTo) ? login.returnTo : '/';
-      return {
-        status: 200,
-        headers: {
-          'set-cookie': [entry.cookie, clearLogin],
-          'content-type': 'text/html; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-          'referrer-policy': 'no-referrer',
-        },
-        // A page that moves on by itself rather than a redirect: the browser arrived from another site, and
-        // it would not send the new SameSite=Strict cookie with a redirect that continues that navigation.
-        body: `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${escapeHtml(target)}"><title>Signed in</title><p><a href="${escapeHtml(target)}">Continue</a></p>`,
-        claims: tokens.idTokenClaims,
-      };
-    },
-
-    async getAccessToken(request) {
-      const { present, session } = await readSession(request);
-      if (!session) return { accessToken: undefined, setCookie: present ? [clearSession] : [] };
-      let current: SessionCookie = session;
-      let setCookie: string[] = [];
-      const known = live.get(session.sid);
-      const presentedHash = session.rt === undefined ? undefined : fingerprint(session.rt);
-      if (known && presentedHash !== known.refreshHash) {
-        // A request that left the browser before the rotated cookie arrived: it carries the previous
-        // refresh token, which is spent. Answer from the current session instead of spending it again
-        // (which the server would take for theft), and bring the browser's cookie up to date.
-        if (presentedHash !== undefined && presentedHash === known.previousRefreshHash && Date.now() - known.rotatedAtMs < overlapMs) {
-          current = known.session;
-          setCookie = [known.cookie];
-        }
-      }
-      const currentHash = current.rt === undefined ? undefined : fingerprint(current.rt);
-      if (known && currentHash === known.refreshHash && Date.now() / 1000 < known.staleAt) {
-        return { accessToken: known.accessToken, setCookie };
-      }
-      if (current.rt === undefined) {
-        // Signed in without a refresh token (no offline_access): the session ends with its access token.
-        if (known && Date.now() / 1000 < known.expiresAt) return { accessToken: known.accessToken, setCookie };
-        live.delete(session.sid);
-        return { accessToken: undefined, setCookie: [clearSession] };
-      }
-      try {
-        const entry = await rotate({ ...current, rt: current.rt });
-        return { accessToken: entry.accessToken, setCookie: [entry.cookie] };
-      } catch (err) {
-        // RFC 6749 §5.2: the refresh token is invalid, expired or revoked: the user must log in again.
-        if (err instanceof OAuthError && err.error === 'invalid_grant') {
-          live.delete(session.sid);
-          return { accessToken: undefined, setCookie: [clearSession] };
-        }
-        throw err;
-      }
-    },
-
-    async getUser(request) {
-      const { session } = await readSession(request);
-      if (!session?.idt) return undefined;
-      // Validated when it was received; the cookie it came in is authenticated.
-      return decodeJwt(session.idt) as IdTokenClaims;
-    },
-
-    async logout(request, logoutOptions = {}) {
-      const { present, session } = await readSession(request);
-      const postLogoutRedirectUri = logoutOptions.postLogoutRedirectUri ?? options.postLogoutRedirectUri;
-      if (session) {
-        const known = live.get(session.sid);
-        live.delete(session.sid);
-        // RFC 7009: at Latchkey, revoking the refresh token ends the grant and its access tokens; the
-        // access token is revoked too for servers that do not cascade. A failure does not keep the user
-        // signed in here.
-        const revocations: Promise<void>[] = [];
-        if (session.rt !== undefined) revocations.push(client.revoke(session.rt, { tokenTypeHint: 'refresh_token' }));
-        if (known) revocations.push(client.revoke(known.accessToken, { tokenTypeHint: 'access_token' }));
-        await Promise.allSettled(revocations);
-      }
-      let location: string;
-      try {
-        location = await client.endSessionUrl({ idTokenHint: session?.idt, postLogoutRedirectUri });
-      } catch (err) {
-        if (!(err instanceof UnsupportedFeatureError)) throw err;
-        location = postLogoutRedirectUri ?? '/';
-      }
-      // Only a browser that sent the cookie gets it cleared: another site cannot sign the user out here.
-      return { status: 303, headers: { location, 'set-cookie': present ? [clearSession] : [], 'cache-control': 'no-store' }, body: '' };
-    },
-  };
 }
 
 /** Writes a BffResponse to a Node response (node:http, Express's `res`, Fastify's `reply.raw`). */
