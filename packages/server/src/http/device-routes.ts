@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
-import { formatUserCode, normalizeUserCode, userCodeHash } from '../device/user-code.ts';
+import { formatUserCode, normalizeUserCode } from '../device/user-code.ts';
+import { decideDeviceCode, lookUpUserCode } from '../device/verification.ts';
 import { PATHS } from '../config/paths.ts';
-import { randomId128 } from '../lib/random.ts';
 import type { DeviceCode } from '../storage/device-code-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { deviceConfirmPage, deviceDonePage, deviceEntryPage } from '../ui/device-pages.ts';
@@ -12,15 +12,6 @@ import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
 import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
-
-/**
- * RFC 8628 §5.1: code attempts are limited per session and per address, so the 34 bits of a code
- * cannot be searched: 12 per session and 100 per address in 15 minutes (every attempt counts, so a
- * user looking up and then approving one code spends two).
- */
-const CODE_WINDOW_SECONDS = 15 * 60;
-const MAX_CODE_ATTEMPTS_PER_SESSION = 12;
-const MAX_CODE_ATTEMPTS_PER_ADDRESS = 100;
 
 /**
  * The verification page of the device flow (RFC 8628 §3.3): the user logs in (the same SSO session
@@ -65,23 +56,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     );
   };
 
-  /**
-   * A pending, unexpired request for the code. Every attempt is counted first, by one atomic upsert
-   * per counter (rate-limit-store.ts), and the decision is made on the counts that upsert returned,
-   * so simultaneous guesses on any number of nodes cannot all slip under the limit (RFC 8628 §5.1).
-   */
-  const lookUp = async (request: FastifyRequest, sessionIdHash: string, typed: string): Promise<DeviceCode | 'limited' | undefined> => {
-    const t = now();
-    const windowStart = t - (t % CODE_WINDOW_SECONDS);
-    const [bySession, byAddress] = await Promise.all(
-      [`device:session:${sessionIdHash}`, `device:address:${request.ip}`].map((k) => ctx.storage.rateLimits.hit(k, windowStart)),
-    );
-    if (bySession! > MAX_CODE_ATTEMPTS_PER_SESSION || byAddress! > MAX_CODE_ATTEMPTS_PER_ADDRESS) return 'limited';
-    const normalized = normalizeUserCode(typed);
-    const code = normalized ? await ctx.storage.deviceCodes.findByUserCode(userCodeHash(normalized)) : undefined;
-    if (!code || code.status !== 'pending' || code.expiresAt <= t) return undefined;
-    return code;
-  };
+  const lookUp = (request: FastifyRequest, sessionIdHash: string, typed: string) =>
+    lookUpUserCode(ctx, { sessionIdHash, address: request.ip, typed });
 
   const confirm = async (reply: FastifyReply, current: { session: { userId: string }; value: string }, code: DeviceCode, typed: string) => {
     const client = await ctx.storage.clients.find(code.clientId);
@@ -141,22 +117,9 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (!code) return entry(reply, current, 400, typed, wrongMessage);
     const decision = optionalParam(params, 'decision');
     if (decision === undefined) return confirm(reply, current, code, typed);
-    const t = now();
-    if (decision === 'allow') {
-      const grantId = randomId128();
-      await ctx.storage.grants.create({ id: grantId, clientId: code.clientId, userId: current.session.userId, scope: code.scope, createdAt: t, revokedAt: null });
-      const decided = await ctx.storage.deviceCodes.decide(
-        code.userCodeHash,
-        { status: 'approved', userId: current.session.userId, authTime: current.session.authTime, grantId },
-        t,
-      );
-      if (!decided) return entry(reply, current, 400, typed, wrongMessage);
-      return sendPage(reply, 200, deviceDonePage(assetsPath, true));
-    }
-    if (decision === 'deny') {
-      await ctx.storage.deviceCodes.decide(code.userCodeHash, { status: 'denied', userId: current.session.userId }, t);
-      return sendPage(reply, 200, deviceDonePage(assetsPath, false));
-    }
-    return entry(reply, current, 400, typed, 'Choose Allow or Deny.');
+    if (decision !== 'allow' && decision !== 'deny') return entry(reply, current, 400, typed, 'Choose Allow or Deny.');
+    const decided = await decideDeviceCode(ctx, code, current.session, decision);
+    if (!decided && decision === 'allow') return entry(reply, current, 400, typed, wrongMessage);
+    return sendPage(reply, 200, deviceDonePage(assetsPath, decision === 'allow'));
   });
 }
