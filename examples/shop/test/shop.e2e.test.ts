@@ -7,9 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt, decodeProtectedHeader, jwtDecrypt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../../../packages/server/test/helpers/browser.ts';
-import { REPO_ROOT } from '../../../packages/server/test/helpers/processes.ts';
-import { freePort } from '../../../packages/server/test/helpers/server.ts';
+import { chromiumSkip, freePort, launchChromium, REPO_ROOT } from '@latchkey/testing';
 import { runCli } from '../cli.ts';
 import { startDemo, type RunningDemo } from '../demo.ts';
 

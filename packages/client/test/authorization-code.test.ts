@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { backends } from '../../server/test/helpers/backends.ts';
+import { authorizeInBrowser, backends, FormBrowser, type Latchkey, startLatchkey } from '@latchkey/testing';
 import {
   AuthorizationResponseError,
   IdTokenValidationError,
@@ -10,7 +10,6 @@ import {
   OAuthError,
   StateMismatchError,
 } from '../src/index.ts';
-import { authorizeInBrowser, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * The authorization code flow with PKCE through the SDK, against a running Latchkey: the request the SDK
@@ -28,7 +27,7 @@ for (const backend of await backends()) {
     let browser: FormBrowser;
 
     before(async () => {
-      lk = await startLatchkey(backend);
+      lk = await startLatchkey({ backend });
       client = new LatchkeyClient({ issuer: lk.issuer, clientId: lk.seed.publicClient });
       browser = new FormBrowser();
     });

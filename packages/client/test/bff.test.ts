@@ -2,12 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { jwtDecrypt } from 'jose';
-import { sqlite } from '../../server/test/helpers/backends.ts';
-import type { Page } from '../../server/test/helpers/form-browser.ts';
-import { parseSetCookie } from '../../server/test/helpers/form-browser.ts';
+import { authorizeInBrowser, countingFetch, FormBrowser, type Latchkey, type Page, parseSetCookie, startLatchkey } from '@latchkey/testing';
 import { appendSetCookie, createBff, LatchkeyClient, OAuthError, sendBffResponse, StateMismatchError, toResponse, type Bff } from '../src/index.ts';
 import { listen } from './helpers/http-servers.ts';
-import { authorizeInBrowser, countingFetch, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * The backend-for-frontend helper in a node:http app, against Latchkey: login, callback, an API route that
@@ -37,7 +34,7 @@ describe('backend for frontend', () => {
   const seen: Seen[] = [];
 
   before(async () => {
-    lk = await startLatchkey(sqlite, { refreshGraceSeconds: 0 });
+    lk = await startLatchkey({ settings: { refreshGraceSeconds: 0 } });
     app = await listen(async (req, res) => {
       const path = new URL(req.url ?? '/', 'http://app').pathname;
       if (path === '/login') return sendBffResponse(res, await bff.login({ returnTo: '/me' }));

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { sqlite } from '../../server/test/helpers/backends.ts';
-import { basicAuth, storeClient } from '../../server/test/helpers/server.ts';
+import { basicAuth, countingFetch, type Latchkey, startLatchkey, storeClient } from '@latchkey/testing';
 import { ClientCredentials, InvalidResponseError, LatchkeyClient, OAuthError, type FetchLike } from '../src/index.ts';
 import { listen, readBody, startFlakyProxy } from './helpers/http-servers.ts';
-import { countingFetch, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * A service's tokens, against Latchkey. The client credentials grant through the ClientCredentials token
@@ -21,7 +19,7 @@ describe('client credentials', () => {
   let svc: { id: string; secret: string };
 
   before(async () => {
-    lk = await startLatchkey(sqlite);
+    lk = await startLatchkey();
     const created = await lk.running.registry.createClient({ name: 'svc-a', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
     svc = { id: created.client.clientId, secret: created.clientSecret! };
   });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite } from '../../server/test/helpers/backends.ts';
-import { PASSWORD } from '../../server/test/helpers/user-flow.ts';
+import { FormBrowser, type Latchkey, PASSWORD, startLatchkey } from '@latchkey/testing';
 import {
   DEVICE_CODE_GRANT_TYPE,
   DeviceCodeExpiredError,
@@ -11,7 +10,6 @@ import {
   type DeviceAuthorization,
   type FetchLike,
 } from '../src/index.ts';
-import { FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * The device authorization grant (RFC 8628) through the SDK: against Latchkey, a device started, the user
@@ -26,7 +24,7 @@ describe('device authorization against Latchkey', () => {
   let tv: LatchkeyClient;
 
   before(async () => {
-    lk = await startLatchkey(sqlite);
+    lk = await startLatchkey();
     const created = await lk.running.registry.createClient({
       name: 'Living Room TV',
       type: 'public',

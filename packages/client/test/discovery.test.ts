@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite } from '../../server/test/helpers/backends.ts';
-import { freePort } from '../../server/test/helpers/server.ts';
+import { countingFetch, freePort, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { DiscoveryError, LatchkeyClient, metadataUrls, type FetchLike } from '../src/index.ts';
-import { countingFetch, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * Discovery (OpenID Connect Discovery 1.0 §4, RFC 8414 §3): the OpenID Connect location first, RFC
@@ -24,7 +22,7 @@ describe('discovery', () => {
   let svc: { id: string; secret: string };
 
   before(async () => {
-    lk = await startLatchkey(sqlite);
+    lk = await startLatchkey();
     const created = await lk.running.registry.createClient({ name: 'svc', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
     svc = { id: created.client.clientId, secret: created.clientSecret! };
   });
@@ -106,7 +104,7 @@ describe('an issuer with a path', () => {
       'https://login.example.com/.well-known/oauth-authorization-server/tenant',
     ]);
     const port = await freePort();
-    const lk = await startLatchkey(sqlite, { port, issuer: `http://127.0.0.1:${port}/tenant` });
+    const lk = await startLatchkey({ settings: { port, issuer: `http://127.0.0.1:${port}/tenant` } });
     try {
       const counter = countingFetch(without('/openid-configuration'));
       const client = new LatchkeyClient({ issuer: lk.issuer, clientId: lk.seed.confidential.clientId, clientSecret: lk.seed.confidential.clientSecret, fetch: counter.fetch });

@@ -3,11 +3,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startOrdersApi } from '../../../examples/demo-client/orders-api.ts';
-import { sqlite } from '../../server/test/helpers/backends.ts';
+import { authorizeInBrowser, FormBrowser, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { createShopApp } from '../examples/bff-app.ts';
 import { deviceLogin } from '../examples/device-login.ts';
 import { createOrdersCaller } from '../examples/service-to-api.ts';
-import { authorizeInBrowser, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * The examples run as written against Latchkey, importing the package by its name (its built dist/,
@@ -17,7 +16,7 @@ describe('examples', () => {
   let lk: Latchkey;
 
   before(async () => {
-    lk = await startLatchkey(sqlite);
+    lk = await startLatchkey();
   });
   after(async () => lk?.close());
 

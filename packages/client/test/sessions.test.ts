@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite } from '../../server/test/helpers/backends.ts';
+import { authorizeInBrowser, countingFetch, FormBrowser, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { LatchkeyClient, OAuthError, SessionExpiredError, type TokenSet } from '../src/index.ts';
-import { authorizeInBrowser, countingFetch, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * Refresh (RFC 6749 §6) with Latchkey's rotation: the SDK keeps the new refresh token, the old one is
@@ -15,7 +14,7 @@ describe('refresh and token sessions', () => {
 
   before(async () => {
     // No grace window: a spent refresh token fails at once (the server's default retry window is 5 s).
-    lk = await startLatchkey(sqlite, { refreshGraceSeconds: 0 });
+    lk = await startLatchkey({ settings: { refreshGraceSeconds: 0 } });
     browser = new FormBrowser();
   });
   after(async () => lk?.close());

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { sqlite } from '../../server/test/helpers/backends.ts';
+import { authorizeInBrowser, FormBrowser, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { LatchkeyClient, OAuthError, TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPES, UnsupportedFeatureError, type FetchLike } from '../src/index.ts';
-import { authorizeInBrowser, FormBrowser, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * Token exchange (RFC 8693) through the SDK, against Latchkey: the orders service receives Alice's token
@@ -21,7 +20,7 @@ describe('token exchange', () => {
   let aliceToken: string;
 
   before(async () => {
-    lk = await startLatchkey(sqlite);
+    lk = await startLatchkey();
     const { registry } = lk.running;
     await registry.createResource({ identifier: NOTIFICATIONS, scopes: ['notifications:send', 'notifications:read'] });
     const service = await registry.createClient({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { freePort } from '../../server/test/helpers/server.ts';
+import { freePort } from '@latchkey/testing';
 import { ConfigError, parseConfig } from '../src/config/parse.ts';
 import { loadConfigFile, parseConfigText } from '../src/config/load.ts';
 import { createGateway } from '../src/gateway.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { dribble, head, rawExchange } from '../../server/test/helpers/raw-client.ts';
-import { API, baseConfig, get, startGateway, startLatchkey, startUpstream, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, dribble, head, type Latchkey, rawExchange, startLatchkey } from '@latchkey/testing';
+import { baseConfig, get, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
 
 /**
  * Connection abuse at the gateway (issue 11): idle connections, slow headers, a slow body streaming to

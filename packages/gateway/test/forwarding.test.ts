@@ -3,7 +3,8 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createValidator } from '@latchkey/resource-server';
-import { API, INVENTORY, OTHER_API, baseConfig, get, metricValue, startGateway, startLatchkey, startUpstream, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { baseConfig, get, metricValue, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, INVENTORY, type Latchkey, OTHER_API, startLatchkey } from '@latchkey/testing';
 
 /**
  * The three forwarding modes against a real Latchkey server and real upstreams that echo what they

@@ -23,7 +23,8 @@ import { authorizationHeader, headerName, hostile, hostileText, jwtForgery, type
 import { asHeaderName, asHeaderValue, formEncode } from '../../server/test/fuzz/http-model.ts';
 import { generateSigningKey } from '../../server/test/fuzz/jwt.ts';
 import { parseTarget } from '../src/lib/path.ts';
-import { API, INVENTORY, baseConfig, startGateway, startLatchkey, startUpstream, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { baseConfig, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, INVENTORY, type Latchkey, startLatchkey } from '@latchkey/testing';
 
 const SHARE = 4_000;
 
@@ -117,7 +118,7 @@ describe('fuzz: the gateway answers generated requests with no 5xx, RFC 6750 err
     announceSeed('gateway');
     latchkey = await startLatchkey();
     upstream = await startUpstream();
-    const limited = await latchkey.s.registry.createClient({ name: 'limited', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
+    const limited = await latchkey.running.registry.createClient({ name: 'limited', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
     gw = await startGateway(
       baseConfig(
         latchkey,

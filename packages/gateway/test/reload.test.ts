@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { API, baseConfig, eventually, get, metricValue, rewriteConfig, startGateway, startLatchkey, startUpstream, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { baseConfig, eventually, get, metricValue, rewriteConfig, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, type Latchkey, startLatchkey } from '@latchkey/testing';
 
 /**
  * The configuration file is watched: a change is applied atomically (a new route table in one

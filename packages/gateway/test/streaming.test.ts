@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { API, baseConfig, startGateway, startLatchkey, startUpstream, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { baseConfig, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, type Latchkey, startLatchkey } from '@latchkey/testing';
 
 /**
  * Bodies stream through the gateway in both directions (nothing is buffered whole), and WebSocket

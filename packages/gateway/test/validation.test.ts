@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
 import { signCompact } from '../../server/src/tokens/jws-sign.ts';
-import { postForm } from '../../server/test/helpers/server.ts';
-import { API, baseConfig, get, metricValue, startGateway, startLatchkey, startUpstream, type Credentials, type Latchkey, type RunningGateway, type Upstream } from './helpers.ts';
+import { API, type Credentials, type Latchkey, postForm, startLatchkey } from '@latchkey/testing';
+import { baseConfig, get, metricValue, startGateway, startUpstream, type RunningGateway, type Upstream } from './helpers.ts';
 
 /**
  * Token validation at the edge, through @latchkey/resource-server, against a real Latchkey server:
@@ -23,7 +23,7 @@ describe('validation at the edge', () => {
   before(async () => {
     latchkey = await startLatchkey();
     upstream = await startUpstream();
-    const created = await latchkey.s.registry.createClient({ name: 'limited', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
+    const created = await latchkey.running.registry.createClient({ name: 'limited', type: 'confidential', grantTypes: ['client_credentials'], scopes: ['orders:read'] });
     limited = [created.client.clientId, created.clientSecret!];
     gw = await startGateway(
       baseConfig(
@@ -112,7 +112,7 @@ describe('validation at the edge', () => {
 
   test('a token whose nbf is in the future: 401 invalid_token (RFC 7519 §4.1.5); nbf past is accepted', async () => {
     // Latchkey itself sets no nbf: the issuer's own key signs one that does.
-    const signer = await latchkey.s.server.context.keys.signer('ES256');
+    const signer = await latchkey.running.server.context.keys.signer('ES256');
     const now = Math.floor(Date.now() / 1000);
     const token = (nbf: number) =>
       signCompact(signer, 'at+jwt', {
@@ -147,7 +147,7 @@ describe('validation at the edge', () => {
 
   test('a key rotation at the issuer is picked up without a restart', async () => {
     await sleep(1100); // past the 1 s cooldown of the previous test's refetch
-    await latchkey.s.server.context.keys.rotate('ES256', { retainSeconds: 3600, prepublishSeconds: 0 });
+    await latchkey.running.server.context.keys.rotate('ES256', { retainSeconds: 3600, prepublishSeconds: 0 });
     const fresh = await latchkey.token(latchkey.reader, 'orders:read');
     assert.notEqual(JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString()).kid, JSON.parse(Buffer.from(early.split('.')[0]!, 'base64url').toString()).kid);
     assert.equal((await get(`${gw.url}/orders`, fresh)).status, 200, 'the new key is fetched');
@@ -216,7 +216,7 @@ describe('validation at the edge', () => {
     const cached = await latchkey.token(latchkey.reader, 'orders:read');
     const unknown = await rogueToken();
     await sleep(1100); // past the cooldown: the next unknown kid asks the issuer, which is gone
-    await latchkey.s.close();
+    await latchkey.running.close();
     assert.equal((await get(`${gw.url}/orders`, early)).status, 200);
     assert.equal((await get(`${gw.url}/orders`, cached)).status, 200);
     const res = await get(`${gw.url}/orders`, unknown);

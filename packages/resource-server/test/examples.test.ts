@@ -1,35 +1,31 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
+import { API, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { ordersApi as expressOrdersApi } from '../examples/express-orders-api.ts';
 import { ordersApi as fastifyOrdersApi } from '../examples/fastify-orders-api.ts';
 import { ordersHandler } from '../examples/fetch-orders-api.ts';
-import { API, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /**
  * The examples run as written, importing the package by its name (its built dist/, which `npm ci`
  * builds): a token with orders:read lists orders, placing one needs orders:write, no token is 401.
  */
 describe('examples', () => {
-  let db: TestDatabase;
   let l: Latchkey;
   let read: string;
 
   before(async () => {
-    db = await sqlite.create();
-    l = await startLatchkey(db);
-    read = await l.token('orders:read');
+    l = await startLatchkey();
+    read = await l.token();
   });
   after(async () => {
     await l?.close();
-    await db?.drop();
   });
 
   const expectations = async (base: string, token: string) => {
     const list = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(list.status, 200);
-    assert.equal(((await list.json()) as { for: string }).for, l.caller[0]);
+    assert.equal(((await list.json()) as { for: string }).for, l.reader[0]);
     assert.equal((await fetch(`${base}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status, 403);
     assert.equal((await fetch(`${base}/orders`)).status, 401);
   };
@@ -65,7 +61,7 @@ describe('examples', () => {
     const call = (init: RequestInit = {}) => handler(new Request('http://api.test/orders', init));
     const list = await call({ headers: { authorization: `Bearer ${read}` } });
     assert.equal(list.status, 200);
-    assert.equal(((await list.json()) as { for: string }).for, l.caller[0]);
+    assert.equal(((await list.json()) as { for: string }).for, l.reader[0]);
     assert.equal((await call({ method: 'POST', headers: { authorization: `Bearer ${read}` } })).status, 403);
     assert.equal((await call()).status, 401);
   });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from '../../server/test/helpers/backends.ts';
-import { postForm } from '../../server/test/helpers/server.ts';
+import { API, backends, countingFetch, type Latchkey, postForm, startLatchkey } from '@latchkey/testing';
 import {
   ConfigurationError,
   createIntrospector,
@@ -13,27 +12,23 @@ import {
 import { withBearerAuth } from '../src/fetch.ts';
 import { basicAuthorization } from '../src/introspector.ts';
 import { IntrospectionCache } from '../src/lib/introspection-cache.ts';
-import { API, countingFetch, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
 
 /** RFC 7662 introspection mode, against a real server, on every storage backend. */
 for (const backend of await backends()) {
   describe(`createIntrospector (${backend.name})`, { skip: backend.skip }, () => {
-    let db: TestDatabase;
     let l: Latchkey;
     let counter: ReturnType<typeof countingFetch>;
 
     const introspector = (options: Partial<IntrospectorOptions> = {}) =>
       createIntrospector({ issuer: l.issuer, clientId: l.apiClient[0], clientSecret: l.apiClient[1], fetch: counter.fetch, ...options });
     const introspections = () => counter.count('/introspect');
-    const revoke = (token: string) => postForm(`${l.issuer}/revoke`, { token }, { basic: l.caller });
+    const revoke = (token: string) => postForm(`${l.issuer}/revoke`, { token }, { basic: l.reader });
 
     before(async () => {
-      db = await backend.create();
-      l = await startLatchkey(db, { accessTokenFormat: 'opaque' });
+      l = await startLatchkey({ backend, accessTokenFormat: 'opaque' });
     });
     after(async () => {
       await l?.close();
-      await db?.drop();
     });
 
     test('an active opaque token resolves to its claims', async () => {
@@ -42,8 +37,8 @@ for (const backend of await backends()) {
       assert.ok(token.startsWith('lko_'));
       const claims = await introspector({ audience: API }).introspect(token);
       assert.equal(claims.iss, l.issuer);
-      assert.equal(claims.sub, l.caller[0]);
-      assert.equal(claims.client_id, l.caller[0]);
+      assert.equal(claims.sub, l.reader[0]);
+      assert.equal(claims.client_id, l.reader[0]);
       assert.deepEqual(claims.aud, [API]);
       assert.deepEqual(claims.scope, ['orders:read']);
       assert.equal(claims.payload.active, true);
@@ -60,7 +55,7 @@ for (const backend of await backends()) {
         return new Response(JSON.stringify(body), { status: res.status, headers: { 'content-type': 'application/json' } });
       };
       const check = (extra: (now: number) => Record<string, unknown>) => introspector({ cacheSeconds: 0, fetch: amending(extra) }).introspect(token);
-      assert.equal((await check((now) => ({ nbf: now - 60 }))).sub, l.caller[0], 'control: nbf in the past');
+      assert.equal((await check((now) => ({ nbf: now - 60 }))).sub, l.reader[0], 'control: nbf in the past');
       await assert.rejects(check((now) => ({ nbf: now + 120 })), (err: unknown) => err instanceof TokenValidationError && err.check === 'not_yet_valid');
       await assert.rejects(check((now) => ({ exp: now - 60 })), (err: unknown) => err instanceof TokenValidationError && err.check === 'expired');
     });
@@ -129,7 +124,7 @@ for (const backend of await backends()) {
     test('an oversized token is refused without being sent', async () => {
       counter = countingFetch();
       await assert.rejects(introspector().introspect(`lko_${'a'.repeat(9000)}`), (err: unknown) => err instanceof TokenValidationError && err.check === 'size');
-      assert.equal(counter.urls.length, 0);
+      assert.equal(counter.calls.length, 0);
     });
 
     test('the middleware takes an introspector: opaque tokens pass, revoked ones get 401 once uncached', async () => {

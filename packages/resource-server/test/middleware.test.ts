@@ -1,27 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
+import { API, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { ConfigurationError, createValidator } from '../src/index.ts';
 import * as fastifyAuth from '../src/fastify.ts';
 import * as expressAuth from '../src/express.ts';
 import * as fetchAuth from '../src/fetch.ts';
 import { FRAMEWORKS, type RunningApp } from './helpers/apps.ts';
-import { accessClaims, API, signWithServerKey, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
+import { accessClaims, signWithServerKey } from './helpers/tokens.ts';
 
 /** docs/security.md K70, K71 (RFC 6750 §2, §3) through real HTTP, for each framework. */
 describe('middleware', () => {
-  let db: TestDatabase;
   let l: Latchkey;
   let token: string;
 
   before(async () => {
-    db = await sqlite.create();
-    l = await startLatchkey(db);
-    token = await l.token('orders:read');
+    l = await startLatchkey();
+    token = await l.token();
   });
   after(async () => {
     await l?.close();
-    await db?.drop();
   });
 
   for (const [name, start] of FRAMEWORKS) {
@@ -43,11 +40,11 @@ describe('middleware', () => {
         assert.equal(res.status, 200);
         const body = (await res.json()) as Record<string, unknown>;
         assert.equal(body.via, name);
-        assert.equal(body.sub, l.caller[0]);
-        assert.equal(body.client_id, l.caller[0]);
+        assert.equal(body.sub, l.reader[0]);
+        assert.equal(body.client_id, l.reader[0]);
         assert.deepEqual(body.scope, ['orders:read']);
         assert.deepEqual(body.aud, [API]);
-        if (name === 'express') assert.equal(body.locals, l.caller[0], 'res.locals.auth');
+        if (name === 'express') assert.equal(body.locals, l.reader[0], 'res.locals.auth');
       });
 
       test('no token: 401 with a challenge without error code (RFC 6750 §3.1)', async () => {

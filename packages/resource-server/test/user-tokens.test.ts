@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
-import { FormBrowser } from '../../server/test/helpers/form-browser.ts';
-import { startServer, type RunningServer } from '../../server/test/helpers/server.ts';
-import { completeFlow, REDIRECT_URI, seedUserFlow, type UserFlowSeed } from '../../server/test/helpers/user-flow.ts';
+import { completeFlow, FormBrowser, REDIRECT_URI, type RunningServer, seedUserFlow, sqlite, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 import { createValidator, TokenValidationError, type ValidationCheck } from '../src/index.ts';
 
 /** Tokens from a real sign-in (authorization code + PKCE): the user's access token passes, the ID token never does. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { base64url, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type JWTPayload } from 'jose';
-import { sqlite, type TestDatabase } from '../../server/test/helpers/backends.ts';
+import { API, countingFetch, type Latchkey, startLatchkey } from '@latchkey/testing';
 import {
   ConfigurationError,
   createValidator,
@@ -11,7 +11,7 @@ import {
   type ValidationCheck,
   type ValidatorOptions,
 } from '../src/index.ts';
-import { accessClaims, API, countingFetch, signWithServerKey, startLatchkey, type Latchkey } from './helpers/latchkey.ts';
+import { accessClaims, signWithServerKey } from './helpers/tokens.ts';
 
 /**
  * docs/security.md K72-K74 and the regressions from real vulnerabilities: each hostile token is forged with
@@ -19,7 +19,6 @@ import { accessClaims, API, countingFetch, signWithServerKey, startLatchkey, typ
  * check working and not the harness failing.
  */
 describe('createValidator against a real Latchkey server', () => {
-  let db: TestDatabase;
   let l: Latchkey;
   let serverKid: string;
   let publicJwk: Record<string, unknown>;
@@ -37,23 +36,21 @@ describe('createValidator against a real Latchkey server', () => {
   };
 
   before(async () => {
-    db = await sqlite.create();
-    l = await startLatchkey(db);
+    l = await startLatchkey();
     const jwks = (await (await fetch(`${l.issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
-    serverKid = (await l.s.server.context.keys.signer('ES256')).kid;
+    serverKid = (await l.running.server.context.keys.signer('ES256')).kid;
     publicJwk = jwks.keys.find((k) => k.kid === serverKid)!;
   });
   after(async () => {
     await l?.close();
-    await db?.drop();
   });
 
   test('a client-credentials token from the server resolves to typed claims', async () => {
     const token = await l.token();
     const verified = await validator().validate(token);
     assert.equal(verified.iss, l.issuer);
-    assert.equal(verified.sub, l.caller[0]);
-    assert.equal(verified.client_id, l.caller[0]);
+    assert.equal(verified.sub, l.reader[0]);
+    assert.equal(verified.client_id, l.reader[0]);
     assert.deepEqual(verified.aud, [API]);
     assert.deepEqual(verified.scope, ['orders:read']);
     assert.equal(typeof verified.exp, 'number');
@@ -164,7 +161,7 @@ describe('createValidator against a real Latchkey server', () => {
 
   test('an unknown crit is refused, b64 included (Authlib CVE-2025-59420)', async () => {
     const v = validator();
-    const signer = await l.s.server.context.keys.signer('ES256');
+    const signer = await l.running.server.context.keys.signer('ES256');
     const withCrit = await new SignJWT(claims())
       .setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: 'at+jwt', crit: ['urn:example:critical'], 'urn:example:critical': true })
       .sign(signer.key, { crit: { 'urn:example:critical': true } });
@@ -180,7 +177,7 @@ describe('createValidator against a real Latchkey server', () => {
     await refused(v.validate(await forge({ kid: serverKid })), 'signature', 'our kid');
     await refused(v.validate(await forge({ kid: 'attacker-key' })), 'key', 'unknown kid');
     // The server's RS256 key signs ID tokens, never access tokens: ES256 only by default.
-    const rs = await l.s.server.context.keys.signer('RS256');
+    const rs = await l.running.server.context.keys.signer('RS256');
     const rsToken = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: rs.kid, typ: 'at+jwt' }).sign(rs.key);
     await refused(v.validate(rsToken), 'algorithm', 'RS256 with the server RS256 key');
     await validator({ algorithms: ['ES256', 'RS256'] }).validate(rsToken);
@@ -193,7 +190,7 @@ describe('createValidator against a real Latchkey server', () => {
     await refused(v.validate(honest), 'size', 'oversized honest token');
     // Not even a JWT: the size check comes first, so it says size, not malformed.
     await refused(v.validate('!'.repeat(8 * 1024 + 1)), 'size', 'oversized junk');
-    assert.equal(counter.urls.length, 0, 'nothing fetched');
+    assert.equal(counter.calls.length, 0, 'nothing fetched');
     await v.validate(await ours(claims({ padding: 'x'.repeat(4000) })));
     await refused(validator({ maxTokenLength: 1000 }).validate(await ours(claims({ padding: 'x'.repeat(1000) }))), 'size', 'smaller cap');
   });

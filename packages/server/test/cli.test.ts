@@ -7,9 +7,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { sql } from 'kysely';
 import { sha256 } from '../src/lib/random.ts';
 import { MIGRATION_NAMES, sqliteFile } from '../src/storage/database.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from './helpers/processes.ts';
-import { postForm, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
+import { backends, type CliResult, dbEnv, killLatchkeyProcesses, postForm, runLatchkey, type RunningServer, startServer, TEST_SECRET, type TestDatabase } from '@latchkey/testing';
 
 const API = 'https://api.example.com';
 const BILLING = 'https://billing.example.com';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
+import { backends, postForm, type RunningServer, seedOrdersApi, startServer, storeClient, type TestDatabase } from '@latchkey/testing';
 
 /**
  * Client authentication at /token, /introspect and /revoke: docs/security.md D 32-37 and 39 (RFC 6749 §2.3,

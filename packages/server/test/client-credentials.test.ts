@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { sql } from 'kysely';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { backends, postForm, type RunningServer, seedOrdersApi, startServer, type TestDatabase } from '@latchkey/testing';
 
 for (const backend of await backends()) {
   describe(`client_credentials grant (${backend.name})`, { skip: backend.skip }, () => {

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { dribble, head, rawExchange } from './helpers/raw-client.ts';
-import { postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { dribble, head, postForm, rawExchange, type RunningServer, seedOrdersApi, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * Connection abuse (issue 11): idle sockets, slow headers, slow bodies, oversized headers and bodies

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { startServer, type RunningServer } from './helpers/server.ts';
+import { type RunningServer, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * CORS for browser-based apps: public metadata and JWKS to anyone; token, revocation, userinfo and

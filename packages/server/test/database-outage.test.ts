@@ -3,10 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { sqliteFile } from '../src/storage/database.ts';
 import { isUnavailable } from '../src/storage/unavailable.ts';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { FormBrowser } from './helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from './helpers/server.ts';
-import { authorizeUrl, pkcePair, seedUserFlow, type UserFlowSeed } from './helpers/user-flow.ts';
+import { authorizeUrl, FormBrowser, pkcePair, postForm, type RunningServer, seedUserFlow, sqlite, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * A database that does not answer gets 503 with Retry-After quickly, never a 500 or a hang

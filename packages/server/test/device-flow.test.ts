@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { UserRegistry } from '../src/users/user-registry.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { FormBrowser, type Page } from './helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from './helpers/server.ts';
-import { PASSWORD } from './helpers/user-flow.ts';
+import { backends, FormBrowser, type Page, PASSWORD, postForm, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 

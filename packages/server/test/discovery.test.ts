@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
-import { freePort, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { backends, freePort, postForm, type RunningServer, seedOrdersApi, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 for (const backend of await backends()) {
   describe(`discovery and JWKS (${backend.name})`, { skip: backend.skip }, () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { FormBrowser, parseSetCookie } from './helpers/form-browser.ts';
+import { FormBrowser, parseSetCookie } from '@latchkey/testing';
 
 /** The test helper itself, against a tiny local server. */
 

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AuthorizationCode, Grant } from '../src/storage/grant-store.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, type TestDatabase } from '@latchkey/testing';
 
 /** The storage under the authorization code grant (docs/security.md C24-C26, C30), on every database. */
 for (const backend of await backends()) {

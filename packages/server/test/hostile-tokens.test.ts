@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { postForm, type RunningServer, seedOrdersApi, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * Introspection verifies our own tokens with node:crypto (tokens/own-token-verify.ts), not jose, so

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, startServer, type RunningServer } from './helpers/server.ts';
-import { dbEnv, runLatchkey } from './helpers/processes.ts';
+import { backends, dbEnv, postForm, runLatchkey, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * RFC 7662 §2.1: an API introspects the tokens issued for it with its own credentials. A client

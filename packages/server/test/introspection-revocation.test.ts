@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, generateKeyPair } from 'jose';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { backends, postForm, type RunningServer, seedOrdersApi, startServer, type TestDatabase } from '@latchkey/testing';
 
 for (const backend of await backends()) {
   describe(`introspection (RFC 7662) and revocation (RFC 7009) (${backend.name})`, { skip: backend.skip }, () => {

@@ -6,8 +6,7 @@ import { KeyEncryption } from '../src/keys/key-encryption.ts';
 import { KeyRing } from '../src/keys/key-ring.ts';
 import { keyRetentionSeconds } from '../src/server.ts';
 import { Janitor } from '../src/janitor.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, seedOrdersApi, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
+import { backends, postForm, type RunningServer, seedOrdersApi, startServer, TEST_SECRET, type TestDatabase } from '@latchkey/testing';
 import { Storage } from '../src/storage/storage.ts';
 
 for (const backend of await backends()) {

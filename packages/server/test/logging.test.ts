@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { basicAuth, postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { basicAuth, postForm, type RunningServer, seedOrdersApi, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 describe('logs never contain secrets, tokens or credentials', () => {
   let db: TestDatabase;

@@ -16,7 +16,7 @@ import {
 import { deviceCookieValue } from '../src/users/device-cookie.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
 import type { User } from '../src/storage/user-store.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, type TestDatabase } from '@latchkey/testing';
 
 /**
  * Password checks and the limits on guessing, shared by every node: a budget per address, a growing

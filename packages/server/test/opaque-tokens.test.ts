@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { postForm, startServer, type RunningServer } from './helpers/server.ts';
+import { backends, postForm, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 
 for (const backend of await backends()) {
   describe(`opaque access tokens (${backend.name})`, { skip: backend.skip }, () => {

@@ -7,9 +7,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { Registry } from '../src/registry/registry.ts';
 import { sqliteFile } from '../src/storage/database.ts';
 import { Storage } from '../src/storage/storage.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { killLatchkeyProcesses, startServeProcess, type ServeProcess } from './helpers/processes.ts';
-import { freePort, postForm, seedOrdersApi, startServer, TEST_SECRET, type RunningServer } from './helpers/server.ts';
+import { backends, freePort, killLatchkeyProcesses, postForm, type RunningServer, seedOrdersApi, type ServeProcess, startServeProcess, startServer, TEST_SECRET, type TestDatabase } from '@latchkey/testing';
 
 const API = 'https://api.example.com';
 

@@ -10,9 +10,7 @@ import * as openidClient from 'openid-client';
 import { JwksUriCache } from '../src/client-auth/jwks-cache.ts';
 import { checkAddress, fetchJwksDocument, JwksFetchError, resolveAllowed } from '../src/client-auth/jwks-fetch.ts';
 import { Janitor } from '../src/janitor.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { dbEnv, runLatchkey } from './helpers/processes.ts';
-import { postForm, seedOrdersApi, startServer, type RunningServer } from './helpers/server.ts';
+import { backends, dbEnv, postForm, runLatchkey, type RunningServer, seedOrdersApi, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * private_key_jwt client authentication (RFC 7523 §2.2 and §3, RFC 7521 §4.2, OIDC Core §9): checklist

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { RefreshToken } from '../src/storage/refresh-token-store.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, type TestDatabase } from '@latchkey/testing';
 
 /**
  * The storage under refresh rotation, grant revocation and consent (docs/security.md F43-F45, C24, I63), on

@@ -11,7 +11,7 @@ import {
   sessionCookieName,
   startSession,
 } from '../src/users/sessions.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
+import { backends, type TestDatabase } from '@latchkey/testing';
 
 /** SSO sessions: server-side rows, idle and absolute lifetimes, ended by disable and password change. */
 for (const backend of await backends()) {

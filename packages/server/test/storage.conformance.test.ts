@@ -5,7 +5,7 @@ import { isForeignKeyViolation, isUniqueViolation, migrate, MIGRATION_NAMES, ope
 import { sql } from 'kysely';
 import { Storage } from '../src/storage/storage.ts';
 import type { Resource } from '../src/registry/types.ts';
-import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
+import { backends, sqlite, type TestDatabase } from '@latchkey/testing';
 
 /** One storage suite, run against every database (fosite/Hydra's habit): same behaviour on both. */
 for (const backend of await backends()) {

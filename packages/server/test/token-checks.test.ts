@@ -4,11 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/registry/grant-types.ts';
 import { LOGOUT_HINT_MAX_EXPIRED_SECONDS } from '../src/http/logout-routes.ts';
 import { signCompact } from '../src/tokens/jws-sign.ts';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { head, rawExchange } from './helpers/raw-client.ts';
-import { FormBrowser } from './helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from './helpers/server.ts';
-import { completeFlow, seedUserFlow, type UserFlowSeed } from './helpers/user-flow.ts';
+import { completeFlow, FormBrowser, head, postForm, rawExchange, type RunningServer, seedUserFlow, sqlite, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * Every place the server verifies a token it issued holds the token to its times (RFC 7519 §4.1.4,

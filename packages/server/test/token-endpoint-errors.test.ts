@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { basicAuth, postForm, seedOrdersApi, startServer, storeClient, type RunningServer } from './helpers/server.ts';
+import { backends, basicAuth, postForm, type RunningServer, seedOrdersApi, startServer, storeClient, type TestDatabase } from '@latchkey/testing';
 
 /**
  * RFC 6749 §5.2 error responses at POST /token (docs/security.md D32, D33, D35, D36, E41): the exact error

@@ -5,11 +5,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../src/registry/grant-types.ts';
 import { signCompact } from '../src/tokens/jws-sign.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
-import { backends, type TestDatabase } from './helpers/backends.ts';
-import { FormBrowser } from './helpers/form-browser.ts';
-import { dbEnv, runLatchkey } from './helpers/processes.ts';
-import { postForm, startServer, storeClient, type RunningServer } from './helpers/server.ts';
-import { completeFlow, REDIRECT_URI, seedUserFlow, type UserFlowSeed } from './helpers/user-flow.ts';
+import { backends, completeFlow, dbEnv, FormBrowser, postForm, REDIRECT_URI, runLatchkey, type RunningServer, seedUserFlow, startServer, storeClient, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * RFC 8693 token exchange (docs/security.md H57-H60). The microservice pattern of a service acting for its user: the orders service

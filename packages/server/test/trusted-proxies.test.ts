@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { loadSettings } from '../src/config/load.ts';
 import { ConfigError } from '../src/errors.ts';
-import { sqlite, type TestDatabase } from './helpers/backends.ts';
-import { startServer, type RunningServer } from './helpers/server.ts';
+import { type RunningServer, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * LATCHKEY_TRUSTED_PROXIES: only the named proxies' X-Forwarded-For is believed, so a client that

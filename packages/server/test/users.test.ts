@@ -4,9 +4,7 @@ import { RegistryError } from '../src/errors.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { verifyPassword } from '../src/users/passwords.ts';
 import { UserRegistry } from '../src/users/user-registry.ts';
-import { backends, sqlite, type TestDatabase } from './helpers/backends.ts';
-import { killLatchkeyProcesses, runLatchkey } from './helpers/processes.ts';
-import { TEST_SECRET } from './helpers/server.ts';
+import { backends, killLatchkeyProcesses, runLatchkey, sqlite, TEST_SECRET, type TestDatabase } from '@latchkey/testing';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

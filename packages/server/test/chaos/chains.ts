@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { PASSWORD, pkcePair, REDIRECT_URI, walkAuthorization } from '../helpers/user-flow.ts';
+import { FormBrowser, PASSWORD, pkcePair, REDIRECT_URI, walkAuthorization } from '@latchkey/testing';
 import type { Creds, Node, Reply, Traffic } from './traffic.ts';
 
 export const USERNAME = 'alice';

@@ -1,4 +1,4 @@
-import { startServeProcess, type ServeProcess } from '../helpers/processes.ts';
+import { type ServeProcess, startServeProcess } from '@latchkey/testing';
 import type { Node } from './traffic.ts';
 
 /** A `latchkey serve` child process, as a node of the load. */

@@ -1,4 +1,4 @@
-import { basicAuth } from '../helpers/server.ts';
+import { basicAuth } from '@latchkey/testing';
 
 /** One latchkey node as the load sees it. */
 export interface Node {

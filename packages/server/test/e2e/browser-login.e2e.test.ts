@@ -5,10 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startDemoClient, startOrdersApi, type RunningApi, type RunningApp } from '../../../../examples/demo-client/index.ts';
 import { UserRegistry, type UserView } from '../../src/users/user-registry.ts';
-import { sqlite, type TestDatabase } from '../helpers/backends.ts';
-import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { chromiumSkip, FormBrowser, launchChromium, type RunningServer, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * The whole browser login, end to end, on SQLite: the demo shop (a public client, PKCE S256) sends headless

@@ -6,10 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { sqlite, type TestDatabase } from '../helpers/backends.ts';
-import { chromiumSkip, launchChromium } from '../helpers/browser.ts';
-import { runLatchkey } from '../helpers/processes.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { chromiumSkip, launchChromium, runLatchkey, type RunningServer, sqlite, startServer, type TestDatabase } from '@latchkey/testing';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
 

@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'node-html-parser';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser, type Page } from '../helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from '../helpers/server.ts';
-import { exchangeCode, PASSWORD, pkcePair, REDIRECT_URI, seedUserFlow, type UserFlowSeed } from '../helpers/user-flow.ts';
+import { backends, exchangeCode, FormBrowser, type Page, PASSWORD, pkcePair, postForm, REDIRECT_URI, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * The authorization endpoint and its pages over real HTTP (checklist section A, B18-B19): redirect URI

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RegistryError } from '../../src/errors.ts';
 import type { CreateClientInput } from '../../src/registry/registry.ts';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { dbEnv, killLatchkeyProcesses, runLatchkey, type CliResult } from '../helpers/processes.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { backends, type CliResult, dbEnv, killLatchkeyProcesses, runLatchkey, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 
 /**
  * What client registration accepts (docs/security.md A5, A6, and the grant and scope rules of OIDC clients),

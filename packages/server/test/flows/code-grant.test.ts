@@ -3,18 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from '../helpers/server.ts';
-import {
-  authorizeUrl,
-  pkcePair,
-  REDIRECT_URI,
-  runAuthorization,
-  seedUserFlow,
-  type AuthorizeOptions,
-  type UserFlowSeed,
-} from '../helpers/user-flow.ts';
+import { type AuthorizeOptions, authorizeUrl, backends, FormBrowser, pkcePair, postForm, REDIRECT_URI, runAuthorization, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * The authorization code grant at the token endpoint (docs/security.md B18-B23 and C24-C31): PKCE, single use,

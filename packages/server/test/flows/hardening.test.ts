@@ -2,10 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from '../helpers/server.ts';
-import { authorizeUrl, completeFlow, exchangeCode, PASSWORD, pkcePair, runAuthorization, seedUserFlow, type UserFlowSeed } from '../helpers/user-flow.ts';
+import { authorizeUrl, backends, completeFlow, exchangeCode, FormBrowser, PASSWORD, pkcePair, postForm, runAuthorization, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * Findings of the security review of the browser flow, each pinned by a test: audiences never wider

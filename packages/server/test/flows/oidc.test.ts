@@ -4,20 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { TokenResponse } from '../../src/grants/token-response.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser, type Page } from '../helpers/form-browser.ts';
-import { freePort, postForm, startServer, type RunningServer } from '../helpers/server.ts';
-import {
-  authorizeUrl,
-  exchangeCode,
-  PASSWORD,
-  pkcePair,
-  REDIRECT_URI,
-  runAuthorization,
-  seedUserFlow,
-  type AuthorizeOptions,
-  type UserFlowSeed,
-} from '../helpers/user-flow.ts';
+import { type AuthorizeOptions, authorizeUrl, backends, exchangeCode, FormBrowser, freePort, type Page, PASSWORD, pkcePair, postForm, REDIRECT_URI, runAuthorization, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * docs/security.md J 66-69 and RP-initiated logout: discovery, the JWKS, ID tokens verified as a relying party

@@ -5,10 +5,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jos
 import type { Settings } from '../../src/config/defaults.ts';
 import type { TokenResponse } from '../../src/grants/token-response.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
-import { backends, type Backend, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { postForm, startServer, type RunningServer } from '../helpers/server.ts';
-import { exchangeCode, PASSWORD, REDIRECT_URI, runAuthorization, seedUserFlow, type AuthorizeOptions, type UserFlowSeed } from '../helpers/user-flow.ts';
+import { type AuthorizeOptions, type Backend, backends, exchangeCode, FormBrowser, PASSWORD, postForm, REDIRECT_URI, runAuthorization, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 
 /**
  * docs/security.md F 43-51 and I63: refresh-token rotation, reuse detection, the grace window for a lost

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import fc from 'fast-check';
-import { sqlite, type TestDatabase } from '../helpers/backends.ts';
+import { sqlite, type TestDatabase } from '@latchkey/testing';
 import { SqliteTables } from './db-writes.ts';
 import { announceSeed, fuzz, runs } from './fuzz-run.ts';
 import { Harness } from './harness.ts';

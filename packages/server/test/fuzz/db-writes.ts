@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import type { TestDatabase } from '../helpers/backends.ts';
+import type { TestDatabase } from '@latchkey/testing';
 
 /**
  * "Nothing written for refused input", checked around every refused request, on every table: on

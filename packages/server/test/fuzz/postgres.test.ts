@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
+import { backends, type TestDatabase } from '@latchkey/testing';
 import { PostgresTables } from './db-writes.ts';
 import { announceSeed, fuzz, runs } from './fuzz-run.ts';
 import { Harness } from './harness.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/registry/grant-types.ts';
-import { pkcePair } from '../helpers/user-flow.ts';
+import { pkcePair } from '@latchkey/testing';
 import { hostile, remoteAddress, type Hostile } from './hostile.ts';
 import { formEncode, type FuzzRequest, type Where } from './http-model.ts';
 import { hostileValue, mutate, mutations, rawBody, rawBodyValue, type ArtifactParam, type Mutation, type RawBody } from './mutations.ts';

@@ -5,9 +5,7 @@ import { randomToken } from '../../src/lib/random.ts';
 import type { TokenEndpointAuthMethod } from '../../src/registry/types.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
 import { startSession } from '../../src/users/sessions.ts';
-import type { TestDatabase } from '../helpers/backends.ts';
-import { basicAuth, startServer, type RunningServer } from '../helpers/server.ts';
-import { PASSWORD } from '../helpers/user-flow.ts';
+import { basicAuth, PASSWORD, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 import { formEncode } from './http-model.ts';
 import { generateSigningKey, publicJwk, randomJti, signJwt, type SigningKey } from './jwt.ts';
 

@@ -1,5 +1,4 @@
-import type { FormBrowser } from '../helpers/form-browser.ts';
-import { walkAuthorization } from '../helpers/user-flow.ts';
+import { type FormBrowser, walkAuthorization } from '@latchkey/testing';
 
 /**
  * The user's side of a code flow whose authorization URL a client library built: follows Latchkey's

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { backends, type TestDatabase } from '../helpers/backends.ts';
-import { FormBrowser } from '../helpers/form-browser.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
-import { seedUserFlow, type UserFlowSeed } from '../helpers/user-flow.ts';
+import { backends, FormBrowser, type RunningServer, seedUserFlow, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
 import { driveAuthorization } from './drive-browser.ts';
 
 /**

@@ -5,7 +5,7 @@ import type { TestDatabase } from './backends.ts';
 import { TEST_SECRET } from './server.ts';
 
 /** The repository root: `npx latchkey` runs from here. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The environment the CLI needs to find a test database: the same settings the server reads. */
 export function dbEnv(db: TestDatabase): Record<string, string | undefined> {

@@ -1,11 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer as createNetServer } from 'node:net';
 import { Writable } from 'node:stream';
-import type { Settings } from '../../src/config/defaults.ts';
-import { loadSettings } from '../../src/config/load.ts';
-import { Registry } from '../../src/registry/registry.ts';
-import type { TokenEndpointAuthMethod } from '../../src/registry/types.ts';
-import { createServer, type LatchkeyServer } from '../../src/server.ts';
+import { createServer, loadSettings, Registry, type LatchkeyServer, type Settings, type TokenEndpointAuthMethod } from '@latchkey/server';
 import type { TestDatabase } from './backends.ts';
 
 /** A fixed secret so suites that restart a server can decrypt the keys again. */

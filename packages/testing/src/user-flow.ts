@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { UserRegistry } from '../../src/users/user-registry.ts';
+import { UserRegistry } from '@latchkey/server';
 import { FormBrowser, type Page } from './form-browser.ts';
 import { postForm, type RunningServer } from './server.ts';
 
@@ -18,11 +18,15 @@ export interface UserFlowSeed {
 export const REDIRECT_URI = 'https://app.example/callback';
 export const PASSWORD = 'correct horse battery staple';
 
-export async function seedUserFlow(running: RunningServer, options: { username?: string } = {}): Promise<UserFlowSeed> {
+export async function seedUserFlow(
+  running: RunningServer,
+  options: { username?: string; accessTokenFormat?: 'jwt' | 'opaque' } = {},
+): Promise<UserFlowSeed> {
   const api = 'https://api.example.com';
   await running.registry.createResource({
     identifier: api,
     name: 'Orders API',
+    ...(options.accessTokenFormat ? { accessTokenFormat: options.accessTokenFormat } : {}),
     scopes: [
       { scope: 'orders:read', description: 'Read your orders' },
       { scope: 'orders:write', description: 'Place orders for you' },
@@ -186,4 +190,18 @@ export async function completeFlow(browser: FormBrowser, running: RunningServer,
   const res = await exchangeCode(running, { clientId: options.clientId, code, verifier: result.verifier });
   assert.equal(res.status, 200, res.text);
   return { ...result, code, tokens: res.body as { access_token: string; refresh_token?: string; id_token?: string; scope: string; expires_in: number } };
+}
+
+/**
+ * The browser's part of the code flow from an authorization URL a client built (an SDK, an example):
+ * the login form, the consent form (Allow or Deny), until the redirect back to the client. Returns that
+ * redirect's URL.
+ */
+export async function authorizeInBrowser(
+  browser: FormBrowser,
+  issuer: string,
+  url: string,
+  options: { decision?: 'allow' | 'deny'; username?: string } = {},
+): Promise<string> {
+  return (await walkAuthorization(browser, issuer, url, options)).callback.href;
 }
