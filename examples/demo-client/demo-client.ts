@@ -52,11 +52,14 @@ const PENDING_LOGIN_SECONDS = 600;
 const DEFAULT_SCOPE = 'openid profile email orders:read';
 
 class CallbackError extends Error {
+  readonly status: number;
+
   constructor(
     message: string,
-    readonly status = 400,
+    status = 400,
   ) {
     super(message);
+    this.status = status;
   }
 }
 

@@ -51,12 +51,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 /** An answer a handler gives by throwing. */
 export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+
   constructor(
-    readonly status: number,
-    readonly error: string,
+    status: number,
+    error: string,
     description: string,
   ) {
     super(description);
+    this.status = status;
+    this.error = error;
   }
 }
 

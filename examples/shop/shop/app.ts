@@ -71,7 +71,10 @@ class Shop {
   private readonly origin: string;
   private readonly issuerOrigin: string;
 
-  constructor(private readonly options: ShopOptions) {
+  private readonly options: ShopOptions;
+
+  constructor(options: ShopOptions) {
+    this.options = options;
     const shopClient = new LatchkeyClient({ issuer: options.issuer, ...options.shopClient });
     const readOnlyClient = new LatchkeyClient({ issuer: options.issuer, ...options.readOnlyClient });
     const common = {

@@ -45,7 +45,10 @@ export class ClientCredentials {
   private readonly marginSeconds: number;
   private readonly retry: Required<RetryOptions>;
 
-  constructor(private readonly options: ClientCredentialsOptions) {
+  private readonly options: ClientCredentialsOptions;
+
+  constructor(options: ClientCredentialsOptions) {
+    this.options = options;
     this.marginSeconds = options.refreshMarginSeconds ?? DEFAULTS.clientCredentialsRefreshMarginSeconds;
     this.retry = {
       maxAttempts: options.retry?.maxAttempts ?? DEFAULTS.retryMaxAttempts,

@@ -81,12 +81,15 @@ export type IdTokenCheck =
 export class IdTokenValidationError extends LatchkeyClientError {
   readonly code = 'ERR_ID_TOKEN';
 
+  readonly check: IdTokenCheck;
+
   constructor(
-    readonly check: IdTokenCheck,
+    check: IdTokenCheck,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(`ID token rejected (${check}): ${message}`, options);
+    this.check = check;
   }
 }
 
@@ -102,16 +105,21 @@ export class StateMismatchError extends LatchkeyClientError {
 export class IssuerMismatchError extends LatchkeyClientError {
   readonly code = 'ERR_ISSUER_MISMATCH';
 
+  readonly expected: string;
+  /** The `iss` parameter received; null when it was missing. */
+  readonly received: string | null;
+
   constructor(
-    readonly expected: string,
-    /** The `iss` parameter received; null when it was missing. */
-    readonly received: string | null,
+    expected: string,
+    received: string | null,
   ) {
     super(
       received === null
         ? `the authorization response has no iss parameter, but ${expected} always sends one (RFC 9207)`
         : `the authorization response comes from ${JSON.stringify(received)}, not ${expected} (RFC 9207)`,
     );
+    this.expected = expected;
+    this.received = received;
   }
 }
 
@@ -119,12 +127,15 @@ export class IssuerMismatchError extends LatchkeyClientError {
 export class InvalidResponseError extends LatchkeyClientError {
   readonly code = 'ERR_INVALID_RESPONSE';
 
+  /** HTTP status of the answer, when there was one. */
+  readonly status?: number;
+
   constructor(
     message: string,
-    /** HTTP status of the answer, when there was one. */
-    readonly status?: number,
+    status?: number,
   ) {
     super(message);
+    this.status = status;
   }
 }
 
@@ -144,13 +155,18 @@ export type Feature = 'device_authorization' | 'token_exchange' | 'revocation' |
 export class UnsupportedFeatureError extends LatchkeyClientError {
   readonly code = 'ERR_UNSUPPORTED_FEATURE';
 
+  readonly feature: Feature;
+  readonly reason: 'metadata' | 'server';
+
   constructor(
-    readonly feature: Feature,
-    readonly reason: 'metadata' | 'server',
+    feature: Feature,
+    reason: 'metadata' | 'server',
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.feature = feature;
+    this.reason = reason;
   }
 }
 

@@ -29,11 +29,16 @@ export class TokenSession {
   private readonly marginSeconds: number;
   private readonly flight = new SingleFlight<'refresh', TokenSet>();
 
+  private readonly client: LatchkeyClient;
+  private readonly options: TokenSessionOptions;
+
   constructor(
-    private readonly client: LatchkeyClient,
+    client: LatchkeyClient,
     tokens: TokenSet,
-    private readonly options: TokenSessionOptions = {},
+    options: TokenSessionOptions = {},
   ) {
+    this.client = client;
+    this.options = options;
     this.current = tokens;
     this.marginSeconds = options.refreshMarginSeconds ?? DEFAULTS.sessionRefreshMarginSeconds;
   }

@@ -17,11 +17,19 @@ export class ConfigReloader {
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
 
+  private readonly runtime: Runtime;
+  private readonly file: string | undefined;
+  private readonly swap: { get(): State; set(state: State): void };
+
   constructor(
-    private readonly runtime: Runtime,
-    private readonly file: string | undefined,
-    private readonly swap: { get(): State; set(state: State): void },
-  ) {}
+    runtime: Runtime,
+    file: string | undefined,
+    swap: { get(): State; set(state: State): void },
+  ) {
+    this.runtime = runtime;
+    this.file = file;
+    this.swap = swap;
+  }
 
   /** Reads the file again; `onlyIfChanged` skips a file whose content is the same as last time. */
   async reload(onlyIfChanged = false): Promise<boolean> {

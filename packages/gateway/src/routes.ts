@@ -60,10 +60,16 @@ export class IssuerClients {
   private readonly introspectors = new Map<string, Introspector>();
   private readonly exchangers = new Map<string, TokenExchanger>();
 
+  private readonly metrics: Metrics;
+  private readonly previous?: IssuerClients;
+
   constructor(
-    private readonly metrics: Metrics,
-    private readonly previous?: IssuerClients,
-  ) {}
+    metrics: Metrics,
+    previous?: IssuerClients,
+  ) {
+    this.metrics = metrics;
+    this.previous = previous;
+  }
 
   validator(config: GatewayConfig, audience: string): Validator {
     const key = JSON.stringify([

@@ -60,13 +60,16 @@ export class TokenValidationError extends ResourceServerError {
   readonly error = 'invalid_token';
   readonly description: string;
 
+  readonly check: ValidationCheck;
+
   /** `detail` is for logs: which claim, which header. It never contains the token or its values. */
   constructor(
-    readonly check: ValidationCheck,
+    check: ValidationCheck,
     detail?: string,
     options?: { cause?: unknown },
   ) {
     super(detail ? `${DESCRIPTIONS[check]}: ${detail}` : DESCRIPTIONS[check], options);
+    this.check = check;
     this.description = DESCRIPTIONS[check];
   }
 }
@@ -117,9 +120,12 @@ export class InsufficientScopeError extends ResourceServerError {
   readonly error = 'insufficient_scope';
   readonly description = 'the access token lacks a scope this resource requires';
 
+  readonly scope: readonly string[];
+
   /** `scope`: every scope the route requires (the challenge's `scope` attribute). */
-  constructor(readonly scope: readonly string[]) {
+  constructor(scope: readonly string[]) {
     super('the access token lacks a scope this resource requires');
+    this.scope = scope;
   }
 }
 

@@ -13,15 +13,20 @@ export abstract class OAuthError extends Error {
     return this.status < 500;
   }
 
+  readonly description: string;
+  readonly detail?: string;
+
   /**
    * @param description Public, human-readable `error_description`.
    * @param detail Private detail for logs; never sent.
    */
   constructor(
-    readonly description: string,
-    readonly detail?: string,
+    description: string,
+    detail?: string,
   ) {
     super(description);
+    this.description = description;
+    this.detail = detail;
     this.name = new.target.name;
   }
 }
@@ -125,12 +130,15 @@ export class InvalidToken extends OAuthError {
 export class InsufficientScope extends OAuthError {
   readonly error = 'insufficient_scope';
   override readonly status = 403;
+  readonly scope: string;
+
   /** The scope the request needs (RFC 6750 §3: sent as `scope=` in the challenge). */
   constructor(
     description: string,
-    readonly scope: string,
+    scope: string,
   ) {
     super(description);
+    this.scope = scope;
   }
 }
 
@@ -184,10 +192,13 @@ export class ConfigError extends Error {
 /** A registry (resources, clients) rule was broken by an admin command. */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
+  readonly code: 'not_found' | 'conflict' | 'invalid';
+
   constructor(
     message: string,
-    readonly code: 'not_found' | 'conflict' | 'invalid',
+    code: 'not_found' | 'conflict' | 'invalid',
   ) {
     super(message);
+    this.code = code;
   }
 }

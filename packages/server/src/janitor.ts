@@ -23,7 +23,11 @@ const RUN_BUDGET_MS = 5000;
 export class Janitor {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ctx: ServerContext) {}
+  private readonly ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.ctx = ctx;
+  }
 
   start(): void {
     const seconds = this.ctx.settings.janitorIntervalSeconds;

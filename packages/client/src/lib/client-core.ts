@@ -36,7 +36,11 @@ export class ClientCore {
   private metadataPromise: Promise<ServerMetadata> | undefined;
   private keys: JWTVerifyGetKey | undefined;
 
-  constructor(readonly config: ClientConfig) {}
+  readonly config: ClientConfig;
+
+  constructor(config: ClientConfig) {
+    this.config = config;
+  }
 
   get issuer(): string {
     return this.config.issuer;

@@ -24,11 +24,16 @@ import { checkPrefix } from '../lib/path.ts';
 
 /** The configuration is wrong: `problems` lists every mistake found, each with where it is. */
 export class ConfigError extends Error {
+  readonly problems: string[];
+  readonly file?: string;
+
   constructor(
-    readonly problems: string[],
-    readonly file?: string,
+    problems: string[],
+    file?: string,
   ) {
     super(`${file ? `${file}: ` : ''}invalid gateway configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+    this.file = file;
     this.name = 'ConfigError';
   }
 }

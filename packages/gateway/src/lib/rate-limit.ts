@@ -15,10 +15,16 @@ interface Bucket {
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
+  private limits: RateLimit & { clients: Record<string, RateLimit> };
+  private readonly now: () => number;
+
   constructor(
-    private limits: RateLimit & { clients: Record<string, RateLimit> },
-    private readonly now: () => number = Date.now,
-  ) {}
+    limits: RateLimit & { clients: Record<string, RateLimit> },
+    now: () => number = Date.now,
+  ) {
+    this.limits = limits;
+    this.now = now;
+  }
 
   update(limits: RateLimit & { clients: Record<string, RateLimit> }): void {
     this.limits = limits;

@@ -24,14 +24,26 @@ export interface GatewayAssertion {
 
 /** The gateway's key: signs the claims-mode JWTs; its public half is published as a JWKS. */
 export class SigningKey {
+  private readonly key: CryptoKey;
+  readonly kid: string;
+  readonly algorithm: SigningAlgorithm;
+  private readonly publicJwk: JWK;
+  /** Where the key came from, for the startup log. */
+  readonly source: string;
+
   private constructor(
-    private readonly key: CryptoKey,
-    readonly kid: string,
-    readonly algorithm: SigningAlgorithm,
-    private readonly publicJwk: JWK,
-    /** Where the key came from, for the startup log. */
-    readonly source: string,
-  ) {}
+    key: CryptoKey,
+    kid: string,
+    algorithm: SigningAlgorithm,
+    publicJwk: JWK,
+    source: string,
+  ) {
+    this.key = key;
+    this.kid = kid;
+    this.algorithm = algorithm;
+    this.publicJwk = publicJwk;
+    this.source = source;
+  }
 
   /**
    * The key of `keyFile` (a private JWK as JSON, or PKCS#8 PEM), or a new one when no file is given.

@@ -24,12 +24,17 @@ const DISCOVERY_RETRY_SECONDS = 5;
  *   invalid_target, ...): answered 502, and logged, since only an operator can fix it.
  */
 export class ExchangeRefusedError extends Error {
+  readonly kind: 'subject' | 'scope' | 'gateway';
+  readonly error: string;
+
   constructor(
-    readonly kind: 'subject' | 'scope' | 'gateway',
-    readonly error: string,
+    kind: 'subject' | 'scope' | 'gateway',
+    error: string,
     message: string,
   ) {
     super(message);
+    this.kind = kind;
+    this.error = error;
     this.name = 'ExchangeRefusedError';
   }
 }
@@ -72,7 +77,10 @@ export class TokenExchanger {
   private readonly client: LatchkeyClient;
   private discoveryFailedAtMs = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: TokenExchangerOptions) {
+  private readonly options: TokenExchangerOptions;
+
+  constructor(options: TokenExchangerOptions) {
+    this.options = options;
     this.client = new LatchkeyClient({
       issuer: options.issuer,
       clientId: options.clientId,

@@ -7,7 +7,11 @@ import { createHash } from 'node:crypto';
 export class TtlCache<T> {
   private readonly entries = new Map<string, { value: T; untilMs: number }>();
 
-  constructor(private readonly maxEntries: number) {}
+  private readonly maxEntries: number;
+
+  constructor(maxEntries: number) {
+    this.maxEntries = maxEntries;
+  }
 
   get(key: string): T | undefined {
     const entry = this.entries.get(key);

@@ -12,7 +12,11 @@ const MAX_ENTRIES = 10_000;
 export class IntrospectionCache {
   private readonly entries = new Map<string, { claims: AccessTokenClaims; untilMs: number }>();
 
-  constructor(private readonly cacheSeconds: number) {}
+  private readonly cacheSeconds: number;
+
+  constructor(cacheSeconds: number) {
+    this.cacheSeconds = cacheSeconds;
+  }
 
   get(token: string): AccessTokenClaims | undefined {
     const key = hashToken(token);

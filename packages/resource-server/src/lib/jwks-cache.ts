@@ -25,10 +25,16 @@ export class JwksCache {
   /** Why the latest fetch failed; undefined once a fetch succeeds. */
   private lastFailure: unknown;
 
+  private readonly metadata: MetadataSource;
+  private readonly options: ResolvedValidatorOptions;
+
   constructor(
-    private readonly metadata: MetadataSource,
-    private readonly options: ResolvedValidatorOptions,
-  ) {}
+    metadata: MetadataSource,
+    options: ResolvedValidatorOptions,
+  ) {
+    this.metadata = metadata;
+    this.options = options;
+  }
 
   /** jose's key resolver: the issuer's key for this protected header. */
   async key(header: JWSHeaderParameters): Promise<Key> {

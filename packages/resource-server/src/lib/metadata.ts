@@ -30,7 +30,11 @@ export class MetadataSource {
   private metadata: IssuerMetadata | undefined;
   private pending: Promise<IssuerMetadata> | undefined;
 
-  constructor(private readonly options: ResolvedIssuerOptions) {}
+  private readonly options: ResolvedIssuerOptions;
+
+  constructor(options: ResolvedIssuerOptions) {
+    this.options = options;
+  }
 
   get(): Promise<IssuerMetadata> {
     if (this.metadata) return Promise.resolve(this.metadata);

@@ -52,22 +52,34 @@ export interface AuthorizationRequest {
  * §4.1.2.1, RFC 9700 §4.11.2). The user sees an error page; nothing goes back to the redirect URI.
  */
 export class AuthorizationPageError extends Error {
+  readonly title: string;
+  readonly explanation: string;
+  readonly status: number;
+
   constructor(
-    readonly title: string,
-    readonly explanation: string,
-    readonly status = 400,
+    title: string,
+    explanation: string,
+    status = 400,
   ) {
     super(explanation);
+    this.title = title;
+    this.explanation = explanation;
+    this.status = status;
   }
 }
 
 /** An error to send back to the client's redirect URI (RFC 6749 §4.1.2.1). */
 export class AuthorizationRedirectError extends Error {
+  readonly target: { redirectUri: string; state: string | undefined };
+  readonly oauth: OAuthError;
+
   constructor(
-    readonly target: { redirectUri: string; state: string | undefined },
-    readonly oauth: OAuthError,
+    target: { redirectUri: string; state: string | undefined },
+    oauth: OAuthError,
   ) {
     super(oauth.description);
+    this.target = target;
+    this.oauth = oauth;
   }
 }
 

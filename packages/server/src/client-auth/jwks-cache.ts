@@ -24,10 +24,16 @@ export class JwksUriCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
 
+  private readonly fetchOptions: JwksFetchOptions;
+  private readonly nowMs: () => number;
+
   constructor(
-    private readonly fetchOptions: JwksFetchOptions,
-    private readonly nowMs: () => number = Date.now,
-  ) {}
+    fetchOptions: JwksFetchOptions,
+    nowMs: () => number = Date.now,
+  ) {
+    this.fetchOptions = fetchOptions;
+    this.nowMs = nowMs;
+  }
 
   /** The client's keys, from the cache while fresh. Throws JwksFetchError when they cannot be had. */
   async keys(clientId: string, uri: string): Promise<JSONWebKeySet> {

@@ -43,7 +43,10 @@ class BrowserSteps {
   readonly assetsPath: string;
   private readonly sessionCookie: string;
 
-  constructor(private readonly ctx: ServerContext) {
+  private readonly ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.ctx = ctx;
     this.assetsPath = `${ctx.urls.pathPrefix}/assets`;
     this.sessionCookie = sessionCookieName(ctx.urls.secure);
   }

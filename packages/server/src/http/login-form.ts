@@ -37,10 +37,15 @@ export class LoginForm {
   private readonly sessionCookie: string;
   private readonly deviceCookie: string;
 
+  private readonly ctx: ServerContext;
+  private readonly assetsPath: string;
+
   constructor(
-    private readonly ctx: ServerContext,
-    private readonly assetsPath: string,
+    ctx: ServerContext,
+    assetsPath: string,
   ) {
+    this.ctx = ctx;
+    this.assetsPath = assetsPath;
     this.secure = ctx.urls.secure;
     this.bindingCookie = this.secure ? '__Host-latchkey_login' : 'latchkey_login';
     this.sessionCookie = sessionCookieName(this.secure);

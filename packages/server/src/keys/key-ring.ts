@@ -52,11 +52,19 @@ export class KeyRing {
   private readonly privateKeys = new Map<string, KeyObject>();
   private lastForcedReloadMs = 0;
 
+  private readonly store: SigningKeyStore;
+  private readonly encryption: KeyEncryption;
+  private readonly cacheSeconds: number;
+
   constructor(
-    private readonly store: SigningKeyStore,
-    private readonly encryption: KeyEncryption,
-    private readonly cacheSeconds: number,
-  ) {}
+    store: SigningKeyStore,
+    encryption: KeyEncryption,
+    cacheSeconds: number,
+  ) {
+    this.store = store;
+    this.encryption = encryption;
+    this.cacheSeconds = cacheSeconds;
+  }
 
   /** Creates the first key of each algorithm that has none, then loads the ring. */
   async initialize(): Promise<void> {

@@ -72,7 +72,11 @@ export interface CreatedClient {
 
 /** Registry of resources and clients: the rules of registration, over the storage. */
 export class Registry {
-  constructor(private readonly storage: Storage) {}
+  private readonly storage: Storage;
+
+  constructor(storage: Storage) {
+    this.storage = storage;
+  }
 
   async createResource(input: CreateResourceInput): Promise<Resource> {
     const identifier = input.identifier.trim();

@@ -34,8 +34,11 @@ export interface NewClient {
 
 /** The id belonged to a client that was deleted; ids are never reused. */
 export class ClientIdRetired extends Error {
-  constructor(readonly clientId: string) {
+  readonly clientId: string;
+
+  constructor(clientId: string) {
     super(`client id ${clientId} belonged to a deleted client and cannot be reused`);
+    this.clientId = clientId;
   }
 }
 
@@ -55,10 +58,13 @@ export class ClientStore {
   private readonly version: FactVersion;
   private readonly cache = new Map<string, { version: number; client: Client }>();
 
+  private readonly db: Kysely<Database>;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     sqlite?: SQLite.Database,
   ) {
+    this.db = db;
     this.version = new FactVersion(db, sqlite, 'registry_version');
   }
 

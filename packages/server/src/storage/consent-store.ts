@@ -3,7 +3,11 @@ import type { Database } from './schema.ts';
 
 /** What each user allowed each client, remembered so the consent page is not shown every time. */
 export class ConsentStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /** The scopes the user has allowed the client, or an empty list. */
   async find(userId: string, clientId: string): Promise<string[]> {

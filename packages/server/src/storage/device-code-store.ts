@@ -29,7 +29,11 @@ export type PollResult =
 
 /** Device authorization requests (RFC 8628), each settled by atomic statements. */
 export class DeviceCodeStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   async insert(code: Omit<DeviceCode, 'lastPolledAt' | 'status' | 'userId' | 'authTime' | 'grantId'>): Promise<void> {
     await this.db

@@ -25,11 +25,14 @@ export async function bumpVersion(trx: Transaction<Database>, name: VersionedFac
 export class FactVersion {
   private readonly read: FastRead<{ value: number | string }>;
 
+  private readonly name: VersionedFact;
+
   constructor(
     db: Kysely<Database>,
     sqlite: SQLite.Database | undefined,
-    private readonly name: VersionedFact,
+    name: VersionedFact,
   ) {
+    this.name = name;
     const query = db.selectFrom('server_facts').select('value').where('name', '=', name).compile();
     this.read = new FastRead(db, sqlite, query.sql);
   }

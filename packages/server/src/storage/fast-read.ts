@@ -10,11 +10,16 @@ import { translate } from './unavailable.ts';
 export class FastRead<Row> {
   private readonly statement: SQLite.Statement<unknown[], Row> | undefined;
 
+  private readonly db: Kysely<Database>;
+  private readonly sql: string;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     sqlite: SQLite.Database | undefined,
-    private readonly sql: string,
+    sql: string,
   ) {
+    this.db = db;
+    this.sql = sql;
     this.statement = sqlite?.prepare<unknown[], Row>(sql);
   }
 

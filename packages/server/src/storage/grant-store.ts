@@ -35,11 +35,17 @@ export type CodeRedemption =
 
 /** Grants and the authorization codes issued under them. */
 export class GrantStore {
+  private readonly db: Kysely<Database>;
+  /** PostgreSQL needs row locks where SQLite's single writer already serialises. */
+  private readonly dialect: 'sqlite' | 'postgres';
+
   constructor(
-    private readonly db: Kysely<Database>,
-    /** PostgreSQL needs row locks where SQLite's single writer already serialises. */
-    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
-  ) {}
+    db: Kysely<Database>,
+    dialect: 'sqlite' | 'postgres' = 'sqlite',
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+  }
 
   /** Records a grant without a code (a device authorization approved on /device). */
   async create(grant: Grant): Promise<void> {

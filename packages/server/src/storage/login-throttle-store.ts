@@ -10,7 +10,11 @@ export type Reservation = { ok: true; failures: number } | { ok: false; retryAft
  * counts the same attempts (users/authenticate-user.ts turns them into a growing delay).
  */
 export class LoginThrottleStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /**
    * Reserves an attempt at `now`: counts it as a failure in advance and pushes `blocked_until` to

@@ -23,10 +23,13 @@ export interface OpaqueAccessToken {
 export class OpaqueTokenStore {
   private readonly byHash: FastRead<OpaqueAccessTokenRow>;
 
+  private readonly db: Kysely<Database>;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     sqlite?: SQLite.Database,
   ) {
+    this.db = db;
     const query = db.selectFrom('opaque_access_tokens').selectAll().where('token_hash', '=', '').compile();
     this.byHash = new FastRead(db, sqlite, query.sql);
   }

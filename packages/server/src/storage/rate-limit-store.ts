@@ -4,7 +4,11 @@ import { deleteBatch } from './purge.ts';
 
 /** Fixed-window counters in the database, so every node counts the same attempts. */
 export class RateLimitStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /**
    * Adds one to the counter of `key` in the window that started at `windowStart` and returns the new

@@ -27,7 +27,11 @@ export interface FoundRefreshToken extends RefreshToken {
 
 /** Refresh tokens in families (one family per grant), rotated by one atomic statement. */
 export class RefreshTokenStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   async insert(token: RefreshToken): Promise<void> {
     await this.db.insertInto('refresh_tokens').values(toRow(token)).execute();

@@ -9,7 +9,11 @@ export type ReplayType = 'client_assertion';
  * remembered until the credential carrying it has expired. Shared by every node through the database.
  */
 export class ReplayStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /**
    * Records the first use of `value`. Returns false when it was used before: one atomic insert, so

@@ -6,7 +6,11 @@ import { toInt, toIntOrNull } from './values.ts';
 
 /** Resources (APIs) and the scopes they register. */
 export class ResourceStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /** Inserts a resource with its scopes in one transaction. Unique violations propagate. */
   async create(resource: Resource): Promise<void> {

@@ -8,10 +8,13 @@ import { deleteBatch } from './purge.ts';
 export class RevocationStore {
   private readonly revoked: FastRead<{ jti: string }>;
 
+  private readonly db: Kysely<Database>;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     sqlite?: SQLite.Database,
   ) {
+    this.db = db;
     const query = db.selectFrom('revoked_access_tokens').select('jti').where('jti', '=', '').compile();
     this.revoked = new FastRead(db, sqlite, query.sql);
   }

@@ -4,7 +4,11 @@ import { toInt } from './values.ts';
 
 /** Numeric facts shared by every node, such as the longest access-token lifetime any node issues. */
 export class ServerFactStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /** Raises the fact to `value` if it is lower (or unset); never lowers it. Atomic on both dialects. */
   async raiseTo(name: string, value: number, now: number): Promise<void> {

@@ -15,7 +15,11 @@ export interface Session {
 
 /** Server-side rows of the SSO sessions. */
 export class SessionStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   async create(session: Session): Promise<void> {
     await this.db

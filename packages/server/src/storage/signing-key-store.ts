@@ -28,10 +28,13 @@ export class SigningKeyStore {
   /** Raised by every change of the keys: a node reading the same version has every key as it is. */
   readonly version: FactVersion;
 
+  private readonly db: Kysely<Database>;
+
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     sqlite?: SQLite.Database,
   ) {
+    this.db = db;
     this.version = new FactVersion(db, sqlite, 'keys_version');
   }
 

@@ -36,7 +36,10 @@ export class Storage {
   readonly deviceCodes: DeviceCodeStore;
   readonly tokenExchange: TokenExchangeStore;
 
-  constructor(readonly db: Db) {
+  readonly db: Db;
+
+  constructor(db: Db) {
+    this.db = db;
     this.resources = new ResourceStore(db.kysely);
     this.clients = new ClientStore(db.kysely, db.sqlite);
     this.signingKeys = new SigningKeyStore(db.kysely, db.sqlite);

@@ -5,7 +5,11 @@ import { toIntOrNull } from './values.ts';
 
 /** Token exchange policies (RFC 8693, docs/security.md H57), and the grant a subject token came from. */
 export class TokenExchangeStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   /** What the client may obtain by token exchange, one entry per API; empty when it may not exchange. */
   async policiesFor(clientId: string): Promise<TokenExchangePolicy[]> {

@@ -79,10 +79,16 @@ async function translating<T>(run: () => Promise<T>, retries?: Retries): Promise
  * queue behind a busy one are not kept waiting one timeout each.
  */
 class TranslatingConnection implements DatabaseConnection {
+  readonly inner: DatabaseConnection;
+  readonly retries: Retries | undefined;
+
   constructor(
-    readonly inner: DatabaseConnection,
-    readonly retries: Retries | undefined,
-  ) {}
+    inner: DatabaseConnection,
+    retries: Retries | undefined,
+  ) {
+    this.inner = inner;
+    this.retries = retries;
+  }
 
   executeQuery: DatabaseConnection['executeQuery'] = (query) => translating(() => this.inner.executeQuery(query), this.retries);
 
@@ -100,10 +106,16 @@ const retriesOf = (connection: DatabaseConnection) => (connection instanceof Tra
 
 /** Every call of the dialect's driver, with its errors translated. */
 class TranslatingDriver implements Driver {
+  private readonly inner: Driver;
+  private readonly policy: RetryPolicy | undefined;
+
   constructor(
-    private readonly inner: Driver,
-    private readonly policy: RetryPolicy | undefined,
-  ) {}
+    inner: Driver,
+    policy: RetryPolicy | undefined,
+  ) {
+    this.inner = inner;
+    this.policy = policy;
+  }
 
   init = () => translating(() => this.inner.init());
   acquireConnection = () => {

@@ -16,7 +16,11 @@ export interface User {
 
 /** Users: people who log in at the authorization server. */
 export class UserStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.db = db;
+  }
 
   async create(user: User): Promise<void> {
     await this.db

@@ -23,7 +23,11 @@ export type UserView = Omit<User, 'passwordHash'>;
 
 /** The rules of user accounts, over the storage. */
 export class UserRegistry {
-  constructor(private readonly storage: Storage) {}
+  private readonly storage: Storage;
+
+  constructor(storage: Storage) {
+    this.storage = storage;
+  }
 
   async create(input: CreateUserInput): Promise<UserView> {
     const username = normalizeUsername(input.username);

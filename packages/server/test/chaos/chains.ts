@@ -15,10 +15,13 @@ export class RefreshChain {
   /** The node that answered the last rotation. */
   lastNode: Node | undefined;
 
+  readonly client: Creds;
+
   constructor(
-    readonly client: Creds,
+    client: Creds,
     first: { refresh_token: string; access_token: string },
   ) {
+    this.client = client;
     this.refreshTokens.push(first.refresh_token);
     this.accessToken = first.access_token;
   }

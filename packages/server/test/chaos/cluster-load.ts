@@ -37,7 +37,10 @@ export class ClusterLoad {
   private stopped = false;
   private readonly done: Promise<void>;
 
-  constructor(private readonly o: ClusterLoadOptions) {
+  private readonly o: ClusterLoadOptions;
+
+  constructor(o: ClusterLoadOptions) {
+    this.o = o;
     const workers = [
       ...o.chains.map((chain) => this.rotating(chain)),
       ...Array.from({ length: o.workers }, () => this.serving()),

@@ -85,11 +85,18 @@ export class OwnPostgres {
   private frozen = new Set<number>();
   private readonly lastResort = () => this.destroySync();
 
+  private readonly bin: string;
+  private readonly dir: string;
+  readonly port: number;
+
   private constructor(
-    private readonly bin: string,
-    private readonly dir: string,
-    readonly port: number,
+    bin: string,
+    dir: string,
+    port: number,
   ) {
+    this.bin = bin;
+    this.dir = dir;
+    this.port = port;
     this.dataDir = join(dir, 'data');
     this.logFile = join(dir, 'postgres.log');
     this.url = `postgres://postgres@127.0.0.1:${port}/postgres`;

@@ -19,14 +19,23 @@ export interface Reply {
 
 /** The node never answered: refused or reset connection, or no answer within the request timeout. */
 export class NoAnswer extends Error {
+  readonly node: Node;
+  readonly path: string;
+  readonly kind: 'connection' | 'timeout';
+  readonly at: number;
+
   constructor(
-    readonly node: Node,
-    readonly path: string,
-    readonly kind: 'connection' | 'timeout',
-    readonly at: number,
+    node: Node,
+    path: string,
+    kind: 'connection' | 'timeout',
+    at: number,
     cause: unknown,
   ) {
     super(`${node.name} ${path}: no answer (${kind}: ${causeOf(cause)})`, { cause });
+    this.node = node;
+    this.path = path;
+    this.kind = kind;
+    this.at = at;
   }
 
   /** Whether the node had been killed when the request failed: the one failure the suites expect. */

@@ -168,10 +168,16 @@ export class PostgresTables implements WriteWatch {
   private query = '';
   private xmax = '';
 
+  private readonly held: pg.Client;
+  private readonly current: pg.Client;
+
   private constructor(
-    private readonly held: pg.Client,
-    private readonly current: pg.Client,
-  ) {}
+    held: pg.Client,
+    current: pg.Client,
+  ) {
+    this.held = held;
+    this.current = current;
+  }
 
   static async open(database: TestDatabase): Promise<PostgresTables> {
     const held = new pg.Client({ connectionString: database.databaseUrl });

@@ -15,10 +15,16 @@ export class Harness {
   /** Answers by endpoint and status, to see what the run reached. */
   readonly statuses = new RequestCounter();
 
+  readonly world: World;
+  private readonly tables: WriteWatch;
+
   constructor(
-    readonly world: World,
-    private readonly tables: WriteWatch,
-  ) {}
+    world: World,
+    tables: WriteWatch,
+  ) {
+    this.world = world;
+    this.tables = tables;
+  }
 
   /** Builds the spec's request, sends it, checks the answer; throws with the details on any problem. */
   async check(spec: Spec, label?: string): Promise<void> {

@@ -70,11 +70,18 @@ export class World {
   readonly lastJti = new Map<string, string>();
   private issuerJwksCache: { keys: Record<string, unknown>[] } | undefined;
 
+  readonly running: RunningServer;
+  readonly clients: Record<AnyClientKey, FuzzClient>;
+  readonly user: { id: string; username: string; password: string };
+
   private constructor(
-    readonly running: RunningServer,
-    readonly clients: Record<AnyClientKey, FuzzClient>,
-    readonly user: { id: string; username: string; password: string },
+    running: RunningServer,
+    clients: Record<AnyClientKey, FuzzClient>,
+    user: { id: string; username: string; password: string },
   ) {
+    this.running = running;
+    this.clients = clients;
+    this.user = user;
     this.app = running.server.app;
     this.issuer = running.issuer;
   }
