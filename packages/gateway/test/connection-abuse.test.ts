@@ -96,4 +96,17 @@ describe('connection abuse at the gateway', () => {
     assertJsonError(outcome, 431);
     await served();
   });
+
+  // RFC 9112 §6.3: a transfer coding other than chunked last is answered 400 and the connection closed;
+  // Node may report it after the request was answered, and then no second answer may follow.
+  test('a body framed by a transfer coding other than chunked: exactly one answer, then closed', async () => {
+    for (const method of ['HEAD', 'GET', 'POST']) {
+      const request = head(method, '/orders', { Host: '127.0.0.1', Connection: 'close', Authorization: `Bearer ${token}`, 'Transfer-Encoding': 'gzip' });
+      const outcome = await rawExchange(port, [request], 0, 5000);
+      const label = `${method}: ${JSON.stringify(outcome.response.slice(0, 400))}`;
+      assert.equal(outcome.response.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, label);
+      assert.ok(Number.isFinite(outcome.closedAfterMs), label);
+    }
+    await served();
+  });
 });

@@ -157,4 +157,20 @@ describe('connection abuse', () => {
     const outcome = await rawExchange(port, ['GARBAGE\r\n\r\n'], 0, 5000);
     assertJsonError(outcome, 400);
   });
+
+  // RFC 9112 §6.3: a request whose final transfer coding is not chunked is answered 400 and the connection
+  // closed. Node 24's parser reports it only after the request was dispatched and answered; the error
+  // handler must then not write a second answer (found by the fuzz suite: a HEAD answer with "content").
+  test('a body framed by a transfer coding other than chunked: exactly one 400 answer, then closed', async () => {
+    for (const method of ['HEAD', 'GET', 'POST']) {
+      for (const path of ['/%', '/token', '/.well-known/openid-configuration']) {
+        const request = head(method, path, { Host: '127.0.0.1', Connection: 'close', 'Transfer-Encoding': 'gzip' });
+        const outcome = await rawExchange(port, [request], 0, 5000);
+        const label = `${method} ${path}: ${JSON.stringify(outcome.response.slice(0, 400))}`;
+        assert.equal(outcome.status, 400, label);
+        assert.equal(outcome.response.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, label);
+        assert.ok(Number.isFinite(outcome.closedAfterMs), label);
+      }
+    }
+  });
 });

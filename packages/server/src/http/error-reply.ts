@@ -101,7 +101,10 @@ export function clientErrorReply(error: { code?: string; rawPacket?: unknown }, 
   // RFC 9110 §9.3.2: the answer to a HEAD request has no content.
   const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
   const body = head ? '' : JSON.stringify({ error: 'invalid_request', error_description: description });
-  if (socket.writable) {
+  // The parser can fail after a request was dispatched and answered (Node 24: a body framed by a
+  // Transfer-Encoding other than chunked); a second answer would then follow the first on the wire,
+  // read as the first one's content (RFC 9112 §6.3 only asks that the connection be closed).
+  if (socket.writable && !answerStarted(socket)) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
@@ -111,3 +114,9 @@ export function clientErrorReply(error: { code?: string; rawPacket?: unknown }, 
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+/** Whether Node's HTTP server has already begun an answer on this socket (as its own default handler checks). */
+function answerStarted(socket: object): boolean {
+  const message = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  return message?.headersSent === true;
+}
