@@ -7,6 +7,11 @@
 // In the test processes, packages import each other's TypeScript sources (the `@latchkey/source`
 // export condition). Processes the tests start (`latchkey serve`, `latchkey-gateway`) run the compiled
 // dist/, which `tsc -b` brings up to date first (about a second when nothing changed).
+//
+// The sources load the cheapest way the running Node offers. Node 22.18 and later strip the types
+// themselves (process.features.typescript): each type is replaced by blanks, so line and column numbers
+// in stack traces are the source's own, and no loader runs. The sources are written for that
+// (`erasableSyntaxOnly` in tsconfig.json). Node 20 cannot, and loads them through tsx, with source maps.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -56,9 +61,10 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 // TAP when the output is read by a program (CI counts its lines); Node 24 would print `spec` everywhere.
 const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+const loader = process.features.typescript ? [] : ['--import', 'tsx'];
 const result = spawnSync(
   process.execPath,
-  ['--conditions=@latchkey/source', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...reporter, ...options, ...files],
+  ['--conditions=@latchkey/source', ...loader, '--test', '--test-concurrency=2', '--test-timeout=120000', ...reporter, ...options, ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -124,7 +124,7 @@ export async function runGatewayScenario(settings: GatewaySettings, log: (line: 
         routePrefix: ROUTE_PREFIX,
       });
       stops.push(() => g.stop());
-      if (!gateway.built) notes.push('latchkey-gateway ran from its TypeScript sources through tsx: packages/gateway/dist is missing or older than src (npm run build).');
+      if (!gateway.built) notes.push('packages/gateway/dist is older than src: the gateway measured is the last build, not the current sources (npm run build).');
       paths.push({
         name: GATEWAY_PATH,
         url: g.url,

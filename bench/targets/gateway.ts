@@ -5,7 +5,7 @@ import { freePort, startProcess, type ServerProcess } from '../lib/processes.ts'
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'packages/gateway/bin/latchkey-gateway.js');
-/** The bin runs this compiled build when it is newer than every source, the TypeScript sources through tsx otherwise. */
+/** The bin runs this compiled build (package `exports`); older than a source, it is not the code being measured. */
 const BUILD = join(ROOT, 'packages/gateway/dist/cli.js');
 const SOURCES = join(ROOT, 'packages/gateway/src');
 

@@ -8,6 +8,8 @@ import { findApache } from '../targets/apache.ts';
 import { findGateway } from '../targets/gateway.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
+/** As scripts/run-tests.mjs: Node ≥ 22.18 runs the TypeScript sources itself, Node 20 through tsx. */
+const TYPESCRIPT_LOADER = (process.features as { typescript?: unknown }).typescript ? [] : ['--import', 'tsx'];
 
 /**
  * The benchmark harness works end to end in its short mode: every server starts, every scenario runs
@@ -18,7 +20,7 @@ test('npm run bench -- --quick runs every scenario and writes the table and the 
   try {
     const run = spawnSync(
       process.execPath,
-      ['--conditions=@latchkey/source', '--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '1', '--warmup', '0', '--pool', '300', '--out', out],
+      ['--conditions=@latchkey/source', ...TYPESCRIPT_LOADER, 'bench/run.ts', '--quick', '--duration', '1', '--warmup', '0', '--pool', '300', '--out', out],
       { cwd: ROOT, encoding: 'utf8', timeout: 230_000 },
     );
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);

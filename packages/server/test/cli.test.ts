@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { sql } from 'kysely';
 import { sha256 } from '../src/lib/random.ts';
-import { MIGRATION_NAMES, sqliteFile } from '../src/storage/database.ts';
+import { sqliteFile } from '../src/storage/database.ts';
+import { MIGRATION_NAMES } from '../src/storage/migrations/index.ts';
 import { backends, type CliResult, dbEnv, killLatchkeyProcesses, postForm, runLatchkey, type RunningServer, startServer, TEST_SECRET, type TestDatabase } from '@latchkey/testing';
 
 const API = 'https://api.example.com';

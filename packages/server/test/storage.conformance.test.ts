@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { isForeignKeyViolation, isUniqueViolation, migrate, MIGRATION_NAMES, openDatabase } from '../src/storage/database.ts';
+import { isForeignKeyViolation, isUniqueViolation, migrate, openDatabase } from '../src/storage/database.ts';
+import { MIGRATION_NAMES } from '../src/storage/migrations/index.ts';
 import { sql } from 'kysely';
 import { Storage } from '../src/storage/storage.ts';
 import type { Resource } from '../src/registry/types.ts';
@@ -33,7 +34,7 @@ for (const backend of await backends()) {
     });
 
     test('migrations are idempotent and safe to run from several connections at once', async () => {
-      const conns = [openDatabase(db), openDatabase(db), openDatabase(db)];
+      const conns = await Promise.all([openDatabase(db), openDatabase(db), openDatabase(db)]);
       try {
         const results = await Promise.all(conns.map((c) => migrate(c)));
         assert.deepEqual(results.flat(), [], 'everything was applied already');
@@ -260,7 +261,7 @@ describe('SQLite file', () => {
 describe('SQLite migrations', () => {
   test('a migration that fails half-way leaves no half-built schema, and the next start succeeds', async () => {
     const db = await sqlite.create();
-    const conn = openDatabase(db);
+    const conn = await openDatabase(db);
     try {
       const failing = conn.kysely.withPlugin({
         transformQuery(args) {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
+import type { ClientConfig } from 'pg';
 
 /**
  * The storage backends every server suite runs against. SQLite always; PostgreSQL when
@@ -27,12 +27,18 @@ export interface TestDatabase {
 const PG_ADMIN_URL =
   process.env.LATCHKEY_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** A PostgreSQL client; `pg` is loaded only by suites that reach PostgreSQL. */
+async function pgClient(config: ClientConfig) {
+  const { default: pg } = await import('pg');
+  return new pg.Client(config);
+}
+
 let pgReachable: Promise<string | undefined> | undefined;
 
 /** Undefined when PostgreSQL answers, else why not. */
 function checkPostgres(): Promise<string | undefined> {
   pgReachable ??= (async () => {
-    const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+    const client = await pgClient({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
     try {
       await client.connect();
       await client.query('select 1');
@@ -88,7 +94,7 @@ async function postgresBackend(): Promise<Backend> {
     async create() {
       if (unreachable) throw new Error(`CI requires PostgreSQL: ${unreachable}`);
       const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+      const admin = await pgClient({ connectionString: PG_ADMIN_URL });
       await admin.connect();
       await admin.query(`create database ${name}`);
       await admin.end();
@@ -100,7 +106,7 @@ async function postgresBackend(): Promise<Backend> {
         databaseUrl: url.toString(),
         async drop() {
           rmSync(dataDir, { recursive: true, force: true });
-          const a = new pg.Client({ connectionString: PG_ADMIN_URL });
+          const a = await pgClient({ connectionString: PG_ADMIN_URL });
           await a.connect();
           await a.query(`drop database if exists ${name} with (force)`);
           await a.end();

@@ -20,7 +20,7 @@ export async function serveCommand(args: CommandArgs): Promise<number> {
 
 /** `latchkey migrate`: applies pending migrations and exits. */
 export async function migrateCommand(args: CommandArgs): Promise<number> {
-  const db = openDatabase(args.settings);
+  const db = await openDatabase(args.settings);
   try {
     const applied = await migrate(db);
     print(

@@ -1,6 +1,6 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import SQLite from 'better-sqlite3';
+import type SQLite from 'better-sqlite3';
 import {
   CompiledQuery,
   type Driver,
@@ -14,18 +14,6 @@ import {
   type SqliteDatabase,
   sql,
 } from 'kysely';
-import pg from 'pg';
-import * as m0001 from './migrations/0001-initial.ts';
-import * as m0002 from './migrations/0002-users.ts';
-import * as m0003 from './migrations/0003-grants-and-codes.ts';
-import * as m0004 from './migrations/0004-rate-limits.ts';
-import * as m0005 from './migrations/0005-sessions.ts';
-import * as m0006 from './migrations/0006-user-flows.ts';
-import * as m0007 from './migrations/0007-resource-servers.ts';
-import * as m0008 from './migrations/0008-device-codes.ts';
-import * as m0009 from './migrations/0009-token-exchange.ts';
-import * as m0010 from './migrations/0010-private-key-jwt.ts';
-import * as m0011 from './migrations/0011-hardening.ts';
 import type { Database } from './schema.ts';
 import { reportingUnavailability } from './unavailable.ts';
 
@@ -61,15 +49,19 @@ export function sqliteFile(dataDir: string): string {
   return join(resolve(dataDir), 'latchkey.db');
 }
 
-/** Opens the database named by the settings: PostgreSQL when `databaseUrl` is set, else SQLite. */
-export function openDatabase(settings: DatabaseSettings): Db {
+/**
+ * Opens the database named by the settings: PostgreSQL when `databaseUrl` is set, else SQLite. Only that
+ * database's driver is loaded: a SQLite process never loads `pg`, a PostgreSQL one never loads SQLite.
+ */
+export async function openDatabase(settings: DatabaseSettings): Promise<Db> {
   const timeoutMs = settings.databaseTimeoutSeconds === undefined ? undefined : settings.databaseTimeoutSeconds * 1000;
   if (settings.databaseUrl) return openPostgres(settings.databaseUrl, timeoutMs);
   mkdirSync(resolve(settings.dataDir), { recursive: true, mode: 0o700 });
   return openSqlite(sqliteFile(settings.dataDir), timeoutMs);
 }
 
-export function openSqlite(file: string, timeoutMs?: number): Db {
+export async function openSqlite(file: string, timeoutMs?: number): Promise<Db> {
+  const { default: SQLite } = await import('better-sqlite3');
   // Created owner-only; SQLite gives the -wal and -shm files the same permissions.
   closeSync(openSync(file, 'a', 0o600));
   const sqlite = new SQLite(file);
@@ -127,7 +119,8 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
   };
 }
 
-export function openPostgres(url: string, timeoutMs?: number): Db {
+export async function openPostgres(url: string, timeoutMs?: number): Promise<Db> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -152,32 +145,16 @@ export function openPostgres(url: string, timeoutMs?: number): Db {
   };
 }
 
-const MIGRATIONS: Record<string, Migration> = {
-  '0001-initial': m0001,
-  '0002-users': m0002,
-  '0003-grants-and-codes': m0003,
-  '0004-rate-limits': m0004,
-  '0005-sessions': m0005,
-  '0006-user-flows': m0006,
-  '0007-resource-servers': m0007,
-  '0008-device-codes': m0008,
-  '0009-token-exchange': m0009,
-  '0010-private-key-jwt': m0010,
-  '0011-hardening': m0011,
-};
-
-/** Every migration, in order. */
-export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
-
-class StaticMigrationProvider implements MigrationProvider {
+/** The migrations, loaded when they are run (storage/migrations/index.ts lists them). */
+class MigrationModules implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return MIGRATIONS;
+    return (await import('./migrations/index.ts')).MIGRATIONS;
   }
 }
 
 /** Runs every pending migration. Safe to call from several processes at once. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider() });
+  const migrator = new Migrator({ db: db.kysely, provider: new MigrationModules() });
   if (db.dialect === 'postgres') {
     // PostgreSQL: transactional DDL, serialised across nodes by Kysely's advisory lock.
     return applied(await migrator.migrateToLatest());

@@ -64,13 +64,13 @@ export class Storage {
    * one with it (`databaseTimeoutSeconds`).
    */
   static async open(settings: DatabaseSettings): Promise<Storage> {
-    const migrations = openDatabase({ ...settings, databaseTimeoutSeconds: undefined });
+    const migrations = await openDatabase({ ...settings, databaseTimeoutSeconds: undefined });
     try {
       await migrate(migrations);
     } finally {
       await migrations.close();
     }
-    return new Storage(openDatabase(settings));
+    return new Storage(await openDatabase(settings));
   }
 
   /** Whether the database answers a trivial query within `timeoutMs`. */

@@ -1,0 +1,30 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-initial.ts';
+import * as m0002 from './0002-users.ts';
+import * as m0003 from './0003-grants-and-codes.ts';
+import * as m0004 from './0004-rate-limits.ts';
+import * as m0005 from './0005-sessions.ts';
+import * as m0006 from './0006-user-flows.ts';
+import * as m0007 from './0007-resource-servers.ts';
+import * as m0008 from './0008-device-codes.ts';
+import * as m0009 from './0009-token-exchange.ts';
+import * as m0010 from './0010-private-key-jwt.ts';
+import * as m0011 from './0011-hardening.ts';
+
+/** Every migration by name; they run in the order of their names. A new one is added here. */
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': m0001,
+  '0002-users': m0002,
+  '0003-grants-and-codes': m0003,
+  '0004-rate-limits': m0004,
+  '0005-sessions': m0005,
+  '0006-user-flows': m0006,
+  '0007-resource-servers': m0007,
+  '0008-device-codes': m0008,
+  '0009-token-exchange': m0009,
+  '0010-private-key-jwt': m0010,
+  '0011-hardening': m0011,
+};
+
+/** Every migration, in order. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
