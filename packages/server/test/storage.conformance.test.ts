@@ -29,7 +29,7 @@ for (const backend of await backends()) {
       name: identifier,
       accessTokenTtlSeconds: ttl,
       accessTokenFormat: 'jwt',
-      scopes: scopes.map((scope) => ({ scope, description: `${scope} description` })),
+      scopes: scopes.map((scope) => ({ scope, description: `${scope} description`, isDefault: false, openToRegisteredClients: false })),
       createdAt: 1_800_000_000,
     });
 

@@ -18,6 +18,8 @@ Commands:
   migrate                       bring the database schema up to date and exit
   resources create --identifier URI --scopes a,b [--name NAME] [--access-token-ttl SECONDS]
                    [--token-format jwt|opaque] [--describe "SCOPE=TEXT" ...]
+                   [--default-scopes a,b] requested when a request names the API and no scope
+                   [--open-scopes a,b]    scopes self-registered clients may be granted
   resources list | show URI | delete URI
   clients create --name NAME --type confidential|public
                  --grant-types client_credentials|authorization_code,refresh_token
@@ -66,6 +68,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         help: { type: 'boolean', short: 'h', default: false },
         identifier: { type: 'string' },
         scopes: { type: 'string' },
+        'default-scopes': { type: 'string' },
+        'open-scopes': { type: 'string' },
         name: { type: 'string' },
         'access-token-ttl': { type: 'string' },
         'token-format': { type: 'string' },

@@ -12,6 +12,8 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
           identifier: requireString(args.values, 'identifier'),
           name: typeof args.values.name === 'string' ? args.values.name : undefined,
           scopes: withDescriptions(list(args.values.scopes), args.values.describe),
+          defaultScopes: list(args.values['default-scopes']),
+          openScopes: list(args.values['open-scopes']),
           accessTokenTtlSeconds: typeof ttl === 'string' ? parseSeconds(ttl) : null,
           accessTokenFormat: typeof args.values['token-format'] === 'string' ? (args.values['token-format'] as AccessTokenFormat) : undefined,
         });
@@ -67,6 +69,8 @@ function resourceJson(r: Resource) {
     identifier: r.identifier,
     name: r.name,
     scopes: r.scopes.map((s) => s.scope),
+    default_scopes: r.scopes.filter((s) => s.isDefault).map((s) => s.scope),
+    open_scopes: r.scopes.filter((s) => s.openToRegisteredClients).map((s) => s.scope),
     scope_descriptions: Object.fromEntries(r.scopes.filter((s) => s.description).map((s) => [s.scope, s.description])),
     access_token_ttl_seconds: r.accessTokenTtlSeconds,
     access_token_format: r.accessTokenFormat,
@@ -80,6 +84,8 @@ function resourceText(r: Resource): string {
     `name:       ${r.name}`,
     `scopes:     ${r.scopes.map((s) => s.scope).join(' ') || '(none)'}`,
     ...r.scopes.filter((s) => s.description).map((s) => `  ${s.scope}: ${s.description}`),
+    `default:    ${r.scopes.filter((s) => s.isDefault).map((s) => s.scope).join(' ') || '(none)'}`,
+    `open to registered clients: ${r.scopes.filter((s) => s.openToRegisteredClients).map((s) => s.scope).join(' ') || '(none)'}`,
     `token ttl:  ${r.accessTokenTtlSeconds === null ? 'server default' : `${r.accessTokenTtlSeconds} s`}`,
     `tokens:     ${r.accessTokenFormat === 'opaque' ? 'opaque (validated by introspection)' : 'JWT (RFC 9068)'}`,
   ].join('\n');

@@ -25,10 +25,18 @@ const CLIENT_ID = /^[A-Za-z0-9._~-]{3,128}$/;
 /** User subjects are UUIDs; a client id of that shape could collide with one (RFC 9700 §4.15). */
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A scope as given to createResource: the name, with the description and flags optional. */
+export type ScopeInput = Pick<ScopeDefinition, 'scope'> & Partial<ScopeDefinition>;
+
 export interface CreateResourceInput {
   identifier: string;
   name?: string;
-  scopes: (string | ScopeDefinition)[];
+  /** Names, or definitions whose flags default to false. */
+  scopes: (string | ScopeInput)[];
+  /** Scopes (among `scopes`) requested when a request names this resource and no scope. */
+  defaultScopes?: string[];
+  /** Scopes (among `scopes`) that self-registered clients may be granted. */
+  openScopes?: string[];
   accessTokenTtlSeconds?: number | null;
   /** 'jwt' (default) or 'opaque'. */
   accessTokenFormat?: AccessTokenFormat;
@@ -84,8 +92,20 @@ export class Registry {
     if (!isResourceIndicator(identifier)) {
       throw new RegistryError('the resource identifier must be an absolute URI without a fragment', 'invalid');
     }
-    const scopes = input.scopes.map((s) => (typeof s === 'string' ? { scope: s, description: '' } : s));
-    const names = scopes.map((s) => s.scope);
+    const names = input.scopes.map((s) => (typeof s === 'string' ? s : s.scope));
+    for (const [option, listed] of [['default', input.defaultScopes], ['open', input.openScopes]] as const) {
+      const unknown = (listed ?? []).filter((s) => !names.includes(s));
+      if (unknown.length > 0) throw new RegistryError(`${option} scope not among the resource's scopes: ${unknown.join(', ')}`, 'invalid');
+    }
+    const scopes = input.scopes.map((s): ScopeDefinition => {
+      const given = typeof s === 'string' ? { scope: s } : s;
+      return {
+        scope: given.scope,
+        description: given.description ?? '',
+        isDefault: given.isDefault === true || (input.defaultScopes ?? []).includes(given.scope),
+        openToRegisteredClients: given.openToRegisteredClients === true || (input.openScopes ?? []).includes(given.scope),
+      };
+    });
     for (const name of names) {
       if (!SCOPE_TOKEN.test(name)) throw new RegistryError(`scope "${name}" has characters RFC 6749 §3.3 forbids`, 'invalid');
       if ((RESERVED_SCOPES as readonly string[]).includes(name)) {

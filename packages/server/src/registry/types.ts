@@ -12,7 +12,17 @@ export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_pos
 export interface ScopeDefinition {
   scope: string;
   description: string;
+  /**
+   * Requested when an authorization request names this scope's resource and no scope (RFC 6749 §3.3:
+   * "process the request using a pre-defined default value").
+   */
+  isDefault: boolean;
+  /** Clients that registered themselves (RFC 7591, client ID metadata documents) may be granted it. */
+  openToRegisteredClients: boolean;
 }
+
+/** How a client came to be known: typed in by an operator, registered by itself, or a metadata document. */
+export type ClientSource = 'operator' | 'dynamic-registration' | 'metadata-document';
 
 /** A protected API: its identifier is the `aud` of the tokens issued for it (RFC 8707, RFC 9068). */
 export interface Resource {
@@ -63,6 +73,11 @@ export interface Client {
   oidcScopes: string[];
   /** The operator's own application: the user is not asked for consent. */
   firstParty: boolean;
+  /**
+   * Who registered the client. Anything but `operator` is an unverified application: never first-party,
+   * only scopes open to registered clients, and the consent page says so.
+   */
+  source: ClientSource;
   /** OIDC Registration `id_token_signed_response_alg`: RS256 (default) or ES256. */
   idTokenSignedResponseAlg: IdTokenAlgorithm;
   /**

@@ -2,7 +2,7 @@ import { nowSeconds } from '../lib/clock.ts';
 import type SQLite from 'better-sqlite3';
 import type { JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
-import type { Client, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
+import type { Client, ClientSource, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
 import { bumpVersion, FactVersion } from './fact-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
@@ -30,6 +30,8 @@ export interface NewClient {
   jwks?: JSONWebKeySet | null;
   jwksUri?: string | null;
   refreshGraceSeconds?: number | null;
+  /** Who registered it; default operator. */
+  source?: ClientSource;
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -96,6 +98,7 @@ export class ClientStore {
           jwks: client.jwks ? JSON.stringify(client.jwks) : null,
           jwks_uri: client.jwksUri ?? null,
           refresh_grace_seconds: client.refreshGraceSeconds ?? null,
+          source: client.source ?? 'operator',
         })
         .execute();
       if (client.scopes.length > 0) {
@@ -267,5 +270,10 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     jwks: row.jwks === null ? null : (JSON.parse(row.jwks) as JSONWebKeySet),
     jwksUri: row.jwks_uri,
     refreshGraceSeconds: toIntOrNull(row.refresh_grace_seconds),
+    source: toClientSource(row.source),
   };
+}
+
+function toClientSource(value: string): ClientSource {
+  return value === 'dynamic-registration' || value === 'metadata-document' ? value : 'operator';
 }

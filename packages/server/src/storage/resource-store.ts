@@ -29,7 +29,15 @@ export class ResourceStore {
       if (resource.scopes.length > 0) {
         await trx
           .insertInto('resource_scopes')
-          .values(resource.scopes.map((s) => ({ scope: s.scope, resource_id: resource.id, description: s.description })))
+          .values(
+            resource.scopes.map((s) => ({
+              scope: s.scope,
+              resource_id: resource.id,
+              description: s.description,
+              is_default: s.isDefault ? 1 : 0,
+              open_to_registered: s.openToRegisteredClients ? 1 : 0,
+            })),
+          )
           .execute();
       }
       await bumpVersion(trx, 'registry_version');
@@ -80,6 +88,13 @@ function toResource(row: ResourceRow, scopes: ResourceScopeRow[]): Resource {
     accessTokenTtlSeconds: toIntOrNull(row.access_token_ttl_seconds),
     accessTokenFormat: row.access_token_format === 'opaque' ? 'opaque' : 'jwt',
     createdAt: toInt(row.created_at),
-    scopes: scopes.map((s): ScopeDefinition => ({ scope: s.scope, description: s.description })),
+    scopes: scopes.map(
+      (s): ScopeDefinition => ({
+        scope: s.scope,
+        description: s.description,
+        isDefault: toInt(s.is_default) === 1,
+        openToRegisteredClients: toInt(s.open_to_registered) === 1,
+      }),
+    ),
   };
 }

@@ -135,6 +135,8 @@ export interface AuthorizationCodeRow {
   nonce: string | null;
   auth_time: number | string;
   scope: string;
+  /** JSON array of the resource indicators (RFC 8707) the authorization request named; null: none. */
+  resources: string | null;
   created_at: number | string;
   expires_at: number | string;
   consumed_at: number | string | null;
@@ -190,6 +192,10 @@ export interface ResourceScopeRow {
   scope: string;
   resource_id: string;
   description: string;
+  /** 1: requested when a request names the resource without a scope. */
+  is_default: number | string;
+  /** 1: self-registered clients may be granted it. */
+  open_to_registered: number | string;
 }
 
 export interface ClientRow {
@@ -216,6 +222,8 @@ export interface ClientRow {
   jwks_uri: string | null;
   /** Seconds of the refresh grace window for this client; null: the default for its type. */
   refresh_grace_seconds: number | string | null;
+  /** operator, dynamic-registration or metadata-document (registry/types.ts ClientSource). */
+  source: string;
 }
 
 export interface ClientScopeRow {

@@ -10,6 +10,7 @@ import * as m0008 from './0008-device-codes.ts';
 import * as m0009 from './0009-token-exchange.ts';
 import * as m0010 from './0010-private-key-jwt.ts';
 import * as m0011 from './0011-hardening.ts';
+import * as m0012 from './0012-resource-indicators.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0009-token-exchange': m0009,
   '0010-private-key-jwt': m0010,
   '0011-hardening': m0011,
+  '0012-resource-indicators': m0012,
 };
 
 /** Every migration, in order. */
