@@ -61,10 +61,12 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 // TAP when the output is read by a program (CI counts its lines); Node 24 would print `spec` everywhere.
 const reporter = process.stdout.isTTY ? [] : ['--test-reporter=tap'];
+// A file's whole run must end within the timeout: 5 minutes leaves the longest (the fuzz files, about a
+// minute alone) room on a loaded 2-core machine, and still stops a hung suite.
 const loader = process.features.typescript ? [] : ['--import', 'tsx'];
 const result = spawnSync(
   process.execPath,
-  ['--conditions=@latchkey/source', ...loader, '--test', '--test-concurrency=2', '--test-timeout=120000', ...reporter, ...options, ...files],
+  ['--conditions=@latchkey/source', ...loader, '--test', '--test-concurrency=2', '--test-timeout=300000', ...reporter, ...options, ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -187,7 +187,12 @@ export async function completeFlow(browser: FormBrowser, running: RunningServer,
   const result = await runAuthorization(browser, running, options);
   const code = result.callback.searchParams.get('code');
   assert.ok(code, `no code in ${result.callback}`);
-  const res = await exchangeCode(running, { clientId: options.clientId, code, verifier: result.verifier });
+  const res = await exchangeCode(running, {
+    clientId: options.clientId,
+    code,
+    verifier: result.verifier,
+    ...(options.redirectUri ? { redirectUri: options.redirectUri } : {}),
+  });
   assert.equal(res.status, 200, res.text);
   return { ...result, code, tokens: res.body as { access_token: string; refresh_token?: string; id_token?: string; scope: string; expires_in: number } };
 }
