@@ -27,10 +27,17 @@ export type Authenticate = (authorization: string | undefined) => Promise<AuthRe
 
 /**
  * An authenticator for one route and method: `verify` (a validator's or an introspector's) and the
- * scopes the method requires, whose names are checked here, at configuration time.
+ * scopes the method requires, whose names are checked here, at configuration time. With the route's
+ * metadata URL, every challenge names it (RFC 9728 §5.1), and a 401 names the method's scopes.
  */
-export function createAuthenticator(verify: (token: string) => Promise<AccessTokenClaims>, scopes: readonly string[], realm: string): Authenticate {
-  const bearer = createBearerAuth(verify, { realm });
+export function createAuthenticator(
+  verify: (token: string) => Promise<AccessTokenClaims>,
+  scopes: readonly string[],
+  realm: string,
+  resourceMetadata: string | undefined,
+): Authenticate {
+  const bearer = createBearerAuth(verify, { realm, resourceMetadata: resourceMetadata ?? false });
+  const challengeScopes = resourceMetadata === undefined ? undefined : scopes;
   const checkScopes = scopes.length > 0 ? bearer.requireScopes(...scopes) : () => {};
   return async function authenticate(authorization) {
     let verified: AccessTokenClaims | undefined;
@@ -40,7 +47,7 @@ export function createAuthenticator(verify: (token: string) => Promise<AccessTok
       checkScopes(claims);
       return { ok: true, claims, token };
     } catch (err) {
-      const reply = bearer.errorReply(err);
+      const reply = bearer.errorReply(err, challengeScopes);
       if (!reply) throw err;
       return { ok: false, reply, reason: denialReason(err), clientId: verified?.client_id };
     }

@@ -1,7 +1,7 @@
 import type { AccessTokenClaims } from '@latchkey/resource-server';
 import type { ForwardConfig } from './config/defaults.ts';
 import { headerValue } from './lib/headers.ts';
-import { bearerChallenge, rejection, type Rejection } from './lib/reply.ts';
+import { challengeHeaders, rejection, type Rejection } from './lib/reply.ts';
 import type { SigningKey } from './lib/signing-key.ts';
 import { TtlCache, tokenHash } from './lib/ttl-cache.ts';
 import { ExchangeRefusedError, ExchangeUnavailableError, type TokenExchanger } from './lib/token-exchange.ts';
@@ -26,6 +26,8 @@ export function identityHeaderNames(prefix: string) {
 export interface ForwarderContext {
   identityHeaderPrefix: string;
   realm: string;
+  /** The route's metadata URL (RFC 9728 §5.1), named in its challenges; undefined: none. */
+  resourceMetadata: string | undefined;
   /** The `iss` of the gateway's JWTs. */
   publicUrl: string | undefined;
   signingKey: SigningKey;
@@ -104,14 +106,14 @@ function exchangeRejection(err: unknown, scopes: string[] | undefined, ctx: Forw
   if (err instanceof ExchangeRefusedError && err.kind === 'subject') {
     const description = 'the issuer refused to exchange the access token';
     return rejection(401, 'denied', 'invalid_token', description, {
-      headers: { 'www-authenticate': bearerChallenge(ctx.realm, 'invalid_token', description) },
+      headers: challengeHeaders(ctx, 'invalid_token', description),
       reason: 'exchange_refused',
     });
   }
   if (err instanceof ExchangeRefusedError && err.kind === 'scope') {
     const description = 'the access token lacks a scope this resource requires';
     return rejection(403, 'denied', 'insufficient_scope', description, {
-      headers: { 'www-authenticate': bearerChallenge(ctx.realm, 'insufficient_scope', description, scopes) },
+      headers: challengeHeaders(ctx, 'insufficient_scope', description, scopes),
       reason: 'insufficient_scope',
     });
   }

@@ -3,12 +3,14 @@ import {
   ConfigurationError,
   createIntrospector,
   createValidator,
+  protectedResourceMetadata,
   type AccessTokenClaims,
   type Introspector,
+  type ProtectedResourceMetadata,
   type Validator,
 } from '@latchkey/resource-server';
 import { createAuthenticator, type Authenticate } from './auth.ts';
-import type { GatewayConfig, RouteConfig } from './config/defaults.ts';
+import { OWN_PATHS, type GatewayConfig, type RouteConfig } from './config/defaults.ts';
 import { ConfigError } from './config/parse.ts';
 import { createForwarder, type Forwarder, type ForwarderContext } from './forward.ts';
 import type { Metrics } from './lib/metrics.ts';
@@ -25,18 +27,27 @@ export interface CompiledRoute {
   /** The `Allow` header of a 405 (RFC 9110 §15.5.6). */
   allow: string;
   forward: Forwarder;
+  /** Its protected resource metadata (RFC 9728), where the gateway serves it, and its URL; with resourceMetadata only. */
+  metadata: { path: string; url: string; document: ProtectedResourceMetadata } | undefined;
 }
 
 /** The routes of one configuration; the longest matching prefix wins. */
 export class RouteTable {
   private readonly routes: CompiledRoute[];
+  private readonly metadata: Map<string, ProtectedResourceMetadata>;
 
   constructor(routes: CompiledRoute[]) {
     this.routes = [...routes].sort((a, b) => b.config.prefix.length - a.config.prefix.length);
+    this.metadata = new Map(routes.flatMap((route) => (route.metadata ? [[route.metadata.path, route.metadata.document]] : [])));
   }
 
   match(path: string): CompiledRoute | undefined {
     return this.routes.find((route) => underPrefix(path, route.config.prefix));
+  }
+
+  /** The metadata document served at exactly `path`, if any. */
+  metadataAt(path: string): ProtectedResourceMetadata | undefined {
+    return this.metadata.get(path);
   }
 
   get size(): number {
@@ -138,7 +149,7 @@ function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-export type RouteContext = Omit<ForwarderContext, 'exchanger'>;
+export type RouteContext = Omit<ForwarderContext, 'exchanger' | 'resourceMetadata'>;
 
 /**
  * Builds the route table of a configuration. Throws a ConfigError when the resource-server package
@@ -159,8 +170,9 @@ export function compileRoutes(config: GatewayConfig, clients: IssuerClients, met
 function compileRoute(config: GatewayConfig, route: RouteConfig, clients: IssuerClients, metrics: Metrics, ctx: RouteContext): CompiledRoute {
   const verify: (token: string) => Promise<AccessTokenClaims> =
     route.validation === 'jwt' ? clients.validator(config, route.audience).validate : clients.introspector(config, route.audience).introspect;
+  const metadata = config.resourceMetadata ? routeMetadata(config, route) : undefined;
   const methods = new Map<string, Authenticate>();
-  for (const [method, scopes] of Object.entries(route.methods)) methods.set(method, createAuthenticator(verify, scopes, config.realm));
+  for (const [method, scopes] of Object.entries(route.methods)) methods.set(method, createAuthenticator(verify, scopes, config.realm, metadata?.url));
   // RFC 9110 §9.3.2: HEAD is GET without the body, so it needs what GET needs.
   if (methods.has('GET') && !methods.has('HEAD')) methods.set('HEAD', methods.get('GET')!);
   const upstream = new URL(route.upstream);
@@ -172,7 +184,29 @@ function compileRoute(config: GatewayConfig, route: RouteConfig, clients: Issuer
     allow: [...methods.keys()].join(', '),
     forward: createForwarder(route.forward, {
       ...ctx,
+      resourceMetadata: metadata?.url,
       exchanger: route.forward.mode === 'exchange' ? clients.exchanger(config) : undefined,
     }),
+    metadata,
   };
+}
+
+/**
+ * A route's protected resource metadata (RFC 9728 §2): the resource is the audience its callers'
+ * tokens must carry (what a client asks the issuer for, RFC 8707), the issuer its authorization
+ * server, the scopes its methods require; the gateway reads tokens from the header only. Served at the
+ * well-known path followed by the route's prefix, on publicUrl's origin. The package checks the
+ * audience is an https URL without a fragment (a ConfigurationError otherwise).
+ */
+function routeMetadata(config: GatewayConfig, route: RouteConfig): NonNullable<CompiledRoute['metadata']> {
+  const scopes = [...new Set(Object.values(route.methods).flat())];
+  const document = protectedResourceMetadata({
+    resource: route.audience,
+    authorizationServers: [config.issuer],
+    ...(scopes.length > 0 ? { scopesSupported: scopes } : {}),
+    bearerMethodsSupported: ['header'],
+  });
+  const path = `${OWN_PATHS.resourceMetadata}${route.prefix === '/' ? '' : route.prefix}`;
+  // Serialised by URL: nothing in it needs escaping in the challenge's quoted-string.
+  return { path, url: new URL(path, new URL(config.publicUrl!).origin).href, document };
 }

@@ -53,6 +53,12 @@ describe('README', () => {
     for (const block of blocks) parseConfig(parse(block), { env: { GATEWAY_CLIENT_SECRET: 'secret' } });
   });
 
+  test('the protected resource metadata example configuration is valid', () => {
+    const blocks = yamlBlocks(section('Protected resource metadata (RFC 9728)'));
+    assert.equal(blocks.length, 1);
+    assert.equal(parseConfig(parse(blocks[0]!)).resourceMetadata, true);
+  });
+
   test('every metric the gateway registers is listed', async () => {
     const metrics = section('Metrics, health and logs');
     const names = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !/_(process|nodejs)_/.test(n));

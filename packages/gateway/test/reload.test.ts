@@ -62,4 +62,19 @@ describe('configuration reload', () => {
     assert.equal(await reloads('success'), 1);
     assert.ok(gw.logs().some((l) => l.msg === 'configuration reloaded' && l.routes === 1));
   });
+
+  test('resourceMetadata turned on by a reload: the route\'s metadata is served and its challenges name it; off again, neither', async () => {
+    const v2 = { ...orders, name: 'orders-v2', prefix: '/v2' };
+    const metadataPath = '/.well-known/oauth-protected-resource/v2';
+    rewriteConfig(gw, baseConfig(latchkey, [v2], { resourceMetadata: true }));
+    await eventually(async () => (await fetch(`${gw.url}${metadataPath}`)).status === 200);
+    assert.equal(((await (await fetch(`${gw.url}${metadataPath}`)).json()) as { resource: string }).resource, API);
+    assert.equal(
+      (await get(`${gw.url}/v2`)).headers.get('www-authenticate'),
+      `Bearer realm="gateway", scope="orders:read", resource_metadata="https://gateway.example.com${metadataPath}"`,
+    );
+    rewriteConfig(gw, baseConfig(latchkey, [v2]));
+    await eventually(async () => (await fetch(`${gw.url}${metadataPath}`)).status === 404);
+    assert.equal((await get(`${gw.url}/v2`)).headers.get('www-authenticate'), 'Bearer realm="gateway"');
+  });
 });

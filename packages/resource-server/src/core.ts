@@ -23,19 +23,23 @@ export interface BearerAuth {
    * §3.1) otherwise. The scope names are checked now: a mistake fails at configuration time.
    */
   requireScopes(...scopes: string[]): (claims: AccessTokenClaims) => void;
-  /** The RFC 6750 §3 answer (status, headers, body) to an error of this package; undefined for anything else. */
-  errorReply(err: unknown): ErrorReply | undefined;
+  /**
+   * The RFC 6750 §3 answer (status, headers, body) to an error of this package; undefined for anything
+   * else. `scopes`: what the route requires, named in the `scope` of a 400 or 401 challenge (a 403
+   * names the scopes its check required).
+   */
+  errorReply(err: unknown, scopes?: readonly string[]): ErrorReply | undefined;
 }
 
 /**
  * @example
- * const bearer = createBearerAuth(createValidator({ issuer, audience }), { realm: 'orders' });
+ * const bearer = createBearerAuth(createValidator({ issuer, audience }), { realm: 'orders', resourceMetadata: true });
  * const mayRead = bearer.requireScopes('orders:read');
  * try {
  *   const { claims } = await bearer.authenticate({ authorization: req.headers.authorization, bodyToken: undefined });
  *   mayRead(claims);
  * } catch (err) {
- *   const reply = bearer.errorReply(err);
+ *   const reply = bearer.errorReply(err, ['orders:read']);
  *   if (!reply) throw err;
  *   res.writeHead(reply.status, reply.headers).end(reply.body && JSON.stringify(reply.body));
  * }
@@ -49,6 +53,6 @@ export function createBearerAuth(verifier: TokenVerifier, options: BearerAuthOpt
       const required = checkScopes(scopes);
       return (claims) => assertScopes(claims, required);
     },
-    errorReply: (err) => errorReply(err, config.realm),
+    errorReply: (err, scopes) => errorReply(err, config, scopes),
   };
 }

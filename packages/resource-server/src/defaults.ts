@@ -1,6 +1,7 @@
 /**
- * Every option of createValidator and createIntrospector, with its default, in one place. README's
- * configuration table is checked against these lists by a test (test/readme.test.ts).
+ * Every option of createValidator, createIntrospector, the middleware and protectedResourceMetadata,
+ * with its default, in one place. README's configuration tables are checked against these lists by a
+ * test (test/readme.test.ts).
  */
 
 /** Options shared by the validator and the introspector. */
@@ -79,8 +80,41 @@ export const INTROSPECTOR_DEFAULTS = {
 export interface BearerAuthOptions {
   /** The `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
   realm?: string;
+  /**
+   * RFC 9728 §5.1: the URL of this resource's metadata, named as `resource_metadata` in every challenge
+   * (with the `scope` the route needs, where known); `true`: derived from the validator's audience by
+   * resourceMetadataUrl; `false`: none.
+   */
+  resourceMetadata?: string | boolean;
 }
 
 export const BEARER_AUTH_DEFAULTS = {
   realm: 'api',
+  resourceMetadata: false,
+} as const;
+
+/** Options of protectedResourceMetadata and its handlers: the members of the RFC 9728 §2 document. */
+export interface ProtectedResourceMetadataOptions {
+  /** `resource`: this resource's identifier, the `aud` of its tokens (https, no fragment). Required. */
+  resource: string;
+  /** `authorization_servers`: the issuer identifiers of the authorization servers whose tokens it takes. */
+  authorizationServers?: string[];
+  /** `scopes_supported`: the scopes clients request for it. */
+  scopesSupported?: string[];
+  /** `bearer_methods_supported`: how it takes a bearer token, of `header`, `body` and `query` (RFC 6750 §2). */
+  bearerMethodsSupported?: ('header' | 'body' | 'query')[];
+  /** `resource_name`: a name for people. */
+  resourceName?: string;
+  /** `resource_documentation`: a page for developers. */
+  resourceDocumentation?: string;
+  /** `resource_policy_uri`: how the data it holds is used. */
+  resourcePolicyUri?: string;
+  /** `resource_tos_uri`: its terms of service. */
+  resourceTosUri?: string;
+  /** `jwks_uri`: the resource's own public keys (for signed responses, say); not the issuer's. */
+  jwksUri?: string;
+}
+
+export const PROTECTED_RESOURCE_METADATA_DEFAULTS = {
+  bearerMethodsSupported: ['header'],
 } as const;

@@ -8,10 +8,12 @@ export {
   VALIDATOR_DEFAULTS,
   INTROSPECTOR_DEFAULTS,
   BEARER_AUTH_DEFAULTS,
+  PROTECTED_RESOURCE_METADATA_DEFAULTS,
   type IssuerOptions,
   type ValidatorOptions,
   type IntrospectorOptions,
   type BearerAuthOptions,
+  type ProtectedResourceMetadataOptions,
 } from './defaults.ts';
 export {
   ResourceServerError,
@@ -27,3 +29,11 @@ export {
 } from './errors.ts';
 export type { TokenVerifier } from './lib/bearer.ts';
 export { createBearerAuth, type BearerAuth, type BearerRequest, type ErrorReply } from './core.ts';
+export {
+  protectedResourceMetadata,
+  protectedResourceMetadataReply,
+  resourceMetadataUrl,
+  RESOURCE_METADATA_PATH,
+  type ProtectedResourceMetadata,
+  type MetadataReply,
+} from './resource-metadata.ts';

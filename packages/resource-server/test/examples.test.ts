@@ -5,6 +5,7 @@ import { API, type Latchkey, startLatchkey } from '@latchkey/testing';
 import { ordersApi as expressOrdersApi } from '../examples/express-orders-api.ts';
 import { ordersApi as fastifyOrdersApi } from '../examples/fastify-orders-api.ts';
 import { ordersHandler } from '../examples/fetch-orders-api.ts';
+import { ordersApi as protectedResourceApi } from '../examples/protected-resource-api.ts';
 
 /**
  * The examples run as written, importing the package by its name (its built dist/, which `npm ci`
@@ -53,6 +54,28 @@ describe('examples', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('protected-resource-api.ts: the metadata, and challenges that name it (RFC 9728)', async () => {
+    const app = protectedResourceApi({ issuer: l.issuer, resource: API });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      await expectations(base, read);
+      const metadataUrl = 'https://api.example.com/.well-known/oauth-protected-resource';
+      assert.equal((await fetch(`${base}/orders`)).headers.get('www-authenticate'), `Bearer realm="orders", scope="orders:read", resource_metadata="${metadataUrl}"`);
+      const denied = await fetch(`${base}/orders`, { method: 'POST', headers: { authorization: `Bearer ${read}` } });
+      assert.match(denied.headers.get('www-authenticate')!, /error="insufficient_scope", .*scope="orders:write", resource_metadata=/);
+      assert.deepEqual(await (await fetch(`${base}/.well-known/oauth-protected-resource`)).json(), {
+        resource: API,
+        authorization_servers: [l.issuer],
+        scopes_supported: ['orders:read', 'orders:write'],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Orders API',
+      });
+    } finally {
+      await app.close();
     }
   });
 

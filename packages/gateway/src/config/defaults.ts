@@ -8,6 +8,8 @@ export const OWN_PATHS = {
   health: '/healthz',
   metrics: '/metrics',
   jwks: '/.well-known/jwks.json',
+  /** RFC 9728 §3: each route's metadata is here, followed by the route's prefix (with resourceMetadata). */
+  resourceMetadata: '/.well-known/oauth-protected-resource',
 } as const;
 
 /** JWS algorithms the gateway can sign its own JWTs with (claims mode). */
@@ -78,6 +80,11 @@ export interface GatewayConfig {
   keepAliveTimeoutSeconds: number;
   /** Serve Prometheus metrics at `/metrics`. */
   metrics: boolean;
+  /**
+   * Serve each route's protected resource metadata (RFC 9728) and name it in the route's challenges
+   * (`resource_metadata`, with the `scope` the method needs). Needs `publicUrl`.
+   */
+  resourceMetadata: boolean;
   routes: RouteConfig[];
 }
 
@@ -126,6 +133,7 @@ export const GATEWAY_DEFAULTS = {
   requestTimeoutSeconds: 60,
   keepAliveTimeoutSeconds: 72,
   metrics: true,
+  resourceMetadata: false,
 } as const;
 
 export const ROUTE_DEFAULTS = {
@@ -140,7 +148,7 @@ export const TOP_LEVEL_OPTIONS = [
   'listen', 'issuer', 'publicUrl', 'allowInsecureIssuer', 'algorithms', 'clockToleranceSeconds', 'jwksCacheSeconds',
   'jwksCooldownSeconds', 'issuerTimeoutSeconds', 'introspectionCacheSeconds', 'client', 'realm', 'identityHeaderPrefix',
   'trustedProxies', 'signing', 'rateLimit', 'upstreamTimeoutSeconds', 'headersTimeoutSeconds', 'requestTimeoutSeconds',
-  'keepAliveTimeoutSeconds', 'metrics', 'routes',
+  'keepAliveTimeoutSeconds', 'metrics', 'resourceMetadata', 'routes',
 ] as const;
 export const ROUTE_OPTIONS = ['name', 'prefix', 'upstream', 'audience', 'validation', 'methods', 'stripPrefix', 'preserveHost', 'forward'] as const;
 export const FORWARD_OPTIONS = ['mode', 'audience', 'scopes'] as const;

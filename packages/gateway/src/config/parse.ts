@@ -96,12 +96,19 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
     requestTimeoutSeconds: num(top.requestTimeoutSeconds, 'requestTimeoutSeconds', p, GATEWAY_DEFAULTS.requestTimeoutSeconds, 1, 86_400),
     keepAliveTimeoutSeconds: num(top.keepAliveTimeoutSeconds, 'keepAliveTimeoutSeconds', p, GATEWAY_DEFAULTS.keepAliveTimeoutSeconds, 1, 3600),
     metrics: bool(top.metrics, 'metrics', p, GATEWAY_DEFAULTS.metrics),
+    resourceMetadata: bool(top.resourceMetadata, 'resourceMetadata', p, GATEWAY_DEFAULTS.resourceMetadata),
     routes,
   };
 
   // Requirements across options.
   if (routes.some((r) => r.forward.mode === 'claims') && publicUrl === undefined) {
     p.add('publicUrl', 'required when a route uses claims mode (it is the iss of the JWTs the gateway signs)');
+  }
+  if (config.resourceMetadata) {
+    // RFC 9728 §5.1: the challenges name the metadata by its URL, on the gateway's external origin;
+    // RFC 9728 §1.2 and §2: resource identifiers and their metadata are https.
+    if (publicUrl === undefined) p.add('publicUrl', 'required when resourceMetadata is true (the challenges name each route\'s metadata by its URL)');
+    else if (!isHttpsOrLoopback(publicUrl)) p.add('publicUrl', 'must use https when resourceMetadata is true, unless its host is localhost, 127.0.0.1 or [::1]');
   }
   routes.forEach((route, i) => {
     if (route.validation === 'introspection' && !client) p.add(`routes[${i}].validation`, 'introspection needs the gateway\'s client (client.clientId, client.clientSecret)');
@@ -315,6 +322,11 @@ function scopeList(value: unknown, path: string, p: Problems): string[] | undefi
     if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) p.add(path, `"${String(scope)}" is not a scope (RFC 6749 §3.3)`);
   }
   return [...new Set(list.map(String))];
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
 }
 
 function issuerUrl(value: unknown, path: string, p: Problems, allowInsecure: boolean): string | undefined {

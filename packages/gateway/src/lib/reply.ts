@@ -63,12 +63,20 @@ export function rejectionFromReply(reply: ErrorReply, outcome: Outcome, reason: 
 
 /**
  * RFC 6750 §3 challenge for refusals that come after the token was accepted (token exchange): the
- * same words the resource-server package uses for its own.
+ * same words and headers the resource-server package uses for its own, `resource_metadata` (RFC 9728
+ * §5.1) included when the route has metadata.
  */
-export function bearerChallenge(realm: string, error: string, description: string, scope?: readonly string[]): string {
-  const params = [`realm="${realm}"`, `error="${error}"`, `error_description="${description}"`];
+export function challengeHeaders(
+  challenge: { realm: string; resourceMetadata: string | undefined },
+  error: string,
+  description: string,
+  scope?: readonly string[],
+): Record<string, string> {
+  const params = [`realm="${challenge.realm}"`, `error="${error}"`, `error_description="${description}"`];
   if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
-  return `Bearer ${params.join(', ')}`;
+  if (challenge.resourceMetadata === undefined) return { 'www-authenticate': `Bearer ${params.join(', ')}` };
+  params.push(`resource_metadata="${challenge.resourceMetadata}"`);
+  return { 'www-authenticate': `Bearer ${params.join(', ')}`, 'access-control-expose-headers': 'WWW-Authenticate' };
 }
 
 /** Whether Node's HTTP server has already begun an answer on this socket (as its own default handler checks). */

@@ -10,15 +10,24 @@ import {
   TokenValidationError,
 } from '../errors.ts';
 import type { Introspector } from '../introspector.ts';
+import { resourceMetadataUrl } from '../resource-metadata.ts';
 import type { Validator } from '../validator.ts';
+
+export { checkScopes } from './scopes.ts';
 
 /** What the middleware verifies tokens with: a validator, an introspector, or any function of the token. */
 export type TokenVerifier = Validator | Introspector | ((token: string) => Promise<AccessTokenClaims>);
 
-/** A middleware's verifier and realm, checked at creation. */
-export interface BearerAuthConfig {
-  verify: (token: string) => Promise<AccessTokenClaims>;
+/** What a challenge names besides the error: the same for every refusal of one middleware. */
+export interface ChallengeConfig {
   realm: string;
+  /** RFC 9728 §5.1 `resource_metadata`; undefined: none. */
+  resourceMetadata: string | undefined;
+}
+
+/** A middleware's verifier and challenge, checked at creation. */
+export interface BearerAuthConfig extends ChallengeConfig {
+  verify: (token: string) => Promise<AccessTokenClaims>;
 }
 
 /** The parts of a request RFC 6750 §2 lets a token travel in. The query string is never read. */
@@ -38,7 +47,36 @@ export interface ErrorReply {
 }
 
 export function bearerAuthConfig(verifier: TokenVerifier, options: BearerAuthOptions = {}): BearerAuthConfig {
-  return { verify: toVerify(verifier), realm: checkRealm(options.realm ?? BEARER_AUTH_DEFAULTS.realm) };
+  return {
+    verify: toVerify(verifier),
+    realm: checkRealm(options.realm ?? BEARER_AUTH_DEFAULTS.realm),
+    resourceMetadata: metadataUrl(verifier, options.resourceMetadata ?? BEARER_AUTH_DEFAULTS.resourceMetadata),
+  };
+}
+
+/** The `resourceMetadata` option: a URL, `true` (from the validator's audience, RFC 9728 §3.1), or none. */
+function metadataUrl(verifier: TokenVerifier, option: unknown): string | undefined {
+  if (option === false) return undefined;
+  if (option === true) {
+    const audience = typeof verifier === 'object' && verifier !== null ? (verifier as Partial<Validator>).audience : undefined;
+    if (typeof audience !== 'string') {
+      throw new ConfigurationError('resourceMetadata: true takes the URL from a validator\'s audience; with an introspector or a function, give the URL');
+    }
+    return resourceMetadataUrl(audience);
+  }
+  if (typeof option !== 'string') throw new ConfigurationError('resourceMetadata must be a URL, true or false');
+  let url: URL;
+  try {
+    url = new URL(option);
+  } catch {
+    throw new ConfigurationError(`resourceMetadata "${option}" is not a URL`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.hash || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
+    throw new ConfigurationError('resourceMetadata must be an https URL without a fragment (plain http only on localhost, 127.0.0.1 and [::1])');
+  }
+  // Serialised by URL: no `"` or `\`, so it needs no escaping in the quoted-string.
+  return url.href;
 }
 
 function toVerify(verifier: TokenVerifier): (token: string) => Promise<AccessTokenClaims> {
@@ -56,16 +94,6 @@ function checkRealm(realm: unknown): string {
   return realm;
 }
 
-/** RFC 6750 §3: scope-token syntax (RFC 6749 §3.3), checked when requireScopes is called. */
-export function checkScopes(scopes: readonly string[]): string[] {
-  if (scopes.length === 0) throw new ConfigurationError('requireScopes needs at least one scope');
-  for (const scope of scopes) {
-    if (typeof scope !== 'string' || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) {
-      throw new ConfigurationError(`"${String(scope)}" is not a scope (RFC 6749 §3.3)`);
-    }
-  }
-  return [...scopes];
-}
 
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -134,16 +162,26 @@ export function assertScopes(claims: AccessTokenClaims, required: readonly strin
 /**
  * The RFC 6750 §3 response for an error of this package, or undefined for anything else (a bug, which
  * the framework answers as 500). The descriptions are fixed texts: the token is never echoed.
+ * `routeScopes`: the scopes the route needs, named in the other challenges' `scope` when given.
  */
-export function errorReply(err: unknown, realm: string): ErrorReply | undefined {
+export function errorReply(err: unknown, challenge: ChallengeConfig, routeScopes?: readonly string[]): ErrorReply | undefined {
   if (!(err instanceof ResourceServerError)) return undefined;
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
   if (err.status === 503) {
     if (err instanceof JwksUnavailableError && err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
   } else {
-    const params = [`realm="${realm}"`];
+    const params = [`realm="${challenge.realm}"`];
     if (err.error !== undefined) params.push(`error="${err.error}"`, `error_description="${err.description}"`);
-    if (err instanceof InsufficientScopeError) params.push(`scope="${err.scope.join(' ')}"`);
+    // RFC 6750 §3: scope "indicating the required scope of the access token for accessing the requested
+    // resource": on insufficient_scope the scopes the check required, on the others the route's, if known.
+    const scope = err instanceof InsufficientScopeError ? err.scope : routeScopes;
+    if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
+    if (challenge.resourceMetadata !== undefined) {
+      // RFC 9728 §5.1: resource_metadata, "The URL of the protected resource metadata."
+      params.push(`resource_metadata="${challenge.resourceMetadata}"`);
+      // A browser client (an MCP client in a page) may read the challenge where CORS lets it.
+      headers['access-control-expose-headers'] = 'WWW-Authenticate';
+    }
     headers['www-authenticate'] = `Bearer ${params.join(', ')}`;
   }
   if (err.error === undefined) return { status: err.status, headers, body: undefined };
@@ -151,13 +189,33 @@ export function errorReply(err: unknown, realm: string): ErrorReply | undefined 
   return { status: err.status, headers, body: { error: err.error, error_description: err.description } };
 }
 
-/** The realm of the bearerAuth a request went through, for requireScopes' 403 challenge. */
-const realms = new WeakMap<object, string>();
+/** The challenge of the bearerAuth a request went through, for requireScopes' 403. */
+const challenges = new WeakMap<object, ChallengeConfig>();
 
-export function rememberRealm(request: object, realm: string): void {
-  realms.set(request, realm);
+export function rememberChallenge(request: object, config: ChallengeConfig): void {
+  challenges.set(request, { realm: config.realm, resourceMetadata: config.resourceMetadata });
 }
 
-export function realmOf(request: object): string {
-  return realms.get(request) ?? BEARER_AUTH_DEFAULTS.realm;
+export function challengeOf(request: object): ChallengeConfig {
+  return challenges.get(request) ?? { realm: BEARER_AUTH_DEFAULTS.realm, resourceMetadata: undefined };
+}
+
+/**
+ * The scopes each requireScopes check (a preHandler, a middleware, a wrapped handler) requires, so that
+ * bearerAuth can name a route's scopes in its 401 before that check has run.
+ */
+const requiredScopes = new WeakMap<object, readonly string[]>();
+
+export function markScopes<T extends object>(check: T, scopes: readonly string[]): T {
+  requiredScopes.set(check, scopes);
+  return check;
+}
+
+/** Every scope the requireScopes checks among `functions` require, in order, each once; [] for none. */
+export function scopesOf(functions: Iterable<unknown>): string[] {
+  const all = new Set<string>();
+  for (const fn of functions) {
+    if (typeof fn === 'function') for (const scope of requiredScopes.get(fn) ?? []) all.add(scope);
+  }
+  return [...all];
 }
