@@ -42,7 +42,7 @@ export class Janitor {
     clearInterval(this.timer);
   }
 
-  async runOnce(now = nowSeconds()): Promise<{ revocations: number; opaqueTokens: number; keys: number }> {
+  async runOnce(now = nowSeconds()): Promise<{ revocations: number; opaqueTokens: number; keys: number; registrations: number }> {
     const { storage } = this.ctx;
     const revocations = await drain((limit) => storage.revocations.purgeExpired(now - REVOCATION_KEEP_AFTER_EXPIRY_SECONDS, limit));
     const opaqueTokens = await drain((limit) => storage.opaqueTokens.purgeExpired(now, limit));
@@ -62,9 +62,15 @@ export class Janitor {
     await drain((limit) => storage.loginThrottles.purgeBefore(now - ACCOUNT_FAILURES_KEPT_SECONDS, limit));
     // Client assertion jti values, once the assertions carrying them have expired.
     await drain((limit) => storage.replays.purgeExpired(now, limit));
+    // Client metadata documents past their cache lifetime; they are fetched again when next used.
+    await drain((limit) => storage.clientMetadata.purgeExpired(now, limit));
+    // Self-registered clients that never obtained a token (RFC 7591 §5: abandoned registrations).
+    const unusedTtl = this.ctx.settings.registrationUnusedTtlSeconds;
+    const registrations = unusedTtl === 0 ? 0 : await drain((limit) => storage.registrations.purgeUnused(now - unusedTtl, now, limit));
+    if (registrations > 0) this.ctx.logger.info({ registrations }, 'janitor deleted unused client registrations');
     const keys = await storage.signingKeys.purgeExpired(now, BATCH_SIZE);
     if (revocations + opaqueTokens + keys > 0) this.ctx.logger.info({ revocations, opaqueTokens, keys }, 'janitor purged expired rows');
-    return { revocations, opaqueTokens, keys };
+    return { revocations, opaqueTokens, keys, registrations };
   }
 }
 

@@ -75,6 +75,9 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   if (settings.allowLoopbackJwksUri) {
     logger.warn('LATCHKEY_ALLOW_LOOPBACK_JWKS_URI is on: client jwks_uri may point at this machine, over http too. Development only.');
   }
+  if (settings.allowLoopbackClientMetadata) {
+    logger.warn('LATCHKEY_ALLOW_LOOPBACK_CLIENT_METADATA is on: client_id URLs may point at this machine, over http too. Development only.');
+  }
   const storage = await Storage.open(settings);
   try {
     const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);

@@ -155,7 +155,7 @@ for (const backend of await backends()) {
       for (const r of [clientsList, showJson, resourcesList, resourceShow]) assertOk(r);
       const hash = sha256(clientSecret);
 
-      assert.match(clientsList.stdout, new RegExp(`^${clientId}\\s+confidential\\s+svc-a$`, 'm'));
+      assert.match(clientsList.stdout, new RegExp(`^${clientId}\\s+confidential\\s+operator\\s+svc-a$`, 'm'));
 
       const shown = stdoutJson(showJson);
       assert.deepEqual(
@@ -173,6 +173,7 @@ for (const backend of await backends()) {
           redirect_uris: [],
           post_logout_redirect_uris: [],
           first_party: false,
+          source: 'operator',
           id_token_signed_response_alg: 'RS256',
           introspect_for: [],
           jwks_uri: null,

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import * as openidClient from 'openid-client';
 import { JwksUriCache } from '../src/client-auth/jwks-cache.ts';
-import { checkAddress, fetchJwksDocument, JwksFetchError, resolveAllowed } from '../src/client-auth/jwks-fetch.ts';
+import { fetchJwksDocument } from '../src/client-auth/jwks-fetch.ts';
+import { checkAddress, OutboundFetchError, resolveAllowed } from '../src/lib/outbound-fetch.ts';
 import { Janitor } from '../src/janitor.ts';
 import { backends, dbEnv, postForm, runLatchkey, type RunningServer, seedOrdersApi, startServer, type TestDatabase } from '@latchkey/testing';
 
@@ -155,10 +156,10 @@ describe('jwks_uri SSRF guard: the addresses it refuses (unit)', () => {
   });
 
   test('a host name is checked by what it resolves to: localhost is refused in production mode', async () => {
-    await assert.rejects(resolveAllowed('localhost', false), JwksFetchError);
-    await assert.rejects(resolveAllowed('127.0.0.1', false), JwksFetchError);
-    await assert.rejects(resolveAllowed('[::1]', false), JwksFetchError);
-    await assert.rejects(resolveAllowed('169.254.169.254', true), JwksFetchError);
+    await assert.rejects(resolveAllowed('localhost', false), OutboundFetchError);
+    await assert.rejects(resolveAllowed('127.0.0.1', false), OutboundFetchError);
+    await assert.rejects(resolveAllowed('[::1]', false), OutboundFetchError);
+    await assert.rejects(resolveAllowed('169.254.169.254', true), OutboundFetchError);
     const local = await resolveAllowed('localhost', true);
     assert.ok(local.length > 0);
   });
@@ -166,7 +167,7 @@ describe('jwks_uri SSRF guard: the addresses it refuses (unit)', () => {
   test('production mode: an http jwks_uri is refused before any connection is made', async () => {
     const jwks = await startJwksServer({ '/jwks': json({ keys: [] }) });
     try {
-      await assert.rejects(fetchJwksDocument(jwks.url('/jwks'), { allowLoopback: false }), JwksFetchError);
+      await assert.rejects(fetchJwksDocument(jwks.url('/jwks'), { allowLoopback: false }), OutboundFetchError);
       const https = jwks.url('/jwks').replace('http:', 'https:');
       await assert.rejects(fetchJwksDocument(https, { allowLoopback: false }), /loopback/);
       assert.equal(jwks.hits('/jwks'), 0);

@@ -2,16 +2,19 @@ import type { ServerContext } from '../context.ts';
 import {
   InvalidRequest,
   InvalidScope,
+  InvalidTarget,
   OAuthError,
   RequestNotSupported,
   RequestUriNotSupported,
   UnsupportedResponseType,
 } from '../errors.ts';
+import { ClientMetadataError } from '../client-metadata/errors.ts';
+import { findClient } from '../client-metadata/find-client.ts';
 import { checkPkceRequest } from './pkce.ts';
 import type { FormParams } from '../lib/form-params.ts';
-import { SCOPE_TOKEN } from '../lib/syntax.ts';
+import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
-import { matchRedirectUri } from '../registry/redirect-uri.ts';
+import { matchRedirectUri, redirectUriRules } from '../registry/redirect-uri.ts';
 import type { Client } from '../registry/types.ts';
 
 /** The authorization request parameters Latchkey reads; the login and consent forms carry exactly these. */
@@ -27,7 +30,11 @@ export const AUTHORIZATION_PARAMS = [
   'prompt',
   'max_age',
   'login_hint',
+  'resource',
 ] as const;
+
+/** RFC 8707 §2: "Multiple resource parameters MAY be used"; every other parameter comes at most once. */
+const REPEATABLE_PARAMS: ReadonlySet<string> = new Set(['resource']);
 
 export type Prompt = 'none' | 'login' | 'consent';
 
@@ -37,14 +44,17 @@ export interface AuthorizationRequest {
   /** The registered URI the request selected (loopback port as presented). */
   redirectUri: string;
   state: string | undefined;
+  /** The scopes asked for: the `scope` parameter, or the default scopes of the resources named. */
   scope: string[];
+  /** RFC 8707 resource indicators, each an API the client may use; empty when none was named. */
+  resources: string[];
   nonce: string | null;
   codeChallenge: string;
   prompt: ReadonlySet<Prompt>;
   maxAge: number | undefined;
   loginHint: string | undefined;
-  /** The request's own parameters, to carry through the login and consent pages. */
-  params: Record<string, string>;
+  /** The request's own parameters, to carry through the login and consent pages (`resource` as a list). */
+  params: Record<string, string | string[]>;
 }
 
 /**
@@ -104,7 +114,7 @@ export async function readAuthorizationRequest(ctx: ServerContext, params: FormP
   }
   const target = { redirectUri, state };
   try {
-    return { ...validateRest(client, params), client, redirectUri, state, params: carriedParams(params) };
+    return { ...(await validateRest(ctx, client, params)), client, redirectUri, state, params: carriedParams(params) };
   } catch (err) {
     if (err instanceof OAuthError) throw new AuthorizationRedirectError(target, err);
     throw err;
@@ -121,12 +131,17 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
     throw new AuthorizationPageError('Invalid request', 'The request repeats client_id or redirect_uri.');
   }
   if (clientId === undefined) throw new AuthorizationPageError('Invalid request', 'The request has no client_id.');
-  const client = await ctx.storage.clients.find(clientId);
+  const client = await findClient(ctx, clientId).catch((err: unknown) => {
+    // draft-ietf-oauth-client-id-metadata-document §5.1: when fetching the document fails, "the
+    // authorization server SHOULD abort the authorization request": a page, never a redirect.
+    if (!(err instanceof ClientMetadataError)) throw err;
+    throw new AuthorizationPageError('Application not available', 'The application identifies itself by a client metadata document that could not be fetched or is not valid.');
+  });
   if (!client || !client.grantTypes.includes('authorization_code')) {
     throw new AuthorizationPageError('Unknown application', 'The application that sent you here is not registered for sign-in.');
   }
   // docs/security.md A1, A2, A4: exact match, else a page and never a redirect.
-  const redirectUri = matchRedirectUri(client.redirectUris, presented);
+  const redirectUri = matchRedirectUri(client.redirectUris, presented, redirectUriRules(client.type));
   if (redirectUri === undefined) {
     throw new AuthorizationPageError(
       'Invalid redirect',
@@ -138,9 +153,9 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
   return { client, redirectUri };
 }
 
-function validateRest(client: Client, params: FormParams) {
+async function validateRest(ctx: ServerContext, client: Client, params: FormParams) {
   // docs/security.md A8: a repeated parameter is invalid_request (FormParams.get throws for it).
-  for (const name of AUTHORIZATION_PARAMS) params.get(name);
+  for (const name of AUTHORIZATION_PARAMS) if (!REPEATABLE_PARAMS.has(name)) params.get(name);
   // OIDC Core §6: request objects are not supported.
   if (params.has('request')) throw new RequestNotSupported('request objects are not supported');
   if (params.has('request_uri')) throw new RequestUriNotSupported('request_uri is not supported');
@@ -161,7 +176,8 @@ function validateRest(client: Client, params: FormParams) {
   const pkce = checkPkceRequest(params.get('code_challenge'), params.get('code_challenge_method'));
   if (!pkce.ok) throw new InvalidRequest(pkce.reason);
 
-  const scope = readScope(client, params.get('scope'));
+  const resources = readResources(client, params);
+  const scope = await readScope(ctx, client, params.get('scope'), resources);
 
   const nonce = params.get('nonce') ?? null;
   if (nonce !== null && nonce.length > MAX_NONCE_LENGTH) throw new InvalidRequest('nonce is too long');
@@ -174,12 +190,37 @@ function validateRest(client: Client, params: FormParams) {
     maxAge = Number(maxAgeText);
   }
   const loginHint = params.get('login_hint')?.slice(0, MAX_LOGIN_HINT_LENGTH);
-  return { scope, nonce, codeChallenge: pkce.challenge, prompt, maxAge, loginHint };
+  return { scope, resources, nonce, codeChallenge: pkce.challenge, prompt, maxAge, loginHint };
 }
 
-/** RFC 6749 §3.3 scope, each one allowed to the client; it must name openid or an API. */
-function readScope(client: Client, value: string | undefined): string[] {
-  if (value === undefined) throw new InvalidScope('the scope parameter is required');
+/**
+ * RFC 8707 §2 `resource`: the APIs the code's tokens are for. Each is an absolute URI without a
+ * fragment, and an API registered as one of the client's audiences; else invalid_target ("The
+ * requested resource is invalid, missing, unknown, or malformed"), sent back to the client.
+ */
+function readResources(client: Client, params: FormParams): string[] {
+  const resources = [...new Set(params.getAll('resource'))];
+  const audiences = new Map(client.audiences.map((a) => [a.identifier, a]));
+  for (const resource of resources) {
+    // RFC 8707 §2: "Its value MUST be an absolute URI" and "The URI MUST NOT include a fragment component."
+    if (!isResourceIndicator(resource)) throw new InvalidTarget('resource must be an absolute URI without a fragment');
+    if (!audiences.has(resource)) throw new InvalidTarget('the client may not request tokens for this resource', resource.slice(0, 200));
+  }
+  // One token cannot be both self-contained (JWT) and a reference (opaque): refused now rather than
+  // after the user has consented (grants/select-audience.ts refuses it at the token endpoint too).
+  if (new Set(resources.map((r) => audiences.get(r)!.accessTokenFormat)).size > 1) {
+    throw new InvalidTarget('the requested resources take different token formats: ask for them separately');
+  }
+  return resources;
+}
+
+/**
+ * RFC 6749 §3.3 scope, each one allowed to the client; it must name openid or an API. With `resource`,
+ * every API scope must belong to a named resource and every named resource must get a scope, so the
+ * code's scopes and its resources describe the same APIs.
+ */
+async function readScope(ctx: ServerContext, client: Client, value: string | undefined, resources: string[]): Promise<string[]> {
+  if (value === undefined) return defaultScopes(ctx, client, resources);
   const tokens = [...new Set(value.split(' ').filter((t) => t !== ''))];
   if (tokens.length === 0) throw new InvalidScope('scope is empty');
   const allowed = new Set([...client.oidcScopes, ...client.scopes.map((s) => s.scope)]);
@@ -190,7 +231,41 @@ function readScope(client: Client, value: string | undefined): string[] {
   if (!tokens.includes('openid') && tokens.every((t) => OIDC_SCOPES.has(t))) {
     throw new InvalidScope('request openid or the scope of an API');
   }
+  if (resources.length > 0) {
+    const owner = new Map(client.scopes.map((s) => [s.scope, s.resource]));
+    for (const token of tokens) {
+      if (!OIDC_SCOPES.has(token) && !resources.includes(owner.get(token)!)) {
+        throw new InvalidScope('a requested scope does not belong to the requested resource', token.slice(0, 200));
+      }
+    }
+    if (resources.some((r) => !tokens.some((t) => owner.get(t) === r))) {
+      throw new InvalidScope('request a scope of every requested resource, or leave scope out for their default scopes');
+    }
+  }
   return tokens;
+}
+
+/**
+ * RFC 6749 §3.3: "If the client omits the scope parameter when requesting authorization, the
+ * authorization server MUST either process the request using a pre-defined default value or fail the
+ * request indicating an invalid scope." With `resource`, the default is each named resource's default
+ * scopes (`resources create/update --default-scopes`) that the client may have; a resource without
+ * any fails. Without `resource` the request fails: nothing says which of the client's APIs, or whether
+ * OpenID Connect, it wants, and a guess would have the user consent to more than the client needs.
+ */
+async function defaultScopes(ctx: ServerContext, client: Client, resources: string[]): Promise<string[]> {
+  if (resources.length === 0) throw new InvalidScope('the scope parameter is required');
+  const allowed = new Set(client.scopes.map((s) => s.scope));
+  const scopes: string[] = [];
+  for (const identifier of resources) {
+    const resource = await ctx.storage.resources.findByIdentifier(identifier);
+    const defaults = (resource?.scopes ?? []).filter((s) => s.isDefault && allowed.has(s.scope)).map((s) => s.scope);
+    if (defaults.length === 0) {
+      throw new InvalidScope('no scope was requested and the resource has no default scope for this client', identifier.slice(0, 200));
+    }
+    scopes.push(...defaults);
+  }
+  return scopes;
 }
 
 /** OIDC Core §3.1.2.1 prompt: none, login, consent (space-separated); none goes alone. */
@@ -205,9 +280,14 @@ function readPrompt(value: string | undefined): ReadonlySet<Prompt> {
   return prompt;
 }
 
-function carriedParams(params: FormParams): Record<string, string> {
-  const carried: Record<string, string> = {};
+function carriedParams(params: FormParams): Record<string, string | string[]> {
+  const carried: Record<string, string | string[]> = {};
   for (const name of AUTHORIZATION_PARAMS) {
+    if (REPEATABLE_PARAMS.has(name)) {
+      const values = params.getAll(name);
+      if (values.length > 0) carried[name] = values;
+      continue;
+    }
     const value = params.get(name);
     if (value !== undefined) carried[name] = value;
   }

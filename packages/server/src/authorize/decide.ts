@@ -1,5 +1,6 @@
 import type { ServerContext } from '../context.ts';
 import { ConsentRequired, LoginRequired } from '../errors.ts';
+import type { Client } from '../registry/types.ts';
 import type { Session } from '../storage/session-store.ts';
 import { AuthorizationRedirectError, type AuthorizationRequest } from './authorization-request.ts';
 import { authorizationResponseUrl } from './authorization-response.ts';
@@ -16,7 +17,8 @@ export type NextStep =
  * The authorization endpoint's decision once the request is valid (OIDC Core §3.1.2.3-§3.1.2.5):
  * log in when there is no session, when `prompt=login` asks for it, or when the last login is older
  * than `max_age`; ask for consent when the client is not first-party and the user has not allowed
- * these scopes before (or `prompt=consent`); otherwise issue the code. `prompt=none` never shows a
+ * these scopes before (or `prompt=consent`, or the client is unverified: needsConsent); otherwise
+ * issue the code. `prompt=none` never shows a
  * page: it answers `login_required` or `consent_required` instead. `justLoggedIn` is set right after
  * the login form, whose login satisfies `prompt=login` and `max_age`.
  */
@@ -47,9 +49,22 @@ export function needsFreshLogin(request: AuthorizationRequest, session: Session,
   return request.prompt.has('login') || (request.maxAge !== undefined && session.authTime + request.maxAge < now);
 }
 
-/** Whether the consent page must be shown. */
+/**
+ * docs/security.md L77: a client that registered itself (RFC 7591, a client ID metadata document) is
+ * an unverified application, never first-party, whatever its row says.
+ */
+export function isFirstParty(client: Client): boolean {
+  return client.firstParty && client.source === 'operator';
+}
+
+/**
+ * Whether the consent page must be shown: never for a first-party client; always for an unverified
+ * one (a consent given to it is not remembered: the user sees its warning at every authorization);
+ * otherwise when `prompt=consent` asks, or a scope was not allowed before.
+ */
 export async function needsConsent(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
-  if (request.client.firstParty) return false;
+  if (isFirstParty(request.client)) return false;
+  if (request.client.source !== 'operator') return true;
   if (request.prompt.has('consent')) return true;
   const allowed = new Set(await ctx.storage.consents.find(session.userId, request.client.clientId));
   // A scope not allowed before asks again.
@@ -58,10 +73,13 @@ export async function needsConsent(ctx: ServerContext, request: AuthorizationReq
 
 /**
  * The user allowed the request on the consent page: the consent is remembered (a third-party client
- * will not ask again for these scopes), and the code issued.
+ * the operator registered will not ask again for these scopes; an unverified one always asks), and
+ * the code issued.
  */
 export async function consentGiven(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
-  if (!request.client.firstParty) await ctx.storage.consents.remember(session.userId, request.client.clientId, request.scope, ctx.now());
+  if (!isFirstParty(request.client) && request.client.source === 'operator') {
+    await ctx.storage.consents.remember(session.userId, request.client.clientId, request.scope, ctx.now());
+  }
   return approve(ctx, request, session);
 }
 

@@ -6,8 +6,8 @@ import type { AuthorizationRequest } from './authorization-request.ts';
 
 /**
  * Records the grant ("this user allowed this client these scopes") and its authorization code: 256
- * random bits, stored only as a hash (docs/security.md C30), bound to the client, the redirect URI and the
- * PKCE challenge, good for AUTHORIZATION_CODE_TTL_SECONDS. Returns the code.
+ * random bits, stored only as a hash (docs/security.md C30), bound to the client, the redirect URI, the
+ * PKCE challenge and the resources the request named, good for AUTHORIZATION_CODE_TTL_SECONDS. Returns the code.
  */
 export async function issueAuthorizationCode(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
   const code = randomToken(32);
@@ -24,6 +24,8 @@ export async function issueAuthorizationCode(ctx: ServerContext, request: Author
       nonce: request.nonce,
       authTime: session.authTime,
       scope,
+      // RFC 8707: the APIs the user was asked about; the token request may name only these (grants/authorization-code.ts).
+      resources: request.resources,
       createdAt: now,
       expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS,
     },

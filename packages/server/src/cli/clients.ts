@@ -44,7 +44,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         print(
           args,
           { clients: clients.map(clientJson) },
-          clients.length ? clients.map((c) => `${c.clientId}  ${c.type.padEnd(12)} ${c.name}`).join('\n') : 'no clients',
+          clients.length ? clients.map((c) => `${c.clientId}  ${c.type.padEnd(12)} ${c.source.padEnd(20)} ${c.name}`).join('\n') : 'no clients',
         );
         return 0;
       }
@@ -123,6 +123,13 @@ function exchangeText(policies: TokenExchangePolicy[]): string {
   return policies.map((p, i) => `${i === 0 ? 'exchanges:  ' : '            '} ${p.audience} (${p.scopes.join(' ')})`).join('\n');
 }
 
+/** Who registered a client, as `clients show` says it. */
+const SOURCE_TEXT: Record<Client['source'], string> = {
+  operator: 'operator',
+  'dynamic-registration': 'dynamic-registration (registered itself, RFC 7591: unverified)',
+  'metadata-document': 'metadata-document (client ID metadata document: unverified)',
+};
+
 /** A client as shown to admins: never the secret or its hash. */
 function clientJson(c: Client) {
   return {
@@ -136,6 +143,7 @@ function clientJson(c: Client) {
     redirect_uris: c.redirectUris,
     post_logout_redirect_uris: c.postLogoutRedirectUris,
     first_party: c.firstParty,
+    source: c.source,
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     introspect_for: c.introspectsFor,
     jwks_uri: c.jwksUri,
@@ -158,6 +166,7 @@ function clientText(c: Client): string {
     `redirects:   ${c.redirectUris.join(' ') || '(none)'}`,
     `logout to:   ${c.postLogoutRedirectUris.join(' ') || '(none)'}`,
     `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
+    `source:      ${SOURCE_TEXT[c.source]}`,
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,
     `introspects: ${c.introspectsFor.join(' ') || '(own tokens only)'}`,
     `refresh grace: ${c.refreshGraceSeconds === null ? `default (${c.type === 'public' ? 'none for public clients' : 'LATCHKEY_REFRESH_GRACE_SECONDS'})` : `${c.refreshGraceSeconds} s`}`,

@@ -4,6 +4,7 @@ import { loadSettings } from '../config/load.ts';
 import { ConfigError, RegistryError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { clientsCommand } from './clients.ts';
+import { registrationCommand } from './registration.ts';
 import { keysCommand } from './keys.ts';
 import { resourcesCommand } from './resources.ts';
 import { usersCommand } from './users.ts';
@@ -20,6 +21,8 @@ Commands:
                    [--token-format jwt|opaque] [--describe "SCOPE=TEXT" ...]
                    [--default-scopes a,b] requested when a request names the API and no scope
                    [--open-scopes a,b]    scopes self-registered clients may be granted
+  resources update URI [--default-scopes a,b] [--open-scopes a,b]
+                                replace those lists (an empty value clears one)
   resources list | show URI | delete URI
   clients create --name NAME --type confidential|public
                  --grant-types client_credentials|authorization_code,refresh_token
@@ -36,6 +39,10 @@ Commands:
   clients allow-exchange ID --audience URI --scopes a,b
                                 let the client exchange tokens for that API (RFC 8693)
   clients disallow-exchange ID --audience URI
+  registration tokens create [--expires-in SECONDS] [--single-use | --max-uses N] [--description TEXT]
+                                an initial access token for LATCHKEY_REGISTRATION=initial-access-token
+                                (RFC 7591); shown once
+  registration tokens list | revoke ID
   keys list | rotate [--alg ES256|RS256|all] [--now]
   keys revoke KID               unpublish a compromised key at once; tokens it signed stop validating
   users create --username NAME [--email EMAIL] [--name "FULL NAME"]
@@ -95,6 +102,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         issuer: { type: 'string' },
         scope: { type: 'string' },
         'token-file': { type: 'string' },
+        'expires-in': { type: 'string' },
+        'single-use': { type: 'boolean' },
+        'max-uses': { type: 'string' },
+        description: { type: 'string' },
       },
     });
   } catch (err) {
@@ -124,6 +135,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await resourcesCommand(args);
       case 'clients':
         return await clientsCommand(args);
+      case 'registration':
+        return await registrationCommand(args);
       case 'keys':
         return await keysCommand(args);
       case 'users':

@@ -20,6 +20,22 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
         print(args, resourceJson(resource), `created resource ${resource.identifier}\n${resourceText(resource)}`);
         return 0;
       }
+      case 'update': {
+        const identifier = requirePositional(args.positionals, 'the resource identifier');
+        // A flag given (even empty, to clear) replaces that list; a flag left out keeps it.
+        const given = (name: string) => (typeof args.values[name] === 'string' ? list(args.values[name]) : undefined);
+        const defaultScopes = given('default-scopes');
+        const openScopes = given('open-scopes');
+        if (defaultScopes === undefined && openScopes === undefined) {
+          throw new UsageError('resources update needs --default-scopes or --open-scopes');
+        }
+        const resource = await registry.updateResourceScopes(identifier, {
+          ...(defaultScopes !== undefined ? { defaultScopes } : {}),
+          ...(openScopes !== undefined ? { openScopes } : {}),
+        });
+        print(args, resourceJson(resource), `updated resource ${resource.identifier}\n${resourceText(resource)}`);
+        return 0;
+      }
       case 'list': {
         const resources = await registry.listResources();
         print(

@@ -1,3 +1,5 @@
+import { ClientMetadataError } from '../client-metadata/errors.ts';
+import { findClient } from '../client-metadata/find-client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { matchesHash, sha256 } from '../lib/random.ts';
@@ -40,8 +42,11 @@ export async function authenticateClient(
   const presented = readCredentials(input);
   if (!presented) throw new InvalidClient('client authentication is required');
 
-  const client = await ctx.storage.clients.find(presented.clientId);
   const fail = (detail: string) => new InvalidClient('client authentication failed', detail);
+  // A client_id URL whose metadata document cannot be had is no client (client-metadata/find-client.ts).
+  const client = await findClient(ctx, presented.clientId).catch((err: unknown) => {
+    throw err instanceof ClientMetadataError ? fail(err.message) : err;
+  });
 
   if (presented.secret !== undefined) {
     const ok = matchesHash(presented.secret, client?.secretHash ?? UNKNOWN_CLIENT_HASH);

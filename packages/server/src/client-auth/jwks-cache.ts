@@ -1,6 +1,7 @@
 import type { JSONWebKeySet } from 'jose';
 import { usableFetchedKeys } from './client-keys.ts';
-import { fetchJwksDocument, JwksFetchError, type JwksFetchOptions } from './jwks-fetch.ts';
+import { OutboundFetchError } from '../lib/outbound-fetch.ts';
+import { fetchJwksDocument, type JwksFetchOptions } from './jwks-fetch.ts';
 
 /** How long a fetched client JWKS is used before it is fetched again. */
 export const JWKS_CACHE_SECONDS = 300; // 5 minutes
@@ -16,7 +17,7 @@ const MAX_CACHED_CLIENTS = 1000;
 interface Entry {
   fetchedAt: number;
   /** The last good set, or the failure of the last attempt. */
-  result: { jwks: JSONWebKeySet } | { error: JwksFetchError };
+  result: { jwks: JSONWebKeySet } | { error: OutboundFetchError };
 }
 
 /** The keys behind each client's jwks_uri, per server: fetched through the SSRF guard, then cached. */
@@ -35,7 +36,7 @@ export class JwksUriCache {
     this.nowMs = nowMs;
   }
 
-  /** The client's keys, from the cache while fresh. Throws JwksFetchError when they cannot be had. */
+  /** The client's keys, from the cache while fresh. Throws OutboundFetchError when they cannot be had. */
   async keys(clientId: string, uri: string): Promise<JSONWebKeySet> {
     const key = `${clientId}\n${uri}`;
     let entry = this.entries.get(key);
@@ -74,10 +75,10 @@ export class JwksUriCache {
     const fetchedAt = this.nowMs();
     try {
       const checked = await usableFetchedKeys(await fetchJwksDocument(uri, this.fetchOptions));
-      if (!checked.ok) return { fetchedAt, result: { error: new JwksFetchError(`jwks_uri document refused: ${checked.reason}`) } };
+      if (!checked.ok) return { fetchedAt, result: { error: new OutboundFetchError(`jwks_uri document refused: ${checked.reason}`) } };
       return { fetchedAt, result: { jwks: checked.jwks } };
     } catch (err) {
-      const error = err instanceof JwksFetchError ? err : new JwksFetchError(`jwks_uri fetch failed: ${(err as Error).message}`);
+      const error = err instanceof OutboundFetchError ? err : new OutboundFetchError(`jwks_uri fetch failed: ${(err as Error).message}`);
       return { fetchedAt, result: { error } };
     }
   }

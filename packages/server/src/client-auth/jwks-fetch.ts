@@ -1,14 +1,8 @@
-import { lookup } from 'node:dns/promises';
-import http from 'node:http';
-import https from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { checkFetchableUrl, fetchGuarded, OutboundFetchError, parseJsonBody } from '../lib/outbound-fetch.ts';
 
 /**
- * Fetching a client's `jwks_uri` through an SSRF guard. The URL is the client's, so the request must
- * not become a way into the server's own network (Keycloak CVE-2026-9086, Spring Authorization Server
- * CVE-2026-22752): https only; every address the host resolves to must be public; the connection goes
- * to exactly the addresses checked (no second DNS answer, so no rebinding); no redirects; bounded size
- * and time. Loopback (and plain http to it) only with LATCHKEY_ALLOW_LOOPBACK_JWKS_URI, for development.
+ * Fetching a client's `jwks_uri` through the SSRF guard of lib/outbound-fetch.ts (docs/security.md
+ * L78). Loopback (and plain http to it) only with LATCHKEY_ALLOW_LOOPBACK_JWKS_URI, for development.
  */
 
 /** Time allowed for one fetch, DNS included. */
@@ -25,11 +19,6 @@ export interface JwksFetchOptions {
   maxBytes?: number;
 }
 
-/** The fetch was refused or failed; the message is for logs (it may name the address). */
-export class JwksFetchError extends Error {
-  override readonly name = 'JwksFetchError';
-}
-
 /**
  * Registration-time check of a jwks_uri (RFC 7591 §2: the client's JWK Set document "by reference"):
  * an absolute https URL without userinfo or fragment; http only for a loopback IP literal, which the
@@ -37,199 +26,23 @@ export class JwksFetchError extends Error {
  * undefined.
  */
 export function checkJwksUriSyntax(uri: string): string | undefined {
-  if (uri.length === 0 || uri.length > MAX_JWKS_URI_LENGTH) return `must be 1-${MAX_JWKS_URI_LENGTH} characters`;
-  if (/[\s\x00-\x1f\x7f\\]/.test(uri)) return 'must not contain spaces, control characters or backslashes';
-  if (uri.includes('#')) return 'must not contain a fragment (#)';
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain userinfo (user@host)';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:') {
-    if (isLoopback(bareHost(url.hostname))) return undefined;
-    return 'must use https (http only for 127.0.0.1 or [::1], in development)';
-  }
-  return 'must be an https URL';
-}
-
-/** Addresses never fetched from: private, shared, link-local, reserved, multicast and unspecified. */
-const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8], // "this network", unspecified
-  ['10.0.0.0', 8], // private (RFC 1918)
-  ['100.64.0.0', 10], // carrier-grade NAT (RFC 6598)
-  ['169.254.0.0', 16], // link-local, cloud metadata (169.254.169.254)
-  ['172.16.0.0', 12], // private
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.0.2.0', 24], // documentation
-  ['192.88.99.0', 24], // 6to4 relay anycast
-  ['192.168.0.0', 16], // private
-  ['198.18.0.0', 15], // benchmarking
-  ['198.51.100.0', 24], // documentation
-  ['203.0.113.0', 24], // documentation
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, broadcast
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
-}
-for (const [network, prefix] of [
-  ['::', 128], // unspecified
-  ['64:ff9b::', 96], // NAT64, can reach any IPv4 address
-  ['64:ff9b:1::', 48], // local-use NAT64
-  ['100::', 64], // discard
-  ['2001:db8::', 32], // documentation
-  ['2002::', 16], // 6to4, embeds an IPv4 address
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
-] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
-}
-
-/**
- * IPv6 forms that embed an IPv4 address and may reach it through a tunnel or translator. Checked for
- * IPv6 input only: BlockList would also match IPv4 addresses against `::/96`.
- */
-const EMBEDDED_IPV4 = new BlockList();
-EMBEDDED_IPV4.addSubnet('::', 96, 'ipv6'); // IPv4-compatible (::a.b.c.d, deprecated)
-EMBEDDED_IPV4.addSubnet('0:0:0:0:ffff:0::', 96, 'ipv6'); // IPv4-translated, ::ffff:0:a.b.c.d (RFC 2765 SIIT)
-EMBEDDED_IPV4.addSubnet('2001::', 32, 'ipv6'); // Teredo
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-function family(address: string): 'ipv4' | 'ipv6' {
-  return isIP(address) === 6 ? 'ipv6' : 'ipv4';
-}
-
-function isLoopback(address: string): boolean {
-  return isIP(address) !== 0 && LOOPBACK.check(address, family(address));
-}
-
-/** `[::1]` as URL.hostname writes it, to `::1`. */
-function bareHost(hostname: string): string {
-  return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-}
-
-/**
- * Whether the guard lets a connection go to `address` (an IP literal). Returns why not, or undefined.
- * Loopback is allowed only with `allowLoopback`; every other non-public address never.
- */
-export function checkAddress(address: string, allowLoopback: boolean): string | undefined {
-  if (isIP(address) === 0) return `${address} is not an IP address`;
-  if (isLoopback(address)) return allowLoopback ? undefined : `${address} is a loopback address`;
-  // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is checked against the IPv4 rules by BlockList itself.
-  if (NON_PUBLIC.check(address, family(address))) return `${address} is not a public address`;
-  if (family(address) === 'ipv6' && EMBEDDED_IPV4.check(address, 'ipv6')) {
-    return `${address} embeds an IPv4 address`;
-  }
-  return undefined;
-}
-
-interface Resolved {
-  address: string;
-  family: 4 | 6;
-}
-
-/**
- * Resolves `hostname` and checks every address it has: one forbidden address refuses the whole
- * name (an attacker controls which one a client would pick). The connection later uses exactly these.
- */
-export async function resolveAllowed(hostname: string, allowLoopback: boolean): Promise<Resolved[]> {
-  const host = bareHost(hostname);
-  const found =
-    isIP(host) !== 0
-      ? [{ address: host, family: isIP(host) as 4 | 6 }]
-      : (await lookup(host, { all: true, verbatim: true })).map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
-  if (found.length === 0) throw new JwksFetchError(`${host} has no address`);
-  for (const { address } of found) {
-    const refused = checkAddress(address, allowLoopback);
-    if (refused) throw new JwksFetchError(`jwks_uri host ${host} refused: ${refused}`);
-  }
-  return found;
+  return checkFetchableUrl(uri, MAX_JWKS_URI_LENGTH);
 }
 
 /**
  * Fetches and parses the JSON document at a client's jwks_uri, through the guard. Throws
- * JwksFetchError for anything refused or failed.
+ * OutboundFetchError for anything refused or failed.
  */
 export async function fetchJwksDocument(uri: string, options: JwksFetchOptions): Promise<unknown> {
-  const timeoutMs = options.timeoutMs ?? JWKS_FETCH_TIMEOUT_MS;
-  const maxBytes = options.maxBytes ?? JWKS_FETCH_MAX_BYTES;
   const syntax = checkJwksUriSyntax(uri);
-  if (syntax) throw new JwksFetchError(`jwks_uri ${syntax}`);
-  const url = new URL(uri);
-  // Plain http only to loopback, and only in development (the addresses are checked below).
-  if (url.protocol === 'http:' && !options.allowLoopback) {
-    throw new JwksFetchError('jwks_uri uses http: allowed only with LATCHKEY_ALLOW_LOOPBACK_JWKS_URI (development)');
-  }
-
-  let timer: NodeJS.Timeout | undefined;
-  let request: http.ClientRequest | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new JwksFetchError(`jwks_uri did not answer within ${timeoutMs} ms`);
-      request?.destroy(error);
-      reject(error);
-    }, timeoutMs);
+  if (syntax) throw new OutboundFetchError(`jwks_uri ${syntax}`);
+  const response = await fetchGuarded(uri, {
+    allowLoopback: options.allowLoopback,
+    loopbackSetting: 'LATCHKEY_ALLOW_LOOPBACK_JWKS_URI',
+    timeoutMs: options.timeoutMs ?? JWKS_FETCH_TIMEOUT_MS,
+    maxBytes: options.maxBytes ?? JWKS_FETCH_MAX_BYTES,
+    accept: 'application/jwk-set+json, application/json',
+    what: 'jwks_uri',
   });
-  try {
-    const addresses = await Promise.race([resolveAllowed(url.hostname, options.allowLoopback), deadline]);
-    if (url.protocol === 'http:' && !addresses.every((a) => isLoopback(a.address))) {
-      throw new JwksFetchError('jwks_uri uses http to a host that is not loopback');
-    }
-    // The socket connects to the checked addresses only: Node asks this instead of DNS (TLS still
-    // verifies the certificate against the host name in the URL).
-    const pinned: LookupFunction = (_hostname, lookupOptions, callback) => {
-      if (lookupOptions.all) callback(null, addresses);
-      else callback(null, addresses[0]!.address, addresses[0]!.family);
-    };
-    const transport = url.protocol === 'https:' ? https : http;
-    const body = new Promise<Buffer>((resolve, reject) => {
-      request = transport.request(url, {
-        method: 'GET',
-        headers: { accept: 'application/jwk-set+json, application/json', 'user-agent': 'latchkey' },
-        lookup: pinned,
-        // A fresh connection: a pooled one may have been made by another lookup.
-        agent: false,
-      });
-      request.on('error', (err) => reject(err instanceof JwksFetchError ? err : new JwksFetchError(`jwks_uri fetch failed: ${err.message}`)));
-      request.on('response', (response) => {
-        const fail = (message: string) => {
-          const error = new JwksFetchError(message);
-          response.destroy();
-          request?.destroy(error);
-          reject(error);
-        };
-        // Redirects are not followed: the target was never checked, and may be anywhere.
-        if (response.statusCode !== 200) return fail(`jwks_uri answered ${response.statusCode}; only 200 is accepted (no redirects)`);
-        const declared = Number(response.headers['content-length']);
-        if (Number.isFinite(declared) && declared > maxBytes) return fail(`jwks_uri document is larger than ${maxBytes} bytes`);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) return fail(`jwks_uri document is larger than ${maxBytes} bytes`);
-          chunks.push(chunk);
-        });
-        response.on('end', () => resolve(Buffer.concat(chunks)));
-        response.on('error', (err) => reject(new JwksFetchError(`jwks_uri fetch failed: ${err.message}`)));
-      });
-      request.end();
-    });
-    const bytes = await Promise.race([body, deadline]);
-    try {
-      return JSON.parse(bytes.toString('utf8')) as unknown;
-    } catch {
-      throw new JwksFetchError('jwks_uri document is not JSON');
-    }
-  } finally {
-    clearTimeout(timer);
-    deadline.catch(() => {});
-  }
+  return parseJsonBody(response, 'jwks_uri');
 }

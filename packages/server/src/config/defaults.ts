@@ -58,7 +58,42 @@ export interface Settings {
   trustedProxies: string | undefined;
   /** pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
+  /**
+   * Dynamic client registration (RFC 7591) at `{issuer}/register`: `off`, `initial-access-token`
+   * (a token minted by `latchkey registration tokens create` is required) or `open` (anyone).
+   */
+  registration: RegistrationPolicy;
+  /** Registration requests accepted per client address per hour (RFC 7591 §5 abuse limit). */
+  registrationRateLimitPerHour: number;
+  /** A registered client that never obtained a token is deleted this many seconds after registering (0 = kept). */
+  registrationUnusedTtlSeconds: number;
+  /** Let self-registered confidential clients use the client_credentials grant (tokens with no user behind them). */
+  registrationAllowClientCredentials: boolean;
+  /**
+   * Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): an https `client_id`
+   * is fetched and used as the client's registration. `off`, `allowlist` (hosts in
+   * `clientMetadataHosts` only) or `all` (any public host, through the SSRF guard).
+   */
+  clientMetadataDocuments: ClientMetadataPolicy;
+  /** With `allowlist`: the host names whose documents are used, comma-separated. */
+  clientMetadataHosts: string | undefined;
+  /** Let client_id URLs reach loopback addresses, over http too. Development only. */
+  allowLoopbackClientMetadata: boolean;
+  /** Shortest time a fetched metadata document is used before it is fetched again, whatever its headers say. */
+  clientMetadataCacheMinSeconds: number;
+  /** Longest time a fetched metadata document is used before it is fetched again, whatever its headers say. */
+  clientMetadataCacheMaxSeconds: number;
 }
+
+/** Who may register a client at the registration endpoint (registration/register.ts). */
+export type RegistrationPolicy = 'off' | 'initial-access-token' | 'open';
+
+export const REGISTRATION_POLICIES: readonly RegistrationPolicy[] = ['off', 'initial-access-token', 'open'];
+
+/** Which client ID metadata documents are used (client-metadata/find-client.ts). */
+export type ClientMetadataPolicy = 'off' | 'allowlist' | 'all';
+
+export const CLIENT_METADATA_POLICIES: readonly ClientMetadataPolicy[] = ['off', 'allowlist', 'all'];
 
 export interface OptionSpec {
   key: keyof Settings;
@@ -93,6 +128,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'trustProxy', env: 'LATCHKEY_TRUST_PROXY', type: 'boolean', default: false },
   { key: 'trustedProxies', env: 'LATCHKEY_TRUSTED_PROXIES', type: 'optional-string', default: undefined },
   { key: 'logLevel', env: 'LOG_LEVEL', type: 'string', default: 'info' },
+  { key: 'registration', env: 'LATCHKEY_REGISTRATION', type: 'string', default: 'off' },
+  { key: 'registrationRateLimitPerHour', env: 'LATCHKEY_REGISTRATION_RATE_LIMIT_PER_HOUR', type: 'integer', default: 20 },
+  { key: 'registrationUnusedTtlSeconds', env: 'LATCHKEY_REGISTRATION_UNUSED_TTL_SECONDS', type: 'integer', default: 7 * 24 * 3600 },
+  { key: 'registrationAllowClientCredentials', env: 'LATCHKEY_REGISTRATION_ALLOW_CLIENT_CREDENTIALS', type: 'boolean', default: false },
+  { key: 'clientMetadataDocuments', env: 'LATCHKEY_CLIENT_METADATA_DOCUMENTS', type: 'string', default: 'all' },
+  { key: 'clientMetadataHosts', env: 'LATCHKEY_CLIENT_METADATA_HOSTS', type: 'optional-string', default: undefined },
+  { key: 'allowLoopbackClientMetadata', env: 'LATCHKEY_ALLOW_LOOPBACK_CLIENT_METADATA', type: 'boolean', default: false },
+  { key: 'clientMetadataCacheMinSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MIN_SECONDS', type: 'integer', default: 60 },
+  { key: 'clientMetadataCacheMaxSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS', type: 'integer', default: 24 * 3600 },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

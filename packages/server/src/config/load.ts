@@ -2,7 +2,16 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { CONFIG_FILE_ENV, OPTIONS, type OptionSpec, type Settings } from './defaults.ts';
+import {
+  CLIENT_METADATA_POLICIES,
+  CONFIG_FILE_ENV,
+  OPTIONS,
+  REGISTRATION_POLICIES,
+  type ClientMetadataPolicy,
+  type OptionSpec,
+  type RegistrationPolicy,
+  type Settings,
+} from './defaults.ts';
 
 type Source = Record<string, unknown>;
 
@@ -157,6 +166,46 @@ export function validateSettings(settings: Settings): void {
   if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  if (!REGISTRATION_POLICIES.includes(settings.registration as RegistrationPolicy)) {
+    throw new ConfigError(`LATCHKEY_REGISTRATION must be one of ${REGISTRATION_POLICIES.join(', ')}`);
+  }
+  if (settings.registrationRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_REGISTRATION_RATE_LIMIT_PER_HOUR must be at least 1');
+  validateClientMetadataSettings(settings);
+}
+
+/** Longest time a client metadata document may be used without being fetched again. */
+const MAX_CLIENT_METADATA_CACHE_SECONDS = 7 * 24 * 3600; // a week
+
+function validateClientMetadataSettings(settings: Settings): void {
+  if (!CLIENT_METADATA_POLICIES.includes(settings.clientMetadataDocuments as ClientMetadataPolicy)) {
+    throw new ConfigError(`LATCHKEY_CLIENT_METADATA_DOCUMENTS must be one of ${CLIENT_METADATA_POLICIES.join(', ')}`);
+  }
+  const hosts = settings.clientMetadataHosts === undefined ? [] : clientMetadataHostList(settings.clientMetadataHosts);
+  if (hosts === undefined) {
+    throw new ConfigError('LATCHKEY_CLIENT_METADATA_HOSTS must be comma-separated host names (client.example.com), without scheme, port or path');
+  }
+  if (settings.clientMetadataDocuments === 'allowlist' && hosts.length === 0) {
+    throw new ConfigError('LATCHKEY_CLIENT_METADATA_DOCUMENTS=allowlist needs LATCHKEY_CLIENT_METADATA_HOSTS');
+  }
+  if (settings.clientMetadataCacheMaxSeconds > MAX_CLIENT_METADATA_CACHE_SECONDS) {
+    throw new ConfigError(`LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS must be at most ${MAX_CLIENT_METADATA_CACHE_SECONDS}`);
+  }
+  if (settings.clientMetadataCacheMinSeconds > settings.clientMetadataCacheMaxSeconds) {
+    throw new ConfigError('LATCHKEY_CLIENT_METADATA_CACHE_MIN_SECONDS must not be longer than LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS');
+  }
+}
+
+/**
+ * The host names of LATCHKEY_CLIENT_METADATA_HOSTS, lower-cased (as URL.hostname writes them); IPv6
+ * literals in brackets. Undefined when an entry is not a bare host name.
+ */
+export function clientMetadataHostList(text: string): string[] | undefined {
+  const entries = text.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '');
+  for (const entry of entries) {
+    const bracketed = entry.startsWith('[') && entry.endsWith(']') && isIP(entry.slice(1, -1)) === 6;
+    if (!bracketed && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) return undefined;
+  }
+  return entries;
 }
 
 /** Whether the issuer is served over plain http (the startup warns about it). */

@@ -11,6 +11,7 @@ export const PATHS = {
   consent: '/consent',
   deviceAuthorization: '/device_authorization',
   device: '/device',
+  registration: '/register',
 } as const;
 
 export type EndpointName = keyof typeof PATHS;

@@ -43,6 +43,11 @@ export async function serverMetadata(ctx: ServerContext): Promise<Record<string,
     // RFC 7009 §2.1: public clients revoke their own tokens by client_id.
     revocation_endpoint_auth_methods_supported: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
     revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGORITHMS],
+    // draft-ietf-oauth-client-id-metadata-document §6: a server that supports client_id URLs "MUST
+    // include" it (client-metadata/find-client.ts).
+    ...(settings.clientMetadataDocuments !== 'off' ? { client_id_metadata_document_supported: true } : {}),
+    // RFC 8414 §2 / RFC 7591 §3: listed only when clients may register themselves.
+    ...(settings.registration !== 'off' ? { registration_endpoint: urls.endpoint('registration') } : {}),
   };
 }
 

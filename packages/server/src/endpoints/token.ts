@@ -10,7 +10,15 @@ export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest
   const grant = checkGrantType(request);
   // Public clients identify themselves (method `none`); each grant decides whether it serves them.
   const client = await authenticateClient(request, ctx, { allowPublic: true });
-  return grant.handle(ctx, client, request.params);
+  const response = await grant.handle(ctx, client, request.params);
+  // A self-registered client that never obtains a token is purged (janitor.ts): note that this one did.
+  // Bookkeeping only: the tokens are issued already, so a failure here must not lose them.
+  if (client.source === 'dynamic-registration') {
+    await ctx.storage.registrations
+      .recordUse(client.clientId, ctx.now())
+      .catch((err: unknown) => ctx.logger.warn({ err, clientId: client.clientId }, 'could not record the use of a registered client'));
+  }
+  return response;
 }
 
 function checkGrantType(request: EndpointRequest) {

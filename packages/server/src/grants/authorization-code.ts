@@ -1,4 +1,4 @@
-import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.ts';
+import { InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
@@ -45,7 +45,8 @@ export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
     }
 
     // RFC 8707: a resource outside what the user granted fails here, before the code is spent.
-    scopesForResources(client, found.scope.split(' '), params.getAll('resource'));
+    const resources = tokenResources(found.resources ?? [], params.getAll('resource'));
+    scopesForResources(client, found.scope.split(' '), resources);
 
     const now = ctx.now();
     const redemption = await ctx.storage.grants.redeem(codeHash, now);
@@ -68,7 +69,7 @@ export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
       grantId: grant.id,
       user,
       scope,
-      resources: params.getAll('resource'),
+      resources,
       authTime: redeemed.authTime,
       nonce: redeemed.nonce,
       onRevokedGrant: 'answer-revoked',
@@ -79,6 +80,21 @@ export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
     return response;
   },
 };
+
+/**
+ * The resources of the token: RFC 8707 §2.2 lets the token request name the resources the token is
+ * for. When the authorization request named resources, the user was asked about those APIs only, so
+ * the token request may name only those (else invalid_target), and a token request that names none
+ * gets all of them as the token's audience. A code of a request without `resource` leaves the choice
+ * to the token request, as before (grants/user-tokens.ts).
+ */
+function tokenResources(codeResources: readonly string[], requested: string[]): string[] {
+  if (codeResources.length === 0) return requested;
+  for (const resource of requested) {
+    if (!codeResources.includes(resource)) throw new InvalidTarget('the resource was not named in the authorization request');
+  }
+  return requested.length > 0 ? requested : [...codeResources];
+}
 
 /**
  * Without redirect_uri at the token endpoint, the code must have been issued for the client's only

@@ -11,6 +11,8 @@ import { registerBrowserRoutes } from './browser-routes.ts';
 import { registerLogoutRoutes } from './logout-routes.ts';
 import { registerDeviceRoutes } from './device-routes.ts';
 import { registerCors } from './cors.ts';
+import { authorizationHeader } from './authorization-header.ts';
+import { registerRegistrationRoutes } from './registration-routes.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
 import { clientErrorReply, sendError } from './error-reply.ts';
@@ -77,10 +79,20 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.get(`/.well-known/oauth-authorization-server${prefix}`, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(await serverMetadata(ctx)),
   );
+  // An issuer with a path also has its OpenID Connect document where RFC 8414 §3.1 would put it: MCP
+  // clients try it there before OIDC Discovery §4's own place (`{path}/.well-known/openid-configuration`,
+  // registerDocuments). Without a path both are one URL.
+  if (prefix !== '') {
+    app.get(`/.well-known/openid-configuration${prefix}`, async (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=300').send(await openIdConfiguration(ctx)),
+    );
+  }
 
   // Every other route is under the issuer's path.
   app.register(async (documents) => registerDocuments(documents, ctx), { prefix });
   app.register(async (protocol) => registerProtocolEndpoints(protocol, ctx), { prefix });
+  // RFC 7591 and RFC 7592: JSON in and out, in a scope of its own (its own body parser and limit).
+  app.register(async (registration) => registerRegistrationRoutes(registration, ctx), { prefix });
   app.register(
     async (pages) => {
       // The pages a person sees answer errors with a page; every other endpoint with RFC 6749 JSON.
@@ -162,17 +174,4 @@ function endpointRequest(request: FastifyRequest): EndpointRequest {
     authorization: authorizationHeader(request),
     queryNames: query ? Object.keys(query) : [],
   };
-}
-
-/**
- * The Authorization header, which must come once: Node keeps only the first of several, so a second
- * one would pass unseen. OAuth 2.1 §2.4: a client "MUST NOT use more than one authentication method in
- * each request"; RFC 6750 §2 says the same of a bearer token.
- */
-function authorizationHeader(request: FastifyRequest): string | undefined {
-  const raw = request.raw.rawHeaders ?? [];
-  let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') seen++;
-  if (seen > 1) throw new InvalidRequest('the Authorization header must not be repeated');
-  return request.headers.authorization;
 }

@@ -14,7 +14,8 @@ import { authorizationEndpoint } from '../endpoints/authorize.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, loginProof, verifyCsrfToken, verifyLoginProof } from '../ui/csrf.ts';
 import { consentPage, errorPage } from '../ui/pages.ts';
-import { describeScopes } from '../ui/scope-descriptions.ts';
+import { redirectHost } from '../ui/redirect-host.ts';
+import { describeApis, describeScopes } from '../ui/scope-descriptions.ts';
 import { STYLESHEET } from '../ui/stylesheet.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
@@ -58,7 +59,12 @@ class BrowserSteps {
   }
 
   pageUrl(path: string, request: AuthorizationRequest, extra: Record<string, string> = {}): string {
-    return `${this.ctx.urls.pathPrefix}${path}?${new URLSearchParams({ ...request.params, ...extra }).toString()}`;
+    const query = new URLSearchParams();
+    // A repeatable parameter (RFC 8707 `resource`) keeps every value.
+    for (const [name, value] of Object.entries({ ...request.params, ...extra })) {
+      for (const v of typeof value === 'string' ? [value] : value) query.append(name, v);
+    }
+    return `${this.ctx.urls.pathPrefix}${path}?${query.toString()}`;
   }
 
   sendNext(reply: FastifyReply, request: AuthorizationRequest, next: NextStep, proof?: string): FastifyReply {
@@ -175,17 +181,22 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
       const current = await steps.consentSession(request, authorization, params);
       if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
       const user = await ctx.storage.users.findById(current.session.userId);
+      const { client } = authorization;
       return sendPage(
         reply,
         200,
         consentPage({
           assetsPath: steps.assetsPath,
           action: `${ctx.urls.pathPrefix}${PATHS.consent}`,
-          clientName: authorization.client.name,
+          clientName: client.name,
           username: user?.name ?? user?.username ?? '',
           csrfToken: csrfToken(ctx.macKey, consentBinding(current.sessionValue)),
           carried: current.proof ? { ...authorization.params, login_proof: current.proof } : authorization.params,
           scopes: await describeScopes(ctx, authorization.scope),
+          apis: await describeApis(ctx, client, authorization.scope, authorization.resources),
+          // The MCP authorization specification asks that the consent page of a client that registered
+          // itself show where the browser goes back to; docs/security.md L77.
+          ...(client.source !== 'operator' ? { unverified: { redirectHost: redirectHost(authorization.redirectUri) } } : {}),
         }),
       );
     } catch (err) {

@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
-import { loginPage } from '../ui/pages.ts';
+import { loginPage, type HiddenFields } from '../ui/pages.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie.ts';
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
@@ -19,7 +19,7 @@ export interface LoginFormPage {
   action: string;
   clientName: string;
   /** Hidden fields carried through the form (the authorization request, the device's user code). */
-  carried: Record<string, string>;
+  carried: HiddenFields;
   username?: string | undefined;
 }
 

@@ -6,11 +6,13 @@ import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
-import { ClientIdRetired } from '../storage/client-store.ts';
+import { ClientIdRetired, type NewClient } from '../storage/client-store.ts';
+import type { Database } from '../storage/schema.ts';
+import type { Transaction } from 'kysely';
 import type { Storage } from '../storage/storage.ts';
-import type { AccessTokenFormat, Client, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod, TokenExchangePolicy } from './types.ts';
+import type { AccessTokenFormat, Client, ClientSource, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod, TokenExchangePolicy } from './types.ts';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
-import { checkRedirectUriForRegistration } from './redirect-uri.ts';
+import { checkRedirectUriForRegistration, redirectUriRules, type RedirectUriRules } from './redirect-uri.ts';
 import { allowTokenExchange, disallowTokenExchange } from './token-exchange-policy.ts';
 import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT_TYPE } from './grant-types.ts';
 
@@ -70,6 +72,8 @@ export interface CreateClientInput {
   jwksUri?: string;
   /** The client's own refresh grace window in seconds (0-60); omitted: the default for its type. */
   refreshGraceSeconds?: number | null;
+  /** Who registers it (default operator); any other source is held to the rules of self-registered clients. */
+  source?: ClientSource;
 }
 
 export interface CreatedClient {
@@ -153,54 +157,114 @@ export class Registry {
     if (!(await this.storage.resources.delete(identifier))) throw new RegistryError(`no resource ${identifier}`, 'not_found');
   }
 
-  async createClient(input: CreateClientInput): Promise<CreatedClient> {
+  /**
+   * Changes which of a resource's scopes are default (requested when an authorization request names
+   * the resource and no scope, RFC 6749 §3.3) and which are open to self-registered clients. A list
+   * given replaces that flag on all the resource's scopes (an empty one clears it); one left out keeps it.
+   */
+  async updateResourceScopes(identifier: string, input: { defaultScopes?: string[]; openScopes?: string[] }): Promise<Resource> {
+    const resource = await this.getResource(identifier);
+    const names = resource.scopes.map((s) => s.scope);
+    for (const [option, listed] of [['default', input.defaultScopes], ['open', input.openScopes]] as const) {
+      const unknown = (listed ?? []).filter((s) => !names.includes(s));
+      if (unknown.length > 0) throw new RegistryError(`${option} scope not among the resource's scopes: ${unknown.join(', ')}`, 'invalid');
+    }
+    if (!(await this.storage.resources.updateScopeFlags(identifier, input))) throw new RegistryError(`no resource ${identifier}`, 'not_found');
+    return this.getResource(identifier);
+  }
+
+  /**
+   * Registers a client after every check below; `within` runs in the insert's own transaction (the rows
+   * of a dynamic registration, registration/register.ts), so a failure there stores nothing.
+   */
+  async createClient(input: CreateClientInput, options: { within?: ClientWrite } = {}): Promise<CreatedClient> {
+    const clientId = input.clientId ?? randomBytes(16).toString('hex');
+    if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
+      throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
+    }
+    const checked = await this.checkClient(input, clientId);
+    // A private_key_jwt client proves itself with its keys: it gets no secret.
+    const clientSecret = usesSecret(checked) ? randomToken(32) : undefined;
+    await this.store(clientId, () =>
+      this.storage.clients.create(
+        { ...checked, secretHash: clientSecret === undefined ? null : sha256(clientSecret), createdAt: nowSeconds() },
+        options.within,
+      ),
+    );
+    return { client: await this.getClient(clientId), clientSecret };
+  }
+
+  /**
+   * Replaces a client's registration with `input`, checked as createClient checks a new one (RFC 7592
+   * §2.2: the new values replace the old, and what is left out is gone). The id, source and creation
+   * time stay. A client that keeps using a secret keeps its secret; one that starts using a secret gets
+   * a new one, returned (shown once); one that stops using it loses it. Users' consents are forgotten.
+   */
+  async replaceClient(clientId: string, input: Omit<CreateClientInput, 'clientId'>, options: { within?: ClientWrite } = {}): Promise<CreatedClient> {
+    const current = await this.getClient(clientId);
+    if ((input.source ?? 'operator') !== current.source) throw new RegistryError('a client keeps the source it was registered by', 'invalid');
+    const checked = await this.checkClient(input, clientId);
+    let clientSecret: string | undefined;
+    let secretHash: string | null = null;
+    if (usesSecret(checked)) {
+      if (current.secretHash !== null) secretHash = current.secretHash;
+      else {
+        clientSecret = randomToken(32);
+        secretHash = sha256(clientSecret);
+      }
+    }
+    const replaced = await this.store(clientId, () => this.storage.clients.replace({ ...checked, secretHash, createdAt: current.createdAt }, options.within));
+    if (!replaced) throw new RegistryError(`no client ${clientId}`, 'not_found');
+    return { client: await this.getClient(clientId), clientSecret };
+  }
+
+  /** Every registration rule, as the client row it makes (without its secret and creation time). */
+  private async checkClient(input: CreateClientInput, clientId: string): Promise<Omit<NewClient, 'secretHash' | 'createdAt'>> {
     const name = input.name?.trim();
     if (!name) throw new RegistryError('a client needs a name', 'invalid');
     if (input.type !== 'confidential' && input.type !== 'public') {
       throw new RegistryError('the client type must be confidential or public', 'invalid');
     }
-    const clientId = input.clientId ?? randomBytes(16).toString('hex');
-    if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
-      throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
-    }
+    const source = input.source ?? 'operator';
+    if (source !== 'operator') checkSelfRegistered(input);
     const { grantTypes, userGrant, introspectFor } = checkGrants(input);
     const { redirectUris, postLogoutRedirectUris, idTokenAlg } = checkBrowserSettings(input, grantTypes);
     const method = checkAuthMethod(input);
     const keys = await registrationKeys(method, input.jwks, input.jwksUri);
     const refreshGraceSeconds = checkRefreshGrace(input.refreshGraceSeconds ?? null);
     const { scopes, oidcScopes, audienceIds, byIdentifier } = await this.checkScopes(input, userGrant, introspectFor);
+    return {
+      clientId,
+      name,
+      type: input.type,
+      tokenEndpointAuthMethod: method,
+      grantTypes,
+      scopes,
+      audienceResourceIds: audienceIds.map((a) => byIdentifier.get(a)!.id),
+      redirectUris,
+      postLogoutRedirectUris,
+      oidcScopes,
+      firstParty: input.firstParty === true,
+      idTokenSignedResponseAlg: idTokenAlg,
+      resourceServerFor: introspectFor.map((a) => byIdentifier.get(a)!.id),
+      jwks: keys.jwks,
+      jwksUri: keys.jwksUri,
+      refreshGraceSeconds,
+      source,
+    };
+  }
 
-    // A private_key_jwt client proves itself with its keys: it gets no secret.
-    const clientSecret = input.type === 'confidential' && method !== 'private_key_jwt' ? randomToken(32) : undefined;
+  /** Runs a client write, with the storage's refusals as registry errors. */
+  private async store<T>(clientId: string, write: () => Promise<T>): Promise<T> {
     try {
-      await this.storage.clients.create({
-        clientId,
-        name,
-        type: input.type,
-        tokenEndpointAuthMethod: method,
-        secretHash: clientSecret === undefined ? null : sha256(clientSecret),
-        grantTypes,
-        scopes,
-        audienceResourceIds: audienceIds.map((a) => byIdentifier.get(a)!.id),
-        createdAt: nowSeconds(),
-        redirectUris,
-        postLogoutRedirectUris,
-        oidcScopes,
-        firstParty: input.firstParty === true,
-        idTokenSignedResponseAlg: idTokenAlg,
-        resourceServerFor: introspectFor.map((a) => byIdentifier.get(a)!.id),
-        jwks: keys.jwks,
-        jwksUri: keys.jwksUri,
-        refreshGraceSeconds,
-      });
+      return await write();
     } catch (err) {
       if (isUniqueViolation(err)) throw new RegistryError(`client ${clientId} exists already`, 'conflict');
       if (err instanceof ClientIdRetired) throw new RegistryError(err.message, 'conflict');
-      // A resource or scope deleted between the checks above and the insert.
+      // A resource or scope deleted between the checks and the write.
       if (isForeignKeyViolation(err)) throw new RegistryError('a scope or audience was deleted meanwhile; try again', 'conflict');
       throw err;
     }
-    return { client: await this.getClient(clientId), clientSecret };
   }
 
   /**
@@ -227,6 +291,11 @@ export class Registry {
     for (const scope of scopes) {
       if (!owner.has(scope)) throw new RegistryError(`scope "${scope}" is not registered on any resource`, 'invalid');
     }
+    // docs/security.md L77: a client that registered itself gets only the scopes the operator opened to such clients.
+    if ((input.source ?? 'operator') !== 'operator') {
+      const closed = scopes.filter((s) => !owner.get(s)!.scopes.some((d) => d.scope === s && d.openToRegisteredClients));
+      if (closed.length > 0) throw new RegistryError(`scope not open to registered clients: ${closed.join(' ')}`, 'invalid');
+    }
     const audienceIds = input.audiences ? [...new Set(input.audiences)] : [...new Set(scopes.map((s) => owner.get(s)!.identifier))];
     const byIdentifier = new Map(resources.map((r) => [r.identifier, r]));
     for (const audience of [...audienceIds, ...introspectFor]) {
@@ -250,8 +319,16 @@ export class Registry {
     return client;
   }
 
+  /**
+   * Deletes the client: its grants are revoked first (their access tokens join the revocation list,
+   * its opaque tokens are forgotten), then the client goes and its id is retired for good.
+   */
   async deleteClient(clientId: string): Promise<void> {
-    if (!(await this.storage.clients.delete(clientId))) throw new RegistryError(`no client ${clientId}`, 'not_found');
+    await this.getClient(clientId);
+    const now = nowSeconds();
+    await this.storage.grants.revokeAllForClient(clientId, now);
+    await this.storage.opaqueTokens.deleteAllForClient(clientId);
+    if (!(await this.storage.clients.delete(clientId, now))) throw new RegistryError(`no client ${clientId}`, 'not_found');
   }
 
   /**
@@ -299,6 +376,33 @@ export class Registry {
   }
 }
 
+/** A write of a client's own rows in the transaction that stores the client (storage/client-store.ts). */
+export type ClientWrite = (trx: Transaction<Database>, clientId: string) => Promise<void>;
+
+/** A redirect or post-logout redirect URI broke a rule (RFC 7591 §3.2.2 answers invalid_redirect_uri). */
+export class RedirectUriRejected extends RegistryError {
+  constructor(message: string) {
+    super(message, 'invalid');
+  }
+}
+
+/** Whether the client authenticates with a secret: confidential and not private_key_jwt. */
+function usesSecret(client: Pick<NewClient, 'type' | 'tokenEndpointAuthMethod'>): boolean {
+  return client.type === 'confidential' && client.tokenEndpointAuthMethod !== 'private_key_jwt';
+}
+
+/**
+ * docs/security.md L77: a client that registered itself (RFC 7591, a metadata document) is an
+ * unverified application: never first-party (users are always asked), never an API's own client, and
+ * no token exchange, which needs the operator's per-client policy anyway (H57).
+ */
+function checkSelfRegistered(input: CreateClientInput): void {
+  if (input.firstParty === true) throw new RegistryError('a self-registered client cannot be first-party', 'invalid');
+  if ((input.introspectFor ?? []).length > 0) throw new RegistryError('a self-registered client cannot introspect for an API', 'invalid');
+  if (input.audiences !== undefined) throw new RegistryError('a self-registered client gets the audiences of its scopes', 'invalid');
+  if (input.grantTypes.includes(TOKEN_EXCHANGE_GRANT_TYPE)) throw new RegistryError('a self-registered client cannot use token exchange', 'invalid');
+}
+
 /** The grant types (with `device_code` as an alias of its URN) and what each kind of client may have. */
 function checkGrants(input: CreateClientInput): { grantTypes: string[]; userGrant: boolean; introspectFor: string[] } {
   // RFC 8628: `device_code` is accepted as a short alias of the grant's URN.
@@ -334,12 +438,12 @@ function checkGrants(input: CreateClientInput): { grantTypes: string[]; userGran
 
 /** Redirect URIs (with the authorization_code grant only, and then at least one) and ID token signing. */
 function checkBrowserSettings(input: CreateClientInput, grantTypes: string[]) {
-  const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI');
+  const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI', redirectUriRules(input.type));
   if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
-    throw new RegistryError('the authorization_code grant needs at least one redirect URI (--redirect-uris)', 'invalid');
+    throw new RedirectUriRejected('the authorization_code grant needs at least one redirect URI (--redirect-uris)');
   }
   if (!grantTypes.includes('authorization_code') && redirectUris.length > 0) {
-    throw new RegistryError('redirect URIs are only for the authorization_code grant', 'invalid');
+    throw new RedirectUriRejected('redirect URIs are only for the authorization_code grant');
   }
   const postLogoutRedirectUris = checkUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
   const idTokenAlg = input.idTokenSignedResponseAlg ?? 'RS256';
@@ -366,12 +470,12 @@ function checkRefreshGrace(seconds: number | null): number | null {
 }
 
 /** Registration-time checks of redirect-type URIs (docs/security.md A5, A6): each one exact and safe. */
-function checkUris(uris: string[], what: string): string[] {
+function checkUris(uris: string[], what: string, rules: RedirectUriRules = {}): string[] {
   const unique = [...new Set(uris)];
   if (unique.length > 20) throw new RegistryError(`at most 20 ${what}s`, 'invalid');
   for (const uri of unique) {
-    const check = checkRedirectUriForRegistration(uri);
-    if (!check.ok) throw new RegistryError(`${what} ${JSON.stringify(uri.slice(0, 200))}: ${check.reason}`, 'invalid');
+    const check = checkRedirectUriForRegistration(uri, rules);
+    if (!check.ok) throw new RedirectUriRejected(`${what} ${JSON.stringify(uri.slice(0, 200))}: ${check.reason}`);
   }
   return unique;
 }

@@ -1,7 +1,7 @@
 import { nowSeconds } from '../lib/clock.ts';
 import type SQLite from 'better-sqlite3';
 import type { JSONWebKeySet } from 'jose';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Client, ClientSource, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
 import { bumpVersion, FactVersion } from './fact-version.ts';
@@ -70,8 +70,12 @@ export class ClientStore {
     this.version = new FactVersion(db, sqlite, 'registry_version');
   }
 
-  /** Inserts the client. Throws ClientIdRetired for the id of a deleted client. */
-  async create(client: NewClient): Promise<void> {
+  /**
+   * Inserts the client. Throws ClientIdRetired for the id of a deleted client. `within` runs in the same
+   * transaction after the insert (a registration's own rows, storage/client-registration-store.ts):
+   * when it throws, nothing is stored.
+   */
+  async create(client: NewClient, within?: (trx: Transaction<Database>, clientId: string) => Promise<void>): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const retired = await trx
         .selectFrom('deleted_client_ids')
@@ -83,43 +87,36 @@ export class ClientStore {
         .insertInto('clients')
         .values({
           client_id: client.clientId,
-          name: client.name,
-          type: client.type,
-          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-          secret_hash: client.secretHash,
-          grant_types: JSON.stringify(client.grantTypes),
+          ...clientColumns(client),
           created_at: client.createdAt,
           secret_rotated_at: null,
-          redirect_uris: JSON.stringify(client.redirectUris ?? []),
-          post_logout_redirect_uris: JSON.stringify(client.postLogoutRedirectUris ?? []),
-          oidc_scopes: JSON.stringify(client.oidcScopes ?? []),
-          first_party: client.firstParty ? 1 : 0,
-          id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? 'RS256',
-          jwks: client.jwks ? JSON.stringify(client.jwks) : null,
-          jwks_uri: client.jwksUri ?? null,
-          refresh_grace_seconds: client.refreshGraceSeconds ?? null,
           source: client.source ?? 'operator',
         })
         .execute();
-      if (client.scopes.length > 0) {
-        await trx
-          .insertInto('client_scopes')
-          .values(client.scopes.map((scope) => ({ client_id: client.clientId, scope })))
-          .execute();
-      }
-      if (client.resourceServerFor && client.resourceServerFor.length > 0) {
-        await trx
-          .insertInto('client_resource_servers')
-          .values(client.resourceServerFor.map((resource_id) => ({ client_id: client.clientId, resource_id })))
-          .execute();
-      }
-      if (client.audienceResourceIds.length > 0) {
-        await trx
-          .insertInto('client_audiences')
-          .values(client.audienceResourceIds.map((resource_id) => ({ client_id: client.clientId, resource_id })))
-          .execute();
-      }
+      await insertPermissionsOf(trx, client);
+      await within?.(trx, client.clientId);
       await bumpVersion(trx, 'registry_version');
+    });
+  }
+
+  /**
+   * Replaces everything about the client but its id, source and creation time (RFC 7592 §2.2: the new
+   * values "replace, not augment" the old), with `within` in the same transaction. Users' consents to
+   * the client are forgotten: they agreed to the client as it was (its name, its redirect URIs), so
+   * they are asked again. False, with nothing changed, when there is no such client.
+   */
+  async replace(client: NewClient, within?: (trx: Transaction<Database>, clientId: string) => Promise<void>): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('clients').set(clientColumns(client)).where('client_id', '=', client.clientId).executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      for (const table of ['client_scopes', 'client_resource_servers', 'client_audiences'] as const) {
+        await trx.deleteFrom(table).where('client_id', '=', client.clientId).execute();
+      }
+      await trx.deleteFrom('consents').where('client_id', '=', client.clientId).execute();
+      await insertPermissionsOf(trx, client);
+      await within?.(trx, client.clientId);
+      await bumpVersion(trx, 'registry_version');
+      return true;
     });
   }
 
@@ -246,6 +243,47 @@ export class ClientStore {
       await bumpVersion(trx, 'registry_version');
       return deleted;
     });
+  }
+}
+
+/** The columns of a client row that registration sets (all but the id, source and timestamps). */
+function clientColumns(client: NewClient) {
+  return {
+    name: client.name,
+    type: client.type,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    secret_hash: client.secretHash,
+    grant_types: JSON.stringify(client.grantTypes),
+    redirect_uris: JSON.stringify(client.redirectUris ?? []),
+    post_logout_redirect_uris: JSON.stringify(client.postLogoutRedirectUris ?? []),
+    oidc_scopes: JSON.stringify(client.oidcScopes ?? []),
+    first_party: client.firstParty ? 1 : 0,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? 'RS256',
+    jwks: client.jwks ? JSON.stringify(client.jwks) : null,
+    jwks_uri: client.jwksUri ?? null,
+    refresh_grace_seconds: client.refreshGraceSeconds ?? null,
+  };
+}
+
+/** The client's scopes, the APIs it acts for and its audiences. */
+async function insertPermissionsOf(trx: Transaction<Database>, client: NewClient): Promise<void> {
+  if (client.scopes.length > 0) {
+    await trx
+      .insertInto('client_scopes')
+      .values(client.scopes.map((scope) => ({ client_id: client.clientId, scope })))
+      .execute();
+  }
+  if (client.resourceServerFor && client.resourceServerFor.length > 0) {
+    await trx
+      .insertInto('client_resource_servers')
+      .values(client.resourceServerFor.map((resource_id) => ({ client_id: client.clientId, resource_id })))
+      .execute();
+  }
+  if (client.audienceResourceIds.length > 0) {
+    await trx
+      .insertInto('client_audiences')
+      .values(client.audienceResourceIds.map((resource_id) => ({ client_id: client.clientId, resource_id })))
+      .execute();
   }
 }
 

@@ -21,6 +21,8 @@ export interface AuthorizationCode {
   nonce: string | null;
   authTime: number;
   scope: string;
+  /** RFC 8707 resource indicators the authorization request named; absent or empty: none. */
+  resources?: string[];
   createdAt: number;
   expiresAt: number;
 }
@@ -66,6 +68,7 @@ export class GrantStore {
           nonce: code.nonce,
           auth_time: code.authTime,
           scope: code.scope,
+          resources: code.resources && code.resources.length > 0 ? JSON.stringify(code.resources) : null,
           created_at: code.createdAt,
           expires_at: code.expiresAt,
           consumed_at: null,
@@ -173,6 +176,13 @@ export class GrantStore {
     return live.length;
   }
 
+  /** Revokes every live grant of a client (before the client is deleted): its tokens join the revocation list. */
+  async revokeAllForClient(clientId: string, now: number): Promise<number> {
+    const live = await this.db.selectFrom('grants').select('id').where('client_id', '=', clientId).where('revoked_at', 'is', null).execute();
+    for (const { id } of live) await this.revokeGrant(id, now);
+    return live.length;
+  }
+
   /**
    * Records an access token issued under the grant, and tells whether the grant is still live. In one
    * transaction that first reads the grant under a share lock (PostgreSQL): a revocation in progress
@@ -248,6 +258,7 @@ function toCode(row: AuthorizationCodeRow): AuthorizationCode {
     nonce: row.nonce,
     authTime: toInt(row.auth_time),
     scope: row.scope,
+    ...(row.resources === null ? {} : { resources: JSON.parse(row.resources) as string[] }),
     createdAt: toInt(row.created_at),
     expiresAt: toInt(row.expires_at),
   };

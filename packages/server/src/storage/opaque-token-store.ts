@@ -73,6 +73,11 @@ export class OpaqueTokenStore {
     await this.db.deleteFrom('opaque_access_tokens').where('token_hash', '=', tokenHash).where('client_id', '=', clientId).execute();
   }
 
+  /** Forgets every opaque token of a client (before the client is deleted). */
+  async deleteAllForClient(clientId: string): Promise<void> {
+    await this.db.deleteFrom('opaque_access_tokens').where('client_id', '=', clientId).execute();
+  }
+
   /** Deletes tokens that expired before `now`, at most `limit` of them. */
   async purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'opaque_access_tokens', 'token_hash', (eb) => eb('expires_at', '<', now), limit);

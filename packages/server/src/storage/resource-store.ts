@@ -70,6 +70,27 @@ export class ResourceStore {
     return rows.map((r) => r.scope);
   }
 
+  /**
+   * Sets which of the resource's scopes are default and which are open to self-registered clients:
+   * each list given names exactly the scopes that have the flag afterwards; a list left out changes
+   * nothing. False when there is no such resource.
+   */
+  async updateScopeFlags(identifier: string, flags: { defaultScopes?: readonly string[]; openScopes?: readonly string[] }): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('resources').select('id').where('identifier', '=', identifier).executeTakeFirst();
+      if (!row) return false;
+      for (const [column, listed] of [['is_default', flags.defaultScopes], ['open_to_registered', flags.openScopes]] as const) {
+        if (listed === undefined) continue;
+        await trx.updateTable('resource_scopes').set({ [column]: 0 }).where('resource_id', '=', row.id).execute();
+        if (listed.length > 0) {
+          await trx.updateTable('resource_scopes').set({ [column]: 1 }).where('resource_id', '=', row.id).where('scope', 'in', listed).execute();
+        }
+      }
+      await bumpVersion(trx, 'registry_version');
+      return true;
+    });
+  }
+
   /** Deletes the resource; its scopes and every client's grant of them go with it (foreign keys). */
   async delete(identifier: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {

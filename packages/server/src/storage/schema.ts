@@ -27,6 +27,48 @@ export interface Database {
   replay_cache: ReplayCacheRow;
   token_exchange_policies: TokenExchangePolicyRow;
   device_codes: DeviceCodeRow;
+  client_registrations: ClientRegistrationRow;
+  initial_access_tokens: InitialAccessTokenRow;
+  client_metadata_documents: ClientMetadataDocumentRow;
+}
+
+/** The last good client ID metadata document fetched from a client_id URL (client-metadata/find-client.ts). */
+export interface ClientMetadataDocumentRow {
+  /** The client_id URL, also the `clients` row of the client. */
+  client_id: string;
+  /** JSON object: the document as fetched and parsed. */
+  document: string;
+  fetched_at: number | string;
+  /** Until when it is used without being fetched again. */
+  expires_at: number | string;
+}
+
+/** A client that registered itself (RFC 7591): what the registration endpoint keeps besides its client row. */
+export interface ClientRegistrationRow {
+  client_id: string;
+  /** SHA-256 of the registration access token (RFC 7592 §3), base64url. */
+  access_token_hash: string;
+  /** JSON object: the metadata members only the registration endpoint reads back (display URLs, contacts, ...). */
+  metadata: string;
+  initial_access_token_id: string | null;
+  created_at: number | string;
+  /** When the client last obtained a token (within an hour); null: never. */
+  last_used_at: number | string | null;
+}
+
+/** An operator's token that allows one or more registrations (RFC 7591 §3). */
+export interface InitialAccessTokenRow {
+  id: string;
+  /** SHA-256 of the token, base64url. */
+  token_hash: string;
+  description: string;
+  created_at: number | string;
+  expires_at: number | string | null;
+  /** Registrations it allows; null: unlimited. */
+  max_uses: number | string | null;
+  uses: number | string;
+  last_used_at: number | string | null;
+  revoked_at: number | string | null;
 }
 
 export interface DeviceCodeRow {

@@ -1,9 +1,12 @@
 import { sql } from 'kysely';
+import { ClientMetadataStore } from './client-metadata-store.ts';
+import { ClientRegistrationStore } from './client-registration-store.ts';
 import { ClientStore } from './client-store.ts';
 import { ConsentStore } from './consent-store.ts';
 import { DeviceCodeStore } from './device-code-store.ts';
 import { migrate, openDatabase, type DatabaseSettings, type Db } from './database.ts';
 import { GrantStore } from './grant-store.ts';
+import { InitialAccessTokenStore } from './initial-access-token-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { LoginThrottleStore } from './login-throttle-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
@@ -35,6 +38,9 @@ export class Storage {
   readonly replays: ReplayStore;
   readonly deviceCodes: DeviceCodeStore;
   readonly tokenExchange: TokenExchangeStore;
+  readonly registrations: ClientRegistrationStore;
+  readonly initialAccessTokens: InitialAccessTokenStore;
+  readonly clientMetadata: ClientMetadataStore;
 
   readonly db: Db;
 
@@ -56,6 +62,9 @@ export class Storage {
     this.replays = new ReplayStore(db.kysely);
     this.deviceCodes = new DeviceCodeStore(db.kysely);
     this.tokenExchange = new TokenExchangeStore(db.kysely);
+    this.registrations = new ClientRegistrationStore(db.kysely);
+    this.initialAccessTokens = new InitialAccessTokenStore(db.kysely);
+    this.clientMetadata = new ClientMetadataStore(db.kysely);
   }
 
   /**

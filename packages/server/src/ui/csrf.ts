@@ -29,12 +29,17 @@ export function verifyCsrfToken(key: Buffer, binding: string, submitted: string 
  * request wants a fresh login (`prompt=login`, `max_age`), so going straight to /consent with an older
  * session does not skip the login.
  */
-export function loginProof(key: Buffer, sessionValue: string, params: Record<string, string>): string {
+export function loginProof(key: Buffer, sessionValue: string, params: Record<string, string | readonly string[]>): string {
   const canonical = JSON.stringify(Object.keys(params).sort().map((k) => [k, params[k]]));
   return csrfToken(key, `login-proof\u0000${sessionValue}\u0000${canonical}`);
 }
 
-export function verifyLoginProof(key: Buffer, sessionValue: string, params: Record<string, string>, submitted: string | undefined): boolean {
+export function verifyLoginProof(
+  key: Buffer,
+  sessionValue: string,
+  params: Record<string, string | readonly string[]>,
+  submitted: string | undefined,
+): boolean {
   if (!submitted) return false;
   const expected = Buffer.from(loginProof(key, sessionValue, params));
   const actual = Buffer.from(submitted);

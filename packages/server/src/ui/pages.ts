@@ -21,9 +21,12 @@ ${body}
 `;
 }
 
-function hiddenFields(fields: Record<string, string>): string {
+/** Fields a form carries unchanged: one value, or every value of a repeatable parameter (RFC 8707 `resource`). */
+export type HiddenFields = Record<string, string | readonly string[]>;
+
+function hiddenFields(fields: HiddenFields): string {
   return Object.entries(fields)
-    .map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`)
+    .flatMap(([name, value]) => (typeof value === 'string' ? [value] : value).map((v) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(v)}">`))
     .join('\n');
 }
 
@@ -36,7 +39,7 @@ export interface LoginPage {
   action: string;
   clientName: string;
   csrfToken: string;
-  carried: Record<string, string>;
+  carried: HiddenFields;
   username?: string;
   error?: string;
 }
@@ -66,8 +69,15 @@ export interface ConsentPage {
   clientName: string;
   username: string;
   csrfToken: string;
-  carried: Record<string, string>;
+  carried: HiddenFields;
   scopes: { scope: string; description: string }[];
+  /** The APIs (RFC 8707 resources) the application would reach: each one's name and identifier. */
+  apis?: { name: string; identifier: string }[];
+  /**
+   * An application that registered itself: Latchkey does not know who runs it, so the page says so and
+   * names it by the host the browser returns to (its redirect URI), its self-chosen name only beside that.
+   */
+  unverified?: { redirectHost: string };
   /** What follows the client's name in the heading (default: "wants to access your account"). */
   asks?: string;
   /** Text above the scope list (the device page names the code to compare). */
@@ -78,13 +88,16 @@ export function consentPage(page: ConsentPage): string {
   const items = page.scopes
     .map((s) => `<li><span class="what">${escapeHtml(s.description || s.scope)}</span><code>${escapeHtml(s.scope)}</code></li>`)
     .join('\n');
+  // An unverified application is named by its redirect host, which it cannot choose freely (the
+  // browser really goes there); its display name is whatever it wrote at registration.
+  const who = page.unverified ? page.unverified.redirectHost : page.clientName;
   return layout(
     page.assetsPath,
-    `Allow ${page.clientName}?`,
-    `<h1><strong>${escapeHtml(page.clientName)}</strong> ${escapeHtml(page.asks ?? 'wants to access your account')}</h1>
+    `Allow ${who}?`,
+    `<h1><strong>${escapeHtml(who)}</strong> ${escapeHtml(page.asks ?? 'wants to access your account')}</h1>
 <p class="who">Signed in as ${escapeHtml(page.username)}</p>
-${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
-` : ''}<p>If you allow it, ${escapeHtml(page.clientName)} will be able to:</p>
+${page.unverified ? unverifiedNotice(page.clientName, page.unverified.redirectHost) : ''}${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
+` : ''}${page.apis && page.apis.length > 0 ? apiList(page.apis) : ''}<p>If you allow it, ${escapeHtml(who)} will be able to:</p>
 <ul class="scopes">
 ${items}
 </ul>
@@ -97,6 +110,28 @@ ${hiddenFields(page.carried)}
 </div>
 </form>`,
   );
+}
+
+/** The warning of an unverified application: plain words, the host it returns to, its own name as text. */
+function unverifiedNotice(clientName: string, redirectHost: string): string {
+  return `<div class="unverified" role="note">
+<p><strong>Unverified application.</strong> It registered itself with Latchkey: Latchkey does not know who runs it.</p>
+<p>It calls itself <q class="given-name">${escapeHtml(clientName)}</q>. After you answer, you go back to <strong class="host">${escapeHtml(redirectHost)}</strong>.</p>
+<p>Allow it only if you trust <strong>${escapeHtml(redirectHost)}</strong>.</p>
+</div>
+`;
+}
+
+/** RFC 8707: the APIs a token would be for, by name and identifier. */
+function apiList(apis: { name: string; identifier: string }[]): string {
+  const items = apis
+    .map((a) => `<li><span class="what">${escapeHtml(a.name)}</span><code>${escapeHtml(a.identifier)}</code></li>`)
+    .join('\n');
+  return `<p>It asks for access to ${apis.length === 1 ? 'this API' : 'these APIs'}:</p>
+<ul class="scopes apis">
+${items}
+</ul>
+`;
 }
 
 export function errorPage(assetsPath: string, title: string, explanation: string): string {
@@ -117,7 +152,7 @@ export interface LogoutConfirmPage {
   assetsPath: string;
   action: string;
   csrfToken: string;
-  carried: Record<string, string>;
+  carried: HiddenFields;
   clientName: string | undefined;
 }
 

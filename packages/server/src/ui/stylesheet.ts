@@ -24,4 +24,7 @@ ul.scopes .what{display:block;font-weight:600;font-size:15px}
 ul.scopes code{font-size:12px;color:#616e7c}
 .muted{font-size:13px;color:#616e7c}
 .who{font-size:14px;color:#52606d}
+.unverified{background:#fff8e1;border:1px solid #f0c36d;border-radius:8px;padding:12px 12px 0;margin:0 0 16px}
+.unverified p{color:#5c4400;font-size:14px;margin:0 0 12px}
+.unverified .host{font-size:16px;color:#1f2933}
 `;

@@ -77,14 +77,17 @@ for (const backend of await backends()) {
       }
     }
 
-    test('A5: http redirect URIs are refused except on loopback IP literals, and http://localhost is refused', async () => {
+    test('A5: http redirect URIs are refused except on loopback IP literals, and http://localhost is refused for confidential clients', async () => {
       // RFC 9700 §2.6 / OAuth 2.1 §2.3.1: redirect URIs use TLS, except loopback (RFC 8252 §7.3) ...
       await assertUrisRefused(
         ['http://app.example.com/cb', 'http://10.0.0.1/cb', 'http://127.0.0.1.nip.io/cb', 'http://[::2]/cb'],
         /http is only allowed for 127\.0\.0\.1 and \[::1\]; use https/,
       );
-      // ... and RFC 8252 §8.3: "it is NOT RECOMMENDED to use localhost"; a name can resolve anywhere.
-      await assertUrisRefused(['http://localhost/cb', 'http://localhost:3000/cb'], /use http:\/\/127\.0\.0\.1 or http:\/\/\[::1\] instead of localhost/);
+      // ... and RFC 8252 §8.3: "it is NOT RECOMMENDED to use localhost"; a name can resolve anywhere. Public
+      // (native) clients may register it all the same (test/localhost-redirect.test.ts); confidential ones not.
+      for (const uri of ['http://localhost/cb', 'http://localhost:3000/cb']) {
+        await assertRefused(webClient([uri], { type: 'confidential' }), /use http:\/\/127\.0\.0\.1 or http:\/\/\[::1\] instead of localhost/, uri);
+      }
     });
 
     test('A5: https, http://127.0.0.1 and http://[::1] redirect URIs are accepted and stored exactly', async () => {
@@ -277,7 +280,8 @@ for (const backend of await backends()) {
       const create = (...extra: string[]) =>
         cli('clients', 'create', '--name', 'refused', '--type', 'public', '--grant-types', 'authorization_code', '--scopes', 'openid', ...extra);
       const [localhost, javascript, userinfo, data] = await Promise.all([
-        create('--redirect-uris', 'http://localhost/cb'),
+        // localhost is refused for a confidential client only (a public one may have it).
+        cli('clients', 'create', '--name', 'refused', '--type', 'confidential', '--grant-types', 'authorization_code', '--scopes', 'openid', '--redirect-uris', 'http://localhost/cb'),
         create('--redirect-uris', 'JaVaScRiPt:alert(1)'),
         create('--redirect-uris', 'https://user@app.example/cb'),
         create('--redirect-uris', 'data:text/html;base64,PHNjcmlwdD4=', '--json'),

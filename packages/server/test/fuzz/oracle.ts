@@ -58,7 +58,7 @@ export const ENDPOINT_ERRORS: Record<string, readonly string[]> = {
   userinfo: ['invalid_request', 'invalid_token', 'insufficient_scope'],
 };
 
-/** RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6: errors an authorization response may carry. */
+/** RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 8707 §2 (`invalid_target`): errors an authorization response may carry. */
 export const AUTHORIZATION_ERRORS = [
   'invalid_request',
   'unauthorized_client',
@@ -76,6 +76,7 @@ export const AUTHORIZATION_ERRORS = [
   'request_not_supported',
   'request_uri_not_supported',
   'registration_not_supported',
+  'invalid_target',
 ];
 
 const JSON_ENDPOINTS = new Map([

@@ -11,6 +11,8 @@ import * as m0009 from './0009-token-exchange.ts';
 import * as m0010 from './0010-private-key-jwt.ts';
 import * as m0011 from './0011-hardening.ts';
 import * as m0012 from './0012-resource-indicators.ts';
+import * as m0013 from './0013-client-registration.ts';
+import * as m0014 from './0014-client-metadata-documents.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -26,6 +28,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0010-private-key-jwt': m0010,
   '0011-hardening': m0011,
   '0012-resource-indicators': m0012,
+  '0013-client-registration': m0013,
+  '0014-client-metadata-documents': m0014,
 };
 
 /** Every migration, in order. */
