@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromiumSkip, completeFlow, FormBrowser, type Latchkey, launchChromium, PASSWORD, startLatchkey, walkAuthorization } from '@latchkey/testing';
+import { chromiumSkip, completeFlow, FormBrowser, type Latchkey, launchChromium, PASSWORD, selfSignedCertificate, startLatchkey, type TestCertificate, walkAuthorization } from '@latchkey/testing';
 import { connect, MemoryOAuthProvider } from '../oauth-client.ts';
 import { startMcpServer } from '../server.ts';
 
@@ -34,9 +35,15 @@ describe('MCP: the official SDK client through Latchkey to an MCP server', () =>
   let latchkey: Latchkey;
   let mcp: { url: string; close(): Promise<void> };
   let mcpUrl: string;
+  let certificate: TestCertificate;
 
   before(async () => {
-    latchkey = await startLatchkey();
+    certificate = selfSignedCertificate();
+    // Open registration (RFC 7591) and client ID metadata documents served on this machine over https
+    // by a certificate Latchkey is told to trust: what a deployment facing MCP clients turns on.
+    latchkey = await startLatchkey({
+      settings: { registration: 'open', allowLoopbackClientMetadata: true, outboundCaFile: certificate.certFile },
+    });
     const port = await freePort();
     mcpUrl = `http://127.0.0.1:${port}/mcp`;
     await latchkey.running.registry.createResource({
@@ -55,6 +62,7 @@ describe('MCP: the official SDK client through Latchkey to an MCP server', () =>
   after(async () => {
     await mcp?.close();
     await latchkey?.close();
+    certificate?.remove();
   });
 
   test('a pre-registered public client: 401, metadata, login and consent, tools, refresh', async () => {
@@ -141,6 +149,50 @@ describe('MCP: the official SDK client through Latchkey to an MCP server', () =>
     assert.match(challenge, /resource_metadata="/);
     // The tool its scope allows runs.
     assert.equal((await call('list_orders', {})).status, 200);
+  });
+
+  test('a client ID metadata document: the SDK uses its URL as client_id, Latchkey fetches it; login, consent, tools', async () => {
+    const callback = 'http://127.0.0.1:8979/callback';
+    const documents = createHttpsServer({ cert: certificate.cert, key: certificate.key }, (req, res) => {
+      if (req.url !== '/mcp-client.json') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }).end(
+        JSON.stringify({
+          client_id: documentUrl,
+          client_name: 'Metadata Document Agent',
+          redirect_uris: [callback],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: 'none',
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve));
+    const documentUrl = `https://127.0.0.1:${(documents.address() as { port: number }).port}/mcp-client.json`;
+    try {
+      const provider = new MemoryOAuthProvider({ redirectUrl: callback, clientMetadataUrl: documentUrl });
+      let consentText = '';
+      const client = await connect(mcp.url, provider, async (url) => {
+        assert.equal(url.searchParams.get('client_id'), documentUrl, 'the document URL is the client_id');
+        const walked = await walkAuthorization(new FormBrowser(), latchkey.issuer, url.href);
+        consentText = walked.consentPage?.text ?? '';
+        const code = walked.callback.searchParams.get('code');
+        assert.ok(code, `no code in ${walked.callback.href}`);
+        return code;
+      });
+      try {
+        assert.equal(provider.registered?.client_id, documentUrl, 'the SDK keeps the URL as its client_id: nothing registered at the endpoint');
+        assert.match(consentText, /Metadata Document Agent/);
+        const listed = await client.callTool({ name: 'list_orders', arguments: {} });
+        assert.equal(listed.isError ?? false, false);
+        const stored = await latchkey.running.registry.getClient(documentUrl);
+        assert.equal(stored.source, 'metadata-document');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      documents.closeAllConnections();
+      await new Promise<void>((resolve) => documents.close(() => resolve()));
+    }
   });
 
   test('in Chromium: the SDK client registers itself, the consent page says the app is unverified', { skip: chromiumSkip(), timeout: 90_000 }, async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { cacheLifetimeSeconds } from '../src/client-metadata/cache-lifetime.ts';
@@ -19,6 +21,7 @@ import {
   pkcePair,
   postForm,
   type RunningServer,
+  selfSignedCertificate,
   startServer,
   type TestDatabase,
   walkAuthorization,
@@ -190,6 +193,8 @@ describe('client ID metadata documents: units', () => {
     assert.equal(listed.clientMetadataHosts, 'App.Example.com, claude.ai,[::1]');
     assert.throws(() => load({ LATCHKEY_CLIENT_METADATA_CACHE_MIN_SECONDS: '600', LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS: '300' }), /must not be longer/);
     assert.throws(() => load({ LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS: String(8 * 86400) }), /at most 604800/);
+    assert.throws(() => load({ LATCHKEY_OUTBOUND_CA_FILE: '/nonexistent/ca.pem' }), /LATCHKEY_OUTBOUND_CA_FILE cannot be read/);
+    assert.throws(() => load({ LATCHKEY_OUTBOUND_CA_FILE: fileURLToPath(import.meta.url) }), /holds no PEM certificate/);
   });
 
   test('draft §5.2: the cache lifetime follows max-age or Expires, clamped into the configured bounds', () => {
@@ -578,6 +583,30 @@ for (const backend of await backends()) {
       await withServer({ allowLoopbackClientMetadata: true, clientMetadataDocuments: 'allowlist', clientMetadataHosts: 'client.example.com, 127.0.0.1' }, async (s) => {
         assertAccepted(s, await authorizePage(s, clientId), 'listed');
       });
+    });
+
+    test('https: a document server with a private certificate is refused, and used once LATCHKEY_OUTBOUND_CA_FILE names its authority', async () => {
+      const certificate = selfSignedCertificate();
+      const server = createHttpsServer({ cert: certificate.cert, key: certificate.key }, (req, res) => {
+        const self = `https://127.0.0.1:${(server.address() as { port: number }).port}/client.json`;
+        if (req.url === '/client.json') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ client_id: self, ...publicClient() }));
+        else res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const httpsId = `https://127.0.0.1:${(server.address() as { port: number }).port}/client.json`;
+      try {
+        await withServer({ allowLoopbackClientMetadata: true }, async (s) => {
+          assertRefusedPage(await authorizePage(s, httpsId), /Application not available/, 'an unknown authority');
+          assert.match(s.logs(), /self[- ]signed certificate/);
+        });
+        await withServer({ allowLoopbackClientMetadata: true, outboundCaFile: certificate.certFile }, async (s) => {
+          assertAccepted(s, await authorizePage(s, httpsId), 'a trusted authority');
+        });
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        certificate.remove();
+      }
     });
 
     test('off: a client_id URL is an unknown client, nothing is fetched, discovery does not offer it', async () => {

@@ -8,3 +8,4 @@ export * from './processes.ts';
 export * from './raw-client.ts';
 export * from './server.ts';
 export * from './user-flow.ts';
+export * from './tls.ts';

@@ -15,6 +15,8 @@ export const MAX_JWKS_URI_LENGTH = 2000;
 export interface JwksFetchOptions {
   /** LATCHKEY_ALLOW_LOOPBACK_JWKS_URI: loopback addresses, and http to them, are allowed. */
   allowLoopback: boolean;
+  /** LATCHKEY_OUTBOUND_CA_FILE. */
+  caFile?: string | undefined;
   timeoutMs?: number;
   maxBytes?: number;
 }
@@ -43,6 +45,7 @@ export async function fetchJwksDocument(uri: string, options: JwksFetchOptions):
     maxBytes: options.maxBytes ?? JWKS_FETCH_MAX_BYTES,
     accept: 'application/jwk-set+json, application/json',
     what: 'jwks_uri',
+    caFile: options.caFile,
   });
   return parseJsonBody(response, 'jwks_uri');
 }

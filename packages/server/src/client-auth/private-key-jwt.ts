@@ -56,7 +56,7 @@ const jwksCaches = new WeakMap<ServerContext, JwksUriCache>();
 function jwksCacheOf(ctx: ServerContext): JwksUriCache {
   let cache = jwksCaches.get(ctx);
   if (!cache) {
-    cache = new JwksUriCache({ allowLoopback: ctx.settings.allowLoopbackJwksUri });
+    cache = new JwksUriCache({ allowLoopback: ctx.settings.allowLoopbackJwksUri, caFile: ctx.settings.outboundCaFile });
     jwksCaches.set(ctx, cache);
   }
   return cache;

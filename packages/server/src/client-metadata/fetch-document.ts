@@ -15,7 +15,8 @@ export interface FetchedDocument {
   lifetimeSeconds: number;
 }
 
-type FetchSettings = Pick<Settings, 'allowLoopbackClientMetadata' | 'clientMetadataCacheMinSeconds' | 'clientMetadataCacheMaxSeconds'>;
+type FetchSettings = Pick<Settings, 'allowLoopbackClientMetadata' | 'clientMetadataCacheMinSeconds' | 'clientMetadataCacheMaxSeconds'> &
+  Partial<Pick<Settings, 'outboundCaFile'>>;
 
 /**
  * Fetches the document at a client_id URL through the SSRF guard (draft §8.6, lib/outbound-fetch.ts).
@@ -35,6 +36,7 @@ export async function fetchMetadataDocument(
       maxBytes: limits.maxBytes ?? METADATA_DOCUMENT_MAX_BYTES,
       accept: 'application/json',
       what: 'client_id',
+      caFile: settings.outboundCaFile,
     });
     return {
       document: parseJsonBody(response, 'client_id'),

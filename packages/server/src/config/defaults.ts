@@ -79,6 +79,11 @@ export interface Settings {
   clientMetadataHosts: string | undefined;
   /** Let client_id URLs reach loopback addresses, over http too. Development only. */
   allowLoopbackClientMetadata: boolean;
+  /**
+   * A PEM file of certificate authorities trusted, besides the public ones, when the server fetches a
+   * URL a client gave it (jwks_uri, client ID metadata documents): for clients behind a private PKI.
+   */
+  outboundCaFile: string | undefined;
   /** Shortest time a fetched metadata document is used before it is fetched again, whatever its headers say. */
   clientMetadataCacheMinSeconds: number;
   /** Longest time a fetched metadata document is used before it is fetched again, whatever its headers say. */
@@ -135,6 +140,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'clientMetadataDocuments', env: 'LATCHKEY_CLIENT_METADATA_DOCUMENTS', type: 'string', default: 'all' },
   { key: 'clientMetadataHosts', env: 'LATCHKEY_CLIENT_METADATA_HOSTS', type: 'optional-string', default: undefined },
   { key: 'allowLoopbackClientMetadata', env: 'LATCHKEY_ALLOW_LOOPBACK_CLIENT_METADATA', type: 'boolean', default: false },
+  { key: 'outboundCaFile', env: 'LATCHKEY_OUTBOUND_CA_FILE', type: 'optional-string', default: undefined },
   { key: 'clientMetadataCacheMinSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MIN_SECONDS', type: 'integer', default: 60 },
   { key: 'clientMetadataCacheMaxSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS', type: 'integer', default: 24 * 3600 },
 ];

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { checkCaFile } from '../lib/outbound-fetch.ts';
 import {
   CLIENT_METADATA_POLICIES,
   CONFIG_FILE_ENV,
@@ -171,6 +172,10 @@ export function validateSettings(settings: Settings): void {
   }
   if (settings.registrationRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_REGISTRATION_RATE_LIMIT_PER_HOUR must be at least 1');
   validateClientMetadataSettings(settings);
+  if (settings.outboundCaFile !== undefined) {
+    const reason = checkCaFile(settings.outboundCaFile);
+    if (reason) throw new ConfigError(`LATCHKEY_OUTBOUND_CA_FILE ${reason}`);
+  }
 }
 
 /** Longest time a client metadata document may be used without being fetched again. */

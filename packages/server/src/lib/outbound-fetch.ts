@@ -1,7 +1,9 @@
 import { lookup } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { rootCertificates } from 'node:tls';
 
 /**
  * The one way the server fetches a URL that a client or an operator gave it (a client's `jwks_uri`,
@@ -26,6 +28,42 @@ export interface GuardedFetchOptions {
   accept: string;
   /** What the URL is, at the start of every refusal: `jwks_uri`, `client_id`. */
   what: string;
+  /** LATCHKEY_OUTBOUND_CA_FILE: a PEM file of authorities trusted besides the public ones. */
+  caFile?: string | undefined;
+}
+
+/** The certificates of each CA file read, by path: read once, at the first fetch that needs them. */
+const extraAuthorities = new Map<string, string[]>();
+
+/**
+ * The authorities a fetch trusts: Node's public roots, plus those of `caFile`. Naming `ca` replaces
+ * Node's roots, so they are listed too: a client on the public web keeps working.
+ */
+function trustedAuthorities(caFile: string): string[] {
+  let trusted = extraAuthorities.get(caFile);
+  if (!trusted) {
+    trusted = [...rootCertificates, ...pemCertificates(readFileSync(caFile, 'utf8'))];
+    extraAuthorities.set(caFile, trusted);
+  }
+  return trusted;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
+
+function pemCertificates(text: string): string[] {
+  return text.match(PEM_CERTIFICATE) ?? [];
+}
+
+/** Startup check of LATCHKEY_OUTBOUND_CA_FILE: why the file cannot be used, or undefined. */
+export function checkCaFile(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `cannot be read: ${(err as Error).message}`;
+  }
+  if (pemCertificates(text).length === 0) return 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)';
+  return undefined;
 }
 
 /** A 200 answer of the guarded fetch. */
@@ -209,6 +247,7 @@ export async function fetchGuarded(uri: string, options: GuardedFetchOptions): P
         lookup: pinned,
         // A fresh connection: a pooled one may have been made by another lookup.
         agent: false,
+        ...(options.caFile !== undefined && url.protocol === 'https:' ? { ca: trustedAuthorities(options.caFile) } : {}),
       });
       request.on('error', (err) => reject(err instanceof OutboundFetchError ? err : new OutboundFetchError(`${what} fetch failed: ${err.message}`)));
       request.on('response', (response) => {
