@@ -33,7 +33,8 @@ function authorizeInBrowser(url: URL): Promise<string> {
 }
 
 const client = await connect(serverUrl, provider, authorizeInBrowser);
-if (provider.registered) console.log(`registered as client ${provider.registered.client_id}`);
+const how = process.env.CLIENT_METADATA_URL ? 'its metadata document' : process.env.CLIENT_ID ? 'pre-registered' : 'registered itself (RFC 7591)';
+console.log(`client_id ${provider.clientInformation()?.client_id}: ${how}`);
 const { tools } = await client.listTools();
 console.log(`tools: ${tools.map((t) => t.name).join(', ')}`);
 console.log(JSON.stringify(await client.callTool({ name: 'place_order', arguments: { item: 'coffee beans', quantity: 2 } })));

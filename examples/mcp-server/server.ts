@@ -28,8 +28,8 @@ export interface McpServerOptions {
   toolScopes?: Record<ToolName, string>;
 }
 
-/** Which scope each tool needs. */
-export const TOOL_SCOPES = { list_orders: 'orders:read', place_order: 'orders:write' } as const;
+/** Which scope each tool needs (named apart from the quick start's orders API: a scope belongs to one resource). */
+export const TOOL_SCOPES = { list_orders: 'mcp:orders:read', place_order: 'mcp:orders:write' } as const;
 export type ToolName = keyof typeof TOOL_SCOPES;
 
 /** The shop's orders, per user (`sub`); in memory, as an example. */
