@@ -72,7 +72,8 @@ for (const backend of await backends()) {
     test('the janitor purges ended sessions', async () => {
       const { session } = await startSession(storage, aliceId, t0);
       const { Janitor } = await import('../src/janitor.ts');
-      const ctx = { storage, logger: { info() {} } } as unknown as ConstructorParameters<typeof Janitor>[0];
+      const { loadSettings } = await import('../src/config/load.ts');
+      const ctx = { storage, settings: loadSettings({ env: {} }), logger: { info() {} } } as unknown as ConstructorParameters<typeof Janitor>[0];
       await new Janitor(ctx).runOnce(t0 + SESSION_ABSOLUTE_SECONDS + 1);
       assert.equal(await storage.sessions.find(session.idHash), undefined);
     });

@@ -73,12 +73,23 @@ export async function postForm(
   url: string,
   form: Record<string, string | string[]>,
   options: { basic?: [string, string]; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+): Promise<JsonReply> {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(form)) for (const value of Array.isArray(v) ? v : [v]) body.append(k, value);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...options.headers };
   if (options.basic) headers.authorization = basicAuth(...options.basic);
-  const res = await fetch(url, { method: 'POST', headers, body: body.toString() });
+  return readReply(await fetch(url, { method: 'POST', headers, body: body.toString() }));
+}
+
+/** An HTTP answer read whole: the body parsed as JSON when it is JSON, and its text. */
+export interface JsonReply {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+async function readReply(res: Response): Promise<JsonReply> {
   const text = await res.text();
   let parsed: any;
   try {
@@ -87,6 +98,16 @@ export async function postForm(
     parsed = undefined;
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Sends `body` as JSON (or as given when it is a string) with `method`, and reads the answer. */
+export async function sendJson(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonReply> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  return readReply(await fetch(url, init));
 }
 
 export function basicAuth(id: string, secret: string): string {

@@ -2,46 +2,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { Settings } from '../../src/config/defaults.ts';
-import { type Backend, type Latchkey, startLatchkey } from '@latchkey/testing';
+import { type Backend, type JsonReply, type Latchkey, sendJson, startLatchkey } from '@latchkey/testing';
 
 /**
  * What the dynamic registration suites share: a server with an API whose `notes:read` is open to
  * self-registered clients and whose `notes:write` is not (the orders API of the fixtures has no open
- * scope), and JSON requests.
+ * scope).
  */
 
 /** An API with one scope open to registered clients and one that is not. */
 export const NOTES = 'https://notes.example.com';
 
-export interface JsonReply {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
-
-/** Sends `body` as JSON (or as given when it is a string) and reads the JSON answer. */
-export async function sendJson(
-  url: string,
-  method: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<JsonReply> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, body: parsed, text };
-}
+export { sendJson, type JsonReply };
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
