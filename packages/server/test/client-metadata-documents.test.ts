@@ -496,7 +496,7 @@ for (const backend of await backends()) {
       }
     });
 
-    test('a changed document takes effect at its next fetch and updates the client; an unchanged one leaves it as it is', async () => {
+    test('a changed document takes effect at its next fetch, updates the client and forgets its consents; an unchanged one leaves it as it is', async () => {
       // Minimum 0 and max-age=0: every use fetches the document again.
       const fresh = await startServer(db, { allowLoopbackClientMetadata: true, clientMetadataCacheMinSeconds: 0 });
       try {
@@ -505,12 +505,13 @@ for (const backend of await backends()) {
         const first = await authorize(fresh, clientId, { browser });
         assert.equal(first.sawConsent, true);
         assert.match(first.consentPage!.text, /Example MCP Client/);
-        await authorize(fresh, clientId, { browser });
+        assert.equal((await authorize(fresh, clientId, { browser })).sawConsent, false, 'one consent per client and user');
         const fetches = docs.hits('/changing.json');
         assert.ok(fetches >= 2, 'fetched at every use');
         assert.doesNotMatch(fresh.logs(), /client metadata document changed/, 'the same document rewrites nothing');
         docs.document('/changing.json', publicClient({ client_name: 'Renamed Client' }), { 'cache-control': 'max-age=0' });
         const again = await authorize(fresh, clientId, { browser });
+        assert.equal(again.sawConsent, true, 'a changed document forgets the consent given to it as it was');
         assert.match(again.consentPage!.text, /Renamed Client/);
         assert.equal((await fresh.registry.getClient(clientId)).name, 'Renamed Client');
         assert.equal(fresh.logs().match(/client metadata document changed/g)?.length, 1);

@@ -17,8 +17,7 @@ export type NextStep =
  * The authorization endpoint's decision once the request is valid (OIDC Core §3.1.2.3-§3.1.2.5):
  * log in when there is no session, when `prompt=login` asks for it, or when the last login is older
  * than `max_age`; ask for consent when the client is not first-party and the user has not allowed
- * these scopes before (or `prompt=consent`, or the client is unverified: needsConsent); otherwise
- * issue the code. `prompt=none` never shows a
+ * these scopes before (or `prompt=consent`: needsConsent); otherwise issue the code. `prompt=none` never shows a
  * page: it answers `login_required` or `consent_required` instead. `justLoggedIn` is set right after
  * the login form, whose login satisfies `prompt=login` and `max_age`.
  */
@@ -58,13 +57,14 @@ export function isFirstParty(client: Client): boolean {
 }
 
 /**
- * Whether the consent page must be shown: never for a first-party client; always for an unverified
- * one (a consent given to it is not remembered: the user sees its warning at every authorization);
- * otherwise when `prompt=consent` asks, or a scope was not allowed before.
+ * Whether the consent page must be shown: never for a first-party client; otherwise when
+ * `prompt=consent` asks, or a scope was not allowed before. One consent per client and user, for
+ * unverified clients too: it is forgotten whenever the client's registration changes (an RFC 7592
+ * update, a changed metadata document), so a remembered consent never sends a code to a redirect URI
+ * the user did not see (storage/client-store.ts, replace).
  */
 export async function needsConsent(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
   if (isFirstParty(request.client)) return false;
-  if (request.client.source !== 'operator') return true;
   if (request.prompt.has('consent')) return true;
   const allowed = new Set(await ctx.storage.consents.find(session.userId, request.client.clientId));
   // A scope not allowed before asks again.
@@ -72,12 +72,11 @@ export async function needsConsent(ctx: ServerContext, request: AuthorizationReq
 }
 
 /**
- * The user allowed the request on the consent page: the consent is remembered (a third-party client
- * the operator registered will not ask again for these scopes; an unverified one always asks), and
- * the code issued.
+ * The user allowed the request on the consent page: the consent is remembered (the client will not
+ * ask again for these scopes while its registration stays as it is), and the code issued.
  */
 export async function consentGiven(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
-  if (!isFirstParty(request.client) && request.client.source === 'operator') {
+  if (!isFirstParty(request.client)) {
     await ctx.storage.consents.remember(session.userId, request.client.clientId, request.scope, ctx.now());
   }
   return approve(ctx, request, session);

@@ -8,7 +8,7 @@ import { authorizationUrl, codeOf, expectRedirectError } from './authorize-reque
 /**
  * docs/security.md L77 at the authorization endpoint: a client that registered itself (dynamic client
  * registration, a client ID metadata document) is an unverified application. It is never first-party,
- * whatever its row says, its consent is asked at every authorization, and the consent page says it is
+ * whatever its row says, its consent is asked (once per client and user), and the consent page says it is
  * unverified, names it by its redirect URI's host (the MCP authorization specification's requirement),
  * with its self-chosen name only as text beside that host, and lists the APIs and scopes.
  */
@@ -70,18 +70,23 @@ for (const backend of await backends()) {
     const walk = (browser: FormBrowser, clientId: string, over: Record<string, string | undefined> = {}, redirectUri = TOOL_REDIRECT) =>
       walkAuthorization(browser, s.issuer, authorizationUrl(s.issuer, clientId, pkcePair().challenge, { redirect_uri: redirectUri, ...over }));
 
-    test('L77: a self-registered client is asked for consent although its row says first-party, at every authorization; prompt=none gets consent_required', async () => {
+    test('L77: a self-registered client is asked for consent although its row says first-party; prompt=none before consent is consent_required; one consent per client and user', async () => {
       for (const clientId of ['dyn-tool', 'doc-tool']) {
         const browser = new FormBrowser();
-        const first = await walk(browser, clientId);
-        assert.equal(first.sawConsent, true, `${clientId}: consent asked`);
-        codeOf(first.callback, s.issuer, TOOL_REDIRECT);
-        // Allowed once, asked again: its consent is not remembered.
+        // Signed in, consent denied: nothing is remembered.
+        const denied = await walkAuthorization(browser, s.issuer, authorizationUrl(s.issuer, clientId, pkcePair().challenge, { redirect_uri: TOOL_REDIRECT }), { decision: 'deny' });
+        assert.equal(denied.sawConsent, true, `${clientId}: consent asked`);
+        const silentBefore = await browser.get(authorizationUrl(s.issuer, clientId, pkcePair().challenge, { redirect_uri: TOOL_REDIRECT, prompt: 'none' }));
+        expectRedirectError(silentBefore, s.issuer, 'consent_required', TOOL_REDIRECT);
+        const allowed = await walk(browser, clientId);
+        assert.equal(allowed.sawConsent, true, `${clientId}: consent asked`);
+        codeOf(allowed.callback, s.issuer, TOOL_REDIRECT);
+        // Allowed once, remembered for this client and user, as for any third-party client.
         const second = await walk(browser, clientId);
         assert.equal(second.sawLogin, false, 'the session is still there');
-        assert.equal(second.sawConsent, true, `${clientId}: consent asked again`);
-        const silent = await browser.get(authorizationUrl(s.issuer, clientId, pkcePair().challenge, { redirect_uri: TOOL_REDIRECT, prompt: 'none' }));
-        expectRedirectError(silent, s.issuer, 'consent_required', TOOL_REDIRECT);
+        assert.equal(second.sawConsent, false, `${clientId}: consent remembered`);
+        codeOf(second.callback, s.issuer, TOOL_REDIRECT);
+        assert.equal((await walk(browser, clientId, { prompt: 'consent' })).sawConsent, true, 'prompt=consent asks again');
       }
       // The operator's first-party client is not asked (the control).
       const own = await walk(new FormBrowser(), operatorFirstParty, {}, REDIRECT_URI);
@@ -90,7 +95,7 @@ for (const backend of await backends()) {
     });
 
     test('the consent page says the application is unverified, names the redirect host first, its own name as text beside it, the API and the scopes', async () => {
-      const { consentPage } = await walk(new FormBrowser(), 'dyn-tool');
+      const { consentPage } = await walk(new FormBrowser(), 'dyn-tool', { prompt: 'consent' });
       assert.ok(consentPage);
       const html = parse(consentPage.text);
       assert.equal(html.querySelector('h1')?.text, 'tools.example.net wants to access your account');
@@ -112,7 +117,7 @@ for (const backend of await backends()) {
     });
 
     test('for a localhost redirect the page names localhost and the port the request used', async () => {
-      const { consentPage } = await walk(new FormBrowser(), 'dyn-tool', {}, 'http://localhost:53123/cb');
+      const { consentPage } = await walk(new FormBrowser(), 'dyn-tool', { prompt: 'consent' }, 'http://localhost:53123/cb');
       const html = parse(consentPage!.text);
       assert.equal(html.querySelector('h1 strong')?.text, 'localhost:53123');
       assert.equal(html.querySelector('.unverified .host')?.text, 'localhost:53123');

@@ -128,10 +128,9 @@ for (const backend of await backends()) {
       assert.equal((await lk.running.registry.getClient(info.client_id)).name, 'Notes Web');
     });
 
-    test('update forgets consents given to the client as it was (and an unverified client is asked every time anyway)', async () => {
+    test('update forgets consents given to the client as it was: the user is asked again, and sees the client as it now is', async () => {
       const info = await registered({ token_endpoint_auth_method: 'none', scope: 'notes:read' });
       const storage = lk.running.server.context.storage;
-      await storage.consents.remember(lk.seed.user.id, info.client_id, ['notes:read'], Math.floor(Date.now() / 1000));
       const authorize = () => {
         const { challenge } = pkcePair();
         return `${lk.issuer}/authorize?${new URLSearchParams({
@@ -143,10 +142,16 @@ for (const backend of await backends()) {
           code_challenge_method: 'S256',
         })}`;
       };
-      assert.equal((await walkAuthorization(new FormBrowser(), lk.issuer, authorize())).sawConsent, true, 'even with a consent on record');
+      const browser = new FormBrowser();
+      assert.equal((await walkAuthorization(browser, lk.issuer, authorize())).sawConsent, true, 'asked the first time');
+      assert.equal((await walkAuthorization(browser, lk.issuer, authorize())).sawConsent, false, 'remembered');
+      assert.deepEqual(await storage.consents.find(lk.seed.user.id, info.client_id), ['notes:read']);
       const res = await update(info, updateBody(info, { client_name: 'Totally Different Notes' }));
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(await storage.consents.find(lk.seed.user.id, info.client_id), []);
+      const again = await walkAuthorization(browser, lk.issuer, authorize());
+      assert.equal(again.sawConsent, true, 'asked again after the update');
+      assert.match(again.consentPage?.text ?? '', /Totally Different Notes/);
     });
 
     test('delete (§2.3): 204; the client, its grants and its tokens are gone; the id is never reused; the token no longer works', async () => {
