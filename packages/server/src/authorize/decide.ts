@@ -57,26 +57,39 @@ export function isFirstParty(client: Client): boolean {
 }
 
 /**
+ * Whether a consent to this request may be remembered, and a remembered one used. One consent per
+ * client and user, for unverified clients too, as long as the client's identity is assured by where
+ * the code goes: RFC 8252 §8.6, "the authorization server SHOULD NOT process authorization requests
+ * automatically without user consent or interaction, except when the identity of the client can be
+ * assured". An unverified client's code sent to an https redirect URI reaches only that host; one sent
+ * to a loopback address or a private-use scheme reaches any program on the user's machine that says it
+ * is the client, so the user is asked every time. A remembered consent is forgotten whenever the
+ * client's registration changes (storage/client-store.ts, replace).
+ */
+function consentRemembered(request: AuthorizationRequest): boolean {
+  return request.client.source === 'operator' || request.redirectUri.startsWith('https://');
+}
+
+/**
  * Whether the consent page must be shown: never for a first-party client; otherwise when
- * `prompt=consent` asks, or a scope was not allowed before. One consent per client and user, for
- * unverified clients too: it is forgotten whenever the client's registration changes (an RFC 7592
- * update, a changed metadata document), so a remembered consent never sends a code to a redirect URI
- * the user did not see (storage/client-store.ts, replace).
+ * `prompt=consent` asks, when the consent cannot be remembered (consentRemembered), or when a scope was
+ * not allowed before.
  */
 export async function needsConsent(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
   if (isFirstParty(request.client)) return false;
-  if (request.prompt.has('consent')) return true;
+  if (request.prompt.has('consent') || !consentRemembered(request)) return true;
   const allowed = new Set(await ctx.storage.consents.find(session.userId, request.client.clientId));
   // A scope not allowed before asks again.
   return request.scope.some((s) => !allowed.has(s));
 }
 
 /**
- * The user allowed the request on the consent page: the consent is remembered (the client will not
- * ask again for these scopes while its registration stays as it is), and the code issued.
+ * The user allowed the request on the consent page: the consent is remembered where it may be (the
+ * client will not ask again for these scopes while its registration stays as it is), and the code
+ * issued.
  */
 export async function consentGiven(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
-  if (!isFirstParty(request.client)) {
+  if (!isFirstParty(request.client) && consentRemembered(request)) {
     await ctx.storage.consents.remember(session.userId, request.client.clientId, request.scope, ctx.now());
   }
   return approve(ctx, request, session);

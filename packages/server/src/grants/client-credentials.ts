@@ -21,6 +21,11 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsDeps> = {
     if (!client.grantTypes.includes('client_credentials')) {
       throw new UnauthorizedClient('the client is not allowed the client_credentials grant');
     }
+    // A client that registered itself has the grant only while the operator allows it
+    // (LATCHKEY_REGISTRATION_ALLOW_CLIENT_CREDENTIALS): turning the setting off takes it back.
+    if (client.source !== 'operator' && !ctx.settings.registrationAllowClientCredentials) {
+      throw new UnauthorizedClient('self-registered clients may not use the client_credentials grant');
+    }
     const selection = selectAudience(client, params.getAll('resource'), parseScope(params.get('scope')));
     const ttlSeconds = selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds;
     const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {

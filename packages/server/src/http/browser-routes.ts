@@ -139,7 +139,9 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
   const loginForm = new LoginForm(ctx, steps.assetsPath);
   const loginFormPage = (authorization: AuthorizationRequest) => ({
     action: `${ctx.urls.pathPrefix}${PATHS.login}`,
-    clientName: authorization.client.name,
+    // An application that registered itself chose its own name: the login page names it by where it
+    // sends the browser back, as the consent page does (docs/security.md L77).
+    clientName: authorization.client.source === 'operator' ? authorization.client.name : redirectHost(authorization.redirectUri),
     carried: authorization.params,
     username: authorization.loginHint,
   });

@@ -53,9 +53,15 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (!client || !client.postLogoutRedirectUris.includes(requestedRedirect)) {
         return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The post_logout_redirect_uri is not registered.'));
       }
-      const url = new URL(requestedRedirect);
-      if (state !== undefined) url.searchParams.append('state', state);
-      target = url.toString();
+      // RP-Initiated Logout §3: without an id_token_hint "the OP MUST NOT perform post-logout
+      // redirection unless the OP has other means of confirming the legitimacy of the post-logout
+      // redirection target". An operator registered the URI of its own clients; anyone may register a
+      // client for themselves, so theirs is followed only with the hint (the user is signed out anyway).
+      if (hint || client.source === 'operator') {
+        const url = new URL(requestedRedirect);
+        if (state !== undefined) url.searchParams.append('state', state);
+        target = url.toString();
+      }
     }
 
     const sessionValue = readCookie(request.headers.cookie, sessionCookie);

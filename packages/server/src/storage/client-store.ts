@@ -164,15 +164,19 @@ export class ClientStore {
   private async load(clientId: string): Promise<Client | undefined> {
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
     if (!row) return undefined;
+    // docs/security.md L77: a client that registered itself has only the scopes that are open to such
+    // clients now; a scope the operator closes later is gone from it at once, whatever it registered.
+    const selfRegistered = (row.source ?? 'operator') !== 'operator';
     const [scopes, audiences, introspects] = await Promise.all([
       this.db
         .selectFrom('client_scopes as cs')
         .innerJoin('resource_scopes as rs', 'rs.scope', 'cs.scope')
         .innerJoin('resources as r', 'r.id', 'rs.resource_id')
-        .select(['cs.scope as scope', 'r.identifier as resource'])
+        .select(['cs.scope as scope', 'r.identifier as resource', 'rs.open_to_registered as open'])
         .where('cs.client_id', '=', clientId)
         .orderBy('cs.scope')
-        .execute(),
+        .execute()
+        .then((rows) => rows.filter((r) => !selfRegistered || Number(r.open) === 1).map(({ scope, resource }) => ({ scope, resource }))),
       this.db
         .selectFrom('client_audiences as ca')
         .innerJoin('resources as r', 'r.id', 'ca.resource_id')

@@ -26,6 +26,8 @@ for (const backend of await backends()) {
       db = await backend.create();
       s = await startServer(db);
       seed = await seedUserFlow(s);
+      // What registration would have checked: orders:read is open to self-registered clients.
+      await s.registry.updateResourceScopes(seed.api, { openScopes: ['orders:read'] });
       const api = await s.server.context.storage.resources.findByIdentifier(seed.api);
       // As dynamic client registration stores a client (RFC 7591).
       await s.server.context.storage.clients.create({

@@ -8,7 +8,8 @@ import { authorizationUrl, codeOf, expectRedirectError } from './authorize-reque
 /**
  * docs/security.md L77 at the authorization endpoint: a client that registered itself (dynamic client
  * registration, a client ID metadata document) is an unverified application. It is never first-party,
- * whatever its row says, its consent is asked (once per client and user), and the consent page says it is
+ * whatever its row says, its consent is asked (once per client and user when its code goes to an https
+ * redirect URI, every time when it goes to a loopback address: RFC 8252 §8.6), and the consent page says it is
  * unverified, names it by its redirect URI's host (the MCP authorization specification's requirement),
  * with its self-chosen name only as text beside that host, and lists the APIs and scopes.
  */
@@ -49,6 +50,8 @@ for (const backend of await backends()) {
       db = await backend.create();
       s = await startServer(db);
       seed = await seedUserFlow(s);
+      // What registration would have checked: orders:read is open to self-registered clients.
+      await s.registry.updateResourceScopes(seed.api, { openScopes: ['orders:read'] });
       await storeClient('dyn-tool', 'dynamic-registration', [TOOL_REDIRECT, 'http://localhost/cb']);
       await storeClient('doc-tool', 'metadata-document');
       operatorFirstParty = (
@@ -92,6 +95,28 @@ for (const backend of await backends()) {
       const own = await walk(new FormBrowser(), operatorFirstParty, {}, REDIRECT_URI);
       assert.equal(own.sawConsent, false);
       codeOf(own.callback, s.issuer);
+    });
+
+    test('RFC 8252 §8.6: with a loopback redirect URI an unverified client is asked every time (any local program could be it); prompt=none stays consent_required', async () => {
+      const browser = new FormBrowser();
+      const loopback = 'http://localhost:53124/cb';
+      const first = await walk(browser, 'dyn-tool', {}, loopback);
+      assert.equal(first.sawConsent, true);
+      codeOf(first.callback, s.issuer, loopback);
+      const second = await walk(browser, 'dyn-tool', {}, loopback);
+      assert.equal(second.sawConsent, true, 'asked again');
+      const silent = await browser.get(authorizationUrl(s.issuer, 'dyn-tool', pkcePair().challenge, { redirect_uri: loopback, prompt: 'none' }));
+      expectRedirectError(silent, s.issuer, 'consent_required', loopback);
+    });
+
+    test('the login page names an unverified application by its redirect host, never by the name it chose', async () => {
+      const browser = new FormBrowser();
+      const start = await browser.get(authorizationUrl(s.issuer, 'dyn-tool', pkcePair().challenge, { redirect_uri: TOOL_REDIRECT }));
+      assert.equal(start.status, 303);
+      const login = await browser.get(new URL(start.location!, s.issuer).href);
+      assert.equal(login.status, 200);
+      assert.match(login.text, /to continue to <strong>tools\.example\.net<\/strong>/);
+      assert.doesNotMatch(login.text, /Official/);
     });
 
     test('the consent page says the application is unverified, names the redirect host first, its own name as text beside it, the API and the scopes', async () => {

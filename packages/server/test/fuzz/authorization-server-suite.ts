@@ -2,10 +2,11 @@
  * Fuzz suite of the authorization server (issue 11), on SQLite: property-based tests (fast-check)
  * that send more than 100,000 generated requests, in process through Fastify's inject, to every
  * endpoint: valid requests of every grant and every client authentication with parameters removed,
- * repeated, replaced by hostile values or moved, and fully random requests. Properties: no 5xx, every
+ * repeated, replaced by hostile values or moved, registration documents (RFC 7591, RFC 7592: JSON
+ * bodies) with members removed, duplicated or of the wrong JSON type, and fully random requests. Properties: no 5xx, every
  * error in its RFC shape, pages with their security headers, redirects only to registered redirect
  * URIs and with `iss`, nothing written to the database for a refused request (exclusions and their
- * reasons: db-writes.ts).
+ * reasons: db-writes.ts), registrations and their changes only with the right token.
  *
  * The requests are shared among three test files, so that they run side by side and each stays well
  * within the runner's time limit: token-endpoint.test.ts, pages.test.ts and other-endpoints.test.ts.
@@ -36,13 +37,24 @@ import {
   type Grant,
   type Spec,
 } from './specs.ts';
+import { initialTokenRegisterBase, manageBase, registerBase, registrationAddress, registrationMutations } from './registration.ts';
 import { World } from './world.ts';
 
 /** Generated requests per property, by test file; together at least 100,000 (asserted by each file). */
 const SHARES = {
   token: { clientCredentials: 6_000, authorizationCode: 7_000, refreshToken: 6_500, deviceCode: 6_000, tokenExchange: 6_500 },
   pages: { authorize: 12_000, login: 5_000, consent: 5_000, devicePages: 5_000 },
-  others: { introspect: 8_000, revoke: 8_000, deviceAuthorization: 6_000, userinfo: 9_000, random: 11_000, rawHttp: 1_000 },
+  others: {
+    introspect: 8_000,
+    revoke: 8_000,
+    deviceAuthorization: 6_000,
+    userinfo: 9_000,
+    random: 11_000,
+    rawHttp: 1_000,
+    register: 2_700,
+    registerWithInitialToken: 800,
+    registrationManagement: 2_500,
+  },
 };
 const sum = (shares: Record<string, number>) => Object.values(shares).reduce((a, b) => a + b, 0);
 const TOTAL = sum(SHARES.token) + sum(SHARES.pages) + sum(SHARES.others);
@@ -99,6 +111,26 @@ describe(`fuzz (${part}): the authorization server answers generated requests wi
     test('/revoke: every client authentication and token kind, mutated', property(mutated(introspectOrRevokeBase('revoke')), shares.revoke));
     test('/device_authorization: every client authentication, mutated', property(mutated(deviceAuthorizationBase), shares.deviceAuthorization));
     test('/userinfo: GET and POST, token in the header or the body, mutated', property(mutated(userinfoBase), shares.userinfo));
+    test('/register (RFC 7591, open): registration documents of every kind as JSON, mutated, from many addresses and one over the rate limit', property(
+      fc.record({ base: registerBase, mutations: registrationMutations, from: registrationAddress }),
+      shares.register,
+    ));
+    // The same server with LATCHKEY_REGISTRATION=initial-access-token for the length of this property
+    // (the policy is read on each request; only `off` is fixed when the routes are made).
+    test('/register (RFC 7591, initial-access-token): live, single-use, used-up, expired, revoked, wrong or no initial access token, mutated', async (t) => {
+      const settings = world.ctx.settings;
+      const policy = settings.registration;
+      settings.registration = 'initial-access-token';
+      try {
+        await property(fc.record({ base: initialTokenRegisterBase, mutations: registrationMutations, from: registrationAddress }), shares.registerWithInitialToken)(t);
+      } finally {
+        settings.registration = policy;
+      }
+    });
+    test('/register/{client_id} (RFC 7592): read, update and delete with the right, a wrong, a replaced, another client\'s or no token, mutated', property(
+      fc.record({ base: manageBase, mutations: registrationMutations, from: registrationAddress }),
+      shares.registrationManagement,
+    ));
     test('any path: fully random requests', property(randomSpec, shares.random, 'random'));
     test('over a real socket: malformed HTTP, duplicate and oversized headers, bad framing', async (t) => {
       await fuzz(t.name, rawRequest, runs(shares.rawHttp), (spec) => sendRawRequests(world, harness.counter, spec));

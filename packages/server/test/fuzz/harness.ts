@@ -46,6 +46,7 @@ export class Harness {
       problems.push(...verdict.problems);
       if (verdict.accepted) {
         this.world.spend(request.params.map((p) => p.value), rotatedRefreshToken(request, answer));
+        this.world.registrationAccepted(request, answer.statusCode, answer.body);
       } else {
         const changes = await this.tables.changes({ devicePoll: verdict.devicePoll });
         const problem = `the refused request wrote to the database:\n    ${changes.join('\n    ')}`;
@@ -80,7 +81,7 @@ const indent = (text: string) => text.replace(/^/gm, '  ');
 
 export function describeAnswer(answer: Answer): string {
   const lines = [`${answer.statusCode}`];
-  for (const name of ['content-type', 'location', 'www-authenticate', 'allow', 'cache-control', 'content-security-policy', 'x-frame-options', 'set-cookie']) {
+  for (const name of ['content-type', 'location', 'www-authenticate', 'allow', 'retry-after', 'cache-control', 'pragma', 'content-security-policy', 'x-frame-options', 'set-cookie']) {
     const value = answer.headers[name];
     if (value !== undefined) lines.push(`${name}: ${Array.isArray(value) ? value.join(' | ') : value}`);
   }

@@ -6,7 +6,7 @@ import type { InjectOptions } from 'fastify';
  * `inject` or a raw socket sends.
  */
 
-export type Where = 'form' | 'query' | 'header' | 'cookie';
+export type Where = 'form' | 'query' | 'header' | 'cookie' | 'json';
 
 export interface Param {
   where: Where;
@@ -14,6 +14,8 @@ export interface Param {
   value: string;
   /** Sent as written (a percent-encoding of invalid UTF-8, a lone `%`), not form-encoded. */
   raw?: boolean;
+  /** A member of a JSON body (`where: 'json'`): its value as JSON text; absent, `value` is sent as a JSON string. */
+  json?: string;
 }
 
 export interface FuzzRequest {
@@ -26,6 +28,12 @@ export interface FuzzRequest {
   contentType?: string | null;
   /** A body sent instead of the encoded form parameters. */
   body?: string | Buffer;
+  /**
+   * The body is a JSON object (RFC 7591 registration): its members are the `json` parameters, in
+   * order, duplicates kept (written as text, so a member can appear twice); the natural Content-Type is
+   * application/json. Without it `json` parameters are not sent.
+   */
+  json?: boolean;
   remoteAddress?: string;
 }
 
@@ -77,9 +85,15 @@ export function requestTarget(request: FuzzRequest): string {
 
 export function requestBody(request: FuzzRequest): string | Buffer | undefined {
   if (request.body !== undefined) return request.body;
+  if (request.json) return jsonObjectText(request.params.filter((p) => p.where === 'json'));
   const form = request.params.filter((p) => p.where === 'form');
   if (form.length === 0) return request.method === 'POST' ? '' : undefined;
   return encodePairs(form);
+}
+
+/** A JSON object of the members as written, in order (a repeated name is written twice). */
+export function jsonObjectText(members: Param[]): string {
+  return `{${members.map((p) => `${JSON.stringify(p.name)}:${p.json ?? JSON.stringify(p.value)}`).join(',')}}`;
 }
 
 /** Headers as Node would present them: duplicates as arrays (light-my-request joins them as Node does). */
@@ -95,7 +109,7 @@ export function requestHeaders(request: FuzzRequest): Record<string, string | st
   if (cookies.length > 0) add('cookie', cookies.map(cookiePair).join('; '));
   const body = requestBody(request);
   if (request.contentType === undefined) {
-    if (body !== undefined) add('content-type', 'application/x-www-form-urlencoded');
+    if (body !== undefined) add('content-type', request.json ? 'application/json' : 'application/x-www-form-urlencoded');
   } else if (request.contentType !== null) {
     add('content-type', asHeaderValue(request.contentType));
   }
@@ -119,7 +133,7 @@ export function requestText(request: FuzzRequest): string {
   return [
     request.method,
     request.path,
-    ...request.params.flatMap((p) => [p.name, p.value]),
+    ...request.params.flatMap((p) => [p.name, p.value, p.json ?? '']),
     request.contentType ?? '',
     body === undefined ? '' : Buffer.isBuffer(body) ? body.toString('latin1') : body,
   ].join('\n');

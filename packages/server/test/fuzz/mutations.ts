@@ -10,7 +10,7 @@ import type { AnyClientKey, ArtifactKind, World } from './world.ts';
  * removed, repeated, replaced by a hostile value, added, moved elsewhere (the body's credentials into
  * the query string), swapped for another client's artifact; the content type, the Authorization
  * header, the body or the method replaced; the client assertion re-signed with one claim or header
- * changed.
+ * changed; a JSON body's member given a value of another JSON type, or a member added (registration.ts).
  */
 
 /** A parameter that holds a pooled artifact, so it can be swapped for another client's. */
@@ -62,7 +62,11 @@ export type Mutation =
   | { cookie: string; value: Hostile }
   | { body: RawBody }
   | { method: string }
-  | { assertion: AssertionChange };
+  | { assertion: AssertionChange }
+  /** A JSON body's member (the nth, of those there are) given another value, as JSON text (registration.ts). */
+  | { jsonMember: number; text: string }
+  /** A member added to a JSON body, its value as JSON text. */
+  | { jsonAdd: string; text: string };
 
 const where = fc.constantFrom<Where>('form', 'query', 'header', 'cookie');
 const at = fc.nat({ max: 40 });
@@ -164,7 +168,7 @@ export async function hostileValue(world: World, value: Hostile, current: string
 }
 
 function paramWith(param: ArtifactParam, concrete: { value: string; raw?: boolean }): ArtifactParam {
-  const { artifact: _artifact, raw: _raw, ...rest } = param;
+  const { artifact: _artifact, raw: _raw, json: _json, ...rest } = param;
   return concrete.raw ? { ...rest, name: formEncode(rest.name), value: concrete.value, raw: true } : { ...rest, value: concrete.value };
 }
 
@@ -279,7 +283,11 @@ async function applyOne(world: World, req: FuzzRequest, m: Mutation): Promise<Fu
     params.push(paramWith({ where: m.add, name: m.name, value: '' }, await hostileValue(world, m.value, undefined)));
   } else if ('move' in m) {
     const i = pick(m.move);
-    if (i >= 0) params[i] = { ...params[i]!, where: m.to };
+    if (i >= 0) {
+      // A JSON member moved elsewhere carries its JSON text.
+      const { json, ...p } = params[i]!;
+      params[i] = { ...p, where: m.to, ...(json !== undefined ? { value: json } : {}) };
+    }
   } else if ('swap' in m) {
     const i = pick(m.swap);
     const p = params[i];
@@ -298,6 +306,14 @@ async function applyOne(world: World, req: FuzzRequest, m: Mutation): Promise<Fu
     return { ...req, body: rawBodyValue(m.body) };
   } else if ('method' in m) {
     return { ...req, method: m.method };
+  } else if ('jsonMember' in m) {
+    const members = params.flatMap((p, i) => (p.where === 'json' ? [i] : []));
+    if (members.length > 0) {
+      const i = members[m.jsonMember % members.length]!;
+      params[i] = { where: 'json', name: params[i]!.name, value: '', json: m.text };
+    }
+  } else if ('jsonAdd' in m) {
+    params.push({ where: 'json', name: m.jsonAdd, value: '', json: m.text });
   } else if ('assertion' in m) {
     const assertion = changedAssertion(world, m.assertion);
     const i = params.findIndex((p) => p.name === 'client_assertion');

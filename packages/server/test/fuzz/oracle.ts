@@ -1,4 +1,4 @@
-import { requestText, wellFormed, type FuzzRequest } from './http-model.ts';
+import { asHeaderName, asHeaderValue, requestText, wellFormed, type FuzzRequest } from './http-model.ts';
 import { decodeSegment } from './jwt.ts';
 import { REDIRECT_URIS, type World } from './world.ts';
 
@@ -11,6 +11,8 @@ import { REDIRECT_URIS, type World } from './world.ts';
  * - userinfo errors with an RFC 6750 Bearer challenge;
  * - pages in HTML with the security headers (CSP with frame-ancestors 'none', X-Frame-Options);
  * - redirects back to a client only to one of its registered redirect URIs, always with `iss`.
+ * - registration (RFC 7591, RFC 7592): RFC 7591 §3.2.2 errors, invalid_token with a Bearer challenge,
+ *   never cached, and a client registered, read, changed or deleted only with the right token;
  * And which answers accepted the request (only those may write to the database).
  */
 
@@ -56,7 +58,15 @@ export const ENDPOINT_ERRORS: Record<string, readonly string[]> = {
   device_authorization: ['invalid_request', 'invalid_client', 'unauthorized_client', 'invalid_scope'],
   // RFC 6750 §3.1.
   userinfo: ['invalid_request', 'invalid_token', 'insufficient_scope'],
+  // RFC 7591 §3.2.2 and RFC 7592 §3 (invalid_token: RFC 6750 §3.1, for initial and registration access
+  // tokens); invalid_request for what no RFC names: a body too large (413), the rate limit (429), a
+  // method the path does not take (405).
+  register: ['invalid_redirect_uri', 'invalid_client_metadata', 'invalid_software_statement', 'unapproved_software_statement', 'invalid_token', 'invalid_request'],
 };
+
+/** The registration endpoint (RFC 7591) and its client configuration endpoints (RFC 7592). */
+const isRegistrationPath = (path: string) => path === '/register' || /^\/register\/[^/]*$/.test(path);
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /** RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6, RFC 8707 §2 (`invalid_target`): errors an authorization response may carry. */
 export const AUTHORIZATION_ERRORS = [
@@ -166,7 +176,7 @@ export function namedClients(request: FuzzRequest): string[] {
 }
 
 /** RFC 6749 §5.2 body: {"error", "error_description"?} and nothing else. Returns the error code. */
-function checkErrorBody(answer: Answer, problems: string[]): string | undefined {
+function checkErrorBody(answer: Answer, problems: string[], registration = false): string | undefined {
   const body = parseJson(answer.body);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     problems.push('an error whose body is not a JSON object');
@@ -182,8 +192,10 @@ function checkErrorBody(answer: Answer, problems: string[]): string | undefined 
       problems.push(`an error_description with characters RFC 6749 §5.2 forbids: ${JSON.stringify(record.error_description)}`);
     }
   }
-  if (typeof record.error === 'string' && !expectedStatuses(record.error).includes(answer.statusCode)) {
-    problems.push(`error "${record.error}" answered with status ${answer.statusCode} (expected ${expectedStatuses(record.error).join(' or ')})`);
+  // RFC 7591 §5's rate limit of registrations: invalid_request with 429 (registration/errors.ts).
+  const expected = typeof record.error === 'string' ? [...expectedStatuses(record.error), ...(registration && record.error === 'invalid_request' ? [429] : [])] : [];
+  if (typeof record.error === 'string' && !expected.includes(answer.statusCode)) {
+    problems.push(`error "${record.error}" answered with status ${answer.statusCode} (expected ${expected.join(' or ')})`);
   }
   return typeof record.error === 'string' ? record.error : undefined;
 }
@@ -288,7 +300,7 @@ export function judge(world: World, request: FuzzRequest, answer: Answer, option
 
   let error: string | undefined;
   if (status >= 400 && !head) {
-    if (isJson) error = checkErrorBody(answer, problems);
+    if (isJson) error = checkErrorBody(answer, problems, isRegistrationPath(path));
     else if (isHtml) {
       if (status >= 500) problems.push('an HTML error page with a 5xx');
     } else if (answer.body !== '') problems.push(`an error (${status}) whose body is neither JSON nor HTML (Content-Type: ${type || 'none'})`);
@@ -359,10 +371,110 @@ export function judge(world: World, request: FuzzRequest, answer: Answer, option
       const decisions = values(request, 'decision', true);
       accepted = decisions.length === 1 && (decisions[0] === 'allow' || decisions[0] === 'deny');
     }
+  } else if (isRegistrationPath(path) && ['GET', 'POST', 'PUT', 'DELETE'].includes(method)) {
+    accepted = checkRegistration(world, request, answer, { method, path, error, head, isJson }, problems);
   } else if (status >= 400 && !head && !isJson && !isHtml && answer.body !== '') {
     problems.push(`an error (${status}) that is neither JSON nor HTML`);
   }
   return finish(problems, accepted, devicePoll);
+}
+
+/** The Bearer tokens of the request's Authorization headers. */
+function bearerTokens(request: FuzzRequest): string[] {
+  return request.params
+    .filter((p) => p.where === 'header' && asHeaderName(p.name) === 'authorization')
+    .map((p) => /^Bearer +(\S+)$/i.exec(asHeaderValue(p.value))?.[1])
+    .filter((t): t is string => t !== undefined);
+}
+
+/**
+ * RFC 7591 `POST /register` and RFC 7592 `GET`, `PUT`, `DELETE /register/{client_id}`: every answer
+ * JSON (but a 204) and never cached; errors from RFC 7591 §3.2.2 with 400, invalid_token with 401 and
+ * a Bearer challenge (RFC 7592 §3: also for a client that does not exist, or that no registration
+ * made), invalid_request with 405 (Allow), 413 or 429 (Retry-After); successes in their RFC shape, and
+ * only with the live registration access token of the client the path names. Returns whether the
+ * request was carried out (a client registered, updated or deleted: it writes).
+ */
+function checkRegistration(
+  world: World,
+  request: FuzzRequest,
+  answer: Answer,
+  r: { method: string; path: string; error: string | undefined; head: boolean; isJson: boolean },
+  problems: string[],
+): boolean {
+  const status = answer.statusCode;
+  const manage = r.path !== '/register';
+  const what = manage ? `${r.method} /register/{client_id}` : `${r.method} /register`;
+  if (header(answer, 'cache-control') !== 'no-store') problems.push(`${what} answered ${status} without Cache-Control: no-store (RFC 7591 §3.2.1, §3.2.2)`);
+  if (header(answer, 'pragma') !== 'no-cache') problems.push(`${what} answered ${status} without Pragma: no-cache (RFC 7591 §3.2.1, §3.2.2)`);
+  const success = manage ? { GET: 200, PUT: 200, DELETE: 204 }[r.method] : r.method === 'POST' ? 201 : undefined;
+  const tokenRequired = manage || world.ctx.settings.registration === 'initial-access-token';
+  const allowed = [400, 413, ...(success === undefined ? [405] : [success]), ...(tokenRequired && success !== undefined ? [401] : []), ...(!manage && success ? [429] : [])];
+  if (!allowed.includes(status)) problems.push(`${what} answered ${status} (expected ${allowed.join(', ')})`);
+  if (status >= 400) {
+    if (!r.isJson && !r.head) problems.push(`a registration error (${status}) that is not JSON`);
+    if (r.error !== undefined && !ENDPOINT_ERRORS.register!.includes(r.error)) problems.push(`${what} answered error "${r.error}", which RFC 7591 and RFC 7592 do not define`);
+    if (status === 401) {
+      if (r.error !== undefined && r.error !== 'invalid_token') problems.push(`${what} answered 401 with "${r.error}" instead of invalid_token (RFC 7592 §3, RFC 6750 §3.1)`);
+      checkBearerChallenge(answer, r.error, problems);
+    }
+    if (status === 429 && !/^[1-9]\d*$/.test(header(answer, 'retry-after') ?? '')) problems.push(`a 429 without a Retry-After of seconds: ${header(answer, 'retry-after')}`);
+    return false;
+  }
+  if (status !== success) return false;
+  // A success: RFC 7592 requests only with the client's live registration access token.
+  let clientId: string | undefined;
+  if (manage) {
+    try {
+      clientId = decodeURIComponent(r.path.slice('/register/'.length));
+    } catch {
+      problems.push(`${what} answered ${status} for a path that does not decode`);
+    }
+    const live = clientId === undefined ? undefined : world.registrationToken(clientId);
+    if (live === undefined) problems.push(`${what} answered ${status} for a client the run did not register (${JSON.stringify(clientId)})`);
+    else if (!bearerTokens(request).includes(live)) problems.push(`${what} answered ${status} without the client's live registration access token`);
+  }
+  // RFC 7591 §3: with initial-access-token, a registration only with a token that has uses left.
+  if (!manage && world.ctx.settings.registration === 'initial-access-token' && !bearerTokens(request).some((t) => world.isLiveInitialAccessToken(t))) {
+    problems.push('a registration without a live initial access token');
+  }
+  if (r.head) return false;
+  if (status === 204) {
+    if (answer.body !== '') problems.push('a 204 with a body');
+    return true;
+  }
+  const body = parseJson(answer.body) as Record<string, unknown> | undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    problems.push(`${what} answered ${status} without a JSON object`);
+    return true;
+  }
+  if (typeof body.client_id !== 'string' || body.client_id === '') problems.push('a client information response without client_id (RFC 7591 §3.2.1)');
+  else {
+    if (manage && body.client_id !== clientId) problems.push(`a client information response for ${body.client_id}, not the path's client ${clientId}`);
+    if (body.registration_client_uri !== `${world.issuer}/register/${encodeURIComponent(body.client_id)}`) {
+      problems.push(`a registration_client_uri that is not the client's: ${JSON.stringify(body.registration_client_uri)}`);
+    }
+  }
+  if (typeof body.registration_access_token !== 'string' || !/^[A-Za-z0-9\-._~+/]+=*$/.test(body.registration_access_token)) {
+    problems.push('a client information response without a registration_access_token (RFC 7592 §3)');
+  } else if (r.method === 'GET' && !bearerTokens(request).includes(body.registration_access_token)) {
+    problems.push('a read answered with another registration access token than the one it was made with');
+  } else if (r.method === 'PUT' && bearerTokens(request).includes(body.registration_access_token)) {
+    problems.push('an update that kept the registration access token (it is replaced on every update)');
+  }
+  const method = body.token_endpoint_auth_method;
+  if (typeof method !== 'string' || !AUTH_METHODS.includes(method)) problems.push(`a token_endpoint_auth_method the server does not offer: ${JSON.stringify(method)}`);
+  const secret = method === 'client_secret_basic' || method === 'client_secret_post';
+  if (r.method === 'GET' && 'client_secret' in body) problems.push('a read (RFC 7592 §2.1) that shows the client secret, stored only as its hash');
+  if (r.method === 'POST' && secret !== (typeof body.client_secret === 'string')) problems.push(`a new ${String(method)} client ${secret ? 'without' : 'with'} a client_secret`);
+  if (!secret && 'client_secret' in body) problems.push(`a ${String(method)} client with a client_secret`);
+  if (secret !== ('client_secret_expires_at' in body)) problems.push('client_secret_expires_at present without a secret, or missing with one (RFC 7591 §3.2.1)');
+  const grants = body.grant_types;
+  if (!Array.isArray(grants) || grants.length === 0 || grants.some((g) => !['authorization_code', 'refresh_token'].includes(g as string))) {
+    problems.push(`a registered client with grant types no registered client may have: ${JSON.stringify(grants)}`);
+  }
+  if (!Array.isArray(body.redirect_uris)) problems.push('a client information response without redirect_uris');
+  return r.method !== 'GET';
 }
 
 function finish(problems: string[], accepted: boolean, devicePoll: boolean): Verdict {

@@ -4,6 +4,7 @@ import { pkcePair } from '@latchkey/testing';
 import { hostile, remoteAddress, type Hostile } from './hostile.ts';
 import { formEncode, type FuzzRequest, type Where } from './http-model.ts';
 import { hostileValue, mutate, mutations, rawBody, rawBodyValue, type ArtifactParam, type Mutation, type RawBody } from './mutations.ts';
+import { buildRegistration, type RegistrationBase } from './registration.ts';
 import { ACCESS_TOKEN_TYPE, API, CLIENT_KEYS, INVENTORY, REDIRECT_URIS, USER_SCOPE, type AnyClientKey, type ArtifactKind, type ClientKey, type World } from './world.ts';
 
 /**
@@ -26,7 +27,8 @@ export type Base =
   | { endpoint: 'login'; method: 'GET' | 'POST'; client: ClientKey; redirect: number; csrf: Csrf; password: 'right' | 'wrong'; session: Cookie }
   | { endpoint: 'consent'; method: 'GET' | 'POST'; client: ClientKey; redirect: number; csrf: Csrf; decision: 'allow' | 'deny' | undefined; session: Cookie }
   | { endpoint: 'device'; method: 'GET' | 'POST'; code: 'pending' | 'unknown' | 'none'; csrf: Csrf; decision: 'allow' | 'deny' | undefined; session: Cookie }
-  | { endpoint: 'device_login'; code: 'pending' | 'unknown' | 'none'; csrf: Csrf; password: 'right' | 'wrong' };
+  | { endpoint: 'device_login'; code: 'pending' | 'unknown' | 'none'; csrf: Csrf; password: 'right' | 'wrong' }
+  | RegistrationBase;
 
 /** Which cookie a browser request carries: alice's live session, an unknown one, or none. */
 export type Cookie = 'live' | 'unknown' | 'none';
@@ -167,6 +169,8 @@ export const KNOWN_PATHS = [
   '/healthz',
   '/readyz',
   '/assets/latchkey.css',
+  '/register',
+  '/register/f0e1d2c3b4a5968778695a4b3c2d1e0f',
 ] as const;
 
 const oddPaths = fc.constantFrom(
@@ -295,6 +299,9 @@ async function buildBase(world: World, base: Base, from: string): Promise<FuzzRe
   const params: ArtifactParam[] = [];
   const form = (name: string, value: string, artifact?: ArtifactKind) => params.push({ where: 'form', name, value, ...(artifact ? { artifact } : {}) });
   switch (base.endpoint) {
+    case 'register':
+    case 'register_manage':
+      return buildRegistration(world, base, from);
     case 'token': {
       const o = base.options;
       switch (base.grant) {

@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/registry/grant-types.ts';
-import { randomToken } from '../../src/lib/random.ts';
+import { randomToken, sha256 } from '../../src/lib/random.ts';
 import type { TokenEndpointAuthMethod } from '../../src/registry/types.ts';
+import { createInitialAccessToken, revokeInitialAccessToken } from '../../src/registration/initial-access-tokens.ts';
 import { UserRegistry } from '../../src/users/user-registry.ts';
 import { startSession } from '../../src/users/sessions.ts';
 import { basicAuth, PASSWORD, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
-import { formEncode } from './http-model.ts';
+import { formEncode, type FuzzRequest } from './http-model.ts';
 import { generateSigningKey, publicJwk, randomJti, signJwt, type SigningKey } from './jwt.ts';
+import { documentText, validDocument, type InitialToken, type RegisteredKind } from './registration.ts';
 
 /**
  * The world a fuzz run plays in: a Latchkey server with one client per authentication method, a user,
@@ -19,6 +21,13 @@ import { generateSigningKey, publicJwk, randomJti, signJwt, type SigningKey } fr
 export const API = 'https://api.example.com';
 export const INVENTORY = 'https://inventory.internal';
 export const OPAQUE_API = 'https://opaque.example.com';
+/** An API with a scope open to self-registered clients (notes:read) and one that is not (notes:write). */
+export const NOTES_API = 'https://notes.example.com';
+/**
+ * Dynamic registration (RFC 7591) is open; registrations per address per hour: far above what one
+ * generated address sends, reached by the one address a tenth of them come from (registration.ts).
+ */
+export const REGISTRATION_RATE_LIMIT = 200;
 export const REDIRECT_URIS = ['https://app.example/callback', 'http://127.0.0.1/cb', 'http://[::1]/cb', 'com.example.app:/callback'] as const;
 export const USER_SCOPE = 'openid profile email offline_access orders:read';
 /** The scope of pooled codes, refresh tokens and device codes: no ID token to sign for each (they are minted often). */
@@ -50,6 +59,14 @@ export interface CodeArtifact {
   code: string;
   verifier: string;
   redirectUri: string;
+}
+
+/** A client registered through RFC 7591, with what RFC 7592 requests need: its registration access token (and the one it replaced). */
+export interface RegisteredClient {
+  clientId: string;
+  token: string;
+  previous?: string;
+  secret?: string;
 }
 
 interface Pooled {
@@ -91,7 +108,13 @@ export class World {
   }
 
   static async create(db: TestDatabase): Promise<World> {
-    const running = await startServer(db, { logLevel: 'error', accessTokenTtlSeconds: 3600, keyCacheSeconds: 300 });
+    const running = await startServer(db, {
+      logLevel: 'error',
+      accessTokenTtlSeconds: 3600,
+      keyCacheSeconds: 300,
+      registration: 'open',
+      registrationRateLimitPerHour: REGISTRATION_RATE_LIMIT,
+    });
     const { registry } = running;
     await registry.createResource({
       identifier: API,
@@ -103,6 +126,7 @@ export class World {
     });
     await registry.createResource({ identifier: INVENTORY, scopes: ['inventory:read'] });
     await registry.createResource({ identifier: OPAQUE_API, scopes: ['opaque:read'], accessTokenFormat: 'opaque' });
+    await registry.createResource({ identifier: NOTES_API, scopes: ['notes:read', 'notes:write'], openScopes: ['notes:read'] });
     const scopes = ['openid', 'profile', 'email', 'offline_access', 'orders:read', 'orders:write', 'inventory:read', 'opaque:read'];
     const userGrants = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT];
     const clients = {} as Record<AnyClientKey, FuzzClient>;
@@ -420,6 +444,106 @@ export class World {
     });
     if (res.statusCode !== 200) throw new Error(`setting up the fuzz world: ${path} answered ${res.statusCode} ${res.body}`);
     return res.json() as Record<string, unknown>;
+  }
+
+  // ---- clients registered through RFC 7591, for RFC 7592 requests ---------------------------------------
+
+  private readonly registered = new Map<string, RegisteredClient>();
+  private registrations = 0;
+
+  /** A live registered client of the kind (two per kind: `slot`), registered again once deleted. */
+  async registeredClient(kind: RegisteredKind, slot: number): Promise<RegisteredClient> {
+    const name = `${kind}:${slot}`;
+    let client = this.registered.get(name);
+    if (!client) {
+      // An address of its own for each: the setup stays far from the hourly limit.
+      const n = this.registrations++;
+      const res = await this.app.inject({
+        method: 'POST',
+        url: '/register',
+        remoteAddress: `100.127.${(n >> 8) & 255}.${n & 255}`,
+        headers: { 'content-type': 'application/json' },
+        payload: documentText(validDocument(kind)),
+      });
+      if (res.statusCode !== 201) throw new Error(`setting up the fuzz world: registering a ${kind} client answered ${res.statusCode} ${res.body}`);
+      const info = res.json() as { client_id: string; registration_access_token: string; client_secret?: string };
+      client = { clientId: info.client_id, token: info.registration_access_token, ...(info.client_secret ? { secret: info.client_secret } : {}) };
+      this.registered.set(name, client);
+    }
+    return client;
+  }
+
+  /** Initial access tokens by kind (`single-use`: a new one each time), and the uses the live ones have left. */
+  private readonly initialTokens = new Map<InitialToken, string>();
+  private readonly initialTokenUses = new Map<string, number>();
+
+  /** An initial access token (RFC 7591 §3) of the kind, as the operator's CLI mints them. */
+  async initialAccessToken(kind: Exclude<InitialToken, 'none'>): Promise<string> {
+    if (kind === 'wrong') return 'bm90LWFuLWluaXRpYWwtYWNjZXNzLXRva2VuLWF0LWFsbA';
+    const cached = this.initialTokens.get(kind);
+    if (cached && kind !== 'single-use') return cached;
+    const now = this.ctx.now();
+    const storage = this.ctx.storage;
+    let value: string;
+    if (kind === 'expired') {
+      // An expired one cannot be minted through createInitialAccessToken (at least a second): stored as it would be, an hour old.
+      value = randomToken(32);
+      await storage.initialAccessTokens.create({ id: randomToken(9), description: 'fuzz expired', createdAt: now - 7200, expiresAt: now - 3600, maxUses: null }, sha256(value));
+    } else {
+      const minted = await createInitialAccessToken(storage, { description: `fuzz ${kind}`, ...(kind === 'live' ? {} : { maxUses: 1 }) }, now);
+      value = minted.value;
+      if (kind === 'revoked') await revokeInitialAccessToken(storage, minted.token.id, now);
+      if (kind === 'used-up') await storage.db.kysely.transaction().execute((trx) => storage.initialAccessTokens.consume(trx, sha256(value), now));
+      if (kind === 'live' || kind === 'single-use') this.initialTokenUses.set(value, kind === 'live' ? Infinity : 1);
+    }
+    this.initialTokens.set(kind, value);
+    return value;
+  }
+
+  /** Whether an initial access token has uses left. */
+  isLiveInitialAccessToken(value: string): boolean {
+    return (this.initialTokenUses.get(value) ?? 0) > 0;
+  }
+
+  /** The live registration access token of a pooled registered client, if `clientId` is one. */
+  registrationToken(clientId: string): string | undefined {
+    for (const client of this.registered.values()) if (client.clientId === clientId) return client.token;
+    return undefined;
+  }
+
+  /**
+   * An accepted RFC 7592 request: an update replaced the registration access token (and maybe the
+   * secret), a delete removed the client (registered again when next needed).
+   */
+  registrationAccepted(request: FuzzRequest, status: number, body: string): void {
+    if (request.path === '/register' && status === 201 && this.ctx.settings.registration === 'initial-access-token') {
+      // The registration used one use of the initial access token it carried.
+      for (const p of request.params) {
+        const token = p.where === 'header' && p.name === 'authorization' ? /^Bearer +(\S+)$/.exec(p.value)?.[1] : undefined;
+        const left = token === undefined ? undefined : this.initialTokenUses.get(token);
+        if (left !== undefined) this.initialTokenUses.set(token!, left - 1);
+      }
+    }
+    const match = /^\/register\/([^/?]+)$/.exec(request.path);
+    if (!match) return;
+    let clientId: string;
+    try {
+      clientId = decodeURIComponent(match[1]!);
+    } catch {
+      return;
+    }
+    for (const [name, client] of this.registered) {
+      if (client.clientId !== clientId) continue;
+      if (status === 204) this.registered.delete(name);
+      else if (status === 200 && request.method.toUpperCase() === 'PUT') {
+        const info = JSON.parse(body) as { registration_access_token: string; client_secret?: string; token_endpoint_auth_method?: string };
+        client.previous = client.token;
+        client.token = info.registration_access_token;
+        const keepsSecret = info.token_endpoint_auth_method === 'client_secret_basic' || info.token_endpoint_auth_method === 'client_secret_post';
+        if (info.client_secret !== undefined) client.secret = info.client_secret;
+        else if (!keepsSecret) delete client.secret;
+      }
+    }
   }
 
   // ---- CSRF tokens, read from the forms as a browser would --------------------------------------------

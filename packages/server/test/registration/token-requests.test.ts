@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { backends, FormBrowser, type Latchkey, pkcePair, postForm, walkAuthorization } from '@latchkey/testing';
+import { backends, FormBrowser, type Latchkey, pkcePair, postForm, startServer, walkAuthorization } from '@latchkey/testing';
 import { ASSERTION_TYPE, clientAssertion, NOTES, register, registrationServer, signingKey, type SigningKey, webApp } from './support.ts';
 
 /**
@@ -80,6 +80,21 @@ for (const backend of await backends()) {
       assert.ok((await lastUsedAt(clientId)) !== null, 'the registration is marked as used');
       const refreshed = await postForm(`${lk.issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: clientId });
       assert.equal(refreshed.status, 200, refreshed.text);
+    });
+
+    test('RP-Initiated Logout §3: a self-registered post_logout_redirect_uri is followed only with an id_token_hint (no open redirect)', async () => {
+      const bye = 'https://phish.example/bye';
+      const reg = await register(lk, webApp({ token_endpoint_auth_method: 'none', scope: 'openid notes:read', post_logout_redirect_uris: [bye] }));
+      assert.equal(reg.status, 201, reg.text);
+      const clientId = reg.body.client_id;
+      const logout = (query: Record<string, string>) => fetch(`${lk.issuer}/logout?${new URLSearchParams(query)}`, { redirect: 'manual' });
+      const bare = await logout({ client_id: clientId, post_logout_redirect_uri: bye, state: 'x' });
+      assert.equal(bare.status, 200, 'the signed-out page, not a redirect');
+      assert.equal(bare.headers.get('location'), null);
+      const { tokens } = await codeFlow(clientId, 'openid notes:read');
+      const hinted = await logout({ id_token_hint: tokens.id_token, post_logout_redirect_uri: bye, state: 'x' });
+      assert.equal(hinted.status, 303);
+      assert.equal(hinted.headers.get('location'), `${bye}?state=x`);
     });
 
     test('client_secret_basic: the code flow with the registered secret in the Authorization header, consent asked', async () => {
@@ -175,6 +190,32 @@ for (const backend of await backends()) {
       const res = await postForm(`${lk.issuer}/token`, { grant_type: 'client_credentials' }, { basic: [reg.body.client_id, reg.body.client_secret] });
       assert.equal(res.status, 200, res.text);
       assert.equal(decodeJwt(res.body.access_token).scope, 'notes:read');
+    });
+
+    test('what the operator takes back applies at once: a scope closed later, and the client_credentials setting turned off', async () => {
+      const reg = await register(lk, { grant_types: ['client_credentials'], scope: 'notes:read' });
+      assert.equal(reg.status, 201, reg.text);
+      const basic: [string, string] = [reg.body.client_id, reg.body.client_secret];
+      const ask = (issuer = lk.issuer) => postForm(`${issuer}/token`, { grant_type: 'client_credentials', scope: 'notes:read' }, { basic });
+      assert.equal((await ask()).status, 200);
+      await lk.running.registry.updateResourceScopes(NOTES, { openScopes: [] });
+      try {
+        const closed = await ask();
+        assert.equal(closed.status, 400, closed.text);
+        assert.equal(closed.body.error, 'invalid_scope');
+      } finally {
+        await lk.running.registry.updateResourceScopes(NOTES, { openScopes: ['notes:read'] });
+      }
+      assert.equal((await ask()).status, 200, 'open again');
+      // Another node of the same deployment, where the operator no longer allows the grant.
+      const strict = await startServer(lk.db, { registration: 'open', registrationAllowClientCredentials: false });
+      try {
+        const refused = await ask(strict.issuer);
+        assert.equal(refused.status, 400, refused.text);
+        assert.equal(refused.body.error, 'unauthorized_client');
+      } finally {
+        await strict.close();
+      }
     });
   });
 }
