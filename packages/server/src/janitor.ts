@@ -15,6 +15,8 @@ export const REVOCATION_KEEP_AFTER_EXPIRY_SECONDS = 300;
 export const CODE_KEEP_AFTER_EXPIRY_SECONDS = 600;
 /** Time one run may spend per table; what is left waits for the next run. */
 const RUN_BUDGET_MS = 5000;
+/** A metadata-document client without a grant is kept at least this long (an hour), for flows under way. */
+const UNUSED_METADATA_CLIENT_SECONDS = 3600;
 
 /**
  * Purges what has outlived its use: revocations of tokens that have expired anyway, and retired keys
@@ -64,6 +66,9 @@ export class Janitor {
     await drain((limit) => storage.replays.purgeExpired(now, limit));
     // Client metadata documents past their cache lifetime; they are fetched again when next used.
     await drain((limit) => storage.clientMetadata.purgeExpired(now, limit));
+    // Their clients too, when unused: a client_id URL seen once and never granted anything.
+    const metadataClients = await drain((limit) => storage.clientMetadata.purgeUnusedClients(now - UNUSED_METADATA_CLIENT_SECONDS, limit));
+    if (metadataClients > 0) this.ctx.logger.info({ metadataClients }, 'janitor deleted unused metadata-document clients');
     // Self-registered clients that never obtained a token (RFC 7591 §5: abandoned registrations).
     const unusedTtl = this.ctx.settings.registrationUnusedTtlSeconds;
     const registrations = unusedTtl === 0 ? 0 : await drain((limit) => storage.registrations.purgeUnused(now - unusedTtl, now, limit));

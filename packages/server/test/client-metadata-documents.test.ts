@@ -436,12 +436,22 @@ for (const backend of await backends()) {
         await expect('/ttl-week.json', 1, 'fresh for a day');
         clock += 2;
         await expect('/ttl-week.json', 2, 'fetched again after the 24 h maximum');
-        // The janitor purges documents past their lifetime; the client stays, for its grants.
+        // The janitor purges documents past their lifetime, and their clients that were never granted
+        // anything (anyone can make one by naming a new URL); a client with a grant stays.
         const purgedUrl = docs.url('/ttl-week.json');
-        await new Janitor(ctx).runOnce(clock + 86400 + 1);
+        const used = docs.document('/used.json', publicClient(), { 'cache-control': 'max-age=60' });
+        clock = realNow();
+        const flow = await authorize(s, used);
+        const tokens = await exchangeCode(s, { clientId: used, code: flow.code, verifier: flow.verifier, redirectUri: CALLBACK });
+        assert.ok(tokens.body.refresh_token, tokens.text);
+        clock += 7 * 86400;
+        await new Janitor(ctx).runOnce(clock);
         assert.equal(await ctx.storage.clientMetadata.find(purgedUrl), undefined, 'purged');
-        assert.ok(await ctx.storage.clients.find(purgedUrl), 'the client stays');
+        assert.equal(await ctx.storage.clients.find(purgedUrl), undefined, 'an unused client goes with its document');
+        assert.equal(await ctx.storage.clientMetadata.find(used), undefined, 'purged');
+        assert.ok(await ctx.storage.clients.find(used), 'a client with a grant stays');
         await expect('/ttl-week.json', 3, 'fetched again when next used');
+        assert.ok(await ctx.storage.clients.find(purgedUrl), 'and the same client again');
       } finally {
         ctx.now = realNow;
       }

@@ -1,3 +1,4 @@
+import { addressKey } from '../lib/address-key.ts';
 import type { ServerContext } from '../context.ts';
 import { randomId128 } from '../lib/random.ts';
 import type { DeviceCode } from '../storage/device-code-store.ts';
@@ -26,7 +27,7 @@ export async function lookUpUserCode(
   const now = ctx.now();
   const windowStart = now - (now % CODE_WINDOW_SECONDS);
   const [bySession, byAddress] = await Promise.all(
-    [`device:session:${attempt.sessionIdHash}`, `device:address:${attempt.address}`].map((k) => ctx.storage.rateLimits.hit(k, windowStart)),
+    [`device:session:${attempt.sessionIdHash}`, `device:address:${addressKey(attempt.address)}`].map((k) => ctx.storage.rateLimits.hit(k, windowStart)),
   );
   if (bySession! > MAX_CODE_ATTEMPTS_PER_SESSION || byAddress! > MAX_CODE_ATTEMPTS_PER_ADDRESS) return 'limited';
   const normalized = normalizeUserCode(attempt.typed);

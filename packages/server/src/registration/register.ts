@@ -1,3 +1,4 @@
+import { addressKey } from '../lib/address-key.ts';
 import type { ServerContext } from '../context.ts';
 import { InvalidToken } from '../errors.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
@@ -72,7 +73,7 @@ export async function registerClient(ctx: ServerContext, request: RegistrationRe
  */
 async function checkRate(ctx: ServerContext, address: string, now: number): Promise<void> {
   const windowStart = now - (now % RATE_WINDOW_SECONDS);
-  const count = await ctx.storage.rateLimits.hit(`registration:${address}`, windowStart);
+  const count = await ctx.storage.rateLimits.hit(`registration:${addressKey(address)}`, windowStart);
   if (count > ctx.settings.registrationRateLimitPerHour) {
     throw new TooManyRegistrations('too many registrations from this address; try again later', windowStart + RATE_WINDOW_SECONDS - now);
   }

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { bumpVersion } from './fact-version.ts';
 import { deleteBatch } from './purge.ts';
 import type { Database } from './schema.ts';
 import { toInt } from './values.ts';
@@ -43,5 +44,30 @@ export class ClientMetadataStore {
   /** Deletes at most `limit` documents that expired before `now` (the janitor); their clients stay. */
   purgeExpired(now: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'client_metadata_documents', 'client_id', (eb) => eb('expires_at', '<', now), limit);
+  }
+
+  /**
+   * Deletes at most `limit` metadata-document clients that nobody uses: created before
+   * `createdBefore`, their document purged, no grant. Anyone can make such a row by sending a new
+   * client_id URL to /authorize, so they must not pile up. No token of theirs can be alive (tokens
+   * live under grants), so their ids are not retired: the same URL used again is fetched again and
+   * becomes the same client.
+   */
+  async purgeUnusedClients(createdBefore: number, limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const unused = trx
+        .selectFrom('clients as c')
+        .select('c.client_id')
+        .where('c.source', '=', 'metadata-document')
+        .where('c.created_at', '<', createdBefore)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('client_metadata_documents as d').select('d.client_id').whereRef('d.client_id', '=', 'c.client_id'))),
+        )
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('grants as g').select('g.id').whereRef('g.client_id', '=', 'c.client_id'))))
+        .limit(limit);
+      const deleted = await trx.deleteFrom('clients').where('client_id', 'in', unused).returning('client_id').execute();
+      if (deleted.length > 0) await bumpVersion(trx, 'registry_version');
+      return deleted.length;
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { addressKey } from '../lib/address-key.ts';
 import { nowSeconds } from '../lib/clock.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { User } from '../storage/user-store.ts';
@@ -72,7 +73,7 @@ export async function authenticateUser(
   const username = hasControl ? '' : input.username.trim().toLowerCase().slice(0, 64);
   const windowStart = now - (now % LOGIN_WINDOW_SECONDS);
   const windowLeft = windowStart + LOGIN_WINDOW_SECONDS - now;
-  const addressKey = `login:address:${input.address}`;
+  const addressCounter = `login:address:${addressKey(input.address)}`;
   const accountKey = `login:account:${username}`;
 
   const user = username === '' ? undefined : await storage.users.findByUsername(username);
@@ -80,7 +81,7 @@ export async function authenticateUser(
   const deviceKey = device === undefined ? undefined : `login:device:${device}`;
   const known = deviceKey !== undefined && (await storage.rateLimits.hit(deviceKey, windowStart)) <= MAX_FAILURES_PER_DEVICE;
   if (!known) {
-    if ((await storage.rateLimits.hit(addressKey, windowStart)) > MAX_FAILURES_PER_ADDRESS) {
+    if ((await storage.rateLimits.hit(addressCounter, windowStart)) > MAX_FAILURES_PER_ADDRESS) {
       return { ok: false, reason: 'rate_limited', retryAfterSeconds: windowLeft };
     }
     const reserved = await storage.loginThrottles.reserve(
@@ -92,7 +93,7 @@ export async function authenticateUser(
     );
     if (!reserved.ok) {
       // Refused before any check: the address's budget is not spent on it.
-      await storage.rateLimits.refund(addressKey, windowStart);
+      await storage.rateLimits.refund(addressCounter, windowStart);
       return { ok: false, reason: 'rate_limited', retryAfterSeconds: reserved.retryAfterSeconds };
     }
   }
@@ -105,7 +106,7 @@ export async function authenticateUser(
   // The password is known here: what the attempt spent is given back. A known browser getting in
   // during an attack leaves the account's delay in place for everyone else.
   if (known) await storage.rateLimits.refund(deviceKey!, windowStart);
-  else await Promise.all([storage.rateLimits.refund(addressKey, windowStart), storage.loginThrottles.reset(accountKey)]);
+  else await Promise.all([storage.rateLimits.refund(addressCounter, windowStart), storage.loginThrottles.reset(accountKey)]);
   if (user.disabledAt !== null) return { ok: false, reason: 'disabled' };
   return { ok: true, user };
 }

@@ -1,4 +1,0 @@
-import { fuzzAuthorizationServer } from './authorization-server-suite.ts';
-
-/** Fuzz suite of the authorization server (authorization-server-suite.ts), part 'others': introspection, revocation, device authorization, userinfo, random requests to any path, and malformed HTTP over a real socket. */
-fuzzAuthorizationServer('others');
