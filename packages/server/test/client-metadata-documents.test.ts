@@ -280,6 +280,8 @@ for (const backend of await backends()) {
       assert.equal(flow.sawLogin, true);
       assert.equal(flow.sawConsent, true, 'never first-party: the user is asked');
       assert.match(flow.consentPage!.text, /Example MCP Client/);
+      // Who publishes the description: the client_id URL's host, beside the redirect host.
+      assert.match(flow.consentPage!.text, new RegExp(`published at <strong class="publisher">127\\.0\\.0\\.1:${docs.port}</strong>`));
       const res = await exchangeCode(s, { clientId, code: flow.code, verifier: flow.verifier, redirectUri: CALLBACK });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.body.scope, 'openid offline_access orders:read');

@@ -198,7 +198,17 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
           apis: await describeApis(ctx, client, authorization.scope, authorization.resources),
           // The MCP authorization specification asks that the consent page of a client that registered
           // itself show where the browser goes back to; docs/security.md L77.
-          ...(client.source !== 'operator' ? { unverified: { redirectHost: redirectHost(authorization.redirectUri) } } : {}),
+          // A metadata-document client's id is a URL: its host, who publishes the description, is shown
+          // too (draft-ietf-oauth-client-id-metadata-document, security considerations: the user should
+          // see the client_id's host, which the client cannot choose as freely as its name).
+          ...(client.source !== 'operator'
+            ? {
+                unverified: {
+                  redirectHost: redirectHost(authorization.redirectUri),
+                  ...(client.source === 'metadata-document' && URL.canParse(client.clientId) ? { describedBy: new URL(client.clientId).host } : {}),
+                },
+              }
+            : {}),
         }),
       );
     } catch (err) {

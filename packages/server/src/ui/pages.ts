@@ -77,7 +77,7 @@ export interface ConsentPage {
    * An application that registered itself: Latchkey does not know who runs it, so the page says so and
    * names it by the host the browser returns to (its redirect URI), its self-chosen name only beside that.
    */
-  unverified?: { redirectHost: string };
+  unverified?: { redirectHost: string; describedBy?: string };
   /** What follows the client's name in the heading (default: "wants to access your account"). */
   asks?: string;
   /** Text above the scope list (the device page names the code to compare). */
@@ -96,7 +96,7 @@ export function consentPage(page: ConsentPage): string {
     `Allow ${who}?`,
     `<h1><strong>${escapeHtml(who)}</strong> ${escapeHtml(page.asks ?? 'wants to access your account')}</h1>
 <p class="who">Signed in as ${escapeHtml(page.username)}</p>
-${page.unverified ? unverifiedNotice(page.clientName, page.unverified.redirectHost) : ''}${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
+${page.unverified ? unverifiedNotice(page.clientName, page.unverified.redirectHost, page.unverified.describedBy) : ''}${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
 ` : ''}${page.apis && page.apis.length > 0 ? apiList(page.apis) : ''}<p>If you allow it, ${escapeHtml(who)} will be able to:</p>
 <ul class="scopes">
 ${items}
@@ -113,9 +113,12 @@ ${hiddenFields(page.carried)}
 }
 
 /** The warning of an unverified application: plain words, the host it returns to, its own name as text. */
-function unverifiedNotice(clientName: string, redirectHost: string): string {
+function unverifiedNotice(clientName: string, redirectHost: string, describedBy: string | undefined): string {
+  const how = describedBy
+    ? `It describes itself in a document published at <strong class="publisher">${escapeHtml(describedBy)}</strong>: Latchkey does not know who runs it.`
+    : 'It registered itself with Latchkey: Latchkey does not know who runs it.';
   return `<div class="unverified" role="note">
-<p><strong>Unverified application.</strong> It registered itself with Latchkey: Latchkey does not know who runs it.</p>
+<p><strong>Unverified application.</strong> ${how}</p>
 <p>It calls itself <q class="given-name">${escapeHtml(clientName)}</q>. After you answer, you go back to <strong class="host">${escapeHtml(redirectHost)}</strong>.</p>
 <p>Allow it only if you trust <strong>${escapeHtml(redirectHost)}</strong>.</p>
 </div>
