@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
+import { InvalidRequest } from '../errors.ts';
 import { InvalidClientMetadata, TooManyRegistrations } from '../registration/errors.ts';
 import { deleteRegistration, readRegistration, updateRegistration } from '../registration/manage.ts';
 import { registerClient } from '../registration/register.ts';
@@ -38,6 +39,11 @@ export function registerRegistrationRoutes(app: FastifyInstance, ctx: ServerCont
     // Any other media type: what was sent is not client metadata.
     const code = (error as { code?: string }).code;
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_EMPTY_TYPE') {
+      // A delete (RFC 7592 §2.3) carries no metadata: its body is a malformed request. (A read's body
+      // is never parsed.)
+      if (request.method === 'DELETE') {
+        return sendError(new InvalidRequest('this request takes no body'), request, reply);
+      }
       return sendError(new InvalidClientMetadata('the request body must be application/json'), request, reply);
     }
     return sendError(error, request, reply);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sha256 } from '../../src/lib/random.ts';
-import { backends, FormBrowser, type Latchkey, pkcePair, postForm, startServer, walkAuthorization } from '@latchkey/testing';
+import { backends, FormBrowser, type Latchkey, pkcePair, postForm, rawExchange, startServer, walkAuthorization } from '@latchkey/testing';
 import { assertInvalidToken, assertRegistrationError, bearer, register, registrationServer, sendJson, webApp, type JsonReply } from './support.ts';
 
 /**
@@ -45,6 +45,21 @@ for (const backend of await backends()) {
       assert.equal(res.headers.get('cache-control'), 'no-store');
       const { client_secret: _secret, ...expected } = info;
       assert.deepEqual(res.body, expected);
+    });
+
+    test('a delete with a body that is not JSON: 400 invalid_request (it carries no metadata), and nothing is deleted', async () => {
+      const info = await registered();
+      const url = new URL(info.registration_client_uri);
+      for (const method of ['DELETE']) {
+        const raw = await rawExchange(
+          Number(url.port),
+          [`${method} ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${info.registration_access_token}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`],
+          0,
+        );
+        assert.equal(raw.status, 400, `${method}: ${raw.response}`);
+        assert.equal(raw.body?.error, 'invalid_request', method);
+      }
+      assert.equal((await read(info)).status, 200, 'still registered');
     });
 
     test('L80: a wrong, missing or other client\'s token, or an unknown client: 401 invalid_token with a Bearer challenge', async () => {
