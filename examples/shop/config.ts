@@ -51,7 +51,10 @@ export const CLIENT_IDS = {
   shopReadOnly: 'shop-read-only',
   /** The command-line client (public, device flow). */
   cli: 'shop-cli',
-  /** The orders service: client credentials for inventory, token exchange for notifications. */
+  /**
+   * The orders service: client credentials for inventory, token exchange for notifications; it
+   * authenticates with its TLS client certificate (RFC 8705 tls_client_auth), and its tokens are bound to it.
+   */
   orders: 'orders-service',
 } as const;
 
@@ -71,11 +74,16 @@ export const DEMO_USERS = [
 /** Where everything listens by default (`npm run demo`). */
 export const DEFAULT_PORTS = {
   issuer: 9000,
+  /** Latchkey's mutual-TLS listener (https), announced in its metadata as mtls_endpoint_aliases. */
+  issuerMtls: 9443,
   gateway: 8000,
   shop: 3000,
   orders: 8101,
   inventory: 8102,
   notifications: 8103,
+  /** The inventory's and the notifications' https listeners that ask for client certificates. */
+  inventoryMtls: 8112,
+  notificationsMtls: 8113,
 } as const;
 
 export type Ports = { -readonly [K in keyof typeof DEFAULT_PORTS]: number };

@@ -1,6 +1,7 @@
 /**
- * The whole shop in one process: the Latchkey authorization server (in process, SQLite in a fresh data
- * directory), seeded; the inventory, notifications and orders services; the gateway; and the web shop.
+ * The whole shop in one process: the demo's certificate authority and certificates (openssl), the
+ * Latchkey authorization server (in process, SQLite in a fresh data directory, with its mutual-TLS
+ * listener), seeded; the inventory, notifications and orders services; the gateway; and the web shop.
  * `main.ts` runs it for `npm run demo`; the test runs it on free ports.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { createServer, loadSettings, Registry, UserRegistry } from '@latchkey/server';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type DemoFile, type Ports } from './config.ts';
 import { startGateway } from './gateway.ts';
+import { createDemoPki } from './pki.ts';
 import { seed, type Seeded } from './seed.ts';
 import type { EventLog } from './services/http.ts';
 import { startInventory, type RunningInventory } from './services/inventory.ts';
@@ -30,12 +32,25 @@ export interface DemoOptions {
 }
 
 export interface RunningDemo {
-  urls: { issuer: string; gateway: string; shop: string; orders: string; inventory: string; notifications: string };
+  urls: {
+    issuer: string;
+    /** Latchkey's mutual-TLS listener (its mtls_endpoint_aliases). */
+    issuerMtls: string;
+    gateway: string;
+    shop: string;
+    orders: string;
+    inventory: string;
+    inventoryMtls: string;
+    notifications: string;
+    notificationsMtls: string;
+  };
   users: Seeded['users'];
   clients: Seeded;
   /** The keys that encrypt the shop's session cookies (base64url). */
   cookieKeys: { full: string; readOnly: string };
   dataDir: string;
+  /** The CA certificate (PEM) and its file, which the mutual-TLS listeners' certificates chain to. */
+  ca: { cert: string; file: string };
   inventory: RunningInventory;
   orders: RunningOrders;
   notifications: RunningNotifications;
@@ -54,6 +69,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     for (const closer of closers.splice(0).reverse()) await closer();
   };
   try {
+    const pki = createDemoPki(dataDir);
     const issuer = `http://localhost:${ports.issuer}`;
     const settings = loadSettings({
       env: {},
@@ -65,6 +81,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         // A fresh database at every start: a fresh secret for its signing keys too.
         secret: randomBytes(32).toString('base64url'),
         logLevel: 'info',
+        // RFC 8705: a second, https listener asking for client certificates, announced as
+        // mtls_endpoint_aliases (https://localhost:<port>); tls_client_auth trusts the demo's CA.
+        mtlsPort: ports.issuerMtls,
+        mtlsCertFile: pki.server.certFile,
+        mtlsKeyFile: pki.server.keyFile,
+        mtlsClientCaFile: pki.caFile,
       },
     });
     const serverLog = createWriteStream(join(dataDir, 'logs', 'latchkey.log'), { flags: 'a' });
@@ -76,17 +98,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const shopUrl = `http://${HOST}:${ports.shop}`;
     const clients = await seed(new Registry(server.context.storage), new UserRegistry(server.context.storage), shopUrl);
 
-    const inventory = await startInventory({ issuer, host: HOST, port: ports.inventory, log });
+    const listener = { cert: pki.server.cert, key: pki.server.key };
+    const inventory = await startInventory({ issuer, host: HOST, port: ports.inventory, mtls: { ...listener, port: ports.inventoryMtls }, log });
     closers.push(() => inventory.close());
-    const notifications = await startNotifications({ issuer, host: HOST, port: ports.notifications, log });
+    const notifications = await startNotifications({ issuer, host: HOST, port: ports.notifications, mtls: { ...listener, port: ports.notificationsMtls }, log });
     closers.push(() => notifications.close());
     const orders = await startOrders({
       issuer,
       host: HOST,
       port: ports.orders,
-      inventoryUrl: inventory.url,
-      notificationsUrl: notifications.url,
-      ...clients.orders,
+      inventoryUrl: inventory.mtlsUrl,
+      notificationsUrl: notifications.mtlsUrl,
+      clientId: clients.orders.clientId,
+      mtls: { cert: pki.ordersService.cert, key: pki.ordersService.key, ca: pki.ca },
       log,
     });
     closers.push(() => orders.close());
@@ -108,16 +132,29 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
     const demoFile: DemoFile = { issuer, gatewayUrl: gateway.url, shopUrl, cliClientId: clients.cliClientId };
     writeFileSync(join(dataDir, 'demo.json'), `${JSON.stringify(demoFile, null, 2)}\n`);
-    // The confidential clients' secrets, for trying the flows by hand (README): owner-only, and gone at
-    // the next start. A real deployment keeps each secret with its own service only.
-    const secrets = { shop: clients.shop, shopReadOnly: clients.shopReadOnly, orders: clients.orders };
+    // The confidential clients' secrets (and where the orders service's certificate is), for trying the
+    // flows by hand (README): owner-only, and gone at the next start. A real deployment keeps each secret
+    // and key with its own service only.
+    const ordersService = { ...clients.orders, certFile: pki.ordersService.certFile, keyFile: pki.ordersService.keyFile, caFile: pki.caFile };
+    const secrets = { shop: clients.shop, shopReadOnly: clients.shopReadOnly, orders: ordersService };
     writeFileSync(join(dataDir, 'clients.json'), `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
     return {
-      urls: { issuer, gateway: gateway.url, shop: shopUrl, orders: orders.url, inventory: inventory.url, notifications: notifications.url },
+      urls: {
+        issuer,
+        issuerMtls: `https://localhost:${ports.issuerMtls}`,
+        gateway: gateway.url,
+        shop: shopUrl,
+        orders: orders.url,
+        inventory: inventory.url,
+        inventoryMtls: inventory.mtlsUrl,
+        notifications: notifications.url,
+        notificationsMtls: notifications.mtlsUrl,
+      },
       users: clients.users,
       clients,
       cookieKeys,
       dataDir,
+      ca: { cert: pki.ca, file: pki.caFile },
       inventory,
       orders,
       notifications,

@@ -3,8 +3,9 @@
  * then one line per step of each flow. Ctrl-C (SIGINT) or SIGTERM stops everything; nothing runs in
  * another process, so nothing is left behind.
  *
- * Ports can be changed with LATCHKEY_PORT, GATEWAY_PORT, SHOP_PORT, ORDERS_PORT, INVENTORY_PORT and
- * NOTIFICATIONS_PORT (0: any free port), and the data directory with SHOP_DEMO_DATA_DIR.
+ * Ports can be changed with LATCHKEY_PORT, LATCHKEY_MTLS_PORT, GATEWAY_PORT, SHOP_PORT, ORDERS_PORT,
+ * INVENTORY_PORT, INVENTORY_MTLS_PORT, NOTIFICATIONS_PORT and NOTIFICATIONS_MTLS_PORT (0: any free
+ * port), and the data directory with SHOP_DEMO_DATA_DIR.
  */
 import { relative } from 'node:path';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type Ports } from './config.ts';
@@ -12,11 +13,14 @@ import { startDemo } from './demo.ts';
 
 const PORT_VARIABLES: Record<keyof Ports, string> = {
   issuer: 'LATCHKEY_PORT',
+  issuerMtls: 'LATCHKEY_MTLS_PORT',
   gateway: 'GATEWAY_PORT',
   shop: 'SHOP_PORT',
   orders: 'ORDERS_PORT',
   inventory: 'INVENTORY_PORT',
   notifications: 'NOTIFICATIONS_PORT',
+  inventoryMtls: 'INVENTORY_MTLS_PORT',
+  notificationsMtls: 'NOTIFICATIONS_MTLS_PORT',
 };
 
 function portsFromEnv(): Ports {
@@ -55,13 +59,14 @@ Latchkey Tea Shop is running.
                           ${bob!.username} / ${bob!.password}   (read-only: "Sign in read-only")
 
   Authorization server:   ${demo.urls.issuer}   (the issuer; login, consent and /device pages)
+                          ${demo.urls.issuerMtls}   (mutual TLS, RFC 8705: the orders service gets its tokens here)
   Gateway:                ${demo.urls.gateway}   (/orders and /inventory)
   Orders service:         ${demo.urls.orders}
-  Inventory service:      ${demo.urls.inventory}
-  Notifications service:  ${demo.urls.notifications}   (GET /sent lists what it sent)
+  Inventory service:      ${demo.urls.inventory}   (${demo.urls.inventoryMtls} with mutual TLS)
+  Notifications service:  ${demo.urls.notifications}   (${demo.urls.notificationsMtls} with mutual TLS; GET /sent lists what it sent)
 
   Command line:           npm run demo:cli -- orders   (signs in with the device flow)
-  Data, logs, gateway.yaml: ${shownDir} (emptied at every start)
+  Data, logs, gateway.yaml, certificates: ${shownDir} (emptied at every start)
 
 Press Ctrl-C to stop. What the services do is printed below.
 `);

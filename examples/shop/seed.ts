@@ -4,6 +4,7 @@
  * exchange policy, and the users.
  */
 import type { Registry, UserRegistry } from '@latchkey/server';
+import { ORDERS_SERVICE_SAN_DNS } from './pki.ts';
 import {
   CLI_SCOPE,
   CLIENT_IDS,
@@ -26,7 +27,8 @@ export interface Credentials {
 export interface Seeded {
   shop: Credentials;
   shopReadOnly: Credentials;
-  orders: Credentials;
+  /** No secret: the orders service authenticates with its certificate. */
+  orders: { clientId: string };
   cliClientId: string;
   users: { username: string; password: string; name: string; sub: string }[];
 }
@@ -67,14 +69,19 @@ export async function seed(registry: Registry, users: UserRegistry, shopUrl: str
   });
   // The orders service (pattern 3: its own client): inventory:reserve by client credentials; it acts
   // for the orders API, so it may exchange the tokens users send there (pattern 2) for
-  // notifications:send at the notifications API, and nothing else.
-  const orders = await registry.createClient({
+  // notifications:send at the notifications API, and nothing else. Service to service, it proves who
+  // it is with the certificate of the demo's CA that names it (RFC 8705 §2.1 tls_client_auth, by
+  // subjectAltName), not a secret, and its access tokens are bound to that certificate (§3).
+  await registry.createClient({
     clientId: CLIENT_IDS.orders,
     name: 'Orders service',
     type: 'confidential',
     grantTypes: ['client_credentials', TOKEN_EXCHANGE],
     scopes: ['inventory:reserve'],
     introspectFor: [ORDERS_API],
+    tokenEndpointAuthMethod: 'tls_client_auth',
+    tlsClientAuth: { sanDns: ORDERS_SERVICE_SAN_DNS },
+    tlsClientCertificateBoundAccessTokens: true,
   });
   await registry.allowTokenExchange(CLIENT_IDS.orders, NOTIFICATIONS_API, ['notifications:send']);
 
@@ -86,7 +93,7 @@ export async function seed(registry: Registry, users: UserRegistry, shopUrl: str
   return {
     shop: { clientId: CLIENT_IDS.shop, clientSecret: shop.clientSecret! },
     shopReadOnly: { clientId: CLIENT_IDS.shopReadOnly, clientSecret: shopReadOnly.clientSecret! },
-    orders: { clientId: CLIENT_IDS.orders, clientSecret: orders.clientSecret! },
+    orders: { clientId: CLIENT_IDS.orders },
     cliClientId: CLIENT_IDS.cli,
     users: created,
   };

@@ -3,7 +3,8 @@
  * resource-server middleware (its Express entry works on Node's own request and response), listening
  * and closing.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AccessTokenClaims } from '@latchkey/resource-server';
 
@@ -65,6 +66,12 @@ export class HttpError extends Error {
   }
 }
 
+/** How the token was held to its sender: `bearerAuth` has already checked it against the connection's certificate. */
+export function boundTo(claims: AccessTokenClaims): string {
+  const cnf = claims.payload.cnf as Record<string, unknown> | undefined;
+  return typeof cnf?.['x5t#S256'] === 'string' ? ', bound to the certificate it came with over mutual TLS' : '';
+}
+
 /** The bearer token of a request that passed bearerAuth (which read it from this header). */
 export function bearerToken(req: IncomingMessage): string {
   const match = /^bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -77,14 +84,29 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Serves `handle` on host:port; errors become JSON answers (HttpError) or a bare 500. */
-export async function listen(
-  name: string,
-  host: string,
-  port: number,
-  handle: (req: Request, res: ServerResponse, path: string) => Promise<void>,
-): Promise<RunningService> {
-  const server: Server = createServer((req, res) => {
+/** A second, https listener that asks every client for a certificate (RFC 8705 §3). */
+export interface MtlsListener {
+  port: number;
+  /** The server's certificate and key (PEM). */
+  cert: string;
+  key: string;
+}
+
+export interface RunningMtlsService extends RunningService {
+  /** The https URL of the mutual-TLS listener. */
+  mtlsUrl: string;
+}
+
+/**
+ * Serves `handle` on host:port; errors become JSON answers (HttpError) or a bare 500. With `mtls`, the
+ * same routes are also served over https on a second port, where clients are asked for a certificate.
+ * Any certificate is accepted there: what it proves is decided per token by the resource-server's
+ * binding check (a certificate-bound token only with its certificate), as at Latchkey's own listener.
+ */
+export async function listen(name: string, host: string, port: number, handle: Handler): Promise<RunningService>;
+export async function listen(name: string, host: string, port: number, handle: Handler, mtls: MtlsListener): Promise<RunningMtlsService>;
+export async function listen(name: string, host: string, port: number, handle: Handler, mtls?: MtlsListener): Promise<RunningService | RunningMtlsService> {
+  const listener: RequestListener = (req, res) => {
     const path = new URL(req.url ?? '/', 'http://service').pathname;
     handle(req, res, path).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
@@ -92,19 +114,36 @@ export async function listen(
       console.error(`[${name}] unexpected error`, err);
       sendJson(res, 500, { error: 'server_error' });
     });
-  });
-  await new Promise<void>((resolve, reject) => {
+  };
+  const server = await start(createServer(listener), port, host);
+  const url = `http://${host}:${(server.address() as AddressInfo).port}`;
+  if (!mtls) return { url, close: () => closeServer(server) };
+  let tlsServer: Server;
+  try {
+    tlsServer = await start(createHttpsServer({ cert: mtls.cert, key: mtls.key, requestCert: true, rejectUnauthorized: false }, listener), mtls.port, host);
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  }
+  return {
+    url,
+    mtlsUrl: `https://${host}:${(tlsServer.address() as AddressInfo).port}`,
+    close: async () => {
+      await Promise.all([closeServer(server), closeServer(tlsServer)]);
+    },
+  };
+}
+
+type Handler = (req: Request, res: ServerResponse, path: string) => Promise<void>;
+
+function start(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve();
+      resolve(server);
     });
   });
-  const { port: bound } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${bound}`,
-    close: () => closeServer(server),
-  };
 }
 
 /** Stops accepting, ends idle keep-alive connections at once, and the rest after a short grace. */

@@ -5,13 +5,18 @@
  * - `GET /products` (`inventory:read`): the catalog with stock. The shop reads it through the gateway.
  * - `POST /reservations` (`inventory:reserve`): takes stock for an order. Only the orders service calls
  *   it, directly, with its own client-credentials token (pattern 3); the gateway does not expose it.
+ *   That token is bound to the orders service's certificate (RFC 8705 §3), so the orders service calls
+ *   the mutual-TLS listener, and the token is refused on any connection without that certificate.
  * - `POST /reservations/{id}/release` (`inventory:reserve`): puts a cancelled order's stock back.
+ *
+ * Two listeners serve the same routes: http for the gateway (which reaches upstreams over http here),
+ * and https asking for client certificates, for the orders service.
  */
 import type { ServerResponse } from 'node:http';
 import { createValidator } from '@latchkey/resource-server';
 import { bearerAuth, requireScopes } from '@latchkey/resource-server/express';
 import { INVENTORY_API } from '../config.ts';
-import { guard, HttpError, listen, readJson, sendJson, type EventLog, type Request, type RunningService } from './http.ts';
+import { boundTo, guard, HttpError, listen, readJson, sendJson, type EventLog, type MtlsListener, type Request, type RunningMtlsService } from './http.ts';
 
 export interface Product {
   sku: string;
@@ -44,10 +49,11 @@ export interface InventoryOptions {
   issuer: string;
   host: string;
   port: number;
+  mtls: MtlsListener;
   log: EventLog;
 }
 
-export interface RunningInventory extends RunningService {
+export interface RunningInventory extends RunningMtlsService {
   products(): Product[];
 }
 
@@ -83,7 +89,7 @@ export async function startInventory(options: InventoryOptions): Promise<Running
       released: false,
     };
     reservations.set(reservation.id, reservation);
-    options.log('inventory', `reserved ${quantity} x ${sku} for ${reference} (caller ${claims.client_id}, its own client-credentials token; ${product.stock} left)`);
+    options.log('inventory', `reserved ${quantity} x ${sku} for ${reference} (caller ${claims.client_id}, its own client-credentials token${boundTo(claims)}; ${product.stock} left)`);
     sendJson(res, 201, { reservation });
   }
 
@@ -109,6 +115,6 @@ export async function startInventory(options: InventoryOptions): Promise<Running
     const match = /^\/reservations\/([A-Za-z0-9]+)\/release$/.exec(path);
     if (match && req.method === 'POST') return release(req, res, match[1]!);
     throw new HttpError(404, 'not_found', 'no such endpoint');
-  });
+  }, options.mtls);
   return { ...service, products: () => [...products.values()].map((p) => ({ ...p })) };
 }

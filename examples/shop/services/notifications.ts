@@ -2,7 +2,8 @@
  * The notifications service. It "sends" a message to the user a token names (here: records it), so
  * the token's `sub` is the recipient. The orders service calls it with a token exchanged from the
  * user's (pattern 2, RFC 8693): `sub` is still the user, `scope` only `notifications:send`, and `act`
- * names the orders service acting for the user.
+ * names the orders service acting for the user. That token is bound to the orders service's certificate
+ * (RFC 8705 §3): the orders service calls the https listener that asks for client certificates.
  *
  * - `POST /notifications` (`notifications:send`): sends `{ subject, text }` to the token's `sub`.
  * - `GET /sent`: what was sent, for the demo's curious and its test. Not a real service's endpoint: it
@@ -11,7 +12,7 @@
 import { createValidator } from '@latchkey/resource-server';
 import { bearerAuth, requireScopes } from '@latchkey/resource-server/express';
 import { NOTIFICATIONS_API } from '../config.ts';
-import { guard, HttpError, listen, readJson, sendJson, type EventLog, type RunningService } from './http.ts';
+import { boundTo, guard, HttpError, listen, readJson, sendJson, type EventLog, type MtlsListener, type RunningMtlsService } from './http.ts';
 
 export interface SentNotification {
   id: string;
@@ -31,10 +32,11 @@ export interface NotificationsOptions {
   issuer: string;
   host: string;
   port: number;
+  mtls: MtlsListener;
   log: EventLog;
 }
 
-export interface RunningNotifications extends RunningService {
+export interface RunningNotifications extends RunningMtlsService {
   sent(): SentNotification[];
 }
 
@@ -62,12 +64,12 @@ export async function startNotifications(options: NotificationsOptions): Promise
       };
       sent.push(notification);
       const via = notification.actors.length > 0 ? `, ${notification.actors.join(' for ')} acting for the user` : '';
-      options.log('notifications', `sent "${subject}" to sub ${claims.sub} (token scope: ${claims.scope.join(' ')}${via})`);
+      options.log('notifications', `sent "${subject}" to sub ${claims.sub} (token scope: ${claims.scope.join(' ')}${via}${boundTo(claims)})`);
       return sendJson(res, 201, { notification });
     }
     if (path === '/sent' && req.method === 'GET') return sendJson(res, 200, { sent });
     throw new HttpError(404, 'not_found', 'no such endpoint');
-  });
+  }, options.mtls);
   return { ...service, sent: () => sent.map((n) => ({ ...n })) };
 }
 

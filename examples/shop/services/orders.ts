@@ -9,10 +9,13 @@
  * - `DELETE /orders/{id}` (`orders:cancel`): cancels one of the caller's orders and releases its stock.
  *
  * The service is one OAuth client at Latchkey (`orders-service`): `inventory:reserve` by client
- * credentials, and a token exchange policy for `notifications:send` at the notifications API.
+ * credentials, and a token exchange policy for `notifications:send` at the notifications API. It has
+ * no secret: it authenticates with its TLS client certificate (RFC 8705 §2.1 `tls_client_auth`) at
+ * Latchkey's mutual-TLS listener, every token it gets is bound to that certificate (§3, `cnf.x5t#S256`),
+ * and it presents the certificate to the inventory and notifications services, which check the binding.
  */
 import type { ServerResponse } from 'node:http';
-import { ClientCredentials, LatchkeyClient, TOKEN_TYPES } from '@latchkey/client';
+import { ClientCredentials, LatchkeyClient, TOKEN_TYPES, type MtlsOptions } from '@latchkey/client';
 import { createValidator } from '@latchkey/resource-server';
 import { bearerAuth, requireScopes } from '@latchkey/resource-server/express';
 import { NOTIFICATIONS_API, ORDERS_API } from '../config.ts';
@@ -39,11 +42,13 @@ export interface OrdersOptions {
   issuer: string;
   host: string;
   port: number;
+  /** The inventory's and the notifications' mutual-TLS (https) URLs. */
   inventoryUrl: string;
   notificationsUrl: string;
   /** The service's own client at Latchkey. */
   clientId: string;
-  clientSecret: string;
+  /** Its certificate and key, and the authority of the servers it calls (PEM). */
+  mtls: MtlsOptions;
   log: EventLog;
 }
 
@@ -53,7 +58,9 @@ export interface RunningOrders extends RunningService {
 
 export async function startOrders(options: OrdersOptions): Promise<RunningOrders> {
   const auth = bearerAuth(createValidator({ issuer: options.issuer, audience: ORDERS_API }), { realm: 'orders' });
-  const client = new LatchkeyClient({ issuer: options.issuer, clientId: options.clientId, clientSecret: options.clientSecret });
+  // tls_client_auth: discovery names Latchkey's mutual-TLS listener in mtls_endpoint_aliases, where the
+  // SDK sends every token request, presenting the certificate.
+  const client = new LatchkeyClient({ issuer: options.issuer, clientId: options.clientId, mtls: options.mtls });
   // Pattern 3: the service's own token for the inventory, cached until shortly before it expires.
   const inventoryTokens = new ClientCredentials({ client, scope: 'inventory:reserve' });
   const orders: Order[] = [];
@@ -106,7 +113,8 @@ export async function startOrders(options: OrdersOptions): Promise<RunningOrders
         audience: NOTIFICATIONS_API,
         scope: 'notifications:send',
       });
-      const response = await fetch(`${options.notificationsUrl}/notifications`, {
+      // The exchanged token is bound to the certificate too: the client's fetch presents it.
+      const response = await client.fetch(`${options.notificationsUrl}/notifications`, {
         method: 'POST',
         headers: { authorization: `Bearer ${exchanged.accessToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({

@@ -46,7 +46,7 @@ describe('the shop demo, end to end in Chromium', { skip: chromiumSkip() }, () =
     mkdirSync(ARTIFACTS, { recursive: true });
     [demo, browser] = await Promise.all([
       startDemo({
-        ports: { issuer: 0, gateway: 0, shop: 0, orders: 0, inventory: 0, notifications: 0 },
+        ports: { issuer: 0, issuerMtls: 0, gateway: 0, shop: 0, orders: 0, inventory: 0, inventoryMtls: 0, notifications: 0, notificationsMtls: 0 },
         dataDir,
         log: (service, message) => events.push(`[${service}] ${message}`),
       }),
@@ -151,8 +151,11 @@ describe('the shop demo, end to end in Chromium', { skip: chromiumSkip() }, () =
       { to: sent[0]!.to, actors: sent[0]!.actors, clientId: sent[0]!.clientId, scope: sent[0]!.scope, subject: sent[0]!.subject },
       { to: sub, actors: ['orders-service'], clientId: 'orders-service', scope: ['notifications:send'], subject: 'Order 1001 confirmed' },
     );
-    // The orders service reserved with its own client-credentials token.
-    assert.ok(events.some((e) => e.startsWith('[inventory] reserved 2 x teapot for order 1001 (caller orders-service')), events.join('\n'));
+    // The orders service reserved with its own client-credentials token; both of its tokens (that one
+    // and the exchanged one) were bound to its certificate and came over mutual TLS (RFC 8705 §3).
+    const reserved = events.find((e) => e.startsWith('[inventory] reserved 2 x teapot for order 1001 (caller orders-service'));
+    assert.match(reserved ?? events.join('\n'), /bound to the certificate it came with over mutual TLS/);
+    assert.ok(events.some((e) => e.startsWith('[notifications] sent "Order 1001 confirmed"') && e.includes('bound to the certificate')), events.join('\n'));
   });
 
   test('Alice cancels the order (orders:cancel): the stock comes back', async () => {
@@ -293,7 +296,7 @@ describe('npm run demo', () => {
 
   test('starts everything, and one Ctrl-C stops all of it: no process left, every port closed', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'latchkey-shop-npm-'));
-    const ports = { LATCHKEY_PORT: 0, GATEWAY_PORT: 0, SHOP_PORT: 0, ORDERS_PORT: 0, INVENTORY_PORT: 0, NOTIFICATIONS_PORT: 0 };
+    const ports = { LATCHKEY_PORT: 0, LATCHKEY_MTLS_PORT: 0, GATEWAY_PORT: 0, SHOP_PORT: 0, ORDERS_PORT: 0, INVENTORY_PORT: 0, INVENTORY_MTLS_PORT: 0, NOTIFICATIONS_PORT: 0, NOTIFICATIONS_MTLS_PORT: 0 };
     for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
     // Its own process group, as in a terminal, where Ctrl-C reaches npm and node alike.
     child = spawn('npm', ['run', 'demo'], {

@@ -1,13 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
-import type { LatchkeyClient } from './client.ts';
+import { clientCore, type LatchkeyClient } from './client.ts';
 import { DEFAULTS } from './defaults.ts';
-import { OAuthError, StateMismatchError, UnsupportedFeatureError } from './errors.ts';
+import { OAuthError, StateMismatchError, type StepUpRequiredError, UnsupportedFeatureError } from './errors.ts';
 import type { IdTokenClaims } from './id-token.ts';
 import { readCookie, serializeCookie } from './lib/cookies.ts';
+import { readBody, resourceRequest } from './lib/resource-request.ts';
 import { fingerprint, randomValue } from './lib/random.ts';
 import { type CookieKey, CookieSealer } from './lib/sealed-cookie.ts';
 import { SingleFlight } from './lib/single-flight.ts';
+import { INSUFFICIENT_USER_AUTHENTICATION, stepUpIn } from './step-up.ts';
 import { staleAt, type TokenSet } from './token-set.ts';
 
 export interface BffOptions {
@@ -35,6 +37,25 @@ export interface BffOptions {
   postLogoutRedirectUri?: string | undefined;
   /** Extra authorization request parameters for every login (e.g. `{ resource: 'https://api.example.com' }`). */
   authorizationParams?: Record<string, string> | undefined;
+  /**
+   * The path of the app's login route (the one answering `bff.login(bff.loginOptions(req))`), for the
+   * `login` link of stepUpResponse. Default `/login`.
+   */
+  loginPath?: string | undefined;
+}
+
+/** What a login may ask for: where to go afterwards, and for a step-up (RFC 9470 §4) how the user must authenticate. */
+export interface BffLoginOptions {
+  /** A path on this site to land on after the login. Default `/`. */
+  returnTo?: string | undefined;
+  /** OIDC Core §3.1.2.1 `acr_values`, in order of preference. */
+  acrValues?: string | readonly string[] | undefined;
+  /** OIDC Core §3.1.2.1 `max_age`, in seconds: the ID token's `auth_time` is then checked. */
+  maxAge?: number | undefined;
+  /** Refuse the login when the ID token's `acr` is not one of `acrValues`. Default false. */
+  requireAcr?: boolean | undefined;
+  /** Other authorization request parameters (`prompt`, `login_hint`, ...). */
+  [parameter: string]: string | readonly string[] | number | boolean | undefined;
 }
 
 /** What the BFF needs of a request: its URL (path and query are enough) and its headers. Node's, Express's and Fastify's requests, and fetch's Request, all fit. */
@@ -53,13 +74,34 @@ export interface BffResponse {
 /** An access token for the request's user (undefined: not signed in), and cookies to set on the response. */
 export interface BffAccessToken {
   accessToken: string | undefined;
+  /** `Bearer`, or `DPoP` when the client uses DPoP (send it with `authorizedFetch`, which signs the proof). */
+  tokenType?: string | undefined;
+  /**
+   * fetch for this user with the access token, and with DPoP a proof by the BFF's key (RFC 9449 §7.1);
+   * a `use_dpop_nonce` challenge is answered once. A step-up challenge (RFC 9470 §3) throws
+   * StepUpRequiredError (answer the browser with `stepUpResponse`). Undefined when not signed in.
+   */
+  authorizedFetch?: ((input: string | URL | Request, init?: RequestInit) => Promise<Response>) | undefined;
   /** Set-Cookie values to add to the response, always (a rotated session, or a cleared one). */
   setCookie: string[];
 }
 
 export interface Bff {
   /** Starts a login: a 303 to the authorization server, with state, nonce and PKCE verifier in an encrypted cookie. */
-  login(options?: { returnTo?: string | undefined; [parameter: string]: string | undefined }): Promise<BffResponse>;
+  login(options?: BffLoginOptions): Promise<BffResponse>;
+  /**
+   * The login options a login route's query asks for: `returnTo`, and for a step-up `acr_values` and
+   * `max_age` (the `login` link of stepUpResponse). Throws TypeError for a returnTo off the site or a
+   * max_age that is not a number of seconds.
+   */
+  loginOptions(request: BffRequest): BffLoginOptions;
+  /**
+   * The answer to the browser when an API asked for a step-up (authorizedFetch threw StepUpRequiredError,
+   * RFC 9470 §3): 401 JSON `{ error: 'insufficient_user_authentication', login, acr_values?, max_age? }`,
+   * `login` being the app's login route with the challenge's acr_values and max_age, for the front end to
+   * send the user to.
+   */
+  stepUpResponse(error: StepUpRequiredError, options?: { returnTo?: string | undefined }): BffResponse;
   /** Completes the login at the redirect URI: sets the session cookie and sends the browser to `returnTo`. Throws the SDK's typed errors. */
   callback(request: BffRequest): Promise<BffResponse & { claims: IdTokenClaims | undefined }>;
   /** The user's access token, refreshed when needed. Apply `setCookie` to the response. */
@@ -84,12 +126,16 @@ interface LoginCookie {
   codeVerifier: string;
   returnTo: string;
   maxAge?: number | undefined;
+  acrValues?: string[] | undefined;
+  requireAcr?: boolean | undefined;
 }
 
 /** A signed-in session as this process knows it: the access token lives only here. */
 interface LiveSession {
   session: SessionCookie;
   accessToken: string;
+  /** `Bearer` or `DPoP`. */
+  tokenType: string;
   /** Seconds since the epoch after which the access token is refreshed. */
   staleAt: number;
   /** When the access token expires (seconds since the epoch; Infinity when unknown). */
@@ -138,6 +184,7 @@ interface BffConfig {
   overlapMs: number;
   authorizationParams: BffOptions['authorizationParams'];
   postLogoutRedirectUri: string | undefined;
+  loginPath: string;
 }
 
 function bffConfig(options: BffOptions): BffConfig {
@@ -159,6 +206,7 @@ function bffConfig(options: BffOptions): BffConfig {
     overlapMs: DEFAULTS.bffRotationOverlapSeconds * 1000,
     authorizationParams: options.authorizationParams,
     postLogoutRedirectUri: options.postLogoutRedirectUri,
+    loginPath: localPath(options.loginPath ?? '/login', 'loginPath'),
   };
 }
 
@@ -185,15 +233,64 @@ class BffSessions implements Bff {
   login = async (loginOptions: Parameters<Bff['login']>[0] = {}): Promise<BffResponse> => {
     const { client, sealer, loginName, loginMaxAgeSeconds, secure, redirectUri, scope } = this.config;
     const { returnTo = '/', ...extra } = loginOptions;
-    if (!isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
-    const pending = await client.createAuthorizationRequest({ ...this.config.authorizationParams, ...extra, redirectUri, scope });
-    const login: LoginCookie = { state: pending.state, nonce: pending.nonce, codeVerifier: pending.codeVerifier, returnTo, maxAge: pending.maxAge };
+    if (typeof returnTo !== 'string' || !isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
+    // A step-up's acr_values and max_age replace those given for every login.
+    const every: Record<string, string> = { ...this.config.authorizationParams };
+    if (extra.maxAge !== undefined || extra.max_age !== undefined) delete every.max_age;
+    if (extra.acrValues !== undefined || extra.acr_values !== undefined) delete every.acr_values;
+    const pending = await client.createAuthorizationRequest({ ...every, ...extra, redirectUri, scope });
+    const login: LoginCookie = {
+      state: pending.state,
+      nonce: pending.nonce,
+      codeVerifier: pending.codeVerifier,
+      returnTo,
+      maxAge: pending.maxAge,
+      acrValues: pending.acrValues,
+      requireAcr: pending.requireAcr,
+    };
     const cookie = serializeCookie(loginName, await sealer.seal(LOGIN_TYP, { ...login }, loginMaxAgeSeconds), {
       maxAgeSeconds: loginMaxAgeSeconds,
       secure,
       sameSite: 'Lax',
     });
     return { status: 303, headers: { location: pending.url, 'set-cookie': [cookie], 'cache-control': 'no-store' }, body: '' };
+  };
+
+  loginOptions = (request: BffRequest): BffLoginOptions => {
+    const query = new URL(request.url ?? '/', 'http://bff.invalid').searchParams;
+    const options: BffLoginOptions = {};
+    const returnTo = query.get('returnTo');
+    if (returnTo !== null) {
+      if (!isLocalPath(returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
+      options.returnTo = returnTo;
+    }
+    const acrValues = query.get('acr_values');
+    if (acrValues !== null && acrValues.trim() !== '') options.acrValues = acrValues;
+    const maxAge = query.get('max_age');
+    if (maxAge !== null) {
+      if (!/^\d{1,10}$/.test(maxAge)) throw new TypeError('max_age must be a number of seconds');
+      options.maxAge = Number(maxAge);
+    }
+    return options;
+  };
+
+  stepUpResponse = (error: StepUpRequiredError, options: { returnTo?: string | undefined } = {}): BffResponse => {
+    const query = new URLSearchParams();
+    if (options.returnTo !== undefined) {
+      if (!isLocalPath(options.returnTo)) throw new TypeError('returnTo must be a path on this site, such as /orders');
+      query.set('returnTo', options.returnTo);
+    }
+    if (error.acrValues !== undefined) query.set('acr_values', error.acrValues.join(' '));
+    if (error.maxAge !== undefined) query.set('max_age', String(error.maxAge));
+    const login = `${this.config.loginPath}${query.size > 0 ? `?${query.toString()}` : ''}`;
+    const body = {
+      error: INSUFFICIENT_USER_AUTHENTICATION,
+      ...(error.error_description !== undefined ? { error_description: error.error_description } : {}),
+      ...(error.acrValues !== undefined ? { acr_values: error.acrValues.join(' ') } : {}),
+      ...(error.maxAge !== undefined ? { max_age: error.maxAge } : {}),
+      login,
+    };
+    return { status: 401, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
   };
 
   callback = async (request: BffRequest): Promise<BffResponse & { claims: IdTokenClaims | undefined }> => {
@@ -229,17 +326,17 @@ class BffSessions implements Bff {
     const known = this.live.get(session.sid);
     const currentHash = current.rt === undefined ? undefined : fingerprint(current.rt);
     if (known && currentHash === known.refreshHash && Date.now() / 1000 < known.staleAt) {
-      return { accessToken: known.accessToken, setCookie };
+      return this.accessToken(known, setCookie);
     }
     if (current.rt === undefined) {
       // Signed in without a refresh token (no offline_access): the session ends with its access token.
-      if (known && Date.now() / 1000 < known.expiresAt) return { accessToken: known.accessToken, setCookie };
+      if (known && Date.now() / 1000 < known.expiresAt) return this.accessToken(known, setCookie);
       this.live.delete(session.sid);
       return { accessToken: undefined, setCookie: [this.clearSession] };
     }
     try {
       const entry = await this.rotate({ ...current, rt: current.rt });
-      return { accessToken: entry.accessToken, setCookie: [entry.cookie] };
+      return this.accessToken(entry, [entry.cookie]);
     } catch (err) {
       // RFC 6749 §5.2: the refresh token is invalid, expired or revoked: the user must log in again.
       if (err instanceof OAuthError && err.error === 'invalid_grant') {
@@ -282,6 +379,25 @@ class BffSessions implements Bff {
     // Only a browser that sent the cookie gets it cleared: another site cannot sign the user out here.
     return { status: 303, headers: { location, 'set-cookie': present ? [this.clearSession] : [], 'cache-control': 'no-store' }, body: '' };
   };
+
+  /** The answer of getAccessToken for a live session. */
+  private accessToken(entry: LiveSession, setCookie: string[]): BffAccessToken {
+    const { client } = this.config;
+    const token = { accessToken: entry.accessToken, tokenType: entry.tokenType };
+    return {
+      ...token,
+      setCookie,
+      authorizedFetch: async (input, init) => {
+        const request = new Request(input, init);
+        const dpop = await clientCore(client).dpop?.handle();
+        const answer = await resourceRequest(request, await readBody(request), token, dpop, client.fetch);
+        // RFC 9470 §3: the user must authenticate again; stepUpResponse tells the browser how.
+        const stepUp = stepUpIn(answer);
+        if (stepUp) throw stepUp;
+        return answer.response;
+      },
+    };
+  }
 
   /**
    * A request that left the browser before the rotated cookie arrived carries the previous refresh
@@ -331,6 +447,7 @@ class BffSessions implements Bff {
     const entry: LiveSession = {
       session,
       accessToken: tokens.accessToken,
+      tokenType: tokens.tokenType,
       staleAt: staleAt(tokens, this.config.marginSeconds),
       expiresAt: tokens.expiresAt ?? Number.POSITIVE_INFINITY,
       refreshHash: session.rt === undefined ? undefined : fingerprint(session.rt),
@@ -395,6 +512,11 @@ function cookieHeader(request: BffRequest): string | undefined {
 /** A path on this site: `/x`, never `//host` or `/\host` (which browsers follow to another site). */
 function isLocalPath(path: string): boolean {
   return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\') && !/[\u0000-\u001f\u007f]/.test(path);
+}
+
+function localPath(path: string, name: string): string {
+  if (!isLocalPath(path)) throw new TypeError(`${name} must be a path on this site, such as /login`);
+  return path;
 }
 
 function escapeHtml(value: string): string {

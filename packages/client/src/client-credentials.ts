@@ -1,11 +1,13 @@
-import type { LatchkeyClient } from './client.ts';
+import * as oauth from 'oauth4webapi';
+import { clientCore, type LatchkeyClient } from './client.ts';
 import { DEFAULTS } from './defaults.ts';
 import type { ClientCore } from './lib/client-core.ts';
 import type { FetchLike } from './lib/http.ts';
+import { isInvalidToken, readBody, resourceRequest } from './lib/resource-request.ts';
 import { type RetryOptions, withRetry } from './lib/retry.ts';
 import { SingleFlight } from './lib/single-flight.ts';
-import { bearerChallenge } from './lib/www-authenticate.ts';
-import { parseTokenResponse, staleAt, type TokenSet } from './token-set.ts';
+import { formParameters } from './refresh.ts';
+import { staleAt, type TokenSet } from './token-set.ts';
 
 export interface ClientCredentialsRequest {
   /** Space-separated scopes; without it, what the server grants by default. */
@@ -14,9 +16,14 @@ export interface ClientCredentialsRequest {
   resource?: string | readonly string[] | undefined;
 }
 
-/** One client-credentials token request (RFC 6749 §4.4.2): no cache, no retry. */
+/** One client-credentials token request (RFC 6749 §4.4.2): no cache, no retry. With DPoP, with a proof (RFC 9449 §5). */
 export async function requestClientCredentialsToken(core: ClientCore, request: ClientCredentialsRequest = {}): Promise<TokenSet> {
-  return parseTokenResponse(await core.requestToken({ grant_type: 'client_credentials', scope: request.scope, resource: request.resource }));
+  return core.requestTokens(
+    'the token endpoint',
+    ({ as, client, auth, options }) =>
+      oauth.clientCredentialsGrantRequest(as, client, auth, formParameters({ scope: request.scope, resource: request.resource }), options),
+    { process: oauth.processClientCredentialsResponse },
+  );
 }
 
 export interface ClientCredentialsOptions extends ClientCredentialsRequest {
@@ -87,26 +94,23 @@ export class ClientCredentials {
   }
 
   /**
-   * fetch with `Authorization: Bearer <token>`. When the API answers 401 with a Bearer challenge saying
-   * `error="invalid_token"` (RFC 6750 §3.1: expired, revoked, ...), the token is dropped and the request
-   * is sent once more with a new one.
+   * fetch with the token: `Authorization: Bearer`, or with DPoP `Authorization: DPoP` and a proof (RFC
+   * 9449 §7.1), through oauth4webapi's protectedResourceRequest. When the API answers 401 with a
+   * challenge saying `error="invalid_token"` (RFC 6750 §3.1: expired, revoked, ...), the token is dropped
+   * and the request is sent once more with a new one; a DPoP `use_dpop_nonce` challenge is answered once
+   * with the API's nonce (RFC 9449 §9). Redirects are not followed.
    */
   async authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const fetchImpl = this.options.fetch ?? this.options.client.fetch;
     const request = new Request(input, init);
-    // The body can be read only once: the retry needs its own copy.
-    const spare = request.clone();
-    const token = await this.getAccessToken();
-    const first = await fetchImpl(withBearer(request, token));
-    if (first.status !== 401 || bearerChallenge(first.headers.get('www-authenticate'))?.error !== 'invalid_token') return first;
-    await first.body?.cancel();
-    this.invalidate(token);
-    return fetchImpl(withBearer(spare, await this.getAccessToken()));
+    // The body can be read only once: every attempt sends this copy.
+    const body = await readBody(request);
+    const dpop = await clientCore(this.options.client).dpop?.handle();
+    const first = await this.getToken();
+    const answer = await resourceRequest(request, body, first, dpop, fetchImpl);
+    if (!isInvalidToken(answer)) return answer.response;
+    await answer.response.body?.cancel();
+    this.invalidate(first.accessToken);
+    return (await resourceRequest(request, body, await this.getToken(), dpop, fetchImpl)).response;
   }
-}
-
-function withBearer(request: Request, token: string): Request {
-  const headers = new Headers(request.headers);
-  headers.set('authorization', `Bearer ${token}`);
-  return new Request(request, { headers });
 }

@@ -17,9 +17,11 @@ import {
 import type { ServerMetadata } from './discovery.ts';
 import { type EndSessionOptions, endSessionUrl } from './end-session.ts';
 import { type IntrospectionResponse, type IntrospectOptions, introspect } from './introspection.ts';
-import type { ClientAuthMethod } from './lib/client-auth.ts';
-import { ClientCore, ID_TOKEN_ALGORITHMS, type IdTokenAlgorithm } from './lib/client-core.ts';
+import { CERTIFICATE_METHODS, type ClientAuthMethod } from './lib/client-auth.ts';
+import { ClientCore, ID_TOKEN_ALGORITHMS, type IdTokenAlgorithm, type ParMode } from './lib/client-core.ts';
+import { DPoPKey, type DPoPOption } from './lib/dpop.ts';
 import type { FetchLike } from './lib/http.ts';
+import { mtlsFetch, type MtlsOptions } from './lib/mtls.ts';
 import { isSecureUrl } from './lib/secure-url.ts';
 import { refresh, type RefreshOptions } from './refresh.ts';
 import { revoke, type RevokeOptions } from './revocation.ts';
@@ -35,10 +37,22 @@ export interface LatchkeyClientOptions {
   clientSecret?: string | undefined;
   /**
    * How the client authenticates at the token, revocation and introspection endpoints. Default:
-   * `client_secret_basic` with a secret, `none` (a public client) without.
+   * `client_secret_basic` with a secret, `tls_client_auth` with `mtls` and no secret, `none` (a public
+   * client) without either.
    */
   tokenEndpointAuthMethod?: ClientAuthMethod | undefined;
-  /** Replaces the global fetch for every request to the server (JWKS included). */
+  /**
+   * Mutual TLS (RFC 8705): a client certificate and its key (PEM), and the authorities to trust for the
+   * servers (`ca`). Every request of this client (to the server, and `authorizedFetch` to APIs) presents
+   * the certificate; requests to the server go to its `mtls_endpoint_aliases` (§5). It is the proof of
+   * `tls_client_auth` and `self_signed_tls_client_auth` (§2), and what certificate-bound access tokens
+   * are bound to (§3, `cnf.x5t#S256`). Default: none.
+   */
+  mtls?: MtlsOptions | undefined;
+  /**
+   * Replaces the global fetch for every request to the server (JWKS included). With `mtls` it is called
+   * with an undici Agent as `init.dispatcher`, which it must pass on (Node's fetch and undici's do).
+   */
   fetch?: FetchLike | undefined;
   /** Per request. Default 10 000 ms. */
   requestTimeoutMs?: number | undefined;
@@ -51,6 +65,30 @@ export interface LatchkeyClientOptions {
    * Tokens and secrets then cross the network in clear: never in production.
    */
   allowInsecureRequests?: boolean | undefined;
+  /**
+   * DPoP (RFC 9449): `true` makes an ES256 key pair whose private key cannot be exported, on first use;
+   * `{ keyPair }` uses yours. Every token request then carries a proof, access tokens come back bound to
+   * the key (`tokenType: 'DPoP'`), authorization requests carry `dpop_jkt`, and `authorizedFetch` signs
+   * a proof for each API request. Default: off.
+   */
+  dpop?: DPoPOption | undefined;
+  /**
+   * Pushed authorization requests (RFC 9126): `auto` pushes when the server's metadata says
+   * `require_pushed_authorization_requests`; `always` pushes whenever (the server must advertise a
+   * `pushed_authorization_request_endpoint`; use it for a client the server requires it of); `never`
+   * never. Default `auto`.
+   */
+  par?: ParMode | undefined;
+}
+
+/** The internals of each client, for the SDK's other classes (TokenSession, ClientCredentials, the BFF). */
+const cores = new WeakMap<LatchkeyClient, ClientCore>();
+
+/** The internals of a client. Not exported from the package. */
+export function clientCore(client: LatchkeyClient): ClientCore {
+  const core = cores.get(client);
+  if (!core) throw new TypeError('not a LatchkeyClient');
+  return core;
 }
 
 /**
@@ -65,29 +103,47 @@ export interface LatchkeyClientOptions {
  */
 export class LatchkeyClient {
   readonly #core: ClientCore;
-  /** The fetch this client uses. */
+  /** The fetch this client uses (with `mtls`, one that presents the certificate). */
   readonly fetch: FetchLike;
 
   constructor(options: LatchkeyClientOptions) {
     const issuer = checkIssuer(options.issuer, options.allowInsecureRequests === true);
     if (typeof options.clientId !== 'string' || options.clientId === '') throw new TypeError('clientId is required');
-    const method: ClientAuthMethod = options.tokenEndpointAuthMethod ?? (options.clientSecret === undefined ? 'none' : 'client_secret_basic');
-    if (!['client_secret_basic', 'client_secret_post', 'none'].includes(method)) throw new TypeError(`unsupported tokenEndpointAuthMethod ${method}`);
-    if (method !== 'none' && !options.clientSecret) throw new TypeError(`${method} needs a clientSecret`);
+    const method: ClientAuthMethod =
+      options.tokenEndpointAuthMethod ?? (options.clientSecret !== undefined ? 'client_secret_basic' : options.mtls !== undefined ? 'tls_client_auth' : 'none');
+    if (!['client_secret_basic', 'client_secret_post', 'none', ...CERTIFICATE_METHODS].includes(method)) throw new TypeError(`unsupported tokenEndpointAuthMethod ${method}`);
+    if (CERTIFICATE_METHODS.includes(method)) {
+      // RFC 8705 §2: the certificate of the TLS connection is the proof; a secret would be a second one the server ignores.
+      if (options.mtls === undefined) throw new TypeError(`${method} needs mtls: { cert, key }`);
+      if (options.clientSecret !== undefined) throw new TypeError(`a clientSecret was given with tokenEndpointAuthMethod ${method}`);
+    } else if (method !== 'none' && !options.clientSecret) throw new TypeError(`${method} needs a clientSecret`);
     if (method === 'none' && options.clientSecret !== undefined) throw new TypeError('a clientSecret was given with tokenEndpointAuthMethod none');
     for (const alg of options.idTokenSigningAlgorithms ?? []) {
       if (!ID_TOKEN_ALGORITHMS.includes(alg)) throw new TypeError(`unsupported ID token algorithm ${alg}`);
     }
-    const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const par = options.par ?? DEFAULTS.par;
+    if (!['auto', 'always', 'never'].includes(par)) throw new TypeError(`par must be auto, always or never, not ${JSON.stringify(par)}`);
+    const dpop = options.dpop ?? false;
+    if (typeof dpop !== 'boolean' && (typeof dpop !== 'object' || dpop === null)) throw new TypeError('dpop must be true, false or { keyPair }');
+    const baseFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    const fetchImpl = options.mtls === undefined ? baseFetch : mtlsFetch(options.mtls, baseFetch);
     this.fetch = fetchImpl;
-    this.#core = new ClientCore({
-      issuer,
-      identity: { clientId: options.clientId, clientSecret: options.clientSecret, method },
-      http: { fetch: fetchImpl, timeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs },
-      allowInsecureRequests: options.allowInsecureRequests === true,
-      clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
-      idTokenAlgorithms: options.idTokenSigningAlgorithms,
-    });
+    this.#core = new ClientCore(
+      {
+        issuer,
+        clientId: options.clientId,
+        clientSecret: options.clientSecret,
+        method,
+        http: { fetch: fetchImpl, timeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs },
+        allowInsecureRequests: options.allowInsecureRequests === true,
+        clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
+        idTokenAlgorithms: options.idTokenSigningAlgorithms,
+        par,
+        mtls: options.mtls !== undefined,
+      },
+      (client) => (dpop === false ? undefined : new DPoPKey(client, dpop === true ? {} : dpop)),
+    );
+    cores.set(this, this.#core);
   }
 
   get issuer(): string {
@@ -96,6 +152,17 @@ export class LatchkeyClient {
 
   get clientId(): string {
     return this.#core.clientId;
+  }
+
+  /**
+   * The RFC 7638 thumbprint (SHA-256, base64url) of the client's DPoP public key: the `cnf.jkt` of the
+   * access tokens bound to it (RFC 9449 §6.1). Undefined without DPoP. Makes the key if it is not made yet.
+   *
+   * @example
+   * const jkt = await client.dpopThumbprint(); // equals decodeJwt(tokens.accessToken).cnf.jkt
+   */
+  async dpopThumbprint(): Promise<string | undefined> {
+    return this.#core.dpop?.thumbprint();
   }
 
   /**
@@ -108,7 +175,8 @@ export class LatchkeyClient {
 
   /**
    * Starts the authorization code flow with PKCE (OAuth 2.1 §4.1.1, RFC 7636): the URL to send the
-   * browser to, and the state, nonce and verifier to keep until the callback.
+   * browser to, and the state, nonce and verifier to keep until the callback. With `par`, the request is
+   * first pushed to the server (RFC 9126 §2) and the URL carries only `client_id` and `request_uri`.
    *
    * @example
    * const pending = await client.createAuthorizationRequest({ redirectUri, scope: 'openid offline_access', prompt: 'login' });

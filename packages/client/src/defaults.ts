@@ -3,6 +3,8 @@
  * these values says so in its TSDoc.
  */
 export const DEFAULTS = {
+  /** RFC 9126: push authorization requests when the server requires it (`auto`), or `always`, or `never`. */
+  par: 'auto',
   /** How long one HTTP request to the authorization server may take. */
   requestTimeoutMs: 10_000,
   /** Clock skew tolerated when checking an ID token's `exp`, `iat` and `auth_time`. */

@@ -1,9 +1,10 @@
+import * as oauth from 'oauth4webapi';
 import { DEFAULTS } from './defaults.ts';
-import { DeviceCodeExpiredError, InvalidResponseError, OAuthError, UnsupportedFeatureError } from './errors.ts';
+import { DeviceCodeExpiredError, OAuthError, UnsupportedFeatureError } from './errors.ts';
 import type { ClientCore } from './lib/client-core.ts';
-import { errorFromResponse, readJsonObject } from './lib/http.ts';
 import { sleep } from './lib/retry.ts';
-import { optionalLifetime, optionalString, parseTokenResponse, type TokenSet } from './token-set.ts';
+import { formParameters } from './refresh.ts';
+import type { TokenSet } from './token-set.ts';
 
 /** RFC 8628 §3.4: the grant type of the device access token request. */
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -36,26 +37,21 @@ export interface PollOptions {
 
 /** RFC 8628 §3.1: asks the server for a device code and a user code. */
 export async function startDeviceAuthorization(core: ClientCore, options: DeviceAuthorizationOptions = {}): Promise<DeviceAuthorization> {
-  const url = await core.endpoint('device_authorization_endpoint', 'device_authorization');
-  const response = await core.post(url, options);
-  if (response.status !== 200) throw await errorFromResponse(response, 'the device authorization endpoint');
-  const body = await readJsonObject(response, 'the device authorization endpoint');
-  const what = 'the device authorization endpoint';
-  const deviceCode = optionalString(body, 'device_code', what);
-  const userCode = optionalString(body, 'user_code', what);
-  const verificationUri = optionalString(body, 'verification_uri', what);
-  const expiresIn = optionalLifetime(body.expires_in, what);
-  if (deviceCode === undefined || userCode === undefined || verificationUri === undefined || expiresIn === undefined) {
-    throw new InvalidResponseError(`${what} answered without device_code, user_code, verification_uri or expires_in`, 200);
-  }
-  const interval = body.interval === undefined ? DEFAULTS.deviceIntervalSeconds : optionalLifetime(body.interval, what);
+  await core.endpoint('device_authorization_endpoint', 'device_authorization');
+  const body = await core.call(
+    'the device authorization endpoint',
+    ({ as, client, auth, options: requestOptions }) => oauth.deviceAuthorizationRequest(as, client, auth, formParameters(options), requestOptions),
+    ({ as, client }, response) => oauth.processDeviceAuthorizationResponse(as, client, response),
+    { dpop: false },
+  );
   return {
-    deviceCode,
-    userCode,
-    verificationUri,
-    verificationUriComplete: optionalString(body, 'verification_uri_complete', what),
-    expiresAt: Math.floor(Date.now() / 1000) + expiresIn,
-    intervalSeconds: Math.max(1, interval ?? DEFAULTS.deviceIntervalSeconds),
+    deviceCode: body.device_code,
+    userCode: body.user_code,
+    verificationUri: body.verification_uri,
+    verificationUriComplete: body.verification_uri_complete,
+    expiresAt: Math.floor(Date.now() / 1000) + Math.floor(body.expires_in),
+    // RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
+    intervalSeconds: Math.max(1, Math.floor(body.interval ?? DEFAULTS.deviceIntervalSeconds)),
   };
 }
 
@@ -72,9 +68,12 @@ export async function pollDeviceToken(core: ClientCore, authorization: DeviceAut
       throw new DeviceCodeExpiredError('the device code expired before the user approved the request');
     }
     await sleep(intervalSeconds * 1000, options.signal);
-    let body: Record<string, unknown>;
     try {
-      body = await core.requestToken({ grant_type: DEVICE_CODE_GRANT_TYPE, device_code: authorization.deviceCode });
+      return await core.requestTokens(
+        'the token endpoint',
+        ({ as, client, auth, options: requestOptions }) => oauth.deviceCodeGrantRequest(as, client, auth, authorization.deviceCode, requestOptions),
+        { process: oauth.processDeviceCodeResponse },
+      );
     } catch (err) {
       if (!(err instanceof OAuthError)) throw err;
       // RFC 8628 §3.5: "the authorization request is still pending as the end user hasn't yet completed
@@ -93,10 +92,5 @@ export async function pollDeviceToken(core: ClientCore, authorization: DeviceAut
       // access_denied, expired_token, and anything else end the polling.
       throw err;
     }
-    const tokens = parseTokenResponse(body);
-    if (tokens.idToken !== undefined) {
-      tokens.idTokenClaims = await core.validateIdToken(tokens.idToken, { accessToken: tokens.accessToken });
-    }
-    return tokens;
   }
 }

@@ -1,6 +1,7 @@
 import { DEFAULTS } from './defaults.ts';
+import * as oauth from 'oauth4webapi';
 import { DiscoveryError, NetworkError } from './errors.ts';
-import { type FetchLike, isObject, send } from './lib/http.ts';
+import { type FetchLike, isObject, serverFetch } from './lib/http.ts';
 import { isSecureUrl } from './lib/secure-url.ts';
 
 /**
@@ -17,11 +18,19 @@ export interface ServerMetadata {
   revocation_endpoint?: string;
   introspection_endpoint?: string;
   device_authorization_endpoint?: string;
+  /** RFC 9126 §5: where authorization requests are pushed. */
+  pushed_authorization_request_endpoint?: string;
+  /** RFC 9126 §5: the server accepts authorization requests only through PAR. */
+  require_pushed_authorization_requests?: boolean;
+  /** RFC 9449 §5.1: the DPoP proof algorithms the server accepts. */
+  dpop_signing_alg_values_supported?: string[];
   scopes_supported?: string[];
   grant_types_supported?: string[];
   code_challenge_methods_supported?: string[];
   token_endpoint_auth_methods_supported?: string[];
   id_token_signing_alg_values_supported?: string[];
+  /** RFC 8705 §5: the endpoints for clients that present a TLS client certificate. */
+  mtls_endpoint_aliases?: Partial<Record<(typeof ENDPOINT_MEMBERS)[number], string>>;
   /** RFC 9207 §3: every authorization response carries `iss`. */
   authorization_response_iss_parameter_supported?: boolean;
   [member: string]: unknown;
@@ -37,6 +46,7 @@ const ENDPOINT_MEMBERS = [
   'revocation_endpoint',
   'introspection_endpoint',
   'device_authorization_endpoint',
+  'pushed_authorization_request_endpoint',
 ] as const;
 
 /**
@@ -61,41 +71,55 @@ export interface DiscoverOptions {
 
 /**
  * Fetches and checks the issuer's metadata: the OpenID Connect location first, the RFC 8414 location
- * when the first does not answer 200. The document must name exactly this issuer. LatchkeyClient
- * calls this once and caches the result.
+ * when the first does not answer 200, through oauth4webapi's `discoveryRequest` and
+ * `processDiscoveryResponse`. The document must name exactly this issuer: oauth4webapi compares the
+ * issuers as URLs, the SDK then as strings; and every endpoint must be https (or http on loopback).
+ * LatchkeyClient calls this once and caches the result.
  *
  * @example
  * const metadata = await discover('https://login.example.com');
  * console.log(metadata.token_endpoint);
  */
 export async function discover(issuer: string, options: DiscoverOptions = {}): Promise<ServerMetadata> {
-  const http = {
+  const customFetch = serverFetch({
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     timeoutMs: options.timeoutMs ?? DEFAULTS.requestTimeoutMs,
-  } satisfies { fetch: FetchLike; timeoutMs: number };
+  });
   const allowInsecureRequests = options.allowInsecureRequests === true;
+  const issuerUrl = new URL(issuer);
+  if (!allowInsecureRequests && !isSecureUrl(issuerUrl)) throw new DiscoveryError(`${issuer} is not https (allowInsecureRequests permits it)`);
   const failures: string[] = [];
-  for (const url of metadataUrls(issuer)) {
+  for (const algorithm of ['oidc', 'oauth2'] as const) {
     let response: Response;
     try {
-      response = await send(http, url, { method: 'GET', headers: { accept: 'application/json' } });
+      response = await oauth.discoveryRequest(issuerUrl, {
+        algorithm,
+        [oauth.customFetch]: customFetch,
+        // Held to https, or http on loopback, above.
+        [oauth.allowInsecureRequests]: true,
+      });
     } catch (err) {
       if (err instanceof NetworkError) throw new DiscoveryError(`discovery failed: ${err.message}`, { cause: err });
       throw err;
     }
+    const url = metadataUrls(issuer)[algorithm === 'oidc' ? 0 : 1];
     if (response.status !== 200) {
       await response.body?.cancel();
       failures.push(`${url} answered HTTP ${response.status}`);
       continue;
     }
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch (err) {
-      throw new DiscoveryError(`${url} did not answer with JSON`, { cause: err });
-    }
     // A document that names another issuer is never retried elsewhere: it is a misconfiguration or a
     // mix-up attempt, not a missing document.
+    let body: oauth.AuthorizationServer;
+    try {
+      body = await oauth.processDiscoveryResponse(issuerUrl, response);
+    } catch (err) {
+      if (err instanceof oauth.OperationProcessingError && err.code === oauth.JSON_ATTRIBUTE_COMPARISON) {
+        const named = (err.cause as { body?: { issuer?: unknown } } | undefined)?.body?.issuer;
+        throw new DiscoveryError(`${url} names the issuer ${JSON.stringify(named)}, not ${JSON.stringify(issuer)}`, { cause: err });
+      }
+      throw new DiscoveryError(`${url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
     return checkMetadata(body, issuer, url, allowInsecureRequests);
   }
   throw new DiscoveryError(`no metadata for ${issuer}: ${failures.join('; ')}`);
@@ -110,22 +134,32 @@ function checkMetadata(body: unknown, issuer: string, url: string, allowInsecure
   if (body.issuer !== issuer) {
     throw new DiscoveryError(`${url} names the issuer ${JSON.stringify(body.issuer)}, not ${JSON.stringify(issuer)}`);
   }
+  checkEndpoints(body, '', url, allowInsecureRequests);
+  // RFC 8705 §5: the endpoints a client presenting a certificate uses instead; held to the same rules.
+  const aliases = body.mtls_endpoint_aliases;
+  if (aliases !== undefined) {
+    if (!isObject(aliases)) throw new DiscoveryError(`${url}: mtls_endpoint_aliases is not a JSON object`);
+    checkEndpoints(aliases, 'mtls_endpoint_aliases.', url, allowInsecureRequests);
+  }
+  if (body.authorization_response_iss_parameter_supported !== undefined && typeof body.authorization_response_iss_parameter_supported !== 'boolean') {
+    throw new DiscoveryError(`${url}: authorization_response_iss_parameter_supported is not a boolean`);
+  }
+  return body as ServerMetadata;
+}
+
+function checkEndpoints(members: Record<string, unknown>, prefix: string, url: string, allowInsecureRequests: boolean): void {
   for (const member of ENDPOINT_MEMBERS) {
-    const value = body[member];
+    const value = members[member];
     if (value === undefined) continue;
     let endpoint: URL;
     try {
       if (typeof value !== 'string') throw new TypeError('not a string');
       endpoint = new URL(value);
     } catch {
-      throw new DiscoveryError(`${url}: ${member} is not an absolute URL`);
+      throw new DiscoveryError(`${url}: ${prefix}${member} is not an absolute URL`);
     }
     if (!allowInsecureRequests && !isSecureUrl(endpoint)) {
-      throw new DiscoveryError(`${url}: ${member} ${value} is not https (allowInsecureRequests permits it)`);
+      throw new DiscoveryError(`${url}: ${prefix}${member} ${value} is not https (allowInsecureRequests permits it)`);
     }
   }
-  if (body.authorization_response_iss_parameter_supported !== undefined && typeof body.authorization_response_iss_parameter_supported !== 'boolean') {
-    throw new DiscoveryError(`${url}: authorization_response_iss_parameter_supported is not a boolean`);
-  }
-  return body as ServerMetadata;
 }

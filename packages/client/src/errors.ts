@@ -75,7 +75,8 @@ export type IdTokenCheck =
   | 'nbf'
   | 'nonce'
   | 'at_hash'
-  | 'auth_time';
+  | 'auth_time'
+  | 'acr';
 
 /** The ID token failed validation; `check` names the check that failed. */
 export class IdTokenValidationError extends LatchkeyClientError {
@@ -145,7 +146,7 @@ export class NetworkError extends LatchkeyClientError {
 }
 
 /** A feature the authorization server does not offer (yet). */
-export type Feature = 'device_authorization' | 'token_exchange' | 'revocation' | 'introspection' | 'end_session' | 'authorization_code' | 'token';
+export type Feature = 'device_authorization' | 'token_exchange' | 'revocation' | 'introspection' | 'end_session' | 'authorization_code' | 'token' | 'par';
 
 /**
  * The authorization server does not support what was asked: its metadata lacks the endpoint
@@ -178,4 +179,57 @@ export class DeviceCodeExpiredError extends LatchkeyClientError {
 /** The access token expired and there is no refresh token to get another: the user must log in again. */
 export class SessionExpiredError extends LatchkeyClientError {
   readonly code = 'ERR_SESSION_EXPIRED';
+}
+
+/**
+ * RFC 9470 §3: an API refused the user's access token with `error="insufficient_user_authentication"`
+ * in its Bearer or DPoP challenge: the token is valid, but the way (`acr_values`) or the time (`max_age`)
+ * the user authenticated is not enough for this request. The user must authenticate again: start an
+ * authorization request with `authorizationOptions()` (RFC 9470 §4).
+ */
+export class StepUpRequiredError extends LatchkeyClientError {
+  readonly code = 'ERR_STEP_UP_REQUIRED';
+
+  /** The challenge's `acr_values` (space-separated, "in order of preference"); undefined when it had none. */
+  readonly acrValues: string[] | undefined;
+  /** The challenge's `max_age`: the most seconds since the user last authenticated; undefined when it had none. */
+  readonly maxAge: number | undefined;
+  /** The challenge's scheme, lowercased: `bearer` or `dpop`. */
+  readonly scheme: string;
+  readonly error_description: string | undefined;
+  /** The API's answer (401), its body unread. */
+  readonly response: Response;
+
+  constructor(
+    challenge: { scheme: string; acrValues: string[] | undefined; maxAge: number | undefined; error_description: string | undefined },
+    response: Response,
+  ) {
+    const wants = [
+      challenge.acrValues !== undefined ? `acr_values ${challenge.acrValues.join(' ')}` : undefined,
+      challenge.maxAge !== undefined ? `max_age ${challenge.maxAge}` : undefined,
+    ].filter((w) => w !== undefined);
+    super(
+      `the API needs the user to authenticate again (insufficient_user_authentication${wants.length > 0 ? `: ${wants.join(', ')}` : ''})` +
+        (challenge.error_description ? `: ${challenge.error_description}` : ''),
+    );
+    this.acrValues = challenge.acrValues;
+    this.maxAge = challenge.maxAge;
+    this.scheme = challenge.scheme;
+    this.error_description = challenge.error_description;
+    this.response = response;
+  }
+
+  /**
+   * The options that start the step-up: `{ acrValues, maxAge }` (those the challenge had), to spread
+   * into createAuthorizationRequest or the BFF's login.
+   *
+   * @example
+   * const pending = await client.createAuthorizationRequest({ redirectUri, scope, ...err.authorizationOptions() });
+   */
+  authorizationOptions(): { acrValues?: string[]; maxAge?: number } {
+    return {
+      ...(this.acrValues !== undefined ? { acrValues: [...this.acrValues] } : {}),
+      ...(this.maxAge !== undefined ? { maxAge: this.maxAge } : {}),
+    };
+  }
 }

@@ -10,11 +10,14 @@ export type { IntrospectionResponse, IntrospectOptions } from './introspection.t
 export type { EndSessionOptions } from './end-session.ts';
 export { discover, metadataUrls, type DiscoverOptions, type ServerMetadata } from './discovery.ts';
 export type { IdTokenClaims } from './id-token.ts';
+export { stepUpChallenge, INSUFFICIENT_USER_AUTHENTICATION } from './step-up.ts';
 export type { TokenSet } from './token-set.ts';
-export { createBff, sendBffResponse, appendSetCookie, toResponse, type Bff, type BffOptions, type BffRequest, type BffResponse, type BffAccessToken } from './bff.ts';
+export { createBff, sendBffResponse, appendSetCookie, toResponse, type Bff, type BffOptions, type BffLoginOptions, type BffRequest, type BffResponse, type BffAccessToken } from './bff.ts';
 export type { ClientAuthMethod } from './lib/client-auth.ts';
-export type { IdTokenAlgorithm } from './lib/client-core.ts';
+export type { IdTokenAlgorithm, ParMode } from './lib/client-core.ts';
+export type { DPoPOption, DPoPKeyOptions } from './lib/dpop.ts';
 export type { FetchLike } from './lib/http.ts';
+export type { MtlsOptions } from './lib/mtls.ts';
 export type { RetryOptions } from './lib/retry.ts';
 export type { CookieKey } from './lib/sealed-cookie.ts';
 export { DEFAULTS } from './defaults.ts';
@@ -31,6 +34,7 @@ export {
   UnsupportedFeatureError,
   DeviceCodeExpiredError,
   SessionExpiredError,
+  StepUpRequiredError,
   type OAuthErrorFields,
   type IdTokenCheck,
   type Feature,

@@ -1,6 +1,5 @@
-import { InvalidResponseError } from './errors.ts';
+import * as oauth from 'oauth4webapi';
 import type { ClientCore } from './lib/client-core.ts';
-import { expectOk, readJsonObject } from './lib/http.ts';
 
 /** RFC 7662 §2.2: an inactive token is `{ active: false }` and nothing else. */
 export interface IntrospectionResponse {
@@ -28,11 +27,18 @@ export interface IntrospectOptions {
  * answers about the client's own tokens, and about the tokens of the APIs it introspects for.
  */
 export async function introspect(core: ClientCore, token: string, options: IntrospectOptions = {}): Promise<IntrospectionResponse> {
-  const url = await core.endpoint('introspection_endpoint', 'introspection');
-  const response = await core.post(url, { token, token_type_hint: options.tokenTypeHint });
-  await expectOk(response, 'the introspection endpoint');
-  const body = await readJsonObject(response, 'the introspection endpoint');
-  // RFC 7662 §2.2: "active REQUIRED. Boolean indicator of whether or not the presented token is currently active."
-  if (typeof body.active !== 'boolean') throw new InvalidResponseError('the introspection response has no boolean active', 200);
+  await core.endpoint('introspection_endpoint', 'introspection');
+  // RFC 7662 §2.2: "active REQUIRED. Boolean indicator of whether or not the presented token is
+  // currently active" (oauth4webapi requires it).
+  const body = await core.call(
+    'the introspection endpoint',
+    ({ as, client, auth, options: requestOptions }) =>
+      oauth.introspectionRequest(as, client, auth, token, {
+        ...requestOptions,
+        ...(options.tokenTypeHint ? { additionalParameters: { token_type_hint: options.tokenTypeHint } } : {}),
+      }),
+    ({ as, client }, response) => oauth.processIntrospectionResponse(as, client, response),
+    { dpop: false },
+  );
   return body as IntrospectionResponse;
 }

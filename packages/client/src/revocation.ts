@@ -1,5 +1,5 @@
+import * as oauth from 'oauth4webapi';
 import type { ClientCore } from './lib/client-core.ts';
-import { expectOk } from './lib/http.ts';
 
 export interface RevokeOptions {
   /** RFC 7009 §2.1: `access_token` or `refresh_token`; only a hint. */
@@ -11,8 +11,18 @@ export interface RevokeOptions {
  * grant, its access tokens included. An unknown or already revoked token is not an error (§2.2).
  */
 export async function revoke(core: ClientCore, token: string, options: RevokeOptions = {}): Promise<void> {
-  const url = await core.endpoint('revocation_endpoint', 'revocation');
-  const response = await core.post(url, { token, token_type_hint: options.tokenTypeHint });
-  await expectOk(response, 'the revocation endpoint');
-  await response.body?.cancel();
+  await core.endpoint('revocation_endpoint', 'revocation');
+  await core.call(
+    'the revocation endpoint',
+    ({ as, client, auth, options: requestOptions }) =>
+      oauth.revocationRequest(as, client, auth, token, {
+        ...requestOptions,
+        ...(options.tokenTypeHint ? { additionalParameters: { token_type_hint: options.tokenTypeHint } } : {}),
+      }),
+    async (_step, response) => {
+      await oauth.processRevocationResponse(response);
+      await response.body?.cancel();
+    },
+    { dpop: false },
+  );
 }

@@ -1,7 +1,9 @@
 import { DEFAULTS } from './defaults.ts';
 import { SessionExpiredError } from './errors.ts';
-import type { LatchkeyClient } from './client.ts';
+import { clientCore, type LatchkeyClient } from './client.ts';
+import { readBody, resourceRequest } from './lib/resource-request.ts';
 import { SingleFlight } from './lib/single-flight.ts';
+import { stepUpIn } from './step-up.ts';
 import { staleAt, type TokenSet } from './token-set.ts';
 
 export interface TokenSessionOptions {
@@ -22,7 +24,7 @@ export interface TokenSessionOptions {
  *
  * @example
  * const session = client.session(tokens, { onTokens: (t) => store.save(userId, t) });
- * const res = await fetch(api, { headers: { authorization: `Bearer ${await session.getAccessToken()}` } });
+ * const res = await session.authorizedFetch('https://api.example.com/orders');
  */
 export class TokenSession {
   private current: TokenSet;
@@ -59,6 +61,30 @@ export class TokenSession {
       return this.current.accessToken;
     }
     return (await this.refresh()).accessToken;
+  }
+
+  /**
+   * fetch for the user with the current access token (refreshed first when about to expire):
+   * `Authorization: Bearer`, or for a DPoP token `Authorization: DPoP` with a proof of the method, the
+   * URL and the token (RFC 9449 §7.1), through oauth4webapi's protectedResourceRequest. A
+   * `use_dpop_nonce` challenge is answered once with the API's nonce (§9). A 401 whose challenge says
+   * `insufficient_user_authentication` (RFC 9470 §3) throws StepUpRequiredError: the user must sign in
+   * again, as with SessionExpiredError. Any other answer, another 401 included, is returned as it is.
+   * Redirects are not followed.
+   *
+   * @example
+   * const res = await session.authorizedFetch('https://api.example.com/orders');
+   */
+  async authorizedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const request = new Request(input, init);
+    const body = await readBody(request);
+    const accessToken = await this.getAccessToken();
+    const dpop = await clientCore(this.client).dpop?.handle();
+    const token = { accessToken, tokenType: this.current.tokenType };
+    const answer = await resourceRequest(request, body, token, dpop, this.client.fetch);
+    const stepUp = stepUpIn(answer);
+    if (stepUp) throw stepUp;
+    return answer.response;
   }
 
   /** Refreshes now (one request, shared by concurrent callers) and keeps the rotated refresh token. */

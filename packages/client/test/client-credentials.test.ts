@@ -197,7 +197,8 @@ describe('client credentials', () => {
       clientSecret: created.clientSecret!,
       tokenEndpointAuthMethod: 'client_secret_post',
       fetch: (input, init) => {
-        if (typeof init?.body === 'string') bodies.push(init.body);
+        // oauth4webapi sends the form as URLSearchParams.
+        if (init?.body instanceof URLSearchParams) bodies.push(init.body.toString());
         return fetch(input, init);
       },
     });

@@ -95,7 +95,7 @@ describe('token exchange', () => {
   test('a server without token exchange (it answers unsupported_grant_type) gives UnsupportedFeatureError', async () => {
     // Latchkey before issue 6 answered exactly this for the token-exchange grant type.
     const olderServer: FetchLike = async (input, init) => {
-      const grant = typeof init?.body === 'string' ? new URLSearchParams(init.body).get('grant_type') : null;
+      const grant = init?.body instanceof URLSearchParams ? init.body.get('grant_type') : null;
       if (grant === TOKEN_EXCHANGE_GRANT_TYPE) {
         return Response.json({ error: 'unsupported_grant_type', error_description: 'the grant type is not supported' }, { status: 400 });
       }

@@ -1,5 +1,5 @@
 import type { AccessTokenClaims } from '@latchkey/resource-server';
-import type { ForwardConfig } from './config/defaults.ts';
+import type { DpopMode, ForwardConfig } from './config/defaults.ts';
 import { headerValue } from './lib/headers.ts';
 import { challengeHeaders, rejection, type Rejection } from './lib/reply.ts';
 import type { SigningKey } from './lib/signing-key.ts';
@@ -11,7 +11,14 @@ export type Forwarding =
   | { ok: true; add: Record<string, string> }
   | { ok: false; rejection: Rejection };
 
-export type Forwarder = (claims: AccessTokenClaims, token: string) => Promise<Forwarding>;
+/** How the caller presented its token: the scheme, and the DPoP proof with it (RFC 9449 §7). */
+export interface Presentation {
+  scheme: 'bearer' | 'dpop';
+  /** The `DPoP` header as received; undefined without one. */
+  proof: string | undefined;
+}
+
+export type Forwarder = (claims: AccessTokenClaims, token: string, presentation: Presentation) => Promise<Forwarding>;
 
 /** The names of the identity headers under a prefix (`X-Auth-` gives `X-Auth-Subject`, ...). */
 export function identityHeaderNames(prefix: string) {
@@ -28,6 +35,8 @@ export interface ForwarderContext {
   realm: string;
   /** The route's metadata URL (RFC 9728 §5.1), named in its challenges; undefined: none. */
   resourceMetadata: string | undefined;
+  /** The route's DPoP mode: which challenges its refusals carry. */
+  dpop: DpopMode;
   /** The `iss` of the gateway's JWTs. */
   publicUrl: string | undefined;
   signingKey: SigningKey;
@@ -44,8 +53,15 @@ export function createForwarder(forward: ForwardConfig, ctx: ForwarderContext): 
     case 'exchange':
       return exchangeForwarder(forward.audience, forward.scopes, ctx);
     case 'passthrough':
-      // Exactly the token that was checked, whatever else the client sent.
-      return async (_claims, token) => ({ ok: true, add: { authorization: `Bearer ${token}` } });
+      // Exactly the token that was checked, whatever else the client sent, under the scheme it came
+      // with: a DPoP-bound token is never turned into a bearer one (RFC 9449 §7.2). Its proof goes
+      // along only when the route says so (the upstream then checks it against the gateway's URL).
+      return async (_claims, token, presentation) => {
+        if (presentation.scheme === 'bearer') return { ok: true, add: { authorization: `Bearer ${token}` } };
+        const add: Record<string, string> = { authorization: `DPoP ${token}` };
+        if (forward.dpopProof && presentation.proof !== undefined) add.dpop = presentation.proof;
+        return { ok: true, add };
+      };
   }
 }
 
@@ -91,29 +107,29 @@ function claimsForwarder(audience: string, ctx: ForwarderContext): Forwarder {
  * configured scopes, as `Authorization: Bearer`; the caller's token never reaches it.
  */
 function exchangeForwarder(audience: string, scopes: string[] | undefined, ctx: ForwarderContext): Forwarder {
-  return async (_claims, token) => {
+  return async (_claims, token, presentation) => {
     let exchanged: string;
     try {
       exchanged = await ctx.exchanger!.exchange(token, audience, scopes);
     } catch (err) {
-      return { ok: false, rejection: exchangeRejection(err, scopes, ctx) };
+      return { ok: false, rejection: exchangeRejection(err, scopes, ctx, presentation.scheme) };
     }
     return { ok: true, add: { authorization: `Bearer ${exchanged}` } };
   };
 }
 
-function exchangeRejection(err: unknown, scopes: string[] | undefined, ctx: ForwarderContext): Rejection {
+function exchangeRejection(err: unknown, scopes: string[] | undefined, ctx: ForwarderContext, scheme: Presentation['scheme']): Rejection {
   if (err instanceof ExchangeRefusedError && err.kind === 'subject') {
     const description = 'the issuer refused to exchange the access token';
     return rejection(401, 'denied', 'invalid_token', description, {
-      headers: challengeHeaders(ctx, 'invalid_token', description),
+      headers: challengeHeaders(ctx, 'invalid_token', description, undefined, scheme),
       reason: 'exchange_refused',
     });
   }
   if (err instanceof ExchangeRefusedError && err.kind === 'scope') {
     const description = 'the access token lacks a scope this resource requires';
     return rejection(403, 'denied', 'insufficient_scope', description, {
-      headers: challengeHeaders(ctx, 'insufficient_scope', description, scopes),
+      headers: challengeHeaders(ctx, 'insufficient_scope', description, scopes, scheme),
       reason: 'insufficient_scope',
     });
   }

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -29,7 +31,7 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
-  /** `http://host:port`, once listening. */
+  /** `http://host:port` (`https://` with listen.tls), once listening. */
   readonly url: string;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -102,12 +104,13 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
 
   // Slow clients cannot hold connections: the request head and the whole request each have a time
   // limit (408, then the connection closes), checked every second rather than Node's default 30 s.
-  const server: Server = createServer({
+  const httpOptions: ServerOptions = {
     headersTimeout: initial.headersTimeoutSeconds * 1000,
     requestTimeout: initial.requestTimeoutSeconds * 1000,
     keepAliveTimeout: initial.keepAliveTimeoutSeconds * 1000,
     connectionsCheckingInterval: 1000,
-  }, (req, res) => {
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     // The idle limit below is for connections that never send a request; a request in flight has its own.
     req.socket.setTimeout(0);
     handleRequest(req, res).catch((err: unknown) => {
@@ -118,7 +121,20 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
         res.destroy();
       }
     });
-  });
+  };
+  const tls = initial.listen.tls;
+  const server: Server = tls
+    ? createHttpsServer({
+        ...httpOptions,
+        cert: readFileSync(tls.certFile),
+        key: readFileSync(tls.keyFile),
+        ...(tls.clientCaFile ? { ca: readFileSync(tls.clientCaFile) } : {}),
+        // RFC 8705 §3: ask for a client certificate, for certificate-bound tokens; a connection without
+        // one (or with one from another CA) still reaches the gateway, whose token checks decide.
+        requestCert: true,
+        rejectUnauthorized: false,
+      }, onRequest)
+    : createServer(httpOptions, onRequest);
   // Node's header timeout only starts with a request's first byte: a connection that never sends one
   // is closed by this idle limit (between requests Node applies the keep-alive timeout instead).
   server.setTimeout(initial.headersTimeoutSeconds * 1000);
@@ -149,7 +165,7 @@ export async function createGateway(initial: GatewayConfig, options: GatewayOpti
         });
       });
       const address = server.address() as AddressInfo;
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+      url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
       logger.info({ address: url, issuer: state.config.issuer }, 'latchkey-gateway is ready');
       return url;
     },

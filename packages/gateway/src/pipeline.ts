@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { parseClientCertHeader, peerCertificate } from '@latchkey/resource-server';
+import type { GatewayConfig } from './config/defaults.ts';
 import { upstreamHeaders } from './lib/headers.ts';
 import type { parseTarget } from './lib/path.ts';
 import type { ProxyTarget } from './lib/proxy.ts';
@@ -27,7 +29,16 @@ export async function decide(req: IncomingMessage, current: State, target: Retur
       }),
     };
   }
-  const auth = await authenticate(req.headers.authorization);
+  const trustedPeer = current.trusted.has(req.socket.remoteAddress);
+  const auth = await authenticate({
+    authorization: req.headers.authorization,
+    dpop: req.headers.dpop,
+    method: req.method!,
+    url: edgeUrl(current.config, req, target.path, trustedPeer),
+    // RFC 9440 §4: Client-Cert is believed only from a proxy known to set it; otherwise the
+    // certificate is the connection's own, when the gateway terminates TLS.
+    clientCertificate: trustedPeer ? parseClientCertHeader(req.headers['client-cert']) : peerCertificate(req.socket),
+  });
   if (!auth.ok) {
     const outcome = auth.reply.status === 503 ? 'unavailable' : 'denied';
     return { route, clientId: auth.clientId, rejection: rejectionFromReply(auth.reply, outcome, auth.reason) };
@@ -44,13 +55,14 @@ export async function decide(req: IncomingMessage, current: State, target: Retur
       }),
     };
   }
-  const forwarding = await route.forward(auth.claims, auth.token);
+  const forwarding = await route.forward(auth.claims, auth.token, { scheme: auth.scheme, proof: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined });
   if (!forwarding.ok) return { route, clientId, rejection: forwarding.rejection };
   const headers = upstreamHeaders(req.rawHeaders, {
     identityPrefix: current.identityPrefix,
-    trustedPeer: current.trusted.has(req.socket.remoteAddress),
+    trustedPeer,
     peer: peerAddress(req.socket.remoteAddress),
     preserveHost: route.config.preserveHost,
+    protocol: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
     add: forwarding.add,
   });
   return {
@@ -63,4 +75,18 @@ export async function decide(req: IncomingMessage, current: State, target: Retur
       timeoutMs: current.config.upstreamTimeoutSeconds * 1000,
     },
   };
+}
+
+/**
+ * RFC 9449 §4.3 item 9: the URI the client addressed, which a proof's `htu` must name: the gateway's
+ * `publicUrl` origin and the request's path; without one, what a trusted proxy says
+ * (`X-Forwarded-Proto`, `X-Forwarded-Host`), else the connection and its `Host`.
+ */
+function edgeUrl(config: GatewayConfig, req: IncomingMessage, path: string, trustedPeer: boolean): string {
+  if (config.publicUrl !== undefined) return `${new URL(config.publicUrl).origin}${path}`;
+  const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim() || undefined;
+  const proto = trustedPeer ? first(req.headers['x-forwarded-proto']) : undefined;
+  const host = (trustedPeer ? first(req.headers['x-forwarded-host']) : undefined) ?? req.headers.host;
+  const scheme = proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  return `${scheme}://${host ?? 'invalid'}${path}`;
 }

@@ -149,7 +149,7 @@ function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-export type RouteContext = Omit<ForwarderContext, 'exchanger' | 'resourceMetadata'>;
+export type RouteContext = Omit<ForwarderContext, 'exchanger' | 'resourceMetadata' | 'dpop'>;
 
 /**
  * Builds the route table of a configuration. Throws a ConfigError when the resource-server package
@@ -172,7 +172,9 @@ function compileRoute(config: GatewayConfig, route: RouteConfig, clients: Issuer
     route.validation === 'jwt' ? clients.validator(config, route.audience).validate : clients.introspector(config, route.audience).introspect;
   const metadata = config.resourceMetadata ? routeMetadata(config, route) : undefined;
   const methods = new Map<string, Authenticate>();
-  for (const [method, scopes] of Object.entries(route.methods)) methods.set(method, createAuthenticator(verify, scopes, config.realm, metadata?.url));
+  for (const [method, scopes] of Object.entries(route.methods)) {
+    methods.set(method, createAuthenticator(verify, scopes, config.realm, metadata?.url, route.dpop));
+  }
   // RFC 9110 §9.3.2: HEAD is GET without the body, so it needs what GET needs.
   if (methods.has('GET') && !methods.has('HEAD')) methods.set('HEAD', methods.get('GET')!);
   const upstream = new URL(route.upstream);
@@ -185,6 +187,7 @@ function compileRoute(config: GatewayConfig, route: RouteConfig, clients: Issuer
     forward: createForwarder(route.forward, {
       ...ctx,
       resourceMetadata: metadata?.url,
+      dpop: route.dpop,
       exchanger: route.forward.mode === 'exchange' ? clients.exchanger(config) : undefined,
     }),
     metadata,

@@ -256,7 +256,7 @@ describe('forwarding modes', () => {
     const before = inventory.received.length;
     const res = await get(`${gw.url}/stock/items`, token);
     assert.equal(res.status, 403, await res.clone().text());
-    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="inventory:read"');
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="inventory:read", DPoP realm="gateway", scope="inventory:read", algs="ES256 ES384 PS256 RS256 EdDSA"');
     assert.equal(inventory.received.length, before, 'nothing reached the upstream');
   });
 

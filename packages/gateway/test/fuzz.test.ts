@@ -95,13 +95,15 @@ interface Answer {
 const ERRORS = new Map<string, number[]>([
   ['invalid_request', [400, 408, 413, 431]],
   ['invalid_token', [401]],
+  ['invalid_dpop_proof', [401]],
   ['insufficient_scope', [403]],
   ['not_found', [404]],
   ['method_not_allowed', [405]],
   ['too_many_requests', [429]],
 ]);
 const DESCRIPTION = /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/;
-const CHALLENGE = /^Bearer realm="[\x20-\x21\x23-\x5B\x5D-\x7E]*"(?:, [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*")*$/;
+// RFC 9449 §7.1: the routes take DPoP too, so the Bearer challenge is followed by a DPoP one.
+const CHALLENGE = /^Bearer realm="[\x20-\x21\x23-\x5B\x5D-\x7E]*"(?:, [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*")*, DPoP realm="[\x20-\x21\x23-\x5B\x5D-\x7E]*"(?:, [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*")*$/;
 const INTERNALS = /\bat (?:async )?[\w$.<>]+ \(|node_modules|\/src\/[\w/-]+\.ts|TypeError|ReferenceError|RangeError|ECONNREFUSED|ERR_[A-Z_]{6,}/;
 
 describe('fuzz: the gateway answers generated requests with no 5xx, RFC 6750 errors, and never forwards forged identity headers', () => {
@@ -276,7 +278,7 @@ describe('fuzz: the gateway answers generated requests with no 5xx, RFC 6750 err
     const onRoute = targetOk && ['/orders', '/inventory', '/audited', '/legacy'].some((p) => path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}?`));
     if (answer.status === 401 || answer.status === 403 || (answer.status === 400 && onRoute)) {
       // RFC 6750 §3: a refusal about the token carries the Bearer challenge, naming the error.
-      if (!CHALLENGE.test(challenge)) problems.push(`a ${answer.status} without a well-formed WWW-Authenticate: Bearer challenge: ${challenge}`);
+      if (!CHALLENGE.test(challenge)) problems.push(`a ${answer.status} without well-formed WWW-Authenticate Bearer and DPoP challenges: ${challenge}`);
       if (error !== undefined && !challenge.includes(`error="${error}"`)) problems.push(`a challenge that does not name the error ${error}: ${challenge}`);
       if (answer.status === 401 && !head && answer.body === '' && /error=/.test(challenge)) problems.push('a 401 with an error in the challenge but no body');
     }

@@ -6,9 +6,11 @@ import {
   CLIENT_OPTIONS,
   FORWARD_OPTIONS,
   GATEWAY_DEFAULTS,
+  LISTEN_OPTIONS,
   RATE_LIMIT_OPTIONS,
   ROUTE_OPTIONS,
   SIGNING_OPTIONS,
+  TLS_OPTIONS,
   TOP_LEVEL_OPTIONS,
 } from '../src/config/defaults.ts';
 import { parseConfig } from '../src/config/parse.ts';
@@ -31,7 +33,7 @@ function yamlBlocks(text: string): string[] {
 describe('README', () => {
   test('the configuration reference has a row for every option', () => {
     const reference = section('Configuration reference');
-    for (const option of [...TOP_LEVEL_OPTIONS, ...ROUTE_OPTIONS, ...FORWARD_OPTIONS, ...CLIENT_OPTIONS, ...SIGNING_OPTIONS, ...RATE_LIMIT_OPTIONS]) {
+    for (const option of [...TOP_LEVEL_OPTIONS, ...ROUTE_OPTIONS, ...FORWARD_OPTIONS, ...CLIENT_OPTIONS, ...SIGNING_OPTIONS, ...RATE_LIMIT_OPTIONS, ...LISTEN_OPTIONS, ...TLS_OPTIONS]) {
       assert.match(reference, new RegExp(`^\\| \`${option}\` \\|`, 'm'), `no row for ${option}`);
     }
   });
@@ -51,6 +53,14 @@ describe('README', () => {
     const blocks = [...yamlBlocks(section('Configuration reference')), ...yamlBlocks(section('Quick start'))];
     assert.equal(blocks.length, 2);
     for (const block of blocks) parseConfig(parse(block), { env: { GATEWAY_CLIENT_SECRET: 'secret' } });
+  });
+
+  test('the DPoP example configuration is valid', () => {
+    const blocks = yamlBlocks(section('DPoP and certificate-bound tokens'));
+    assert.equal(blocks.length, 1);
+    const config = parseConfig(parse(blocks[0]!));
+    assert.deepEqual(config.routes.map((r) => r.dpop), ['required', 'allowed']);
+    assert.deepEqual(config.routes[1]!.forward, { mode: 'passthrough', dpopProof: true });
   });
 
   test('the protected resource metadata example configuration is valid', () => {

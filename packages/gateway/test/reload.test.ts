@@ -71,10 +71,10 @@ describe('configuration reload', () => {
     assert.equal(((await (await fetch(`${gw.url}${metadataPath}`)).json()) as { resource: string }).resource, API);
     assert.equal(
       (await get(`${gw.url}/v2`)).headers.get('www-authenticate'),
-      `Bearer realm="gateway", scope="orders:read", resource_metadata="https://gateway.example.com${metadataPath}"`,
+      `Bearer realm="gateway", scope="orders:read", resource_metadata="https://gateway.example.com${metadataPath}", DPoP realm="gateway", scope="orders:read", resource_metadata="https://gateway.example.com${metadataPath}", algs="ES256 ES384 PS256 RS256 EdDSA"`,
     );
     rewriteConfig(gw, baseConfig(latchkey, [v2]));
     await eventually(async () => (await fetch(`${gw.url}${metadataPath}`)).status === 404);
-    assert.equal((await get(`${gw.url}/v2`)).headers.get('www-authenticate'), 'Bearer realm="gateway"');
+    assert.equal((await get(`${gw.url}/v2`)).headers.get('www-authenticate'), 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 ES384 PS256 RS256 EdDSA"');
   });
 });

@@ -87,10 +87,10 @@ describe('protected resource metadata', () => {
   test('no token: 401 naming the method\'s scope and the route\'s metadata URL, exposed to browsers', async () => {
     const res = await fetch(`${gw.url}/orders/42`);
     assert.equal(res.status, 401);
-    assert.equal(res.headers.get('www-authenticate'), `Bearer realm="gateway", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders"`);
+    assert.equal(res.headers.get('www-authenticate'), `Bearer realm="gateway", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders", DPoP realm="gateway", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders", algs="ES256 ES384 PS256 RS256 EdDSA"`);
     assert.equal(res.headers.get('access-control-expose-headers'), 'WWW-Authenticate');
     const open = await fetch(`${gw.url}/open`);
-    assert.equal(open.headers.get('www-authenticate'), `Bearer realm="gateway", resource_metadata="${PUBLIC}${ROOT}/open"`);
+    assert.equal(open.headers.get('www-authenticate'), `Bearer realm="gateway", resource_metadata="${PUBLIC}${ROOT}/open", DPoP realm="gateway", resource_metadata="${PUBLIC}${ROOT}/open", algs="ES256 ES384 PS256 RS256 EdDSA"`);
   });
 
   test('a token for another resource: 401 invalid_token with the metadata URL', async () => {
@@ -98,7 +98,7 @@ describe('protected resource metadata', () => {
     assert.equal(res.status, 401);
     assert.equal(
       res.headers.get('www-authenticate'),
-      `Bearer realm="gateway", error="invalid_token", error_description="the access token is not meant for this resource", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders"`,
+      `Bearer realm="gateway", error="invalid_token", error_description="the access token is not meant for this resource", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders", DPoP realm="gateway", scope="orders:read", resource_metadata="${PUBLIC}${ROOT}/orders", algs="ES256 ES384 PS256 RS256 EdDSA"`,
     );
   });
 
@@ -108,14 +108,14 @@ describe('protected resource metadata', () => {
     assert.equal(res.status, 403);
     assert.equal(
       res.headers.get('www-authenticate'),
-      `Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", resource_metadata="${PUBLIC}${ROOT}/orders"`,
+      `Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", resource_metadata="${PUBLIC}${ROOT}/orders", DPoP realm="gateway", scope="orders:write", resource_metadata="${PUBLIC}${ROOT}/orders", algs="ES256 ES384 PS256 RS256 EdDSA"`,
     );
     assert.equal(res.headers.get('access-control-expose-headers'), 'WWW-Authenticate');
     const exchange = await get(`${gw.url}/stock/items`, token);
     assert.equal(exchange.status, 403);
     assert.equal(
       exchange.headers.get('www-authenticate'),
-      `Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="inventory:read", resource_metadata="${PUBLIC}${ROOT}/stock"`,
+      `Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="inventory:read", resource_metadata="${PUBLIC}${ROOT}/stock", DPoP realm="gateway", scope="inventory:read", resource_metadata="${PUBLIC}${ROOT}/stock", algs="ES256 ES384 PS256 RS256 EdDSA"`,
     );
     assert.equal((await get(`${gw.url}/orders`, token)).status, 200, 'a good token still passes');
   });

@@ -123,7 +123,7 @@ describe('streaming and WebSocket', () => {
     ws.on('error', () => {});
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
     assert.equal(res.statusCode, 401);
-    assert.equal(res.headers['www-authenticate'], 'Bearer realm="gateway"');
+    assert.equal(res.headers['www-authenticate'], 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 ES384 PS256 RS256 EdDSA"');
     res.resume();
     ws.terminate();
     assert.equal(upgrades.length, before);

@@ -65,7 +65,7 @@ describe('validation at the edge', () => {
     for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }] as Record<string, string>[]) {
       const res = await fetch(`${gw.url}/orders`, { headers });
       assert.equal(res.status, 401);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gateway"');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gateway", DPoP realm="gateway", algs="ES256 ES384 PS256 RS256 EdDSA"');
       assert.equal(await res.text(), '');
     }
     // RFC 6750 §2.1 via K70: the scheme is case-insensitive.
@@ -78,7 +78,7 @@ describe('validation at the edge', () => {
     assert.equal(res.status, 401);
     assert.equal(
       res.headers.get('www-authenticate'),
-      'Bearer realm="gateway", error="invalid_token", error_description="the access token is not meant for this resource"',
+      'Bearer realm="gateway", error="invalid_token", error_description="the access token is not meant for this resource", DPoP realm="gateway", algs="ES256 ES384 PS256 RS256 EdDSA"',
     );
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_token');
     assert.ok(metricValue(await metrics(), 'latchkey_gateway_denials_total', { route: 'orders', reason: 'audience' }) >= 1);
@@ -91,7 +91,7 @@ describe('validation at the edge', () => {
     assert.equal(res.status, 403);
     assert.equal(
       res.headers.get('www-authenticate'),
-      'Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write"',
+      'Bearer realm="gateway", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", DPoP realm="gateway", scope="orders:write", algs="ES256 ES384 PS256 RS256 EdDSA"',
     );
   });
 

@@ -3,6 +3,7 @@
  * with its default, in one place. README's configuration tables are checked against these lists by a
  * test (test/readme.test.ts).
  */
+import { DPOP_DEFAULT_ALGORITHMS, type DpopNonceSource, type DpopReplayCheck } from './dpop.ts';
 
 /** Options shared by the validator and the introspector. */
 export interface IssuerOptions {
@@ -76,8 +77,62 @@ export const INTROSPECTOR_DEFAULTS = {
   cacheSeconds: 10,
 } as const;
 
+/**
+ * Which schemes a middleware takes (RFC 9449 §7): `allowed`, Bearer (RFC 6750) and DPoP; `required`,
+ * DPoP only; `disabled`, Bearer only. A DPoP-bound token (`cnf.jkt`) is never accepted as Bearer
+ * (§7.2), so under `disabled` bound tokens are refused.
+ */
+export type DpopMode = 'allowed' | 'required' | 'disabled';
+
+/** How a middleware checks DPoP proofs (RFC 9449 §4.3, §7.1). */
+export interface DpopOptions {
+  /** Which schemes the middleware takes. */
+  mode?: DpopMode;
+  /**
+   * This API's URL as its clients address it (scheme, host, port and an optional base path, which the
+   * request's path follows): the `htu` a proof must carry. Unset: the request's protocol and `Host`, as
+   * the framework reads them (Fastify's `trustProxy`, Express's `trust proxy`; the fetch Request's URL).
+   */
+  publicUrl?: string;
+  /** The `alg` values accepted for proofs (asymmetric only), announced in the challenge's `algs`. */
+  algorithms?: string[];
+  /** How long after its `iat` a proof is accepted, in seconds. */
+  maxAgeSeconds?: number;
+  /** Allowed clock difference for a proof's `iat`, in seconds. */
+  clockToleranceSeconds?: number;
+  /**
+   * Records each proof's `jti` once (RFC 9449 §11.1). Default: one per-process memory cache shared by
+   * every middleware; several processes behind one name need a shared store.
+   */
+  replay?: DpopReplayCheck;
+  /** Resource-server nonces (RFC 9449 §9, createDpopNonces): proofs must carry a current one. Default: none. */
+  nonce?: DpopNonceSource;
+}
+
+export const DPOP_DEFAULTS = {
+  mode: 'allowed',
+  algorithms: [...DPOP_DEFAULT_ALGORITHMS],
+  maxAgeSeconds: 300, // 5 minutes
+  clockToleranceSeconds: 5,
+} as const;
+
 /** Options of the middleware (Fastify, Express, fetch). */
 export interface BearerAuthOptions {
+  /**
+   * DPoP (RFC 9449): a mode (`'allowed'`, `'required'`, `'disabled'`), or the options of the proof
+   * checks, `mode` among them.
+   */
+  dpop?: DpopMode | DpopOptions;
+  /**
+   * Fastify and Express: peers (IP addresses or CIDR ranges) whose RFC 9440 `Client-Cert` header is
+   * believed, for certificate-bound tokens (RFC 8705 §3); from anyone else the header is ignored.
+   */
+  trustedProxies?: string[];
+  /**
+   * fetch only (it sees no connection): believe the RFC 9440 `Client-Cert` header of every request.
+   * Only behind a proxy that terminates TLS, removes any `Client-Cert` a client sends and sets its own.
+   */
+  trustClientCertHeader?: boolean;
   /** The `realm` of the `WWW-Authenticate` challenge (RFC 6750 §3). */
   realm?: string;
   /**
@@ -91,6 +146,8 @@ export interface BearerAuthOptions {
 export const BEARER_AUTH_DEFAULTS = {
   realm: 'api',
   resourceMetadata: false,
+  trustedProxies: [],
+  trustClientCertHeader: false,
 } as const;
 
 /** Options of protectedResourceMetadata and its handlers: the members of the RFC 9728 §2 document. */

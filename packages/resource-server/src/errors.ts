@@ -34,6 +34,10 @@ export const VALIDATION_CHECKS = [
   'not_yet_valid',
   'claims',
   'inactive',
+  'dpop_bound',
+  'not_dpop_bound',
+  'certificate',
+  'cnf',
 ] as const;
 
 export type ValidationCheck = (typeof VALIDATION_CHECKS)[number];
@@ -52,6 +56,10 @@ const DESCRIPTIONS: Record<ValidationCheck, string> = {
   not_yet_valid: 'the access token is not valid yet',
   claims: 'the access token lacks a required claim or has one of the wrong type',
   inactive: 'the access token is not active',
+  dpop_bound: 'the access token is bound to a DPoP key: present it with the DPoP scheme and a proof',
+  not_dpop_bound: 'the access token is not bound to a DPoP key: present it with the Bearer scheme',
+  certificate: 'the access token is bound to a client certificate this request does not present',
+  cnf: 'the access token is bound to a key in a way this resource cannot check',
 };
 
 /** RFC 6750 §3.1 `invalid_token` (401): the token is refused; `check` says which check failed. */
@@ -126,6 +134,66 @@ export class InsufficientScopeError extends ResourceServerError {
   constructor(scope: readonly string[]) {
     super('the access token lacks a scope this resource requires');
     this.scope = scope;
+  }
+}
+
+/**
+ * RFC 9470 §3 `insufficient_user_authentication` (401): "The authentication event associated with the
+ * access token presented with the request does not meet the authentication requirements of the
+ * protected resource." `acrValues` and `maxAge` are the route's requirements, named in the challenge
+ * as `acr_values` and `max_age` so that the client can ask for a token that meets them.
+ */
+export class InsufficientUserAuthenticationError extends ResourceServerError {
+  readonly status = 401;
+  readonly error = 'insufficient_user_authentication';
+  readonly description: string;
+
+  /** What the token lacks: an accepted `acr`, or an `auth_time` recent enough. */
+  readonly reason: 'acr' | 'auth_time';
+  /** The `acr` values the route accepts (the challenge's `acr_values`); undefined: any. */
+  readonly acrValues: readonly string[] | undefined;
+  /** The largest age of the sign-in the route accepts, in seconds (the challenge's `max_age`); undefined: any. */
+  readonly maxAge: number | undefined;
+
+  constructor(reason: 'acr' | 'auth_time', requirement: { acrValues?: readonly string[] | undefined; maxAge?: number | undefined }) {
+    // The descriptions are RFC 9470 §3's examples: fixed texts, never the token's values.
+    const description = reason === 'acr' ? 'a different authentication level is required' : 'more recent authentication is required';
+    super(description);
+    this.description = description;
+    this.reason = reason;
+    this.acrValues = requirement.acrValues;
+    this.maxAge = requirement.maxAge;
+  }
+}
+
+/**
+ * RFC 9449 §7.1 `invalid_dpop_proof` (401): the request's DPoP proof is missing or fails a check of
+ * §4.3 (the proof's key not the token's `cnf.jkt` included). The description never echoes the proof.
+ */
+export class InvalidDpopProofError extends ResourceServerError {
+  readonly status = 401;
+  readonly error = 'invalid_dpop_proof';
+  readonly description: string;
+
+  constructor(description: string, options?: { cause?: unknown }) {
+    super(description, options);
+    this.description = description;
+  }
+}
+
+/**
+ * RFC 9449 §9 `use_dpop_nonce` (401): this resource requires a nonce in proofs and the proof had none,
+ * or a stale one; `nonce` is the one to use, sent in the `DPoP-Nonce` header.
+ */
+export class UseDpopNonceError extends ResourceServerError {
+  readonly status = 401;
+  readonly error = 'use_dpop_nonce';
+  readonly description = 'the resource server requires a DPoP nonce in the proof';
+  readonly nonce: string;
+
+  constructor(nonce: string) {
+    super('the resource server requires a DPoP nonce in the proof');
+    this.nonce = nonce;
   }
 }
 

@@ -2,19 +2,27 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessTokenClaims } from './claims.ts';
 import type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
 import {
+  assertAuthentication,
   assertScopes,
   authenticate,
   bearerAuthConfig,
   challengeOf,
+  checkAcrValues,
+  checkAuthenticationRequirements,
+  checkMaxAge,
   checkScopes,
   errorReply,
   formBodyToken,
   markScopes,
   rememberChallenge,
   scopesOf,
+  type AuthenticationRequirement,
+  type AuthenticationRequirements,
   type ChallengeConfig,
   type TokenVerifier,
 } from './lib/bearer.ts';
+import { requestCertificate } from './lib/binding.ts';
+import { ConfigurationError } from './errors.ts';
 import { protectedResourceMetadata as metadataDocument, protectedResourceMetadataReply, resourceMetadataPaths } from './resource-metadata.ts';
 
 declare global {
@@ -32,16 +40,20 @@ declare global {
 }
 
 export type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
-export type { TokenVerifier } from './lib/bearer.ts';
+export type { AuthenticationRequirements, TokenVerifier } from './lib/bearer.ts';
 
 /** The parts of Express's request and response used here (Node's own types: connect works too). */
-type AuthRequest = IncomingMessage & { body?: unknown; auth?: AccessTokenClaims; originalUrl?: string; route?: unknown };
+type AuthRequest = IncomingMessage & { body?: unknown; auth?: AccessTokenClaims; originalUrl?: string; route?: unknown; protocol?: string; host?: string };
 type AuthResponse = ServerResponse & { locals?: Record<string, unknown> };
 type Middleware = (req: AuthRequest, res: AuthResponse, next: (err?: unknown) => void) => void;
 
 /**
- * An Express middleware that verifies the request's bearer token (RFC 6750) and sets `req.auth` and
- * `res.locals.auth`. Form bodies count only if `express.urlencoded()` ran before it.
+ * An Express middleware that verifies the request's access token (RFC 6750 Bearer, RFC 9449 DPoP
+ * with its proof, RFC 8705 certificate binding) and sets `req.auth` and `res.locals.auth`. Form
+ * bodies count only if `express.urlencoded()` ran before it. The `htu` of proofs is `req.protocol`
+ * and `req.host` (Express's `trust proxy` decides whether X-Forwarded-* count) followed by
+ * `req.originalUrl`, unless `dpop.publicUrl` is set; the client certificate is the TLS connection's,
+ * or a `Client-Cert` header from one of `trustedProxies`.
  *
  * @example
  * app.get('/orders', bearerAuth(createValidator({ issuer, audience })), requireScopes('orders:read'), (req, res) => {
@@ -50,11 +62,16 @@ type Middleware = (req: AuthRequest, res: AuthResponse, next: (err?: unknown) =>
  */
 export function bearerAuth(verifier: TokenVerifier, options: BearerAuthOptions = {}): Middleware {
   const config = bearerAuthConfig(verifier, options);
+  if (config.trustClientCertHeader) throw new ConfigurationError('trustClientCertHeader is for the fetch middleware; with Express, list the proxies in trustedProxies');
   return function latchkeyBearerAuth(req, res, next) {
     rememberChallenge(req, config);
     authenticate(config, {
       authorization: req.headers.authorization,
       bodyToken: formBodyToken(req.method ?? 'GET', req.headers['content-type'], req.body),
+      dpop: req.headers.dpop,
+      method: req.method,
+      url: requestUrl(req),
+      clientCertificate: requestCertificate(req.socket, req.headers['client-cert'], config.trustedProxies),
     }).then(
       (claims) => {
         req.auth = claims;
@@ -87,6 +104,52 @@ export function requireScopes(...scopes: string[]): Middleware {
 }
 
 /**
+ * An Express middleware, after `bearerAuth`: 401 `insufficient_user_authentication` (RFC 9470 §3),
+ * with `acr_values` in the challenge, unless the token's `acr` is one of `values`.
+ *
+ * @example
+ * app.post('/payments', auth, requireAcr('urn:latchkey:acr:mfa', 'phr'), pay);
+ */
+export function requireAcr(...values: string[]): Middleware {
+  return stepUp('requireAcr', { acrValues: checkAcrValues(values), maxAge: undefined });
+}
+
+/**
+ * An Express middleware, after `bearerAuth`: 401 `insufficient_user_authentication` (RFC 9470 §3),
+ * with `max_age` in the challenge, unless the token's `auth_time` is at most `maxAgeSeconds` old (with
+ * the validator's default leeway).
+ *
+ * @example
+ * app.delete('/account', auth, requireAuthTime(300), closeAccount);
+ */
+export function requireAuthTime(maxAgeSeconds: number): Middleware {
+  return stepUp('requireAuthTime', { acrValues: undefined, maxAge: checkMaxAge(maxAgeSeconds) });
+}
+
+/**
+ * requireAcr and requireAuthTime in one middleware, whose challenge names both `acr_values` and
+ * `max_age` (RFC 9470 §3).
+ *
+ * @example
+ * app.post('/payouts', auth, requireAuthentication({ acrValues: ['phr'], maxAgeSeconds: 300 }), payOut);
+ */
+export function requireAuthentication(requirements: AuthenticationRequirements): Middleware {
+  return stepUp('requireAuthentication', checkAuthenticationRequirements(requirements));
+}
+
+function stepUp(name: string, required: AuthenticationRequirement): Middleware {
+  return function latchkeyRequireAuthentication(req, res, next) {
+    if (req.auth === undefined) return next(new Error(`${name} runs after bearerAuth`));
+    try {
+      assertAuthentication(req.auth, required);
+    } catch (err) {
+      return send(res, err, challengeOf(req), next);
+    }
+    next();
+  };
+}
+
+/**
  * An Express (or connect, or node:http) middleware serving this resource's metadata (RFC 9728 §3):
  * GET, HEAD and OPTIONS (CORS preflight, any origin, no credentials) at
  * `/.well-known/oauth-protected-resource` followed by the resource's path, and for a resource with a
@@ -109,6 +172,16 @@ export function protectedResourceMetadata(options: ProtectedResourceMetadataOpti
     });
     res.writeHead(reply.status, reply.headers).end(reply.body);
   };
+}
+
+/**
+ * The URL the request was received at: Express's `req.protocol` and `req.host` (which honour its
+ * `trust proxy` setting) and `req.originalUrl`; on plain node:http or connect, the socket and `Host`.
+ */
+function requestUrl(req: AuthRequest): string {
+  const protocol = req.protocol ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  const host = req.host ?? req.headers.host ?? 'invalid';
+  return `${protocol}://${host}${req.originalUrl ?? req.url ?? '/'}`;
 }
 
 /**

@@ -2,19 +2,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import type { AccessTokenClaims } from './claims.ts';
 import type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
 import {
+  assertAuthentication,
   assertScopes,
   authenticate,
   bearerAuthConfig,
   challengeOf,
+  checkAcrValues,
+  checkAuthenticationRequirements,
+  checkMaxAge,
   checkScopes,
   errorReply,
   formBodyToken,
   markScopes,
   rememberChallenge,
   scopesOf,
+  type AuthenticationRequirement,
+  type AuthenticationRequirements,
   type ChallengeConfig,
   type TokenVerifier,
 } from './lib/bearer.ts';
+import { requestCertificate } from './lib/binding.ts';
+import { ConfigurationError } from './errors.ts';
 import { protectedResourceMetadata as metadataDocument, protectedResourceMetadataReply, resourceMetadataPaths } from './resource-metadata.ts';
 
 declare module 'fastify' {
@@ -25,7 +33,7 @@ declare module 'fastify' {
 }
 
 export type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
-export type { TokenVerifier } from './lib/bearer.ts';
+export type { AuthenticationRequirements, TokenVerifier } from './lib/bearer.ts';
 
 type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
@@ -33,8 +41,12 @@ type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<Fast
 const ROUTE_SCOPES = Symbol('latchkey.routeScopes');
 
 /**
- * A Fastify preHandler that verifies the request's bearer token (RFC 6750) and sets `request.auth`.
- * Form bodies count only if a parser for `application/x-www-form-urlencoded` is registered.
+ * A Fastify preHandler that verifies the request's access token (RFC 6750 Bearer, RFC 9449 DPoP with
+ * its proof, RFC 8705 certificate binding) and sets `request.auth`. Form bodies count only if a parser
+ * for `application/x-www-form-urlencoded` is registered. The `htu` of proofs is the request's
+ * `protocol` and `host` (Fastify's `trustProxy` decides whether X-Forwarded-* count) unless
+ * `dpop.publicUrl` is set; the client certificate is the TLS connection's, or a `Client-Cert` header
+ * from one of `trustedProxies`.
  *
  * @example
  * const auth = bearerAuth(createValidator({ issuer, audience }), { realm: 'orders' });
@@ -42,12 +54,17 @@ const ROUTE_SCOPES = Symbol('latchkey.routeScopes');
  */
 export function bearerAuth(verifier: TokenVerifier, options: BearerAuthOptions = {}): PreHandler {
   const config = bearerAuthConfig(verifier, options);
+  if (config.trustClientCertHeader) throw new ConfigurationError('trustClientCertHeader is for the fetch middleware; with Fastify, list the proxies in trustedProxies');
   return async function latchkeyBearerAuth(request, reply) {
     rememberChallenge(request, config);
     try {
       request.auth = await authenticate(config, {
         authorization: request.headers.authorization,
         bodyToken: formBodyToken(request.method, request.headers['content-type'], request.body),
+        dpop: request.headers.dpop,
+        method: request.method,
+        url: `${request.protocol}://${request.host}${request.url}`,
+        clientCertificate: requestCertificate(request.raw.socket, request.headers['client-cert'], config.trustedProxies),
       });
     } catch (err) {
       const routeConfig = request.routeOptions.config as { [ROUTE_SCOPES]?: string[] } | undefined;
@@ -75,6 +92,52 @@ export function requireScopes(...scopes: string[]): PreHandler {
     }
     return undefined;
   }, required);
+}
+
+/**
+ * A Fastify preHandler, after `bearerAuth`, that answers 401 `insufficient_user_authentication` (RFC
+ * 9470 §3), with `acr_values` in the challenge, unless the token's `acr` is one of `values`.
+ *
+ * @example
+ * app.post('/payments', { preHandler: [auth, requireAcr('urn:latchkey:acr:mfa', 'phr')] }, pay);
+ */
+export function requireAcr(...values: string[]): PreHandler {
+  return stepUp('requireAcr', { acrValues: checkAcrValues(values), maxAge: undefined });
+}
+
+/**
+ * A Fastify preHandler, after `bearerAuth`, that answers 401 `insufficient_user_authentication` (RFC
+ * 9470 §3), with `max_age` in the challenge, unless the token's `auth_time` is at most `maxAgeSeconds`
+ * old (with the validator's default leeway).
+ *
+ * @example
+ * app.delete('/account', { preHandler: [auth, requireAuthTime(300)] }, closeAccount);
+ */
+export function requireAuthTime(maxAgeSeconds: number): PreHandler {
+  return stepUp('requireAuthTime', { acrValues: undefined, maxAge: checkMaxAge(maxAgeSeconds) });
+}
+
+/**
+ * requireAcr and requireAuthTime in one preHandler, whose challenge names both `acr_values` and
+ * `max_age` (RFC 9470 §3).
+ *
+ * @example
+ * app.post('/payouts', { preHandler: [auth, requireAuthentication({ acrValues: ['phr'], maxAgeSeconds: 300 })] }, payOut);
+ */
+export function requireAuthentication(requirements: AuthenticationRequirements): PreHandler {
+  return stepUp('requireAuthentication', checkAuthenticationRequirements(requirements));
+}
+
+function stepUp(name: string, required: AuthenticationRequirement): PreHandler {
+  return async function latchkeyRequireAuthentication(request: FastifyRequest, reply: FastifyReply) {
+    if (request.auth === undefined) throw new Error(`${name} runs after bearerAuth`);
+    try {
+      assertAuthentication(request.auth, required);
+    } catch (err) {
+      return send(reply, err, challengeOf(request));
+    }
+    return undefined;
+  };
 }
 
 /**

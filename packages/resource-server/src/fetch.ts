@@ -1,29 +1,40 @@
 import type { AccessTokenClaims } from './claims.ts';
 import type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
 import {
+  assertAuthentication,
   assertScopes,
   authenticate,
   bearerAuthConfig,
   challengeOf,
+  checkAcrValues,
+  checkAuthenticationRequirements,
+  checkMaxAge,
   checkScopes,
   errorReply,
   markScopes,
   rememberChallenge,
   scopesOf,
+  type AuthenticationRequirement,
+  type AuthenticationRequirements,
   type ChallengeConfig,
   type TokenVerifier,
 } from './lib/bearer.ts';
+import { parseClientCertHeader } from './lib/binding.ts';
+import { ConfigurationError } from './errors.ts';
 import { protectedResourceMetadata, protectedResourceMetadataReply, resourceMetadataPaths } from './resource-metadata.ts';
 
 export type { BearerAuthOptions, ProtectedResourceMetadataOptions } from './defaults.ts';
-export type { TokenVerifier } from './lib/bearer.ts';
+export type { AuthenticationRequirements, TokenVerifier } from './lib/bearer.ts';
 
 /** A fetch-style handler that receives the verified claims as its second argument. */
 export type AuthenticatedHandler = (request: Request, auth: AccessTokenClaims) => Response | Promise<Response>;
 
 /**
  * Wraps a fetch-style handler (`(request: Request) => Promise<Response>`: Deno, Bun, Hono, Next.js
- * route handlers, service workers): the handler runs only with a verified bearer token (RFC 6750).
+ * route handlers, service workers): the handler runs only with a verified access token (RFC 6750
+ * Bearer, RFC 9449 DPoP with its proof). The `htu` of proofs is `request.url` unless `dpop.publicUrl`
+ * is set. A fetch handler sees no connection: a certificate-bound token (RFC 8705) is checked against
+ * the RFC 9440 `Client-Cert` header, read only with `trustClientCertHeader: true`.
  *
  * @example
  * const handler = withBearerAuth(createValidator({ issuer, audience }), requireScopes('orders:read')(
@@ -37,6 +48,9 @@ export function withBearerAuth(
 ): (request: Request) => Promise<Response> {
   const config = bearerAuthConfig(verifier, options);
   if (typeof handler !== 'function') throw new TypeError('withBearerAuth needs a handler');
+  if (!config.trustedProxies.empty) {
+    throw new ConfigurationError('a fetch handler sees no peer address: instead of trustedProxies, set trustClientCertHeader when a proxy sets Client-Cert');
+  }
   // The scopes the wrapped requireScopes checks need, named in the 401 when resourceMetadata is set.
   const routeScopes = config.resourceMetadata === undefined ? undefined : scopesOf([handler]);
   return async function latchkeyBearerAuth(request) {
@@ -46,6 +60,11 @@ export function withBearerAuth(
       auth = await authenticate(config, {
         authorization: request.headers.get('authorization') ?? undefined,
         bodyToken: await formBodyToken(request),
+        dpop: request.headers.get('dpop') ?? undefined,
+        method: request.method,
+        url: request.url,
+        // RFC 9440 §4: the header is believed only where a proxy is known to set it (and strip clients').
+        clientCertificate: config.trustClientCertHeader ? parseClientCertHeader(request.headers.get('client-cert') ?? undefined) : undefined,
       });
     } catch (err) {
       return respond(err, config, routeScopes);
@@ -75,6 +94,56 @@ export function requireScopes(...scopes: string[]): (handler: AuthenticatedHandl
       },
       // Nested checks (requireScopes('a')(requireScopes('b')(handler))) require both.
       [...new Set([...required, ...scopesOf([handler])])],
+    );
+}
+
+/**
+ * Wraps an authenticated handler: 401 `insufficient_user_authentication` (RFC 9470 §3), with
+ * `acr_values` in the challenge, unless the token's `acr` is one of `values`.
+ *
+ * @example
+ * const pay = withBearerAuth(validator, requireAcr('urn:latchkey:acr:mfa', 'phr')(async (request, auth) => payment(request, auth)));
+ */
+export function requireAcr(...values: string[]): (handler: AuthenticatedHandler) => AuthenticatedHandler {
+  return stepUp({ acrValues: checkAcrValues(values), maxAge: undefined });
+}
+
+/**
+ * Wraps an authenticated handler: 401 `insufficient_user_authentication` (RFC 9470 §3), with
+ * `max_age` in the challenge, unless the token's `auth_time` is at most `maxAgeSeconds` old (with the
+ * validator's default leeway).
+ *
+ * @example
+ * const close = withBearerAuth(validator, requireAuthTime(300)(async (request, auth) => closeAccount(auth)));
+ */
+export function requireAuthTime(maxAgeSeconds: number): (handler: AuthenticatedHandler) => AuthenticatedHandler {
+  return stepUp({ acrValues: undefined, maxAge: checkMaxAge(maxAgeSeconds) });
+}
+
+/**
+ * requireAcr and requireAuthTime in one wrapper, whose challenge names both `acr_values` and
+ * `max_age` (RFC 9470 §3).
+ *
+ * @example
+ * const payOut = withBearerAuth(validator, requireAuthentication({ acrValues: ['phr'], maxAgeSeconds: 300 })(handler));
+ */
+export function requireAuthentication(requirements: AuthenticationRequirements): (handler: AuthenticatedHandler) => AuthenticatedHandler {
+  return stepUp(checkAuthenticationRequirements(requirements));
+}
+
+function stepUp(required: AuthenticationRequirement): (handler: AuthenticatedHandler) => AuthenticatedHandler {
+  return (handler) =>
+    markScopes(
+      async function latchkeyRequireAuthentication(request: Request, auth: AccessTokenClaims) {
+        try {
+          assertAuthentication(auth, required);
+        } catch (err) {
+          return respond(err, challengeOf(request));
+        }
+        return handler(request, auth);
+      },
+      // The scopes of requireScopes checks wrapped inside, still named in withBearerAuth's 401.
+      scopesOf([handler]),
     );
 }
 

@@ -8,11 +8,14 @@ export {
   VALIDATOR_DEFAULTS,
   INTROSPECTOR_DEFAULTS,
   BEARER_AUTH_DEFAULTS,
+  DPOP_DEFAULTS,
   PROTECTED_RESOURCE_METADATA_DEFAULTS,
   type IssuerOptions,
   type ValidatorOptions,
   type IntrospectorOptions,
   type BearerAuthOptions,
+  type DpopMode,
+  type DpopOptions,
   type ProtectedResourceMetadataOptions,
 } from './defaults.ts';
 export {
@@ -23,12 +26,16 @@ export {
   MissingTokenError,
   InvalidRequestError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
   ConfigurationError,
   VALIDATION_CHECKS,
   type ValidationCheck,
 } from './errors.ts';
-export type { TokenVerifier } from './lib/bearer.ts';
+export type { AuthenticationRequirements, TokenVerifier } from './lib/bearer.ts';
 export { createBearerAuth, type BearerAuth, type BearerRequest, type ErrorReply } from './core.ts';
+export { certificateThumbprint, parseClientCertHeader, peerCertificate } from './lib/binding.ts';
 export {
   protectedResourceMetadata,
   protectedResourceMetadataReply,
@@ -37,3 +44,16 @@ export {
   type ProtectedResourceMetadata,
   type MetadataReply,
 } from './resource-metadata.ts';
+export {
+  checkDpopProof,
+  accessTokenHash,
+  createDpopNonces,
+  createMemoryReplayCache,
+  DpopProofError,
+  DPOP_DEFAULT_ALGORITHMS,
+  DPOP_PROOF_TYP,
+  type DpopProof,
+  type DpopProofCheckOptions,
+  type DpopNonceSource,
+  type DpopReplayCheck,
+} from './dpop.ts';

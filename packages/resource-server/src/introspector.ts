@@ -87,13 +87,16 @@ function activeClaims(config: ResolvedIntrospectorOptions, response: Record<stri
   if (config.audience !== undefined && !audienceList(response.aud)?.includes(config.audience)) {
     throw new TokenValidationError('audience', 'aud does not name this resource');
   }
-  // RFC 7662 §2.2 token_type (RFC 6749 §7.1): a refresh token is not an access token.
-  if (response.token_type !== undefined && (typeof response.token_type !== 'string' || response.token_type.toLowerCase() !== 'bearer')) {
-    throw new TokenValidationError('typ', 'token_type is not Bearer');
+  // RFC 7662 §2.2 token_type (RFC 6749 §7.1): a refresh token is not an access token. RFC 9449 §6.2:
+  // a DPoP-bound one is `DPoP`, with its `cnf.jkt` (checked with the request's proof by the middleware).
+  if (response.token_type !== undefined && (typeof response.token_type !== 'string' || !['bearer', 'dpop'].includes(response.token_type.toLowerCase()))) {
+    throw new TokenValidationError('typ', 'token_type is not Bearer or DPoP');
   }
   // RFC 7662 §2.2 exp and nbf, when the issuer sends them: held to the validator's default leeway.
   const now = Math.floor(Date.now() / 1000);
   if (typeof response.exp === 'number' && response.exp <= now - VALIDATOR_DEFAULTS.clockToleranceSeconds) throw new TokenValidationError('expired');
   if (typeof response.nbf === 'number' && response.nbf > now + VALIDATOR_DEFAULTS.clockToleranceSeconds) throw new TokenValidationError('not_yet_valid');
+  // RFC 9470 §6.2: "acr" and "auth_time" (and "amr") of an introspection response are the token's
+  // authentication context, typed and mapped as a JWT's are, for requireAcr and requireAuthTime.
   return typedClaims({ iss: config.issuer, ...response });
 }

@@ -6,6 +6,11 @@ import { ordersApi as expressOrdersApi } from '../examples/express-orders-api.ts
 import { ordersApi as fastifyOrdersApi } from '../examples/fastify-orders-api.ts';
 import { ordersHandler } from '../examples/fetch-orders-api.ts';
 import { ordersApi as protectedResourceApi } from '../examples/protected-resource-api.ts';
+import { dpopClient, ordersApi as dpopOrdersApi } from '../examples/dpop-orders-api.ts';
+import { ordersApi as mtlsOrdersApi } from '../examples/mtls-orders-api.ts';
+import { selfSignedCertificate, testPki, tlsRequest } from '@latchkey/testing';
+import { certificateThumbprint } from '../src/index.ts';
+import { accessClaims, signWithServerKey } from './helpers/tokens.ts';
 
 /**
  * The examples run as written, importing the package by its name (its built dist/, which `npm ci`
@@ -64,7 +69,7 @@ describe('examples', () => {
       const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
       await expectations(base, read);
       const metadataUrl = 'https://api.example.com/.well-known/oauth-protected-resource';
-      assert.equal((await fetch(`${base}/orders`)).headers.get('www-authenticate'), `Bearer realm="orders", scope="orders:read", resource_metadata="${metadataUrl}"`);
+      assert.equal((await fetch(`${base}/orders`)).headers.get('www-authenticate'), `Bearer realm="orders", scope="orders:read", resource_metadata="${metadataUrl}", DPoP realm="orders", scope="orders:read", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`);
       const denied = await fetch(`${base}/orders`, { method: 'POST', headers: { authorization: `Bearer ${read}` } });
       assert.match(denied.headers.get('www-authenticate')!, /error="insufficient_scope", .*scope="orders:write", resource_metadata=/);
       assert.deepEqual(await (await fetch(`${base}/.well-known/oauth-protected-resource`)).json(), {
@@ -87,5 +92,46 @@ describe('examples', () => {
     assert.equal(((await list.json()) as { for: string }).for, l.reader[0]);
     assert.equal((await call({ method: 'POST', headers: { authorization: `Bearer ${read}` } })).status, 403);
     assert.equal((await call()).status, 401);
+  });
+
+  test('dpop-orders-api.ts: the example client gets a DPoP-bound token from Latchkey and calls the API (nonce retried); as Bearer it is refused', async () => {
+    const app = dpopOrdersApi({ issuer: l.issuer, audience: API });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const client = await dpopClient();
+      const bound = await client.clientCredentials(`${l.issuer}/token`, l.reader[0], l.reader[1], 'orders:read');
+      const res = await client.fetch(`${base}/orders?page=1`, bound);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { orders: [{ id: 1, item: 'tea' }], for: l.reader[0], boundTo: client.jkt });
+      const stolen = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${bound}` } });
+      assert.equal(stolen.status, 401);
+      // A plain bearer token still works: the mode is 'allowed'.
+      const plain = await fetch(`${base}/orders`, { headers: { authorization: `Bearer ${read}` } });
+      assert.equal(plain.status, 200);
+      assert.equal(((await plain.json()) as { boundTo: unknown }).boundTo, null);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('mtls-orders-api.ts: a certificate-bound token works only on a connection with its certificate', async () => {
+    const server = selfSignedCertificate();
+    const pki = testPki();
+    const api = mtlsOrdersApi({ issuer: l.issuer, audience: API, tls: { cert: server.cert, key: server.key, ca: pki.ca } });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(api.address() as AddressInfo).port}/orders`;
+      const [alice, mallory] = [pki.client({ subject: '/CN=alice' }), pki.client({ subject: '/CN=mallory' })];
+      const bound = await signWithServerKey(l, accessClaims(l.issuer, { cnf: { 'x5t#S256': certificateThumbprint(alice.der) } }));
+      assert.equal((await tlsRequest(url, { ca: server.cert, client: alice, headers: { authorization: `Bearer ${bound}` } })).status, 200);
+      assert.equal((await tlsRequest(url, { ca: server.cert, client: mallory, headers: { authorization: `Bearer ${bound}` } })).status, 401);
+      assert.equal((await tlsRequest(url, { ca: server.cert, headers: { authorization: `Bearer ${read}` } })).status, 200);
+    } finally {
+      api.closeAllConnections();
+      await new Promise((resolve) => api.close(resolve));
+      server.remove();
+      pki.remove();
+    }
   });
 });

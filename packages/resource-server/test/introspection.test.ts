@@ -136,7 +136,7 @@ for (const backend of await backends()) {
       await revoke(token);
       const res = await call();
       assert.equal(res.status, 401);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders", error="invalid_token", error_description="the access token is not active"');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders", error="invalid_token", error_description="the access token is not active", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"');
     });
   });
 }

@@ -50,14 +50,14 @@ describe('middleware', () => {
       test('no token: 401 with a challenge without error code (RFC 6750 §3.1)', async () => {
         const res = await get('/orders');
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders"');
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"');
         assert.equal(await res.text(), '');
       });
 
       test('another scheme counts as no token', async () => {
         const res = await get('/orders', { authorization: 'Basic dXNlcjpwYXNz' });
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders"');
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"');
       });
 
       test('a bad token: 401 invalid_token, and the description does not echo it', async () => {
@@ -65,7 +65,7 @@ describe('middleware', () => {
         const res = await get('/orders', { authorization: `Bearer ${bad}` });
         assert.equal(res.status, 401);
         const challenge = res.headers.get('www-authenticate')!;
-        assert.equal(challenge, 'Bearer realm="orders", error="invalid_token", error_description="the access token signature is invalid"');
+        assert.equal(challenge, 'Bearer realm="orders", error="invalid_token", error_description="the access token signature is invalid", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"');
         const body = await res.text();
         assert.deepEqual(JSON.parse(body), { error: 'invalid_token', error_description: 'the access token signature is invalid' });
         assert.match(res.headers.get('content-type')!, /^application\/json/);
@@ -90,7 +90,7 @@ describe('middleware', () => {
         assert.equal(res.status, 403);
         assert.equal(
           res.headers.get('www-authenticate'),
-          'Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write"',
+          'Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", DPoP realm="orders", scope="orders:write", algs="ES256 ES384 PS256 RS256 EdDSA"',
         );
         assert.deepEqual(await res.json(), { error: 'insufficient_scope', error_description: 'the access token lacks a scope this resource requires' });
       });
@@ -98,7 +98,7 @@ describe('middleware', () => {
       test('a token in the query string is ignored, never read (RFC 6750 §2.3, RFC 9700 §2.5)', async () => {
         let res = await get(`/orders?access_token=${token}`);
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders"');
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="orders", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"');
         // Not "more than one method" either: the query is not looked at.
         res = await get(`/orders?access_token=${token}`, { authorization: `Bearer ${token}` });
         assert.equal(res.status, 200);
@@ -117,7 +117,7 @@ describe('middleware', () => {
         assert.equal(res.status, 400);
         assert.equal(
           res.headers.get('www-authenticate'),
-          'Bearer realm="orders", error="invalid_request", error_description="the access token was sent in more than one way"',
+          'Bearer realm="orders", error="invalid_request", error_description="the access token was sent in more than one way", DPoP realm="orders", algs="ES256 ES384 PS256 RS256 EdDSA"',
         );
         assert.deepEqual(await res.json(), { error: 'invalid_request', error_description: 'the access token was sent in more than one way' });
         res = await postForm('/orders', `access_token=${token}&access_token=${token}`);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   BEARER_AUTH_DEFAULTS,
+  DPOP_DEFAULTS,
   INTROSPECTOR_DEFAULTS,
   PROTECTED_RESOURCE_METADATA_DEFAULTS,
   TokenValidationError,
@@ -21,6 +22,11 @@ test('the README configuration table lists every option with its default (src/de
       `no README row for ${name} showing its default ${JSON.stringify(value)}`,
     );
   }
+  // The DPoP options (DpopOptions in src/defaults.ts), as dpop.<option>.
+  for (const [name, value] of Object.entries(DPOP_DEFAULTS)) {
+    assert.ok(rows(`dpop.${name}`).some((line) => line.includes(`\`${JSON.stringify(value)}\``)), `no README row for dpop.${name} showing ${JSON.stringify(value)}`);
+  }
+  for (const option of ['publicUrl', 'replay', 'nonce']) assert.ok(rows(`dpop.${option}`).length > 0, `no README row for dpop.${option}`);
   for (const required of ['issuer', 'audience', 'clientId', 'clientSecret', 'fetch']) assert.ok(rows(required).length > 0, `no README row for ${required}`);
   // The options of protectedResourceMetadata (ProtectedResourceMetadataOptions in src/defaults.ts).
   for (const option of ['resource', 'authorizationServers', 'scopesSupported', 'resourceName', 'resourceDocumentation', 'resourcePolicyUri', 'resourceTosUri']) {

@@ -251,7 +251,7 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
       test('no token: 401 naming the scope the route needs and the metadata URL derived from the audience; the header is exposed to browsers', async () => {
         const res = await get('/orders');
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), `Bearer realm="orders", scope="orders:read", resource_metadata="${metadataUrl}"`);
+        assert.equal(res.headers.get('www-authenticate'), `Bearer realm="orders", scope="orders:read", resource_metadata="${metadataUrl}", DPoP realm="orders", scope="orders:read", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`);
         assert.equal(res.headers.get('access-control-expose-headers'), 'WWW-Authenticate');
         assert.equal(await res.text(), '');
       });
@@ -259,7 +259,7 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
       test('no token on a route without requireScopes: the metadata URL, no scope', async () => {
         const res = await get('/open');
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), `Bearer realm="orders", resource_metadata="${metadataUrl}"`);
+        assert.equal(res.headers.get('www-authenticate'), `Bearer realm="orders", resource_metadata="${metadataUrl}", DPoP realm="orders", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`);
       });
 
       test('a token for another resource: 401 invalid_token with the scope and the metadata URL', async () => {
@@ -268,7 +268,7 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
         assert.equal(res.status, 401);
         assert.equal(
           res.headers.get('www-authenticate'),
-          `Bearer realm="orders", error="invalid_token", error_description="the access token is not meant for this resource", scope="orders:read", resource_metadata="${metadataUrl}"`,
+          `Bearer realm="orders", error="invalid_token", error_description="the access token is not meant for this resource", scope="orders:read", resource_metadata="${metadataUrl}", DPoP realm="orders", scope="orders:read", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`,
         );
         assert.equal(res.headers.get('access-control-expose-headers'), 'WWW-Authenticate');
       });
@@ -278,7 +278,7 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
         assert.equal(res.status, 403);
         assert.equal(
           res.headers.get('www-authenticate'),
-          `Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", resource_metadata="${metadataUrl}"`,
+          `Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a scope this resource requires", scope="orders:write", resource_metadata="${metadataUrl}", DPoP realm="orders", scope="orders:write", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`,
         );
         assert.equal(res.headers.get('access-control-expose-headers'), 'WWW-Authenticate');
       });
@@ -296,7 +296,7 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
       const expired = await signWithServerKey(l, accessClaims(l.issuer, { exp: Math.floor(Date.now() / 1000) - 60 }));
       const res = await fetch(`${app.url}/orders`, { headers: { authorization: `Bearer ${expired}` } });
       assert.equal(res.status, 401);
-      assert.match(res.headers.get('www-authenticate')!, /error_description="the access token has expired", scope="orders:read", resource_metadata="https:\/\/meta\.example\.com\/orders\.json"$/);
+      assert.match(res.headers.get('www-authenticate')!, /error_description="the access token has expired", scope="orders:read", resource_metadata="https:\/\/meta\.example\.com\/orders\.json", DPoP /);
     } finally {
       await app.close();
     }
@@ -305,8 +305,8 @@ describe('challenges naming the metadata (RFC 9728 §5.1), against a real Latchk
   test('the core names the scopes it is given in a 401, and the metadata URL', async () => {
     const bearer = createBearerAuth(createValidator({ issuer: l.issuer, audience: API }), { resourceMetadata: true });
     const err = await bearer.authenticate({ authorization: undefined, bodyToken: undefined }).catch((e: unknown) => e);
-    assert.equal(bearer.errorReply(err, ['orders:read', 'orders:write'])!.headers['www-authenticate'], `Bearer realm="api", scope="orders:read orders:write", resource_metadata="${metadataUrl}"`);
-    assert.equal(bearer.errorReply(err)!.headers['www-authenticate'], `Bearer realm="api", resource_metadata="${metadataUrl}"`);
+    assert.equal(bearer.errorReply(err, ['orders:read', 'orders:write'])!.headers['www-authenticate'], `Bearer realm="api", scope="orders:read orders:write", resource_metadata="${metadataUrl}", DPoP realm="api", scope="orders:read orders:write", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`);
+    assert.equal(bearer.errorReply(err)!.headers['www-authenticate'], `Bearer realm="api", resource_metadata="${metadataUrl}", DPoP realm="api", resource_metadata="${metadataUrl}", algs="ES256 ES384 PS256 RS256 EdDSA"`);
   });
 });
 

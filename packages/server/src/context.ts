@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Settings } from './config/defaults.ts';
 import type { IssuerUrls } from './config/issuer-urls.ts';
+import type { KeyEncryption } from './keys/key-encryption.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -9,6 +10,8 @@ export interface ServerContext {
   settings: Settings;
   storage: Storage;
   keys: KeyRing;
+  /** Encrypts secrets kept in the database (keys/key-encryption.ts): signing keys, users' TOTP secrets. */
+  encryption: KeyEncryption;
   logger: Logger;
   /**
    * HMAC key for what the server proves to itself without storing it, derived from LATCHKEY_SECRET

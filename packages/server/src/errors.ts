@@ -90,6 +90,14 @@ export class LoginRequired extends OAuthError {
   readonly error = 'login_required';
 }
 
+/**
+ * OIDC Core §3.1.2.6: `prompt=none`, and the user must interact in some other way (a second factor
+ * to set up for the `acr_values` asked for).
+ */
+export class InteractionRequired extends OAuthError {
+  readonly error = 'interaction_required';
+}
+
 /** OIDC Core §3.1.2.6: `prompt=none`, and the user must consent. */
 export class ConsentRequired extends OAuthError {
   readonly error = 'consent_required';
@@ -150,6 +158,32 @@ export class InvalidScope extends OAuthError {
 /** RFC 8707 §2: the requested resource is invalid, unknown or not allowed to this client. */
 export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target';
+}
+
+/** RFC 9449 §5 and §7.1: the DPoP proof is missing, invalid, replayed, or for another request or key. */
+export class InvalidDpopProof extends OAuthError {
+  readonly error = 'invalid_dpop_proof';
+  override readonly status: number;
+
+  /** 400 at the token endpoint (RFC 9449 §5), 401 at a protected resource such as userinfo (§7.1). */
+  constructor(description: string, status: 400 | 401 = 400) {
+    super(description);
+    this.status = status;
+  }
+}
+
+/**
+ * RFC 9449 §8: the server requires a nonce in DPoP proofs; the client retries with the one sent in
+ * the `DPoP-Nonce` header. 400 at the authorization server, 401 at a protected resource (§9).
+ */
+export class UseDpopNonce extends OAuthError {
+  readonly error = 'use_dpop_nonce';
+  override readonly status: number;
+
+  constructor(description: string, status: 400 | 401 = 400) {
+    super(description);
+    this.status = status;
+  }
 }
 
 /** RFC 6749 §5.2 / §4.1.2.1: the server met an unexpected condition. Never carries internals. */

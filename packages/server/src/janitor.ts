@@ -64,6 +64,8 @@ export class Janitor {
     await drain((limit) => storage.loginThrottles.purgeBefore(now - ACCOUNT_FAILURES_KEPT_SECONDS, limit));
     // Client assertion jti values, once the assertions carrying them have expired.
     await drain((limit) => storage.replays.purgeExpired(now, limit));
+    // Pushed authorization requests whose request_uri expired unused (RFC 9126 §2.2).
+    await drain((limit) => storage.pushedRequests.purgeExpired(now, limit));
     // Client metadata documents past their cache lifetime; they are fetched again when next used.
     await drain((limit) => storage.clientMetadata.purgeExpired(now, limit));
     // Their clients too, when unused: a client_id URL seen once and never granted anything.

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { mtlsSettings } from './mtls/client-certificate.ts';
 import type { DestinationStream, Logger } from 'pino';
 import type { Settings } from './config/defaults.ts';
 import { CLOCK_TOLERANCE_SECONDS } from './config/defaults.ts';
@@ -38,6 +40,7 @@ export async function createServer(
   await context.storage.facts.raiseTo(MAX_ACCESS_TOKEN_TTL_FACT, settings.accessTokenTtlSeconds, nowSeconds());
   await context.storage.facts.raiseTo(MAX_KEY_CACHE_FACT, settings.keyCacheSeconds, nowSeconds());
   const app = buildApp(context);
+  const mtlsApp = settings.mtlsPort > 0 ? buildMtlsApp(context) : undefined;
   const janitor = new Janitor(context);
   janitor.start();
   let closed = false;
@@ -46,6 +49,10 @@ export async function createServer(
     app,
     async listen(overrides = {}) {
       const address = await app.listen({ port: overrides.port ?? settings.port, host: overrides.host ?? settings.host });
+      if (mtlsApp) {
+        const mtlsAddress = await mtlsApp.listen({ port: settings.mtlsPort, host: overrides.host ?? settings.host });
+        logger.info({ address: mtlsAddress, aliases: mtlsSettings(settings).urls?.issuer }, 'mutual TLS listener is ready');
+      }
       logger.info({ address, issuer: settings.issuer, database: context.storage.db.location }, 'latchkey is ready');
       return address;
     },
@@ -54,9 +61,28 @@ export async function createServer(
       closed = true;
       janitor.stop();
       await app.close();
+      await mtlsApp?.close();
       await context.storage.close();
     },
   };
+}
+
+/**
+ * RFC 8705: the second listener, https, asking every client for a certificate. The handshake accepts
+ * any certificate (self-signed ones included, §2.2); what a certificate proves is decided per client
+ * (mtls/tls-client-auth.ts), and a connection without one is served like any other.
+ */
+function buildMtlsApp(context: ServerContext): FastifyInstance {
+  const { settings } = context;
+  return buildApp(context, {
+    mtls: true,
+    https: {
+      cert: readFileSync(settings.mtlsCertFile!),
+      key: readFileSync(settings.mtlsKeyFile!),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+  });
 }
 
 /** Settings, storage and keys, without HTTP: what the CLI's registry commands use too. */
@@ -80,9 +106,10 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   }
   const storage = await Storage.open(settings);
   try {
-    const keys = new KeyRing(storage.signingKeys, new KeyEncryption(secret), settings.keyCacheSeconds);
+    const encryption = new KeyEncryption(secret);
+    const keys = new KeyRing(storage.signingKeys, encryption, settings.keyCacheSeconds);
     await keys.initialize();
-    return { settings, storage, keys, logger, macKey: deriveMacKey(secret), urls: issuerUrls(settings.issuer), now: nowSeconds };
+    return { settings, storage, keys, encryption, logger, macKey: deriveMacKey(secret), urls: issuerUrls(settings.issuer), now: nowSeconds };
   } catch (err) {
     await storage.close();
     throw err;

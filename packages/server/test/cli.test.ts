@@ -179,6 +179,11 @@ for (const backend of await backends()) {
           jwks_uri: null,
           jwks: null,
           refresh_grace_seconds: null,
+          dpop_bound_access_tokens: false,
+          tls_client_certificate_bound_access_tokens: false,
+          profile: 'default',
+          require_pushed_authorization_requests: false,
+          require_second_factor: false,
           token_exchange: [],
         },
       );
@@ -271,6 +276,58 @@ for (const backend of await backends()) {
       assertOk(await cli('clients', 'delete', id));
     });
 
+    test('clients create --dpop-bound requires DPoP of the client (RFC 9449 §5.2), shown by clients show', async () => {
+      const created = await cli(
+        'clients', 'create', '--name', 'dpop-svc', '--type', 'confidential', '--grant-types', 'client_credentials',
+        '--scopes', 'orders:read', '--dpop-bound', '--json',
+      );
+      assertOk(created);
+      const id = stdoutJson(created).client_id as string;
+      assert.equal(stdoutJson(created).client.dpop_bound_access_tokens, true);
+      assert.equal((await s.registry.getClient(id)).dpopBoundAccessTokens, true);
+      const shown = await cli('clients', 'show', id);
+      assert.match(shown.stdout, /DPoP: +required/);
+      assertOk(await cli('clients', 'delete', id));
+    });
+
+    test('clients create --require-second-factor and clients update --no-require-second-factor, shown by clients show', async () => {
+      const created = await cli(
+        'clients', 'create', '--name', 'payroll', '--type', 'public', '--grant-types', 'authorization_code',
+        '--scopes', 'openid', '--redirect-uris', 'https://payroll.example/cb', '--require-second-factor', '--json',
+      );
+      assertOk(created);
+      const id = stdoutJson(created).client_id as string;
+      assert.equal(stdoutJson(created).client.require_second_factor, true);
+      assert.equal((await s.registry.getClient(id)).requireSecondFactor, true);
+      assert.match((await cli('clients', 'show', id)).stdout, /sign-in: +two factors required/);
+      assertOk(await cli('clients', 'update', id, '--no-require-second-factor'));
+      assert.equal((await s.registry.getClient(id)).requireSecondFactor, false);
+      const both = await cli('clients', 'update', id, '--require-second-factor', '--no-require-second-factor');
+      assert.equal(both.code, 2, describeRun(both));
+      assertOk(await cli('clients', 'delete', id));
+    });
+
+    test('clients create --require-par and clients update --no-require-par / --require-par (RFC 9126 §6), shown by clients show', async () => {
+      const created = await cli(
+        'clients', 'create', '--name', 'par-app', '--type', 'public', '--grant-types', 'authorization_code',
+        '--scopes', 'openid,orders:read', '--redirect-uris', 'https://par.example/cb', '--require-par', '--json',
+      );
+      assertOk(created);
+      const id = stdoutJson(created).client_id as string;
+      assert.equal(stdoutJson(created).client.require_pushed_authorization_requests, true);
+      assert.equal((await s.registry.getClient(id)).requirePushedAuthorizationRequests, true);
+      assert.match((await cli('clients', 'show', id)).stdout, /PAR: +required/);
+      const off = await cli('clients', 'update', id, '--no-require-par', '--json');
+      assertOk(off);
+      assert.equal(stdoutJson(off).require_pushed_authorization_requests, false);
+      assert.equal((await s.registry.getClient(id)).requirePushedAuthorizationRequests, false);
+      assertOk(await cli('clients', 'update', id, '--require-par'));
+      assert.equal((await s.registry.getClient(id)).requirePushedAuthorizationRequests, true);
+      const both = await cli('clients', 'update', id, '--require-par', '--no-require-par');
+      assert.equal(both.code, 2, describeRun(both));
+      assertOk(await cli('clients', 'delete', id));
+    });
+
     test('keys rotate publishes the next key ahead of signing; --now switches at once, old tokens still verify', async () => {
       const before = await token(clientId, clientSecret);
       assert.equal(before.status, 200, before.text);
@@ -328,6 +385,17 @@ for (const backend of await backends()) {
       assert.deepEqual(keys.filter((k) => k.status === 'signing').map((k) => k.alg).sort(), ['ES256', 'RS256']);
 
       // keys revoke: the old key, still published for its tokens, leaves the JWKS at once.
+      // A kid may begin with '-' (RFC 7638 thumbprints are base64url): it is still the positional, not
+      // an option (exit 1 for an unknown key, not 2 for a usage mistake).
+      const dashed = await cli('keys', 'revoke', `-${'U'.repeat(42)}`);
+      assert.equal(dashed.code, 1, describeRun(dashed));
+      assert.match(dashed.stderr, /-UUUU/);
+      // The same for the shorter ids of resources and registration tokens, with one dash or two.
+      for (const id of ['-2xQ_a9bZk1Lm', '--Zq8_w1Ab', '-abcdefgh']) {
+        const run = await cli('registration', 'tokens', 'revoke', id);
+        assert.equal(run.code, 1, `${id}: ${describeRun(run)}`);
+        assert.ok(run.stderr.includes(id), run.stderr);
+      }
       const revoked = await cli('keys', 'revoke', oldKid!, '--json');
       assertOk(revoked);
       assert.deepEqual(stdoutJson(revoked), { revoked: oldKid, alg: 'ES256', signs_now: null });

@@ -135,6 +135,11 @@ for (const backend of await backends()) {
       assert.equal(tokens.status, 200, tokens.text);
       assert.equal(decodeJwt(tokens.body.access_token).client_id, tv);
       assert.ok(tokens.body.id_token, 'openid gives an ID token');
+      // The sign-in of the user who approved on the page (RFC 8176 pwd), in both tokens.
+      for (const token of [tokens.body.id_token, tokens.body.access_token]) {
+        const claims = decodeJwt(token);
+        assert.deepEqual([claims.acr, claims.amr, typeof claims.auth_time], ['urn:latchkey:acr:password', ['pwd'], 'number']);
+      }
       assert.ok(tokens.body.refresh_token, 'offline_access gives a refresh token');
       const refreshed = await postForm(`${s.issuer}/token`, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: tv });
       assert.equal(refreshed.status, 200, refreshed.text);

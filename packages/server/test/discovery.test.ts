@@ -73,7 +73,7 @@ for (const backend of await backends()) {
       // The userinfo endpoint exists and challenges a request without a token (RFC 6750 §3).
       const userinfo = await fetch(oidc.userinfo_endpoint);
       assert.equal(userinfo.status, 401);
-      assert.equal(userinfo.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+      assert.equal(userinfo.headers.get('www-authenticate'), 'Bearer realm="latchkey", DPoP algs="ES256 ES384 PS256 RS256 EdDSA"');
       // The authorization endpoint exists: without a client it shows an error page, not a 404.
       const authorize = await fetch(oidc.authorization_endpoint, { redirect: 'manual' });
       assert.equal(authorize.status, 400);

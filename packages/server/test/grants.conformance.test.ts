@@ -47,9 +47,12 @@ for (const backend of await backends()) {
         codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
         nonce: 'n-0S6_WzA2Mj',
         authTime: now,
+        amr: ['pwd', 'otp', 'mfa'],
         scope: 'openid',
         createdAt: now,
         expiresAt: now + 60,
+        // RFC 9449 §10: the code keeps the thumbprint of the key it is bound to.
+        dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
         ...overrides,
       };
       await storage.grants.createWithCode(grant, code);

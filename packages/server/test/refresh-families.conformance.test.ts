@@ -55,6 +55,7 @@ for (const backend of await backends()) {
           codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
           nonce: null,
           authTime: createdAt,
+          amr: ['pwd'],
           scope: 'openid offline_access',
           createdAt,
           expiresAt: createdAt + 60,
@@ -67,6 +68,7 @@ for (const backend of await backends()) {
       grantId,
       scope: 'openid offline_access',
       authTime: now,
+      amr: ['pwd', 'otp', 'mfa'],
       createdAt: now,
       expiresAt: now + 3600,
       ...overrides,
@@ -94,6 +96,20 @@ for (const backend of await backends()) {
       assert.equal(old?.successorEnc, `sealed-${results.indexOf(true)}`);
       assert.equal(old?.clientId, 'web-app');
       assert.equal(old?.userId, userId);
+    });
+
+    test("the user's sign-in (auth_time, RFC 8176 amr) survives the round trip through opaque tokens and refresh tokens", async () => {
+      const authentication = { time: now - 30, methods: ['pwd' as const, 'otp' as const, 'mfa' as const] };
+      const hash = id();
+      const base = { jti: id(), clientId: 'web-app', subject: userId, audience: ['https://api.example.com'], scope: 'orders:read', issuedAt: now, expiresAt: now + 600 };
+      await storage.opaqueTokens.insert({ ...base, tokenHash: hash, authentication });
+      assert.deepEqual((await storage.opaqueTokens.find(hash))?.authentication, authentication);
+      const service = id();
+      await storage.opaqueTokens.insert({ ...base, jti: id(), tokenHash: service });
+      assert.equal((await storage.opaqueTokens.find(service))?.authentication, null, 'no user sign-in: none');
+      const refresh = token(await newGrant());
+      await storage.refreshTokens.insert(refresh);
+      assert.deepEqual((await storage.refreshTokens.find(refresh.tokenHash))?.amr, ['pwd', 'otp', 'mfa']);
     });
 
     test('revoking a grant revokes its unexpired access tokens and deletes its opaque ones, in one go (C24, F44, I63)', async () => {

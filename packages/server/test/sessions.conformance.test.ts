@@ -34,7 +34,7 @@ for (const backend of await backends()) {
     });
 
     test('a session is stored by the hash of its cookie, never the cookie itself', async () => {
-      const { value, session } = await startSession(storage, aliceId, t0);
+      const { value, session } = await startSession(storage, aliceId, ['pwd'], t0);
       assert.ok(value.length >= 43, '256 bits');
       assert.equal(session.idHash, createHash('sha256').update(value).digest('base64url'));
       const rows = await storage.db.kysely.selectFrom('sessions').selectAll().execute();
@@ -45,9 +45,9 @@ for (const backend of await backends()) {
     });
 
     test('idle too long: the session ends; activity keeps it alive up to the absolute end', async () => {
-      const idle = await startSession(storage, aliceId, t0);
+      const idle = await startSession(storage, aliceId, ['pwd'], t0);
       assert.equal(await resumeSession(storage, idle.value, t0 + SESSION_IDLE_SECONDS), undefined, 'idle end');
-      const busy = await startSession(storage, aliceId, t0);
+      const busy = await startSession(storage, aliceId, ['pwd'], t0);
       for (let t = t0 + 600; t < t0 + SESSION_ABSOLUTE_SECONDS; t += 600) {
         assert.ok(await resumeSession(storage, busy.value, t), `alive at +${t - t0} s`);
       }
@@ -55,22 +55,22 @@ for (const backend of await backends()) {
     });
 
     test('disabling the user or changing the password ends the sessions', async () => {
-      const first = await startSession(storage, aliceId, t0);
+      const first = await startSession(storage, aliceId, ['pwd'], t0);
       await users.setPassword('alice', 'a whole new password');
       assert.equal(await resumeSession(storage, first.value, t0 + 1), undefined, 'password change');
-      const second = await startSession(storage, aliceId, t0);
+      const second = await startSession(storage, aliceId, ['pwd'], t0);
       await users.disable('alice');
       assert.equal(await resumeSession(storage, second.value, t0 + 1), undefined, 'disabled');
       await users.enable('alice');
       // A row left behind for a disabled user is refused too.
-      const third = await startSession(storage, aliceId, t0);
+      const third = await startSession(storage, aliceId, ['pwd'], t0);
       await storage.users.setDisabledAt('alice', t0);
       assert.equal(await resumeSession(storage, third.value, t0 + 1), undefined);
       await storage.users.setDisabledAt('alice', null);
     });
 
     test('the janitor purges ended sessions', async () => {
-      const { session } = await startSession(storage, aliceId, t0);
+      const { session } = await startSession(storage, aliceId, ['pwd'], t0);
       const { Janitor } = await import('../src/janitor.ts');
       const { loadSettings } = await import('../src/config/load.ts');
       const ctx = { storage, settings: loadSettings({ env: {} }), logger: { info() {} } } as unknown as ConstructorParameters<typeof Janitor>[0];

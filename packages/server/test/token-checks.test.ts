@@ -171,7 +171,7 @@ describe('token times and the review\'s protocol defects', () => {
       });
       assert.equal(res.status, 400);
       assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
-      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="latchkey", error="invalid_request", error_description="[^"]+"$/);
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer realm="latchkey", error="invalid_request", error_description="[^"]+", DPoP algs="[A-Za-z0-9 ]+"$/);
     });
 
     test('a body that is not form-encoded is 400 invalid_request with a Bearer challenge', async () => {

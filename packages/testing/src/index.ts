@@ -9,3 +9,5 @@ export * from './raw-client.ts';
 export * from './server.ts';
 export * from './user-flow.ts';
 export * from './tls.ts';
+export * from './dpop.ts';
+export * from './pki.ts';

@@ -81,6 +81,8 @@ export interface AuthorizeOptions {
   password?: string;
   /** What to press on the consent page if it is shown. */
   decision?: 'allow' | 'deny';
+  /** The code to give when the second step asks for one (a user with an authenticator app). */
+  otp?: () => string | Promise<string>;
 }
 
 export interface AuthorizeResult {
@@ -126,7 +128,7 @@ export async function walkAuthorization(
   browser: FormBrowser,
   issuer: string,
   url: string,
-  options: { username?: string; password?: string; decision?: 'allow' | 'deny' } = {},
+  options: { username?: string; password?: string; decision?: 'allow' | 'deny'; otp?: () => string | Promise<string> } = {},
 ): Promise<WalkResult> {
   let page = await browser.get(url);
   let sawLogin = false;
@@ -143,7 +145,11 @@ export async function walkAuthorization(
     assert.equal(page.status, 200, `unexpected ${page.status} at ${page.url}: ${page.text.slice(0, 300)}`);
     const [form] = browser.forms(page.text, page.url);
     assert.ok(form, `no form at ${page.url}`);
-    if (new URL(page.url).pathname.endsWith('/login')) {
+    if (new URL(page.url).pathname.endsWith('/login/otp')) {
+      // The second step of a user with an authenticator app: the code the test computes.
+      assert.ok(options.otp, `a one-time code was asked for at ${page.url}, and the test gave none`);
+      page = await browser.submit(page, form, { values: { code: await options.otp() } });
+    } else if (new URL(page.url).pathname.endsWith('/login')) {
       sawLogin = true;
       page = await browser.submit(page, form, {
         values: { username: options.username ?? 'alice', password: options.password ?? PASSWORD },

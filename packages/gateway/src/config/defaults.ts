@@ -24,6 +24,20 @@ export type ForwardMode = (typeof FORWARD_MODES)[number];
 export const VALIDATION_MODES = ['jwt', 'introspection'] as const;
 export type ValidationMode = (typeof VALIDATION_MODES)[number];
 
+/** HTTPS on the gateway's listener. */
+export interface ListenTls {
+  /** The server's certificate chain (PEM file). */
+  certFile: string;
+  /** Its private key (PEM file). */
+  keyFile: string;
+  /**
+   * CA certificates (PEM file) named to clients as the authorities whose client certificates are
+   * welcome. Clients may present any certificate (self-signed ones too, RFC 8705 §2.2): a
+   * certificate-bound token is checked against the certificate's hash, not its issuer.
+   */
+  clientCaFile: string | undefined;
+}
+
 /** A token bucket: `requestsPerSecond` refill, at most `burst` requests at once. */
 export interface RateLimit {
   requestsPerSecond: number;
@@ -32,8 +46,11 @@ export interface RateLimit {
 
 /** The configuration, checked and completed with its defaults. */
 export interface GatewayConfig {
-  /** Where the gateway listens (plain HTTP; put TLS in front, or terminate it at a load balancer). */
-  listen: { host: string; port: number };
+  /**
+   * Where the gateway listens: plain HTTP, or HTTPS with `tls` (client certificates requested, for
+   * certificate-bound tokens, RFC 8705). Changed only by a restart.
+   */
+  listen: { host: string; port: number; tls?: ListenTls };
   /** The Latchkey issuer identifier, exactly as in its metadata and in the tokens' `iss`. Required. */
   issuer: string;
   /** The gateway's own external URL: the `iss` of the JWTs it signs. Required when a route uses claims mode. */
@@ -104,16 +121,25 @@ export interface RouteConfig {
   stripPrefix: boolean;
   /** Forward the client's `Host` header instead of the upstream's host. */
   preserveHost: boolean;
+  /**
+   * DPoP at the edge (RFC 9449): `allowed`, Bearer and DPoP; `required`, DPoP only; `disabled`, Bearer
+   * only. DPoP-bound tokens are never accepted as Bearer.
+   */
+  dpop: DpopMode;
   forward: ForwardConfig;
 }
+
+/** How a route takes DPoP-bound tokens (RFC 9449). */
+export const DPOP_MODES = ['allowed', 'required', 'disabled'] as const;
+export type DpopMode = (typeof DPOP_MODES)[number];
 
 export type ForwardConfig =
   /** Verified claims as headers plus a JWT signed by the gateway, whose `aud` is `audience`. */
   | { mode: 'claims'; audience: string }
   /** A token obtained by RFC 8693 token exchange for `audience` (and `scopes`, if set). */
   | { mode: 'exchange'; audience: string; scopes: string[] | undefined }
-  /** The caller's own token, unchanged. */
-  | { mode: 'passthrough' };
+  /** The caller's own token, unchanged (with its scheme); `dpopProof`: its DPoP proof too. */
+  | { mode: 'passthrough'; dpopProof: boolean };
 
 export const GATEWAY_DEFAULTS = {
   listen: { host: '127.0.0.1', port: 8080 },
@@ -140,7 +166,8 @@ export const ROUTE_DEFAULTS = {
   validation: 'jwt',
   stripPrefix: false,
   preserveHost: false,
-  forward: { mode: 'claims' },
+  dpop: 'allowed',
+  forward: { mode: 'claims', dpopProof: false },
 } as const;
 
 /** The top-level options, route options and forward options the file may contain (others are refused). */
@@ -150,8 +177,10 @@ export const TOP_LEVEL_OPTIONS = [
   'trustedProxies', 'signing', 'rateLimit', 'upstreamTimeoutSeconds', 'headersTimeoutSeconds', 'requestTimeoutSeconds',
   'keepAliveTimeoutSeconds', 'metrics', 'resourceMetadata', 'routes',
 ] as const;
-export const ROUTE_OPTIONS = ['name', 'prefix', 'upstream', 'audience', 'validation', 'methods', 'stripPrefix', 'preserveHost', 'forward'] as const;
-export const FORWARD_OPTIONS = ['mode', 'audience', 'scopes'] as const;
+export const ROUTE_OPTIONS = ['name', 'prefix', 'upstream', 'audience', 'validation', 'methods', 'stripPrefix', 'preserveHost', 'dpop', 'forward'] as const;
+export const FORWARD_OPTIONS = ['mode', 'audience', 'scopes', 'dpopProof'] as const;
 export const CLIENT_OPTIONS = ['clientId', 'clientSecret', 'clientSecretEnv'] as const;
 export const SIGNING_OPTIONS = ['keyFile', 'algorithm', 'tokenTtlSeconds'] as const;
+export const LISTEN_OPTIONS = ['host', 'port', 'tls'] as const;
+export const TLS_OPTIONS = ['certFile', 'keyFile', 'clientCaFile'] as const;
 export const RATE_LIMIT_OPTIONS = ['requestsPerSecond', 'burst', 'clients'] as const;

@@ -2,6 +2,9 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import {
   CLIENT_OPTIONS,
+  DPOP_MODES,
+  LISTEN_OPTIONS,
+  TLS_OPTIONS,
   FORWARD_MODES,
   FORWARD_OPTIONS,
   GATEWAY_DEFAULTS,
@@ -13,6 +16,7 @@ import {
   SIGNING_OPTIONS,
   TOP_LEVEL_OPTIONS,
   VALIDATION_MODES,
+  type DpopMode,
   type ForwardConfig,
   type GatewayConfig,
   type RateLimit,
@@ -75,7 +79,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   const routes = routeList(top.routes, p);
 
   const config: GatewayConfig = {
-    listen: listenOptions(top.listen, p),
+    listen: listenOptions(top.listen, baseDir, p),
     issuer: issuer ?? '',
     publicUrl,
     allowInsecureIssuer,
@@ -122,14 +126,26 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): GatewayCo
   return config;
 }
 
-function listenOptions(value: unknown, p: Problems): GatewayConfig['listen'] {
+function listenOptions(value: unknown, baseDir: string, p: Problems): GatewayConfig['listen'] {
   if (value === undefined) return { ...GATEWAY_DEFAULTS.listen };
   const o = object(value, 'listen', p);
   if (!o) return { ...GATEWAY_DEFAULTS.listen };
-  unknownOptions(o, ['host', 'port'], 'listen.', p);
+  unknownOptions(o, LISTEN_OPTIONS, 'listen.', p);
   const host = o.host === undefined ? GATEWAY_DEFAULTS.listen.host : str(o.host, 'listen.host', p) ?? GATEWAY_DEFAULTS.listen.host;
   const port = integer(o.port, 'listen.port', p, GATEWAY_DEFAULTS.listen.port, 0, 65_535);
-  return { host, port };
+  if (o.tls === undefined) return { host, port };
+  const t = object(o.tls, 'listen.tls', p);
+  if (!t) return { host, port };
+  unknownOptions(t, TLS_OPTIONS, 'listen.tls.', p);
+  const file = (name: 'certFile' | 'keyFile' | 'clientCaFile') => {
+    const given = str(t[name], `listen.tls.${name}`, p);
+    return given === undefined ? '' : resolve(baseDir, given);
+  };
+  return {
+    host,
+    port,
+    tls: { certFile: file('certFile'), keyFile: file('keyFile'), clientCaFile: t.clientCaFile === undefined ? undefined : file('clientCaFile') },
+  };
 }
 
 function clientOptions(value: unknown, env: NodeJS.ProcessEnv, p: Problems): GatewayConfig['client'] {
@@ -243,6 +259,11 @@ function route(value: unknown, path: string, p: Problems): RouteConfig | undefin
     else p.add(`${path}.validation`, `must be one of ${VALIDATION_MODES.join(', ')}`);
   }
   const name = o.name === undefined ? prefix : str(o.name, `${path}.name`, p) ?? prefix;
+  let dpop: DpopMode = ROUTE_DEFAULTS.dpop;
+  if (o.dpop !== undefined) {
+    if ((DPOP_MODES as readonly unknown[]).includes(o.dpop)) dpop = o.dpop as DpopMode;
+    else p.add(`${path}.dpop`, `must be one of ${DPOP_MODES.join(', ')}`);
+  }
   const result: RouteConfig = {
     name,
     prefix,
@@ -252,8 +273,12 @@ function route(value: unknown, path: string, p: Problems): RouteConfig | undefin
     methods: methods(o.methods, `${path}.methods`, p),
     stripPrefix: bool(o.stripPrefix, `${path}.stripPrefix`, p, ROUTE_DEFAULTS.stripPrefix),
     preserveHost: bool(o.preserveHost, `${path}.preserveHost`, p, ROUTE_DEFAULTS.preserveHost),
+    dpop,
     forward: forward(o.forward, `${path}.forward`, upstream, p),
   };
+  if (result.forward.mode === 'passthrough' && result.forward.dpopProof && dpop === 'disabled') {
+    p.add(`${path}.forward.dpopProof`, 'this route takes no DPoP (dpop: disabled): there is no proof to forward');
+  }
   return p.list.length === before ? result : undefined;
 }
 
@@ -280,17 +305,19 @@ function methods(value: unknown, path: string, p: Problems): Record<string, stri
 function forward(value: unknown, path: string, upstream: string, p: Problems): ForwardConfig {
   if (value === undefined) return { mode: ROUTE_DEFAULTS.forward.mode, audience: defaultAudience(upstream) };
   const o = object(value, path, p);
-  if (!o) return { mode: 'passthrough' };
+  if (!o) return { mode: 'passthrough', dpopProof: false };
   unknownOptions(o, FORWARD_OPTIONS, `${path}.`, p);
   const mode = o.mode ?? ROUTE_DEFAULTS.forward.mode;
   if (!(FORWARD_MODES as readonly unknown[]).includes(mode)) {
     p.add(`${path}.mode`, `must be one of ${FORWARD_MODES.join(', ')}`);
-    return { mode: 'passthrough' };
+    return { mode: 'passthrough', dpopProof: false };
   }
   if (mode === 'passthrough') {
     if (o.audience !== undefined || o.scopes !== undefined) p.add(path, 'passthrough takes no audience or scopes');
-    return { mode };
+    return { mode, dpopProof: bool(o.dpopProof, `${path}.dpopProof`, p, ROUTE_DEFAULTS.forward.dpopProof) };
   }
+  // The caller's proof is for the caller's token: only passthrough forwards that token.
+  if (o.dpopProof !== undefined) p.add(`${path}.dpopProof`, 'only passthrough mode forwards the caller\'s token and its DPoP proof');
   if (mode === 'claims') {
     if (o.scopes !== undefined) p.add(`${path}.scopes`, 'only exchange mode takes scopes');
     return { mode, audience: o.audience === undefined ? defaultAudience(upstream) : str(o.audience, `${path}.audience`, p) ?? '' };

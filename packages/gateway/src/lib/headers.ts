@@ -3,8 +3,8 @@
  * says (docs/security.md K76, RFC 9700 §4.13): every header under the identity prefix is removed, and so are
  * `Forwarded`, `X-Forwarded-*` and `X-Real-IP` unless the peer is a trusted proxy. Names are compared
  * with `_` read as `-`, because some upstreams (CGI-style servers, frameworks behind them) read
- * `X_Auth_Subject` as `X-Auth-Subject`. The client's `Authorization` never passes as sent: each
- * forwarding mode sets the one the upstream gets.
+ * `X_Auth_Subject` as `X-Auth-Subject`. The client's `Authorization` and `DPoP` never pass as sent:
+ * each forwarding mode sets the ones the upstream gets. `Client-Cert` passes from trusted proxies only.
  */
 
 /** RFC 9110 §7.6.1: connection-specific fields, never forwarded (plus any the Connection header names). */
@@ -43,6 +43,8 @@ export interface UpstreamHeaderOptions {
   peer: string;
   /** Keep the client's `Host` (else the upstream's host is sent). */
   preserveHost: boolean;
+  /** The scheme of the client's connection to the gateway (`https` when it terminates TLS). */
+  protocol: 'http' | 'https';
   /** Headers the gateway adds last (identity headers, the Authorization the upstream gets). */
   add: Record<string, string>;
 }
@@ -76,8 +78,15 @@ export function upstreamHeaders(rawHeaders: readonly string[], options: Upstream
       continue;
     }
     // Every mode sets the Authorization the upstream gets, if any: a second one the client sent
-    // alongside the token that was checked must never slip through.
-    if (lower === 'authorization') continue;
+    // alongside the token that was checked must never slip through. The same for the DPoP proof
+    // (RFC 9449 §4.1), which only a passthrough route configured for it forwards.
+    if (lower === 'authorization' || lower === 'dpop') continue;
+    // RFC 9440 §4: a client certificate header is believed only from a trusted proxy, and stripped
+    // otherwise (an upstream that trusts the gateway must not take a client's word for it).
+    if (lower === 'client-cert' || lower === 'client-cert-chain') {
+      if (options.trustedPeer) out.push(name, value);
+      continue;
+    }
     if (isForwardingHeader(normalised)) {
       // Kept only from a trusted proxy, and only under their exact names.
       if (!options.trustedPeer || lower !== normalised) continue;
@@ -99,8 +108,8 @@ export function upstreamHeaders(rawHeaders: readonly string[], options: Upstream
   if (options.preserveHost && host !== undefined) out.push('host', host);
   forwardedFor.push(options.peer);
   out.push('x-forwarded-for', forwardedFor.join(', '));
-  // The gateway listens on plain HTTP: TLS, if any, ended at a proxy in front of it.
-  out.push('x-forwarded-proto', forwardedProto ?? 'http');
+  // A trusted proxy's word for the scheme, else the gateway's own listener's.
+  out.push('x-forwarded-proto', forwardedProto ?? options.protocol);
   if (forwardedHost !== undefined || host !== undefined) out.push('x-forwarded-host', (forwardedHost ?? host)!);
   for (const [name, value] of Object.entries(options.add)) out.push(name, value);
   return out;

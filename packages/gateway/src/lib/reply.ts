@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { ErrorReply } from '@latchkey/resource-server';
+import { DPOP_DEFAULTS, type DpopMode, type ErrorReply } from '@latchkey/resource-server';
 import type { Outcome } from './metrics.ts';
 
 /** A request the gateway answers itself instead of forwarding. */
@@ -64,19 +64,30 @@ export function rejectionFromReply(reply: ErrorReply, outcome: Outcome, reason: 
 /**
  * RFC 6750 §3 challenge for refusals that come after the token was accepted (token exchange): the
  * same words and headers the resource-server package uses for its own, `resource_metadata` (RFC 9728
- * §5.1) included when the route has metadata.
+ * §5.1) included when the route has metadata, and the DPoP challenge with `algs` where the route takes
+ * DPoP (RFC 9449 §7.1); the error goes in the challenge of the scheme the request used.
  */
 export function challengeHeaders(
-  challenge: { realm: string; resourceMetadata: string | undefined },
+  challenge: { realm: string; resourceMetadata: string | undefined; dpop: DpopMode },
   error: string,
   description: string,
-  scope?: readonly string[],
+  scope: readonly string[] | undefined,
+  scheme: 'bearer' | 'dpop',
 ): Record<string, string> {
-  const params = [`realm="${challenge.realm}"`, `error="${error}"`, `error_description="${description}"`];
-  if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
-  if (challenge.resourceMetadata === undefined) return { 'www-authenticate': `Bearer ${params.join(', ')}` };
-  params.push(`resource_metadata="${challenge.resourceMetadata}"`);
-  return { 'www-authenticate': `Bearer ${params.join(', ')}`, 'access-control-expose-headers': 'WWW-Authenticate' };
+  const offered: ('bearer' | 'dpop')[] = challenge.dpop === 'required' ? ['dpop'] : challenge.dpop === 'disabled' ? ['bearer'] : ['bearer', 'dpop'];
+  const erring = offered.includes(scheme) ? scheme : offered[0];
+  const value = offered
+    .map((s) => {
+      const params = [`realm="${challenge.realm}"`];
+      if (s === erring) params.push(`error="${error}"`, `error_description="${description}"`);
+      if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
+      if (challenge.resourceMetadata !== undefined) params.push(`resource_metadata="${challenge.resourceMetadata}"`);
+      if (s === 'dpop') params.push(`algs="${DPOP_DEFAULTS.algorithms.join(' ')}"`);
+      return `${s === 'dpop' ? 'DPoP' : 'Bearer'} ${params.join(', ')}`;
+    })
+    .join(', ');
+  if (challenge.resourceMetadata === undefined) return { 'www-authenticate': value };
+  return { 'www-authenticate': value, 'access-control-expose-headers': 'WWW-Authenticate' };
 }
 
 /** Whether Node's HTTP server has already begun an answer on this socket (as its own default handler checks). */

@@ -1,19 +1,24 @@
 import type { AccessTokenClaims } from '../claims.ts';
-import { BEARER_AUTH_DEFAULTS, type BearerAuthOptions } from '../defaults.ts';
+import { BEARER_AUTH_DEFAULTS, DPOP_DEFAULTS, VALIDATOR_DEFAULTS, type BearerAuthOptions } from '../defaults.ts';
 import {
   ConfigurationError,
   InsufficientScopeError,
+  InsufficientUserAuthenticationError,
   InvalidRequestError,
   JwksUnavailableError,
   MissingTokenError,
   ResourceServerError,
   TokenValidationError,
+  UseDpopNonceError,
 } from '../errors.ts';
 import type { Introspector } from '../introspector.ts';
 import { resourceMetadataUrl } from '../resource-metadata.ts';
 import type { Validator } from '../validator.ts';
+import { checkBinding, isDpopBound, resolveDpopOptions, TrustedPeers, type BindingRequest, type DpopConfig } from './binding.ts';
+import type { AuthenticationRequirement } from './step-up.ts';
 
 export { checkScopes } from './scopes.ts';
+export { checkAcrValues, checkAuthenticationRequirements, checkMaxAge, type AuthenticationRequirement, type AuthenticationRequirements } from './step-up.ts';
 
 /** What the middleware verifies tokens with: a validator, an introspector, or any function of the token. */
 export type TokenVerifier = Validator | Introspector | ((token: string) => Promise<AccessTokenClaims>);
@@ -23,19 +28,45 @@ export interface ChallengeConfig {
   realm: string;
   /** RFC 9728 §5.1 `resource_metadata`; undefined: none. */
   resourceMetadata: string | undefined;
+  /** Which schemes are offered (RFC 9449 §7.1), and the proof algorithms the DPoP challenge names. */
+  dpop: { mode: DpopConfig['mode']; algorithms: readonly string[] };
 }
 
 /** A middleware's verifier and challenge, checked at creation. */
 export interface BearerAuthConfig extends ChallengeConfig {
   verify: (token: string) => Promise<AccessTokenClaims>;
+  dpopConfig: DpopConfig;
+  /** Peers whose Client-Cert header is believed (Fastify, Express). */
+  trustedProxies: TrustedPeers;
+  /** fetch: believe every request's Client-Cert header. */
+  trustClientCertHeader: boolean;
 }
 
-/** The parts of a request RFC 6750 §2 lets a token travel in. The query string is never read. */
+/**
+ * The parts of a request a token and its proof of possession travel in (RFC 6750 §2, RFC 9449 §7,
+ * RFC 8705 §3). The query string is never read.
+ */
 export interface BearerRequest {
-  /** The Authorization header, as received. */
+  /** The Authorization header, as received (`Bearer <token>` or `DPoP <token>`). */
   authorization: string | undefined;
   /** `access_token` from a form-encoded body (RFC 6750 §2.2): undefined, a string, or several. */
   bodyToken: unknown;
+  /** The `DPoP` header field value(s), as received (RFC 9449 §4.1). */
+  dpop?: string | readonly string[];
+  /** The request method: the proof's `htm`. Needed with the DPoP scheme. */
+  method?: string;
+  /**
+   * The absolute URL the request was received at (`https://api.example.com/orders?x=1`): the proof's
+   * `htu` is checked against it, or against the `dpop.publicUrl` option followed by its path. Needed
+   * with the DPoP scheme.
+   */
+  url?: string;
+  /**
+   * The DER of the request's client certificate, for certificate-bound tokens (RFC 8705 §3): the TLS
+   * connection's peer certificate, or the RFC 9440 `Client-Cert` header of a trusted proxy
+   * (parseClientCertHeader). Undefined: none.
+   */
+  clientCertificate?: Uint8Array;
 }
 
 /** An RFC 6750 §3 error response, for the adapters to send as they send things. */
@@ -47,10 +78,17 @@ export interface ErrorReply {
 }
 
 export function bearerAuthConfig(verifier: TokenVerifier, options: BearerAuthOptions = {}): BearerAuthConfig {
+  const dpopConfig = resolveDpopOptions(options.dpop);
+  const trustClientCertHeader = options.trustClientCertHeader ?? BEARER_AUTH_DEFAULTS.trustClientCertHeader;
+  if (typeof trustClientCertHeader !== 'boolean') throw new ConfigurationError('trustClientCertHeader must be true or false');
   return {
     verify: toVerify(verifier),
     realm: checkRealm(options.realm ?? BEARER_AUTH_DEFAULTS.realm),
     resourceMetadata: metadataUrl(verifier, options.resourceMetadata ?? BEARER_AUTH_DEFAULTS.resourceMetadata),
+    dpop: { mode: dpopConfig.mode, algorithms: dpopConfig.algorithms },
+    dpopConfig,
+    trustedProxies: new TrustedPeers(options.trustedProxies ?? [...BEARER_AUTH_DEFAULTS.trustedProxies]),
+    trustClientCertHeader,
   };
 }
 
@@ -98,36 +136,66 @@ function checkRealm(realm: unknown): string {
 /** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+type Scheme = 'bearer' | 'dpop';
+
+/** The scheme each refusal of verifiedToken was about, for the challenge that carries its error. */
+const errorSchemes = new WeakMap<object, Scheme>();
+
 /**
- * The token of a request (RFC 6750 §2), verified. The header's scheme is matched without regard to
- * case; another scheme counts as no token (§3.1); the form body is read only when the adapter found
- * one; the URI query is never read (RFC 9700 §2.5: tokens in URLs leak).
+ * The token of a request (RFC 6750 §2, RFC 9449 §7), verified. The header's scheme is matched without
+ * regard to case; a scheme the middleware does not take counts as no token (§3.1); the form body is
+ * read only when the adapter found one; the URI query is never read (RFC 9700 §2.5: tokens in URLs leak).
  */
 export async function authenticate(config: BearerAuthConfig, request: BearerRequest): Promise<AccessTokenClaims> {
   return (await verifiedToken(config, request)).claims;
 }
 
 /** The request's token and its verified claims (authenticate, for callers that pass the token on). */
-export async function verifiedToken(config: BearerAuthConfig, request: BearerRequest): Promise<{ token: string; claims: AccessTokenClaims }> {
-  const fromHeader = headerToken(request.authorization);
-  const fromBody = bodyToken(request.bodyToken);
-  // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
-  if (fromHeader !== undefined && fromBody !== undefined) throw new InvalidRequestError('the access token was sent in more than one way');
-  const token = fromHeader ?? fromBody;
-  if (token === undefined) throw new MissingTokenError('no bearer token in the request');
-  return { token, claims: await config.verify(token) };
+export async function verifiedToken(
+  config: BearerAuthConfig,
+  request: BearerRequest,
+): Promise<{ token: string; claims: AccessTokenClaims; scheme: Scheme }> {
+  let scheme: Scheme = 'bearer';
+  try {
+    const fromHeader = headerToken(request.authorization, config.dpop.mode);
+    if (fromHeader) scheme = fromHeader.scheme;
+    // A form body is a bearer method (RFC 6750 §2.2): not taken where only DPoP is.
+    const fromBody = config.dpop.mode === 'required' ? undefined : bodyToken(request.bodyToken);
+    // RFC 6750 §2: "Clients MUST NOT use more than one method to transmit the token in each request."
+    if (fromHeader !== undefined && fromBody !== undefined) throw new InvalidRequestError('the access token was sent in more than one way');
+    const token = fromHeader?.token ?? fromBody;
+    if (token === undefined) throw new MissingTokenError('no access token in the request');
+    const claims = await config.verify(token);
+    await checkBinding(config.dpopConfig, request as BindingRequest, scheme, token, claims);
+    return { token, claims, scheme };
+  } catch (err) {
+    // The header's own refusals already name their scheme (the scheme is known before the token).
+    if (typeof err === 'object' && err !== null && !errorSchemes.has(err)) errorSchemes.set(err, scheme);
+    throw err;
+  }
 }
 
-function headerToken(authorization: string | undefined): string | undefined {
+function headerToken(authorization: string | undefined, mode: ChallengeConfig['dpop']['mode']): { scheme: Scheme; token: string } | undefined {
   if (authorization === undefined) return undefined;
   const match = /^\s*(\S+)(?:\s+(.*?))?\s*$/s.exec(authorization);
-  // RFC 7235 §2.1: the scheme is case-insensitive. Another scheme: "attempted using an unsupported
-  // authentication method" (RFC 6750 §3.1), answered like no token at all.
-  if (!match || match[1]!.toLowerCase() !== 'bearer') return undefined;
+  if (!match) return undefined;
+  // RFC 7235 §2.1: the scheme is case-insensitive. A scheme not taken here: "attempted using an
+  // unsupported authentication method" (RFC 6750 §3.1), answered like no token at all.
+  const name = match[1]!.toLowerCase();
+  const scheme: Scheme | undefined =
+    name === 'bearer' && mode !== 'required' ? 'bearer' : name === 'dpop' && mode !== 'disabled' ? 'dpop' : undefined;
+  if (scheme === undefined) return undefined;
   const credentials = match[2];
-  if (credentials === undefined || credentials === '') throw new InvalidRequestError('the Bearer credentials are empty');
-  if (!B64TOKEN.test(credentials)) throw new TokenValidationError('malformed', 'the Bearer credentials are not a b64token');
-  return credentials;
+  const label = scheme === 'dpop' ? 'DPoP' : 'Bearer';
+  try {
+    if (credentials === undefined || credentials === '') throw new InvalidRequestError(`the ${label} credentials are empty`);
+    // RFC 9449 §7.1: the DPoP scheme's credentials are the token68 token, as Bearer's b64token.
+    if (!B64TOKEN.test(credentials)) throw new TokenValidationError('malformed', `the ${label} credentials are not a b64token`);
+  } catch (err) {
+    errorSchemes.set(err as object, scheme);
+    throw err;
+  }
+  return { scheme, token: credentials };
 }
 
 function bodyToken(value: unknown): string | undefined {
@@ -156,7 +224,34 @@ export function formBodyToken(method: string, contentType: string | undefined, b
 
 /** RFC 6750 §3.1 insufficient_scope unless the token carries every one of `required`. */
 export function assertScopes(claims: AccessTokenClaims, required: readonly string[]): void {
-  if (!required.every((scope) => claims.scope.includes(scope))) throw new InsufficientScopeError(required);
+  if (!required.every((scope) => claims.scope.includes(scope))) {
+    const err = new InsufficientScopeError(required);
+    // A bound token got here through the DPoP scheme only (RFC 9449 §7.2): its challenge carries the error.
+    errorSchemes.set(err, isDpopBound(claims) ? 'dpop' : 'bearer');
+    throw err;
+  }
+}
+
+/**
+ * RFC 9470 §3 insufficient_user_authentication unless the token's `acr` is one of the required values
+ * and its `auth_time` no older than the required age. "The authentication event associated with the
+ * access token presented with the request does not meet the authentication requirements of the
+ * protected resource": a token without `acr` or `auth_time` does not meet them either.
+ */
+export function assertAuthentication(claims: AccessTokenClaims, required: AuthenticationRequirement): void {
+  let reason: 'acr' | 'auth_time' | undefined;
+  if (required.acrValues !== undefined && (claims.acr === undefined || !required.acrValues.includes(claims.acr))) {
+    reason = 'acr';
+  } else if (required.maxAge !== undefined) {
+    // The age is held to the validator's default leeway, as the introspector holds exp and nbf.
+    const oldest = Math.floor(Date.now() / 1000) - required.maxAge - VALIDATOR_DEFAULTS.clockToleranceSeconds;
+    if (typeof claims.auth_time !== 'number' || claims.auth_time < oldest) reason = 'auth_time';
+  }
+  if (reason === undefined) return;
+  const err = new InsufficientUserAuthenticationError(reason, required);
+  // As for insufficient_scope: a bound token got here through the DPoP scheme only (RFC 9449 §7.2).
+  errorSchemes.set(err, isDpopBound(claims) ? 'dpop' : 'bearer');
+  throw err;
 }
 
 /**
@@ -170,19 +265,44 @@ export function errorReply(err: unknown, challenge: ChallengeConfig, routeScopes
   if (err.status === 503) {
     if (err instanceof JwksUnavailableError && err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
   } else {
-    const params = [`realm="${challenge.realm}"`];
-    if (err.error !== undefined) params.push(`error="${err.error}"`, `error_description="${err.description}"`);
+    const offered: Scheme[] = challenge.dpop.mode === 'required' ? ['dpop'] : challenge.dpop.mode === 'disabled' ? ['bearer'] : ['bearer', 'dpop'];
+    // The error goes in the challenge of the scheme the request used (RFC 9449 §7.1, RFC 6750 §3).
+    const used = errorSchemes.get(err);
+    const erring = used !== undefined && offered.includes(used) ? used : offered[0];
     // RFC 6750 §3: scope "indicating the required scope of the access token for accessing the requested
     // resource": on insufficient_scope the scopes the check required, on the others the route's, if known.
     const scope = err instanceof InsufficientScopeError ? err.scope : routeScopes;
-    if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
-    if (challenge.resourceMetadata !== undefined) {
+    const challenges = offered.map((scheme) => {
+      const params = [`realm="${challenge.realm}"`];
+      if (err.error !== undefined && scheme === erring) {
+        params.push(`error="${err.error}"`, `error_description="${err.description}"`);
+        if (err instanceof InsufficientUserAuthenticationError) {
+          // RFC 9470 §3: "acr_values: A space-separated string listing the authentication context class
+          // reference values in order of preference, one of which is requested to be satisfied in the
+          // authentication event"; "max_age: Indicates the allowable elapsed time in seconds since the
+          // last active authentication event". Both are the route's, whichever one the token failed.
+          if (err.acrValues !== undefined) params.push(`acr_values="${err.acrValues.join(' ')}"`);
+          if (err.maxAge !== undefined) params.push(`max_age="${err.maxAge}"`);
+        }
+      }
+      if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(' ')}"`);
       // RFC 9728 §5.1: resource_metadata, "The URL of the protected resource metadata."
-      params.push(`resource_metadata="${challenge.resourceMetadata}"`);
-      // A browser client (an MCP client in a page) may read the challenge where CORS lets it.
-      headers['access-control-expose-headers'] = 'WWW-Authenticate';
+      if (challenge.resourceMetadata !== undefined) params.push(`resource_metadata="${challenge.resourceMetadata}"`);
+      // RFC 9449 §7.1: "An algs parameter SHOULD be included to signal to the client what JWS
+      // algorithms are acceptable for the DPoP proof JWT ... a space-delimited list".
+      if (scheme === 'dpop') params.push(`algs="${challenge.dpop.algorithms.join(' ')}"`);
+      return `${scheme === 'dpop' ? 'DPoP' : 'Bearer'} ${params.join(', ')}`;
+    });
+    headers['www-authenticate'] = challenges.join(', ');
+    const exposed: string[] = [];
+    // A browser client (an MCP client in a page) may read the challenge where CORS lets it.
+    if (challenge.resourceMetadata !== undefined) exposed.push('WWW-Authenticate');
+    if (err instanceof UseDpopNonceError) {
+      // RFC 9449 §9: the nonce to put in the next proof, readable by browser clients too.
+      headers['dpop-nonce'] = err.nonce;
+      exposed.push('WWW-Authenticate', 'DPoP-Nonce');
     }
-    headers['www-authenticate'] = `Bearer ${params.join(', ')}`;
+    if (exposed.length > 0) headers['access-control-expose-headers'] = [...new Set(exposed)].join(', ');
   }
   if (err.error === undefined) return { status: err.status, headers, body: undefined };
   headers['content-type'] = 'application/json; charset=utf-8';
@@ -193,12 +313,14 @@ export function errorReply(err: unknown, challenge: ChallengeConfig, routeScopes
 const challenges = new WeakMap<object, ChallengeConfig>();
 
 export function rememberChallenge(request: object, config: ChallengeConfig): void {
-  challenges.set(request, { realm: config.realm, resourceMetadata: config.resourceMetadata });
+  challenges.set(request, { realm: config.realm, resourceMetadata: config.resourceMetadata, dpop: config.dpop });
 }
 
 export function challengeOf(request: object): ChallengeConfig {
-  return challenges.get(request) ?? { realm: BEARER_AUTH_DEFAULTS.realm, resourceMetadata: undefined };
+  return challenges.get(request) ?? { realm: BEARER_AUTH_DEFAULTS.realm, resourceMetadata: undefined, dpop: DEFAULT_CHALLENGE_DPOP };
 }
+
+const DEFAULT_CHALLENGE_DPOP: ChallengeConfig['dpop'] = { mode: DPOP_DEFAULTS.mode, algorithms: DPOP_DEFAULTS.algorithms };
 
 /**
  * The scopes each requireScopes check (a preHandler, a middleware, a wrapped handler) requires, so that

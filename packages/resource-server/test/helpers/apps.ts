@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
-import type { AccessTokenClaims, TokenVerifier } from '../../src/index.ts';
+import type { AccessTokenClaims, BearerAuthOptions, TokenVerifier } from '../../src/index.ts';
 import * as fastifyAuth from '../../src/fastify.ts';
 import * as expressAuth from '../../src/express.ts';
 import * as fetchAuth from '../../src/fetch.ts';
@@ -15,17 +15,18 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export type AppFactory = (verifier: TokenVerifier) => Promise<RunningApp>;
+/** `options`: the middleware's options over `{ realm: 'orders' }`. */
+export type AppFactory = (verifier: TokenVerifier, options?: BearerAuthOptions) => Promise<RunningApp>;
 
 const echo = (auth: AccessTokenClaims, via: string) => ({ via, sub: auth.sub, client_id: auth.client_id, scope: auth.scope, aud: auth.aud });
 
-export const fastifyApp: AppFactory = async (verifier) => {
+export const fastifyApp: AppFactory = async (verifier, options = {}) => {
   const app = Fastify();
   // A form parser keeping repeated fields (what @fastify/formbody would do).
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, new URLSearchParams(body as string));
   });
-  const auth = fastifyAuth.bearerAuth(verifier, { realm: 'orders' });
+  const auth = fastifyAuth.bearerAuth(verifier, { realm: 'orders', ...options });
   const read = { preHandler: [auth, fastifyAuth.requireScopes('orders:read')] };
   app.get('/orders', read, async (request) => echo(request.auth, 'fastify'));
   app.post('/orders', read, async (request) => echo(request.auth, 'fastify'));
@@ -35,10 +36,10 @@ export const fastifyApp: AppFactory = async (verifier) => {
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
 };
 
-export const expressApp: AppFactory = async (verifier) => {
+export const expressApp: AppFactory = async (verifier, options = {}) => {
   const app = express();
   app.use(express.urlencoded({ extended: false }));
-  const auth = expressAuth.bearerAuth(verifier, { realm: 'orders' });
+  const auth = expressAuth.bearerAuth(verifier, { realm: 'orders', ...options });
   app.get('/orders', auth, expressAuth.requireScopes('orders:read'), (req, res) => {
     res.json({ ...echo(req.auth, 'express'), locals: res.locals.auth.sub });
   });
@@ -51,16 +52,16 @@ export const expressApp: AppFactory = async (verifier) => {
   return listen(createServer(app));
 };
 
-export const fetchApp: AppFactory = async (verifier) => {
+export const fetchApp: AppFactory = async (verifier, options = {}) => {
   const orders = fetchAuth.withBearerAuth(
     verifier,
     fetchAuth.requireScopes('orders:read')(async (_request, auth) => Response.json(echo(auth, 'fetch'))),
-    { realm: 'orders' },
+    { realm: 'orders', ...options },
   );
   const admin = fetchAuth.withBearerAuth(
     verifier,
     fetchAuth.requireScopes('orders:write')(async (_request, auth) => Response.json(echo(auth, 'fetch'))),
-    { realm: 'orders' },
+    { realm: 'orders', ...options },
   );
   const handler = (request: Request) => (new URL(request.url).pathname === '/admin' ? admin(request) : orders(request));
   return listen(createServer((req, res) => {

@@ -16,6 +16,8 @@ import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 import { matchRedirectUri, redirectUriRules } from '../registry/redirect-uri.ts';
 import type { Client } from '../registry/types.ts';
+import { isFapi2 } from '../profiles/fapi2.ts';
+import { PAR_PROOF_PARAM, verifyPushedProof } from './pushed-proof.ts';
 
 /** The authorization request parameters Latchkey reads; the login and consent forms carry exactly these. */
 export const AUTHORIZATION_PARAMS = [
@@ -29,14 +31,31 @@ export const AUTHORIZATION_PARAMS = [
   'code_challenge_method',
   'prompt',
   'max_age',
+  'acr_values',
   'login_hint',
   'resource',
+  'dpop_jkt',
 ] as const;
+
+/**
+ * RFC 9126 §2.2: "The authorization server MAY construct the request_uri value using the form
+ * urn:ietf:params:oauth:request_uri:<reference-value> with <reference-value> as the random part of the
+ * URI that references the respective authorization request data."
+ */
+export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
 
 /** RFC 8707 §2: "Multiple resource parameters MAY be used"; every other parameter comes at most once. */
 const REPEATABLE_PARAMS: ReadonlySet<string> = new Set(['resource']);
 
 export type Prompt = 'none' | 'login' | 'consent';
+
+/**
+ * Where a request's parameters come from: the browser's request to /authorize (`front-channel`); the
+ * client, which pushed them (RFC 9126), at /par and at /authorize from their request_uri (`pushed`);
+ * or the hidden fields of the login and consent pages (`page`), which prove with a `par_proof` that
+ * they are a pushed request's (authorize/pushed-proof.ts).
+ */
+export type RequestSource = 'front-channel' | 'pushed' | 'page';
 
 /** A validated authorization request: every field is safe to act on. */
 export interface AuthorizationRequest {
@@ -52,8 +71,17 @@ export interface AuthorizationRequest {
   codeChallenge: string;
   prompt: ReadonlySet<Prompt>;
   maxAge: number | undefined;
+  /** OIDC Core §3.1.2.1 `acr_values`, in order of preference; empty when none was asked for. */
+  acrValues: string[];
   loginHint: string | undefined;
-  /** The request's own parameters, to carry through the login and consent pages (`resource` as a list). */
+  /** RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to; undefined: none. */
+  dpopJkt: string | undefined;
+  /** Whether the client pushed the request (RFC 9126), which a client or server may require. */
+  pushed: boolean;
+  /**
+   * The request's own parameters, to carry through the login and consent pages (`resource` as a list);
+   * with the `par_proof` of a pushed request once it has one.
+   */
   params: Record<string, string | string[]>;
 }
 
@@ -97,13 +125,15 @@ export class AuthorizationRedirectError extends Error {
 const MAX_STATE_LENGTH = 2000;
 const MAX_NONCE_LENGTH = 500;
 const MAX_LOGIN_HINT_LENGTH = 200;
+/** A few class names; anything longer is not a list of acr values. */
+const MAX_ACR_VALUES_LENGTH = 512;
 
 /**
  * Validates an authorization request (OAuth 2.1 §4.1.1, OIDC Core §3.1.2.1) in the order docs/security.md A3
  * requires: client and redirect URI first, with failures shown as a page; then everything else, with
  * failures sent back to the now trusted redirect URI.
  */
-export async function readAuthorizationRequest(ctx: ServerContext, params: FormParams): Promise<AuthorizationRequest> {
+export async function readAuthorizationRequest(ctx: ServerContext, params: FormParams, source: RequestSource): Promise<AuthorizationRequest> {
   const { client, redirectUri } = await resolveClient(ctx, params);
   let state: string | undefined;
   try {
@@ -114,7 +144,15 @@ export async function readAuthorizationRequest(ctx: ServerContext, params: FormP
   }
   const target = { redirectUri, state };
   try {
-    return { ...(await validateRest(ctx, client, params)), client, redirectUri, state, params: carriedParams(params) };
+    const proof = source === 'page' ? params.get(PAR_PROOF_PARAM) : undefined;
+    const pushed = source === 'pushed' || proof !== undefined;
+    const validated = await validateRest(ctx, client, params, pushed);
+    const carried = carriedParams(params);
+    // The pages carry a pushed request's parameters with the proof that the client pushed exactly these.
+    if (proof !== undefined && !verifyPushedProof(ctx, carried, proof)) {
+      throw new InvalidRequest('the pushed authorization request was changed or has expired: start again');
+    }
+    return { ...validated, client, redirectUri, state, pushed, params: proof !== undefined ? { ...carried, [PAR_PROOF_PARAM]: proof } : carried };
   } catch (err) {
     if (err instanceof OAuthError) throw new AuthorizationRedirectError(target, err);
     throw err;
@@ -153,12 +191,27 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
   return { client, redirectUri };
 }
 
-async function validateRest(ctx: ServerContext, client: Client, params: FormParams) {
+async function validateRest(ctx: ServerContext, client: Client, params: FormParams, pushed: boolean) {
   // docs/security.md A8: a repeated parameter is invalid_request (FormParams.get throws for it).
   for (const name of AUTHORIZATION_PARAMS) if (!REPEATABLE_PARAMS.has(name)) params.get(name);
-  // OIDC Core §6: request objects are not supported.
+  // OIDC Core §6: request objects are not supported; nor is a request_uri other than one of a pushed
+  // request, which comes alone (authorize/pushed-request.ts takes it before this).
   if (params.has('request')) throw new RequestNotSupported('request objects are not supported');
-  if (params.has('request_uri')) throw new RequestUriNotSupported('request_uri is not supported');
+  const requestUri = params.get('request_uri');
+  if (requestUri?.startsWith(REQUEST_URI_PREFIX)) {
+    throw new InvalidRequest('the request_uri of a pushed authorization request takes no parameters besides client_id');
+  }
+  if (requestUri !== undefined) throw new RequestUriNotSupported('request_uri is not supported');
+  // RFC 9126 §4: "Authorization server policy MAY dictate, either globally or on a per-client basis,
+  // that PAR be the only means for a client to pass authorization request data. In this case, the
+  // authorization server will refuse, using the invalid_request error code, to process any request to
+  // the authorization endpoint that does not have a request_uri parameter with a value obtained from
+  // the PAR endpoint."
+  // FAPI 2.0 §5.3.2.2 item 3, for a `fapi2` client: "shall reject authorization requests sent without
+  // [RFC9126]" (profiles/fapi2.ts).
+  if (!pushed && (ctx.settings.requirePar || client.requirePushedAuthorizationRequests || isFapi2(client))) {
+    throw new InvalidRequest('authorization requests must be pushed to the pushed authorization request endpoint first (RFC 9126)');
+  }
 
   // docs/security.md A7 / OAuth 2.1 §10.1: only the code flow exists.
   const responseType = params.get('response_type');
@@ -166,7 +219,7 @@ async function validateRest(ctx: ServerContext, client: Client, params: FormPara
   if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
 
   // Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in these.
-  for (const name of ['state', 'nonce', 'login_hint'] as const) {
+  for (const name of ['state', 'nonce', 'login_hint', 'acr_values'] as const) {
     if (/[\x00-\x1f\x7f]/.test(params.get(name) ?? '')) throw new InvalidRequest(`${name} must not contain control characters`);
   }
   const state = params.get('state');
@@ -189,8 +242,16 @@ async function validateRest(ctx: ServerContext, client: Client, params: FormPara
     if (!/^\d{1,9}$/.test(maxAgeText)) throw new InvalidRequest('max_age must be a non-negative number of seconds');
     maxAge = Number(maxAgeText);
   }
+  // OIDC Core §3.1.2.1: "Space-separated string that specifies the acr values ... in order of preference".
+  const acrText = params.get('acr_values') ?? '';
+  if (acrText.length > MAX_ACR_VALUES_LENGTH) throw new InvalidRequest('acr_values is too long');
+  const acrValues = [...new Set(acrText.split(' ').filter((v) => v !== ''))];
   const loginHint = params.get('login_hint')?.slice(0, MAX_LOGIN_HINT_LENGTH);
-  return { scope, resources, nonce, codeChallenge: pkce.challenge, prompt, maxAge, loginHint };
+  // RFC 9449 §10: "dpop_jkt: The value of the JWK SHA-256 Thumbprint ... of the proof-of-possession
+  // public key": 32 bytes, base64url without padding (43 characters).
+  const dpopJkt = params.get('dpop_jkt');
+  if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw new InvalidRequest('dpop_jkt must be a JWK SHA-256 thumbprint');
+  return { scope, resources, nonce, codeChallenge: pkce.challenge, prompt, maxAge, acrValues, loginHint, dpopJkt };
 }
 
 /**

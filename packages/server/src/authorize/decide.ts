@@ -1,5 +1,7 @@
 import type { ServerContext } from '../context.ts';
-import { ConsentRequired, LoginRequired } from '../errors.ts';
+import { ConsentRequired, InteractionRequired, LoginRequired } from '../errors.ts';
+import { stepUpNeeded } from '../users/authentication-context.ts';
+import { secondFactorRequired } from '../users/second-factor-policy.ts';
 import type { Client } from '../registry/types.ts';
 import type { Session } from '../storage/session-store.ts';
 import { AuthorizationRedirectError, type AuthorizationRequest } from './authorization-request.ts';
@@ -9,6 +11,8 @@ import { issueAuthorizationCode } from './issue-code.ts';
 /** What the browser sees next. */
 export type NextStep =
   | { step: 'login' }
+  /** `acr_values` asks for two factors and the user has only a password: set up an authenticator app. */
+  | { step: 'second-factor' }
   | { step: 'consent' }
   /** Back to the client, with a code or an error. */
   | { step: 'redirect'; location: string };
@@ -33,11 +37,34 @@ export async function decideNextStep(
     if (prompt.has('none')) throw redirectError(request, new LoginRequired('the user is not logged in'));
     return { step: 'login' };
   }
+  // OIDC Core §3.1.2.1 acr_values, or a policy: two factors wanted from a password-only sign-in. A user
+  // with an authenticator app always signs in with it (users/sessions.ts), so this user has none yet:
+  // they set one up now, which completes the sign-in with two factors (http/browser-routes.ts).
+  if (await secondFactorDue(ctx, request, session)) {
+    if (prompt.has('none')) throw redirectError(request, new InteractionRequired('the requested acr_values need a second factor'));
+    return { step: 'second-factor' };
+  }
   if (await needsConsent(ctx, request, session)) {
     if (prompt.has('none')) throw redirectError(request, new ConsentRequired('the user has not allowed these scopes'));
     return { step: 'consent' };
   }
   return { step: 'redirect', location: await approve(ctx, request, session) };
+}
+
+/**
+ * Whether this request may not be answered with a code from this sign-in yet: its acr_values ask for
+ * two factors, or the policy does, and the sign-in has a password only. Checked by every step that
+ * can issue a code (decideNextStep, the consent page, approve).
+ */
+export async function secondFactorDue(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
+  return stepUpNeeded(request.acrValues, session.amr) || (await policyNeedsSecondFactor(ctx, request, session));
+}
+
+/** A password-only sign-in where the global, user or client policy wants two factors (users/second-factor-policy.ts). */
+async function policyNeedsSecondFactor(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
+  if (session.amr.includes('mfa')) return false;
+  const user = await ctx.storage.users.findById(session.userId);
+  return user !== undefined && secondFactorRequired(ctx.settings, user, request.client);
 }
 
 /**
@@ -97,10 +124,12 @@ export async function consentGiven(ctx: ServerContext, request: AuthorizationReq
 
 /** Issues the code and returns the URL that carries it back to the client. */
 export async function approve(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<string> {
+  // Whatever page led here: no code for a sign-in that still owes its second factor.
+  if (await secondFactorDue(ctx, request, session)) throw redirectError(request, new InteractionRequired('the sign-in needs a second factor'));
   const code = await issueAuthorizationCode(ctx, request, session);
   return authorizationResponseUrl(request.redirectUri, ctx.settings.issuer, request.state, { code });
 }
 
-function redirectError(request: AuthorizationRequest, error: ConsentRequired | LoginRequired): AuthorizationRedirectError {
+function redirectError(request: AuthorizationRequest, error: ConsentRequired | InteractionRequired | LoginRequired): AuthorizationRedirectError {
   return new AuthorizationRedirectError({ redirectUri: request.redirectUri, state: request.state }, error);
 }

@@ -23,9 +23,12 @@ export async function issueAuthorizationCode(ctx: ServerContext, request: Author
       codeChallenge: request.codeChallenge,
       nonce: request.nonce,
       authTime: session.authTime,
+      amr: session.amr,
       scope,
       // RFC 8707: the APIs the user was asked about; the token request may name only these (grants/authorization-code.ts).
       resources: request.resources,
+      // RFC 9449 §10: only a DPoP proof by this key redeems the code (grants/authorization-code.ts).
+      dpopJkt: request.dpopJkt ?? null,
       createdAt: now,
       expiresAt: now + AUTHORIZATION_CODE_TTL_SECONDS,
     },

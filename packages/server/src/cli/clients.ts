@@ -1,8 +1,9 @@
-import type { ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
+import type { ClientProfile, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
 import type { TokenExchangePolicy } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readJwksFile } from './jwks-file.ts';
 import { withContext } from './with-context.ts';
+import { SUBJECT_METADATA, tlsSubjectMetadata, type TlsClientAuthSubject } from '../mtls/subject.ts';
 
 export async function clientsCommand(args: CommandArgs): Promise<number> {
   const sub = args.positionals[0];
@@ -26,6 +27,12 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           jwks: readJwksFile(args.values['jwks-file']),
           jwksUri: typeof args.values['jwks-uri'] === 'string' ? args.values['jwks-uri'] : undefined,
           refreshGraceSeconds: graceOption(args.values['refresh-grace-seconds']) ?? null,
+          dpopBoundAccessTokens: args.values['dpop-bound'] === true,
+          tlsClientCertificateBoundAccessTokens: args.values['certificate-bound'] === true,
+          ...tlsSubjectOption(args.values),
+          requirePushedAuthorizationRequests: args.values['require-par'] === true,
+          requireSecondFactor: args.values['require-second-factor'] === true,
+          ...(typeof args.values.profile === 'string' ? { profile: args.values.profile as ClientProfile } : {}),
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
@@ -84,8 +91,18 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
       case 'update': {
         const clientId = requirePositional(args.positionals, 'the client id');
         const grace = graceOption(args.values['refresh-grace-seconds']);
-        if (grace === undefined) throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default)');
-        const client = await registry.setRefreshGrace(clientId, grace);
+        const requirePar = requireParOption(args.values);
+        const requireSecondFactor = switchOption(args.values, 'require-second-factor');
+        const profile = typeof args.values.profile === 'string' ? (args.values.profile as ClientProfile) : undefined;
+        if (grace === undefined && requirePar === undefined && profile === undefined && requireSecondFactor === undefined) {
+          throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default), --require-par, --no-require-par, --require-second-factor, --no-require-second-factor or --profile');
+        }
+        if (requireSecondFactor !== undefined) await registry.setRequireSecondFactor(clientId, requireSecondFactor);
+        // The profile first: a client refused it is left unchanged.
+        if (profile !== undefined) await registry.setProfile(clientId, profile);
+        if (grace !== undefined) await registry.setRefreshGrace(clientId, grace);
+        if (requirePar !== undefined) await registry.setRequirePushedAuthorizationRequests(clientId, requirePar);
+        const client = await registry.getClient(clientId);
         print(args, clientJson(client), `updated client ${clientId}\n${clientText(client)}`);
         return 0;
       }
@@ -111,6 +128,22 @@ function graceOption(value: string | string[] | boolean | undefined): number | n
   if (value === 'default') return null;
   if (typeof value !== 'string' || !/^\d{1,4}$/.test(value)) throw new UsageError('--refresh-grace-seconds must be a number of seconds or default');
   return Number(value);
+}
+
+/** --NAME / --no-NAME: true, false, or undefined when neither is given. */
+function switchOption(values: CommandArgs['values'], name: string): boolean | undefined {
+  if (values[name] === true && values[`no-${name}`] === true) throw new UsageError(`give --${name} or --no-${name}, not both`);
+  if (values[name] === true) return true;
+  if (values[`no-${name}`] === true) return false;
+  return undefined;
+}
+
+/** --require-par / --no-require-par: true, false, or undefined when neither is given. */
+function requireParOption(values: CommandArgs['values']): boolean | undefined {
+  if (values['require-par'] === true && values['no-require-par'] === true) throw new UsageError('give --require-par or --no-require-par, not both');
+  if (values['require-par'] === true) return true;
+  if (values['no-require-par'] === true) return false;
+  return undefined;
 }
 
 /** A token exchange policy as shown to admins. */
@@ -149,6 +182,12 @@ function clientJson(c: Client) {
     jwks_uri: c.jwksUri,
     jwks: c.jwks,
     refresh_grace_seconds: c.refreshGraceSeconds,
+    dpop_bound_access_tokens: c.dpopBoundAccessTokens,
+    ...(c.tlsClientAuth ? tlsSubjectMetadata(c.tlsClientAuth) : {}),
+    tls_client_certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens,
+    require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
+    require_second_factor: c.requireSecondFactor === true,
+    profile: c.profile,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
   };
@@ -170,6 +209,11 @@ function clientText(c: Client): string {
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,
     `introspects: ${c.introspectsFor.join(' ') || '(own tokens only)'}`,
     `refresh grace: ${c.refreshGraceSeconds === null ? `default (${c.type === 'public' ? 'none for public clients' : 'LATCHKEY_REFRESH_GRACE_SECONDS'})` : `${c.refreshGraceSeconds} s`}`,
+    `DPoP:        ${c.dpopBoundAccessTokens ? 'required (every token is DPoP-bound)' : 'optional (tokens are bound when a proof is sent)'}`,
+    `PAR:         ${c.requirePushedAuthorizationRequests || c.profile === 'fapi2' ? 'required (authorization requests only by request_uri)' : 'optional'}`,
+    `sign-in:     ${c.requireSecondFactor ? 'two factors required' : 'as the user and the server settings require'}`,
+    `profile:     ${c.profile === 'fapi2' ? 'fapi2 (FAPI 2.0 Security Profile)' : 'default'}`,
+    ...mtlsText(c),
     ...keysText(c),
   ].join('\n');
 }
@@ -179,4 +223,32 @@ function keysText(c: Client): string[] {
   if (c.jwksUri) return [`jwks_uri:    ${c.jwksUri}`];
   if (c.jwks) return [`jwks:        ${c.jwks.keys.map((k) => `${k.kty}${k.alg ? ` ${k.alg}` : ''}${k.kid ? ` kid=${k.kid}` : ''}`).join(', ')}`];
   return [];
+}
+
+/** --tls-subject-dn and the --tls-san-* options: the certificate subject of a tls_client_auth client (RFC 8705 §2.1.2). */
+function tlsSubjectOption(values: CommandArgs['values']): { tlsClientAuth?: TlsClientAuthSubject } {
+  const given = (
+    [
+      ['tls-subject-dn', 'subjectDn'],
+      ['tls-san-dns', 'sanDns'],
+      ['tls-san-uri', 'sanUri'],
+      ['tls-san-ip', 'sanIp'],
+      ['tls-san-email', 'sanEmail'],
+    ] as const
+  ).filter(([option]) => typeof values[option] === 'string');
+  if (given.length === 0) return {};
+  if (given.length > 1) throw new UsageError('give one of --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email');
+  const [option, kind] = given[0]!;
+  return { tlsClientAuth: { [kind]: values[option] as string } as TlsClientAuthSubject };
+}
+
+/** RFC 8705: how the client uses its certificate, when it does. */
+function mtlsText(c: Client): string[] {
+  const lines: string[] = [];
+  if (c.tlsClientAuth) {
+    const [kind, value] = Object.entries(c.tlsClientAuth)[0]!;
+    lines.push(`certificate: ${SUBJECT_METADATA[kind as keyof typeof SUBJECT_METADATA]} = ${value}`);
+  }
+  if (c.tlsClientCertificateBoundAccessTokens) lines.push('bound to:    the client certificate (every token request over mutual TLS)');
+  return lines;
 }

@@ -27,15 +27,28 @@ Commands:
   clients create --name NAME --type confidential|public
                  --grant-types client_credentials|authorization_code,refresh_token
                  --scopes a,b [--audiences URI,URI]
-                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt]
-                 [--jwks-uri URI | --jwks-file FILE] (private_key_jwt)
+                 [--auth-method client_secret_basic|client_secret_post|private_key_jwt
+                                |tls_client_auth|self_signed_tls_client_auth]
+                 [--jwks-uri URI | --jwks-file FILE] (private_key_jwt, self_signed_tls_client_auth)
+                 [--tls-subject-dn DN | --tls-san-dns NAME | --tls-san-uri URI | --tls-san-ip IP
+                  | --tls-san-email EMAIL] (tls_client_auth: the certificate's registered subject)
+                 [--certificate-bound]   tokens bound to the client's TLS certificate (RFC 8705)
                  [--redirect-uris URI,URI] [--post-logout-redirect-uris URI,URI] [--first-party]
                  [--id-token-alg RS256|ES256] [--introspect-for URI,URI] [--client-id ID]
-                 [--refresh-grace-seconds 0-60]
+                 [--refresh-grace-seconds 0-60] [--dpop-bound]
+                 [--require-par]   authorization requests only by PAR (RFC 9126)
+                 [--require-second-factor]   its users sign in with two factors
+                 [--profile default|fapi2]   fapi2: the FAPI 2.0 Security Profile's rules
   clients list | show ID | delete ID | rotate-secret ID
   clients update ID --refresh-grace-seconds 0-60|default
                                 the client's own refresh grace window (default: none for public
                                 clients, LATCHKEY_REFRESH_GRACE_SECONDS for confidential ones)
+  clients update ID --require-par | --no-require-par
+                                whether the client must push its authorization requests (RFC 9126)
+  clients update ID --require-second-factor | --no-require-second-factor
+                                whether the client's users must sign in with two factors
+  clients update ID --profile default|fapi2
+                                the rules the client is held to (fapi2: FAPI 2.0 Security Profile)
   clients allow-exchange ID --audience URI --scopes a,b
                                 let the client exchange tokens for that API (RFC 8693)
   clients disallow-exchange ID --audience URI
@@ -49,6 +62,10 @@ Commands:
                  (the password is read from a prompt, or from stdin when it is not a terminal)
   users list | show USERNAME | disable USERNAME | enable USERNAME | set-password USERNAME
   users revoke USERNAME         end the user's sessions and revoke all their grants
+  users require-second-factor USERNAME [--off]
+                                the user must sign in with two factors (--off: no longer)
+  users factors USERNAME        the user's second factors (authenticator app)
+  users reset-factors USERNAME  remove them (a lost phone) and end the user's sessions
   login --issuer URL --client-id ID [--scope "openid profile offline_access"] [--token-file FILE]
                                 sign in from this terminal with the device flow; tokens kept in FILE (0600)
   whoami [--token-file FILE]    who the stored tokens belong to (refreshing them when needed)
@@ -61,12 +78,24 @@ Global options:
 
 Settings come from the same environment variables as the server (LATCHKEY_DATA_DIR, DATABASE_URL, ...).`;
 
+/**
+ * Ids are base64url (key ids are RFC 7638 thumbprints), so an id may begin with '-': `keys revoke -Uq...`
+ * or `registration tokens revoke -2x...` must not be read as an option. Such an argument is hidden from
+ * the option parser and given back as the positional it is: one dash and seven or more id characters
+ * (the only short option is -h), or two dashes and id characters no option name has (options are
+ * lower-case words). A short value such as `-5` is still refused as the ambiguous option value it is.
+ */
+const DASHED_ID = /^(?:-[A-Za-z0-9_][A-Za-z0-9_-]{6,}|--(?=[A-Za-z0-9_-]*[A-Z0-9_])[A-Za-z0-9_-]{6,})$/;
+const HIDDEN_PREFIX = '\u0000id:';
+const hideDashedIds = (arg: string) => (DASHED_ID.test(arg) ? `${HIDDEN_PREFIX}${arg}` : arg);
+const revealDashedIds = (arg: string) => (arg.startsWith(HIDDEN_PREFIX) ? arg.slice(HIDDEN_PREFIX.length) : arg);
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: argv.map(hideDashedIds),
       allowPositionals: true,
       strict: true,
       options: {
@@ -89,7 +118,20 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'redirect-uris': { type: 'string' },
         'post-logout-redirect-uris': { type: 'string' },
         'first-party': { type: 'boolean', default: false },
+        'dpop-bound': { type: 'boolean', default: false },
+        'certificate-bound': { type: 'boolean', default: false },
+        'tls-subject-dn': { type: 'string' },
+        'tls-san-dns': { type: 'string' },
+        'tls-san-uri': { type: 'string' },
+        'tls-san-ip': { type: 'string' },
+        'tls-san-email': { type: 'string' },
+        'require-par': { type: 'boolean', default: false },
+        'no-require-par': { type: 'boolean', default: false },
+        'require-second-factor': { type: 'boolean', default: false },
+        'no-require-second-factor': { type: 'boolean', default: false },
+        off: { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
+        profile: { type: 'string' },
         'introspect-for': { type: 'string' },
         'jwks-uri': { type: 'string' },
         'jwks-file': { type: 'string' },
@@ -112,7 +154,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     io.err(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  const positionals = parsed.positionals.map(revealDashedIds);
   const [command, ...rest] = positionals;
   if (values.help || !command) {
     io.out(USAGE);

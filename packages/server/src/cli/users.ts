@@ -61,6 +61,48 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
         print(args, { username, password_changed: true }, `changed the password of ${username}`);
         return 0;
       }
+      case 'require-second-factor': {
+        const username = requirePositional(args.positionals, 'the username');
+        const required = args.values.off !== true;
+        const result = await users.requireSecondFactor(username, required);
+        print(
+          args,
+          { username, second_factor_required: required, sessions_ended: result.sessions },
+          required
+            ? `${username} must sign in with two factors; ${result.sessions} password-only session(s) ended; without an authenticator app the next sign-in sets one up`
+            : `${username} no longer must sign in with two factors (an authenticator app, if on, is still asked for)`,
+        );
+        return 0;
+      }
+      case 'factors': {
+        const factors = await users.factors(requirePositional(args.positionals, 'the username'));
+        const totp = factors.totp;
+        const state = totp === null ? 'none' : totp.confirmedAt === null ? `being set up since ${iso(totp.createdAt)}` : `on since ${iso(totp.confirmedAt)}`;
+        const codes = factors.recoveryCodes;
+        const codesState = codes === null ? 'none' : `${codes.remaining} of ${codes.total} left${codes.lastUsedAt === null ? '' : `, last used ${iso(codes.lastUsedAt)}`}`;
+        print(
+          args,
+          {
+            username: factors.username,
+            totp: totp === null ? null : { enabled: totp.confirmedAt !== null, created_at: iso(totp.createdAt), confirmed_at: iso(totp.confirmedAt) },
+            recovery_codes: codes === null ? null : { remaining: codes.remaining, total: codes.total, last_used_at: iso(codes.lastUsedAt) },
+          },
+          `username: ${factors.username}\npassword: yes\nauthenticator app (TOTP): ${state}\nrecovery codes: ${codesState}`,
+        );
+        return 0;
+      }
+      case 'reset-factors': {
+        const username = requirePositional(args.positionals, 'the username');
+        const reset = await users.resetFactors(username);
+        print(
+          args,
+          { username, removed: reset.removed, sessions_ended: reset.sessions },
+          reset.removed.length === 0
+            ? `${username} had no second factor; ${reset.sessions} session(s) ended`
+            : `removed the second factors of ${username} (${reset.removed.join(', ')}); ${reset.sessions} session(s) ended; the next sign-in asks for the password only`,
+        );
+        return 0;
+      }
       default:
         throw new UsageError(`unknown users command "${sub ?? ''}"`);
     }

@@ -10,12 +10,17 @@ import { readClientSecretPost } from './client-secret-post.ts';
 import { readNone } from './none.ts';
 import { readPrivateKeyJwt, verifyClientAssertion } from './private-key-jwt.ts';
 import type { PresentedCredentials } from './presented.ts';
+import { MTLS_AUTH_METHODS } from './methods.ts';
+import type { PresentedCertificate } from '../mtls/client-certificate.ts';
+import { verifyClientCertificate } from '../mtls/tls-client-auth.ts';
 
 export interface AuthenticationInput {
   authorization: string | undefined;
   params: FormParams;
   /** Names of the query-string parameters, to refuse credentials sent there. */
   queryNames: readonly string[];
+  /** The client certificate of the request (RFC 8705), when one came (mtls/client-certificate.ts). */
+  certificate?: PresentedCertificate;
 }
 
 export interface AuthenticateOptions {
@@ -56,6 +61,13 @@ export async function authenticateClient(
     throw fail('unknown client');
   }
 
+  // RFC 8705 §2: a client that authenticates with its TLS certificate sends only its client_id in
+  // the request ("the client_id parameter ... MUST be included"), as a public client would; which of
+  // the two it is, its registration says.
+  if (presented.method === 'none' && isMtlsMethod(client.tokenEndpointAuthMethod)) {
+    await verifyClientCertificate(ctx, client, input.certificate);
+    return client;
+  }
   // The registered token_endpoint_auth_method is enforced (RFC 7591 §2): no other method is accepted.
   if (client.tokenEndpointAuthMethod !== presented.method) {
     throw fail(`client is registered for ${client.tokenEndpointAuthMethod}, used ${presented.method}`);
@@ -87,4 +99,8 @@ function readCredentials(input: AuthenticationInput): PresentedCredentials | und
   if (post) return post;
   if (input.params.has('client_secret')) throw new InvalidRequest('client_secret given without client_id');
   return readNone(input.params);
+}
+
+function isMtlsMethod(method: string): boolean {
+  return (MTLS_AUTH_METHODS as readonly string[]).includes(method);
 }

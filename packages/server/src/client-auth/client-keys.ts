@@ -127,14 +127,15 @@ export async function registrationKeys(
   jwks: unknown,
   jwksUri: string | undefined,
 ): Promise<{ jwks: JSONWebKeySet | null; jwksUri: string | null }> {
-  if (method !== 'private_key_jwt') {
+  // RFC 8705 §2.2: a self_signed_tls_client_auth client registers its certificates' keys the same way.
+  if (method !== 'private_key_jwt' && method !== 'self_signed_tls_client_auth') {
     if (jwks !== undefined || jwksUri !== undefined) {
-      throw new RegistryError('a JWKS or jwks_uri is only for the private_key_jwt auth method', 'invalid');
+      throw new RegistryError('a JWKS or jwks_uri is only for the private_key_jwt and self_signed_tls_client_auth auth methods', 'invalid');
     }
     return { jwks: null, jwksUri: null };
   }
   if ((jwks === undefined) === (jwksUri === undefined)) {
-    throw new RegistryError('a private_key_jwt client needs exactly one of a JWKS (--jwks-file) or a jwks_uri (--jwks-uri)', 'invalid');
+    throw new RegistryError(`a ${method} client needs exactly one of a JWKS (--jwks-file) or a jwks_uri (--jwks-uri)`, 'invalid');
   }
   if (jwksUri !== undefined) {
     const problem = checkJwksUriSyntax(jwksUri);

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
+import { createLocalJWKSet, decodeJwt, errors, jwtVerify, type CryptoKey, type JSONWebKeySet, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 import { CLOCK_TOLERANCE_SECONDS } from '../config/defaults.ts';
 import type { ServerContext } from '../context.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
@@ -7,6 +7,7 @@ import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
 import { CLIENT_ASSERTION_ALGORITHMS, verificationKeys } from './client-keys.ts';
 import { JwksUriCache } from './jwks-cache.ts';
+import { jwtPolicyFor } from '../profiles/fapi2.ts';
 import type { PresentedCredentials } from './presented.ts';
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
@@ -73,9 +74,12 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
   // The audiences this server answers to. Only these two: an assertion made for another endpoint
   // (introspection, revocation) still names the server, by its issuer or token endpoint.
   const ours = [issuer, tokenEndpoint];
+  // A `fapi2` client's assertions: fewer algorithms, the issuer alone as aud, 10 s of clock skew (profiles/fapi2.ts).
+  const policy = jwtPolicyFor(client);
+  const tolerance = policy.clockToleranceSeconds ?? CLOCK_TOLERANCE_SECONDS;
   const options: JWTVerifyOptions = {
     // RFC 8725 §3.1: the algorithms come from here, never from the token: no `none`, no HS*.
-    algorithms: [...CLIENT_ASSERTION_ALGORITHMS],
+    algorithms: [...(policy.clientAssertionAlgorithms ?? CLIENT_ASSERTION_ALGORITHMS)],
     // RFC 7523 §3 items 1 and 2; OIDC Core §9: iss and sub are the client_id.
     issuer: client.clientId,
     subject: client.clientId,
@@ -85,7 +89,7 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
     // RFC 7523 §3 item 4: "The JWT MUST contain an "exp" (expiration time) claim"; OIDC Core §9
     // makes jti REQUIRED, and it is what makes the assertion single use.
     requiredClaims: ['exp', 'jti'],
-    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    clockTolerance: tolerance,
   };
   let payload: JWTVerifyResult['payload'];
   try {
@@ -99,23 +103,33 @@ export async function verifyClientAssertion(ctx: ServerContext, client: Client, 
   // assertion the client made for another server can never be played here, nor ours there.
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   if (audiences.some((a) => !ours.includes(a as string))) throw fail('client_assertion aud names another audience too');
+  // FAPI 2.0 §5.3.2.1 item 8: "shall only accept its issuer identifier value (as defined in [RFC8414])
+  // as a string in the aud claim received in client authentication assertions".
+  if (policy.assertionAudienceIsIssuerString && payload.aud !== issuer) throw fail('client_assertion aud must be the issuer, as a string (FAPI 2.0)');
   // RFC 7523 §3 item 4: the server "MAY reject JWTs with an "exp" claim value that is unreasonably
   // far in the future".
-  if (payload.exp! > now + MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) {
+  if (payload.exp! > now + MAX_ASSERTION_LIFETIME_SECONDS + tolerance) {
     throw fail(`client_assertion exp is more than ${MAX_ASSERTION_LIFETIME_SECONDS} s ahead`);
   }
   // RFC 7523 §3 item 6: the server "MAY reject JWTs with an "iat" claim value that is unreasonably far
   // in the past"; one in the future was not issued yet.
-  if (payload.iat !== undefined && payload.iat > now + CLOCK_TOLERANCE_SECONDS) throw fail('client_assertion iat is in the future');
+  if (payload.iat !== undefined && payload.iat > now + tolerance) throw fail('client_assertion iat is in the future');
   const jti = payload.jti;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw fail('client_assertion jti is not a usable string');
   // RFC 7523 §3 item 7: the server "MAY ensure that JWTs are not replayed by maintaining the set of
   // used "jti" values for the length of time for which the JWT would be considered valid". Here it
   // does, always (fosite CVE-2020-15222). Per client: jti values are unique only per issuer.
   // RFC 7519 §2: a NumericDate may have a fraction; the replay record keeps whole seconds, rounded up.
-  const keepUntil = Math.ceil(payload.exp!) + CLOCK_TOLERANCE_SECONDS;
+  const keepUntil = Math.ceil(payload.exp!) + tolerance;
   const fresh = await ctx.storage.replays.use('client_assertion', sha256(JSON.stringify([client.clientId, jti])), keepUntil);
   if (!fresh) throw fail('client_assertion jti was used before (replay)');
+}
+
+/** The client's registered keys: inline, or those at its jwks_uri (cached; RFC 8705 §2.2 uses them too). */
+export async function clientJwks(ctx: ServerContext, client: Client): Promise<JSONWebKeySet> {
+  if (client.jwks) return client.jwks;
+  if (!client.jwksUri) return { keys: [] };
+  return jwksCacheOf(ctx).keys(client.clientId, client.jwksUri);
 }
 
 /** Verifies against the client's inline keys, or the keys at its jwks_uri (one refetch on an unknown kid). */

@@ -49,6 +49,10 @@ export async function readMetadataDocument(clientId: string, value: unknown, res
   const keys = await readKeys(m, method);
   const { scopes, oidcScopes, audienceResourceIds } = readScopes(m, grantTypes, resources);
   checkDisplayUrls(m);
+  // RFC 9126 §6 require_pushed_authorization_requests, a Boolean, false when omitted: a client may
+  // hold itself to pushed authorization requests.
+  const requirePar = m.require_pushed_authorization_requests;
+  if (requirePar !== undefined && typeof requirePar !== 'boolean') throw new ClientMetadataError('require_pushed_authorization_requests is not a Boolean');
   return {
     clientId,
     name: readName(m, clientId),
@@ -64,6 +68,7 @@ export async function readMetadataDocument(clientId: string, value: unknown, res
     // docs/security.md L77: the user is always asked.
     firstParty: false,
     ...keys,
+    requirePushedAuthorizationRequests: requirePar === true,
     source: 'metadata-document',
   };
 }

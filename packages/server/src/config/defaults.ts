@@ -88,6 +88,41 @@ export interface Settings {
   clientMetadataCacheMinSeconds: number;
   /** Longest time a fetched metadata document is used before it is fetched again, whatever its headers say. */
   clientMetadataCacheMaxSeconds: number;
+  /**
+   * RFC 9449 §8: DPoP proofs at the token endpoint (and userinfo) must carry a nonce the server
+   * issued (`DPoP-Nonce`), which limits pre-generated proofs to the nonce's life (one to two minutes).
+   */
+  dpopNonce: boolean;
+  /** How long after its `iat` a DPoP proof is accepted, in seconds (RFC 9449 §4.3 item 11). */
+  dpopProofMaxAgeSeconds: number;
+  /**
+   * RFC 8705: port of a second, https listener that asks clients for a certificate (mutual TLS);
+   * 0 = none. It serves the same endpoints, announced as `mtls_endpoint_aliases`.
+   */
+  mtlsPort: number;
+  /** PEM certificate (chain) of the mutual-TLS listener. */
+  mtlsCertFile: string | undefined;
+  /** PEM private key of the mutual-TLS listener. */
+  mtlsKeyFile: string | undefined;
+  /** PEM file of the certificate authorities that issue `tls_client_auth` clients' certificates (RFC 8705 §2.1). */
+  mtlsClientCaFile: string | undefined;
+  /**
+   * The public base URL of the mutual-TLS endpoints (`mtls_endpoint_aliases`, RFC 8705 §5): the
+   * listener's, or a TLS-terminating proxy's that forwards the certificate in `Client-Cert` (RFC 9440).
+   */
+  mtlsUrl: string | undefined;
+  /** Lifetime of a pushed authorization request's `request_uri` (RFC 9126 §2.2), in seconds (5-600). */
+  parTtlSeconds: number;
+  /**
+   * RFC 9126 §5 `require_pushed_authorization_requests`: every client must push its authorization
+   * requests; /authorize takes only a `request_uri` from the pushed authorization request endpoint.
+   */
+  requirePar: boolean;
+  /**
+   * Every user signs in with two factors (issue 15): a user without an authenticator app sets one up
+   * at the next sign-in (docs/account.md).
+   */
+  requireSecondFactor: boolean;
 }
 
 /** Who may register a client at the registration endpoint (registration/register.ts). */
@@ -143,6 +178,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'outboundCaFile', env: 'LATCHKEY_OUTBOUND_CA_FILE', type: 'optional-string', default: undefined },
   { key: 'clientMetadataCacheMinSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MIN_SECONDS', type: 'integer', default: 60 },
   { key: 'clientMetadataCacheMaxSeconds', env: 'LATCHKEY_CLIENT_METADATA_CACHE_MAX_SECONDS', type: 'integer', default: 24 * 3600 },
+  { key: 'dpopNonce', env: 'LATCHKEY_DPOP_NONCE', type: 'boolean', default: false },
+  { key: 'dpopProofMaxAgeSeconds', env: 'LATCHKEY_DPOP_PROOF_MAX_AGE_SECONDS', type: 'integer', default: 300 },
+  { key: 'mtlsPort', env: 'LATCHKEY_MTLS_PORT', type: 'integer', default: 0 },
+  { key: 'mtlsCertFile', env: 'LATCHKEY_MTLS_CERT_FILE', type: 'optional-string', default: undefined },
+  { key: 'mtlsKeyFile', env: 'LATCHKEY_MTLS_KEY_FILE', type: 'optional-string', default: undefined },
+  { key: 'mtlsClientCaFile', env: 'LATCHKEY_MTLS_CLIENT_CA_FILE', type: 'optional-string', default: undefined },
+  { key: 'mtlsUrl', env: 'LATCHKEY_MTLS_URL', type: 'optional-string', default: undefined },
+  { key: 'parTtlSeconds', env: 'LATCHKEY_PAR_TTL_SECONDS', type: 'integer', default: 60 },
+  { key: 'requirePar', env: 'LATCHKEY_REQUIRE_PAR', type: 'boolean', default: false },
+  { key: 'requireSecondFactor', env: 'LATCHKEY_REQUIRE_SECOND_FACTOR', type: 'boolean', default: false },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

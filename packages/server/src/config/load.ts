@@ -132,6 +132,11 @@ export function validateSettings(settings: Settings): void {
     throw new ConfigError('LATCHKEY_REFRESH_TOKEN_TTL_SECONDS must be between 60 and 31622400');
   }
   if (settings.refreshGraceSeconds > 60) throw new ConfigError('LATCHKEY_REFRESH_GRACE_SECONDS must be at most 60');
+  if (settings.dpopProofMaxAgeSeconds < 10 || settings.dpopProofMaxAgeSeconds > 3600) {
+    throw new ConfigError('LATCHKEY_DPOP_PROOF_MAX_AGE_SECONDS must be between 10 and 3600');
+  }
+  // RFC 9126 §2.2: the lifetime "will typically be relatively short (e.g., between 5 and 600 seconds)".
+  if (settings.parTtlSeconds < 5 || settings.parTtlSeconds > 600) throw new ConfigError('LATCHKEY_PAR_TTL_SECONDS must be between 5 and 600');
   if (settings.idTokenTtlSeconds < 60 || settings.idTokenTtlSeconds > 24 * 3600) {
     throw new ConfigError('LATCHKEY_ID_TOKEN_TTL_SECONDS must be between 60 and 86400');
   }
@@ -175,6 +180,31 @@ export function validateSettings(settings: Settings): void {
   if (settings.outboundCaFile !== undefined) {
     const reason = checkCaFile(settings.outboundCaFile);
     if (reason) throw new ConfigError(`LATCHKEY_OUTBOUND_CA_FILE ${reason}`);
+  }
+  validateMtlsSettings(settings);
+}
+
+/** RFC 8705 settings: a listener needs its certificate and key; the URL of the aliases must be https. */
+function validateMtlsSettings(settings: Settings): void {
+  if (settings.mtlsPort > 65535) throw new ConfigError('LATCHKEY_MTLS_PORT must be at most 65535');
+  if (settings.mtlsPort > 0 && (settings.mtlsCertFile === undefined || settings.mtlsKeyFile === undefined)) {
+    throw new ConfigError('LATCHKEY_MTLS_PORT needs LATCHKEY_MTLS_CERT_FILE and LATCHKEY_MTLS_KEY_FILE (the listener serves https)');
+  }
+  for (const [name, file] of [['LATCHKEY_MTLS_CERT_FILE', settings.mtlsCertFile], ['LATCHKEY_MTLS_CLIENT_CA_FILE', settings.mtlsClientCaFile]] as const) {
+    if (file === undefined) continue;
+    const reason = checkCaFile(file);
+    if (reason) throw new ConfigError(`${name} ${reason}`);
+  }
+  if (settings.mtlsUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(settings.mtlsUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== 'https:' || url.search !== '' || url.hash !== '' || settings.mtlsUrl.endsWith('/')) {
+      throw new ConfigError('LATCHKEY_MTLS_URL must be an https URL without a trailing /, query or fragment');
+    }
   }
 }
 

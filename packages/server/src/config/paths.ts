@@ -8,10 +8,14 @@ export const PATHS = {
   userinfo: '/userinfo',
   endSession: '/logout',
   login: '/login',
+  loginOtp: '/login/otp',
+  loginOtpSetup: '/login/otp/setup',
+  account: '/account',
   consent: '/consent',
   deviceAuthorization: '/device_authorization',
   device: '/device',
   registration: '/register',
+  pushedAuthorization: '/par',
 } as const;
 
 export type EndpointName = keyof typeof PATHS;

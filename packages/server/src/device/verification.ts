@@ -46,5 +46,5 @@ export async function decideDeviceCode(ctx: ServerContext, code: DeviceCode, ses
   if (decision === 'deny') return ctx.storage.deviceCodes.decide(code.userCodeHash, { status: 'denied', userId: session.userId }, now);
   const grantId = randomId128();
   await ctx.storage.grants.create({ id: grantId, clientId: code.clientId, userId: session.userId, scope: code.scope, createdAt: now, revokedAt: null });
-  return ctx.storage.deviceCodes.decide(code.userCodeHash, { status: 'approved', userId: session.userId, authTime: session.authTime, grantId }, now);
+  return ctx.storage.deviceCodes.decide(code.userCodeHash, { status: 'approved', userId: session.userId, authTime: session.authTime, amr: session.amr, grantId }, now);
 }

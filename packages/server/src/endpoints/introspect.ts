@@ -2,6 +2,7 @@ import { authenticateClient } from '../client-auth/authenticate.ts';
 import type { ServerContext } from '../context.ts';
 import type { ActClaim } from '../registry/types.ts';
 import { findOwnAccessToken } from '../tokens/find-own-token.ts';
+import { tokenTypeOf, type Confirmation } from '../tokens/confirmation.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
 
 /** RFC 7662 §2.2 response. Inactive tokens are exactly `{"active": false}`. */
@@ -11,7 +12,8 @@ export type IntrospectionResponse =
       active: true;
       scope: string;
       client_id: string;
-      token_type: 'Bearer';
+      /** RFC 9449 §6.2: `DPoP` for a DPoP-bound token. */
+      token_type: 'Bearer' | 'DPoP';
       exp: number;
       iat: number;
       sub: string;
@@ -20,6 +22,12 @@ export type IntrospectionResponse =
       jti: string;
       /** RFC 8693 §4.1 (registered for introspection by §7.2): the actor of an exchanged token. */
       act?: ActClaim;
+      /** RFC 9449 §6.2 and RFC 8705 §3.2: what the token is bound to, for the resource server to check. */
+      cnf?: Confirmation;
+      /** RFC 9470 §6.2: the user's authentication behind the token (OIDC Core §2), for step-up checks. */
+      auth_time?: number;
+      acr?: string;
+      amr?: string[];
     };
 
 const INACTIVE = Object.freeze({ active: false }) as { active: false };
@@ -49,7 +57,7 @@ export async function introspectionEndpoint(ctx: ServerContext, request: Endpoin
     active: true,
     scope: claims.scope ?? '',
     client_id: claims.client_id,
-    token_type: 'Bearer',
+    token_type: tokenTypeOf(claims.cnf),
     exp: claims.exp,
     iat: claims.iat,
     sub: claims.sub,
@@ -57,5 +65,10 @@ export async function introspectionEndpoint(ctx: ServerContext, request: Endpoin
     iss: claims.iss,
     jti: claims.jti,
     ...(claims.act ? { act: claims.act } : {}),
+    ...(claims.cnf ? { cnf: claims.cnf } : {}),
+    // RFC 9470 §6.2: "the authorization server SHOULD include the acr and auth_time ... in the introspection response".
+    ...(claims.auth_time !== undefined ? { auth_time: claims.auth_time } : {}),
+    ...(claims.acr !== undefined ? { acr: claims.acr } : {}),
+    ...(claims.amr !== undefined ? { amr: claims.amr } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { InvalidGrant, InvalidRequest, InvalidTarget, UnauthorizedClient } from '../errors.ts';
 import { sha256 } from '../lib/random.ts';
 import type { Client } from '../registry/types.ts';
+import { confirmationOf, refreshBindingFor } from '../tokens/confirmation.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
 import { verifyPkce } from '../authorize/pkce.ts';
 import { startRefreshFamily } from './refresh-family.ts';
@@ -21,7 +22,7 @@ const MAX_CODE_LENGTH = 200;
  */
 export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
   grantType: 'authorization_code',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, sender) {
     if (!client.grantTypes.includes('authorization_code')) {
       throw new UnauthorizedClient('the client is not allowed the authorization_code grant');
     }
@@ -42,6 +43,13 @@ export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
     // RFC 7636 §4.6: the verifier must answer the challenge; a wrong or missing one is invalid_grant.
     if (!verifyPkce(found.codeChallenge, params.get('code_verifier'))) {
       throw new InvalidGrant('code_verifier does not match the code_challenge');
+    }
+
+    // RFC 9449 §10: with dpop_jkt in the authorization request, "the authorization server MUST ensure
+    // that the key thumbprint in the DPoP proof matches the value of the dpop_jkt"; a code bound to
+    // a key is worthless without a proof by that key (checked before the code is spent).
+    if (found.dpopJkt != null && sender.dpopJkt !== found.dpopJkt) {
+      throw new InvalidGrant('the authorization code is bound to another DPoP key, or the DPoP proof is missing');
     }
 
     // RFC 8707: a resource outside what the user granted fails here, before the code is spent.
@@ -70,12 +78,13 @@ export const authorizationCodeGrant: GrantHandler<AuthorizationCodeDeps> = {
       user,
       scope,
       resources,
-      authTime: redeemed.authTime,
+      authentication: { time: redeemed.authTime, methods: redeemed.amr },
       nonce: redeemed.nonce,
       onRevokedGrant: 'answer-revoked',
+      cnf: confirmationOf(sender),
     });
     if (mayHaveRefreshToken(client, scope)) {
-      response.refresh_token = await startRefreshFamily(ctx, grant.id, redeemed.scope, redeemed.authTime, now);
+      response.refresh_token = await startRefreshFamily(ctx, grant.id, redeemed.scope, { time: redeemed.authTime, methods: redeemed.amr }, now, refreshBindingFor(client.type, sender));
     }
     return response;
   },

@@ -1,5 +1,6 @@
 import { UnauthorizedClient } from '../errors.ts';
 import { issueAccessToken } from '../tokens/access-token.ts';
+import { confirmationOf, tokenTypeOf } from '../tokens/confirmation.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
 import { parseScope, selectAudience } from './select-audience.ts';
 
@@ -13,7 +14,7 @@ type ClientCredentialsDeps = GrantDeps<'opaqueTokens', 'keys'>;
 
 export const clientCredentialsGrant: GrantHandler<ClientCredentialsDeps> = {
   grantType: 'client_credentials',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, sender) {
     // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
     if (client.type !== 'confidential') {
       throw new UnauthorizedClient('public clients cannot use the client_credentials grant');
@@ -28,6 +29,7 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsDeps> = {
     }
     const selection = selectAudience(client, params.getAll('resource'), parseScope(params.get('scope')));
     const ttlSeconds = selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds;
+    const cnf = confirmationOf(sender);
     const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {
       format: selection.format,
       issuer: ctx.settings.issuer,
@@ -38,11 +40,12 @@ export const clientCredentialsGrant: GrantHandler<ClientCredentialsDeps> = {
       audience: selection.audience,
       scope: selection.scope,
       ttlSeconds,
+      ...(cnf ? { cnf } : {}),
     });
     // RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
     return {
       access_token: issued.token,
-      token_type: 'Bearer',
+      token_type: tokenTypeOf(cnf),
       expires_in: issued.expiresIn,
       scope: selection.scope.join(' '),
     };

@@ -10,9 +10,11 @@ import {
 import { sha256 } from '../lib/random.ts';
 import { DEVICE_CODE_GRANT } from '../registry/grant-types.ts';
 import { startRefreshFamily } from './refresh-family.ts';
+import { confirmationOf, refreshBindingFor } from '../tokens/confirmation.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
 import { mayHaveRefreshToken } from './refresh-policy.ts';
 import { issueUserTokens, scopesForResources, type UserTokenDeps } from './user-tokens.ts';
+import { PASSWORD_ONLY } from '../users/authentication-context.ts';
 
 /** Polling with a device code: the device codes, the user, the tokens issued, the first refresh token. */
 type DeviceCodeDeps = UserTokenDeps & GrantDeps<'deviceCodes' | 'users' | 'refreshTokens', 'macKey'>;
@@ -25,7 +27,7 @@ type DeviceCodeDeps = UserTokenDeps & GrantDeps<'deviceCodes' | 'users' | 'refre
  */
 export const deviceCodeGrant: GrantHandler<DeviceCodeDeps> = {
   grantType: DEVICE_CODE_GRANT,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, sender) {
     if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
       throw new UnauthorizedClient('the client is not allowed the device code grant');
     }
@@ -52,18 +54,21 @@ export const deviceCodeGrant: GrantHandler<DeviceCodeDeps> = {
     const user = code.userId ? await ctx.storage.users.findById(code.userId) : undefined;
     // A user disabled between approval and redemption gets nothing (Keycloak #36811).
     if (!user || user.disabledAt !== null || !code.grantId) throw new InvalidGrant('the user is disabled');
+    const authentication = { time: code.authTime ?? now, methods: code.amr ?? [...PASSWORD_ONLY] };
     const response = await issueUserTokens(ctx, {
       client,
       grantId: code.grantId,
       user,
       scope,
       resources: params.getAll('resource'),
-      authTime: code.authTime ?? now,
+      authentication,
       nonce: null,
       onRevokedGrant: 'fail',
+      cnf: confirmationOf(sender),
     });
     if (mayHaveRefreshToken(client, scope)) {
-      response.refresh_token = await startRefreshFamily(ctx, code.grantId, code.scope, code.authTime ?? now, now);
+      const binding = refreshBindingFor(client.type, sender);
+      response.refresh_token = await startRefreshFamily(ctx, code.grantId, code.scope, authentication, now, binding);
     }
     return response;
   },

@@ -1,6 +1,7 @@
 import type { ServerContext } from '../context.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import type { Client } from '../registry/types.ts';
+import type { SenderProof } from '../tokens/confirmation.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TokenResponse } from './token-response.ts';
 
@@ -13,8 +14,11 @@ export type GrantDeps<S extends keyof Storage = never, C extends keyof ServerCon
   storage: Pick<Storage, S>;
 };
 
-/** A grant type handler: one file per grant, one line in grants/index.ts. */
+/**
+ * A grant type handler: one file per grant, one line in grants/index.ts. `sender` is what the request
+ * proved about its sender (a DPoP key): the access token is bound to it (tokens/confirmation.ts).
+ */
 export interface GrantHandler<D = ServerContext> {
   grantType: string;
-  handle(deps: D, client: Client, params: FormParams): Promise<TokenResponse>;
+  handle(deps: D, client: Client, params: FormParams, sender: SenderProof): Promise<TokenResponse>;
 }

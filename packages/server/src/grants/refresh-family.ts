@@ -1,6 +1,8 @@
 import { mac, macMatches } from '../lib/mac.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
+import type { Confirmation } from '../tokens/confirmation.ts';
 import type { GrantDeps } from './grant.ts';
+import type { Authentication } from '../users/authentication-context.ts';
 
 /** Prefix of refresh tokens that name their family: tells them apart, and helps secret scanners. */
 const PREFIX = 'lkr_';
@@ -36,17 +38,27 @@ export function namesItsFamily(token: string): boolean {
 
 /**
  * The first refresh token of a grant (authorization code or device flow): its family ends
- * `refreshTokenTtlSeconds` from now, whatever happens.
+ * `refreshTokenTtlSeconds` from now, whatever happens. `cnf`: the key (or certificate) a public
+ * client's family is bound to, for every rotation (RFC 9449 §5, RFC 8705 §4).
  */
-export async function startRefreshFamily(ctx: GrantDeps<'refreshTokens', 'macKey'>, grantId: string, scope: string, authTime: number, now: number): Promise<string> {
+export async function startRefreshFamily(
+  ctx: GrantDeps<'refreshTokens', 'macKey'>,
+  grantId: string,
+  scope: string,
+  authentication: Authentication,
+  now: number,
+  cnf?: Confirmation,
+): Promise<string> {
   const token = newRefreshToken(ctx.macKey, grantId);
   await ctx.storage.refreshTokens.insert({
     tokenHash: sha256(token),
     grantId,
     scope,
-    authTime,
+    authTime: authentication.time,
+    amr: authentication.methods,
     createdAt: now,
     expiresAt: now + ctx.settings.refreshTokenTtlSeconds,
+    ...(cnf ? { cnf } : {}),
   });
   return token;
 }

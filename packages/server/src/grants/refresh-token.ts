@@ -2,8 +2,10 @@ import { InvalidGrant, InvalidRequest, InvalidScope, UnauthorizedClient } from '
 import { sha256 } from '../lib/random.ts';
 import { open, seal } from '../lib/sealed-box.ts';
 import type { Client } from '../registry/types.ts';
+import { confirmationOf, senderMatches } from '../tokens/confirmation.ts';
 import type { FoundRefreshToken } from '../storage/refresh-token-store.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
+import { rotatesRefreshTokens } from '../profiles/fapi2.ts';
 import { namesItsFamily, newRefreshToken, refreshTokenFamily } from './refresh-family.ts';
 import { refreshGraceSeconds } from './refresh-grace.ts';
 import { parseScope } from './select-audience.ts';
@@ -27,7 +29,7 @@ const SUCCESSOR_PURPOSE = 'refresh-successor';
  */
 export const refreshTokenGrant: GrantHandler<RefreshDeps> = {
   grantType: 'refresh_token',
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, sender) {
     if (!client.grantTypes.includes('refresh_token')) {
       throw new UnauthorizedClient('the client is not allowed the refresh_token grant');
     }
@@ -42,6 +44,12 @@ export const refreshTokenGrant: GrantHandler<RefreshDeps> = {
     // docs/security.md F46: a refresh token works only for the client it was issued to.
     if (found.clientId !== client.clientId) throw invalid;
     if (found.grantRevokedAt !== null || found.expiresAt <= now) throw invalid;
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key, so the refresh request
+    // "MUST" carry a proof by that key; RFC 8705 §4 likewise for a certificate. Checked before reuse
+    // detection too: a thief without the key can neither refresh nor get a retry's response.
+    if (found.cnf && !senderMatches(found.cnf, sender)) {
+      throw new InvalidGrant('the refresh token is bound to another key or certificate, or the proof is missing');
+    }
     // docs/security.md F48: a disabled (or deleted) user's tokens cannot be refreshed.
     const user = await ctx.storage.users.findById(found.userId);
     if (!user || user.disabledAt !== null) throw new InvalidGrant('the user is disabled');
@@ -68,10 +76,14 @@ export const refreshTokenGrant: GrantHandler<RefreshDeps> = {
       user,
       scope: requested ?? granted,
       resources: params.getAll('resource'),
-      authTime: found.authTime,
+      authentication: { time: found.authTime, methods: found.amr },
       nonce: null,
       onRevokedGrant: 'fail',
+      cnf: confirmationOf(sender),
     });
+    // FAPI 2.0 §5.3.2.1 item 9: "shall not use refresh token rotation except in extraordinary
+    // circumstances". A `fapi2` client keeps its refresh token: no successor, nothing consumed.
+    if (!rotatesRefreshTokens(client)) return response;
     response.refresh_token = successorToken;
     const grace = refreshGraceSeconds(client, ctx.settings);
     const rotated = await ctx.storage.refreshTokens.rotate(
@@ -81,8 +93,11 @@ export const refreshTokenGrant: GrantHandler<RefreshDeps> = {
         grantId: found.grantId,
         scope: found.scope,
         authTime: found.authTime,
+        amr: found.amr,
         createdAt: now,
         expiresAt: found.expiresAt,
+        // The successor keeps the family's binding (RFC 9449 §5).
+        ...(found.cnf ? { cnf: found.cnf } : {}),
       },
       {
         // The response a retry within the window gets, readable only with the old token itself.

@@ -2,6 +2,7 @@ import { InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient } from 
 import type { FormParams } from '../lib/form-params.ts';
 import type { AccessTokenFormat, ActClaim, Client, TokenExchangePolicy } from '../registry/types.ts';
 import { issueAccessToken, type AccessTokenClaims } from '../tokens/access-token.ts';
+import { confirmationOf, tokenTypeOf } from '../tokens/confirmation.ts';
 import { findOwnAccessToken, type OwnTokenDeps } from '../tokens/find-own-token.ts';
 import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../registry/grant-types.ts';
 import type { GrantDeps, GrantHandler } from './grant.ts';
@@ -23,7 +24,7 @@ const MAX_DELEGATION_DEPTH = 5;
  */
 export const tokenExchangeGrant: GrantHandler<ExchangeDeps> = {
   grantType: TOKEN_EXCHANGE_GRANT_TYPE,
-  async handle(ctx, client, params) {
+  async handle(ctx, client, params, sender) {
     checkClient(client);
     const request = parseRequest(params);
     const policies = await ctx.storage.tokenExchange.policiesFor(client.clientId);
@@ -42,6 +43,10 @@ export const tokenExchangeGrant: GrantHandler<ExchangeDeps> = {
     // An exchanged token never outlives its subject token, so a chain of exchanges cannot extend it.
     const ttlSeconds = Math.min(target.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds, subject.exp - now);
     if (ttlSeconds <= 0) throw unacceptable('the subject token is invalid, expired or revoked', 'expired meanwhile');
+    // The issued token is bound to the exchanging client's own DPoP key when it sent a proof (RFC
+    // 9449 §5: the token endpoint binds every access token it issues with a proof). A bound subject
+    // token is accepted without its holder's proof: the service received it with a proof it checked.
+    const cnf = confirmationOf(sender);
     const issued = await issueAccessToken(ctx.keys, ctx.storage.opaqueTokens, {
       format: target.format,
       issuer: ctx.settings.issuer,
@@ -52,6 +57,7 @@ export const tokenExchangeGrant: GrantHandler<ExchangeDeps> = {
       scope: target.scope,
       ttlSeconds,
       act,
+      ...(cnf ? { cnf } : {}),
     });
     if (grantId !== undefined) {
       const live = await ctx.storage.grants.recordAccessToken(grantId, { jti: issued.jti, clientId: client.clientId, expiresAt: issued.expiresAt });
@@ -65,7 +71,7 @@ export const tokenExchangeGrant: GrantHandler<ExchangeDeps> = {
     return {
       access_token: issued.token,
       issued_token_type: ACCESS_TOKEN_TYPE,
-      token_type: 'Bearer',
+      token_type: tokenTypeOf(cnf),
       expires_in: issued.expiresIn,
       scope: target.scope.join(' '),
     };

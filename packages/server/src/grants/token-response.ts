@@ -1,7 +1,8 @@
 /** RFC 6749 §5.1 successful token response. */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` for a DPoP-bound access token, else `Bearer` (RFC 6750). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   /** RFC 6749 §5.1; always sent, so the client knows exactly what it got (Spring CVE-2022-31690). */
   scope: string;

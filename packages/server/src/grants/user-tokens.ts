@@ -1,13 +1,16 @@
+import { idTokenAlgorithmFor } from '../profiles/fapi2.ts';
 import { InvalidGrant, InvalidScope, InvalidTarget } from '../errors.ts';
 import type { Client } from '../registry/types.ts';
 import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 import type { User } from '../storage/user-store.ts';
 import { issueAccessToken } from '../tokens/access-token.ts';
+import { tokenTypeOf, type Confirmation } from '../tokens/confirmation.ts';
 import { issueIdToken } from '../tokens/id-token.ts';
 import { userClaims } from '../users/claims.ts';
 import { selectAudience } from './select-audience.ts';
 import type { GrantDeps } from './grant.ts';
 import type { TokenResponse } from './token-response.ts';
+import type { Authentication } from '../users/authentication-context.ts';
 
 /** Issuing a user's tokens: the keys, the userinfo URL, and the grant's record of its access tokens. */
 export type UserTokenDeps = GrantDeps<'grants' | 'opaqueTokens', 'keys' | 'urls'>;
@@ -26,8 +29,11 @@ export interface UserTokenRequest {
    * replay: it still answers, docs/security.md C26, but with tokens already revoked, docs/security.md C24).
    */
   onRevokedGrant: 'fail' | 'answer-revoked';
-  authTime: number;
+  /** The user's sign-in behind the grant: `auth_time` and the methods (`amr`, hence `acr`). */
+  authentication: Authentication;
   nonce: string | null;
+  /** What the access token is bound to (tokens/confirmation.ts); absent: a bearer token. */
+  cnf: Confirmation | undefined;
 }
 
 /**
@@ -53,6 +59,8 @@ export async function issueUserTokens(ctx: UserTokenDeps, request: UserTokenRequ
     audience,
     scope: tokenScope,
     ttlSeconds: selection.ttlOverrideSeconds ?? ctx.settings.accessTokenTtlSeconds,
+    ...(request.cnf ? { cnf: request.cnf } : {}),
+    authentication: request.authentication,
   });
   // A revocation of the grant at this very moment either saw this token or is seen here.
   const live = await ctx.storage.grants.recordAccessToken(request.grantId, {
@@ -67,7 +75,7 @@ export async function issueUserTokens(ctx: UserTokenDeps, request: UserTokenRequ
   }
   const response: TokenResponse = {
     access_token: issued.token,
-    token_type: 'Bearer',
+    token_type: tokenTypeOf(request.cnf),
     expires_in: issued.expiresIn,
     scope: tokenScope.join(' '),
   };
@@ -75,9 +83,9 @@ export async function issueUserTokens(ctx: UserTokenDeps, request: UserTokenRequ
     response.id_token = await issueIdToken(ctx.keys, {
       issuer: ctx.settings.issuer,
       clientId: client.clientId,
-      alg: client.idTokenSignedResponseAlg,
+      alg: idTokenAlgorithmFor(client),
       subject: user.id,
-      authTime: request.authTime,
+      authentication: request.authentication,
       nonce: request.nonce,
       accessToken: issued.token,
       claims: userClaims(user, scope),

@@ -4,14 +4,17 @@ import { openIdConfiguration, serverMetadata } from '../endpoints/discovery.ts';
 import { PATHS } from '../config/paths.ts';
 import type { EndpointRequest } from '../endpoints/endpoint-request.ts';
 import { introspectionEndpoint } from '../endpoints/introspect.ts';
+import { pushedAuthorizationEndpoint } from '../endpoints/pushed-authorization.ts';
 import { revocationEndpoint } from '../endpoints/revoke.ts';
 import { tokenEndpoint } from '../endpoints/token.ts';
-import { MissingBearerToken, userinfoEndpoint } from '../endpoints/userinfo.ts';
+import { MissingBearerToken, userinfoEndpoint, usesDpopScheme } from '../endpoints/userinfo.ts';
+import { DPOP_ALGORITHMS, dpopNonces } from '../dpop/proofs.ts';
 import { registerBrowserRoutes } from './browser-routes.ts';
 import { registerLogoutRoutes } from './logout-routes.ts';
 import { registerDeviceRoutes } from './device-routes.ts';
+import { registerAccountRoutes } from './account-routes.ts';
 import { registerCors } from './cors.ts';
-import { authorizationHeader } from './authorization-header.ts';
+import { authorizationHeader, dpopHeaders } from './authorization-header.ts';
 import { registerRegistrationRoutes } from './registration-routes.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
@@ -20,6 +23,8 @@ import { formBodyParser } from './form-body.ts';
 import { sendErrorPage } from './page-reply.ts';
 import { trustedProxies } from '../config/load.ts';
 import { FormParams } from '../lib/form-params.ts';
+import type { IssuerUrls } from '../config/issuer-urls.ts';
+import { mtlsSettings, requestCertificate } from '../mtls/client-certificate.ts';
 
 /** Fastify's trustProxy: the hops or proxies of LATCHKEY_TRUSTED_PROXIES, else LATCHKEY_TRUST_PROXY. */
 function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -31,10 +36,19 @@ function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: 
   return trusted;
 }
 
+/** How a listener is built: the main one, or the mutual-TLS one (RFC 8705 §5) with its TLS settings. */
+export interface AppOptions {
+  mtls?: boolean;
+  https?: import('node:https').ServerOptions;
+}
+
 /** Builds the HTTP shell. Routes are thin: parse, call the endpoint function, serialise. */
-export function buildApp(ctx: ServerContext): FastifyInstance {
+export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyInstance {
+  // The URLs requests to this listener are addressed to: the issuer's, or the mutual-TLS aliases'.
+  const addressed = options.mtls ? (mtlsSettings(ctx.settings).urls ?? ctx.urls) : ctx.urls;
   const { settings } = ctx;
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: settings.bodyLimitBytes,
     // A list of proxies (or hops) when configured; else all or nothing (LATCHKEY_TRUST_PROXY).
@@ -90,7 +104,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
 
   // Every other route is under the issuer's path.
   app.register(async (documents) => registerDocuments(documents, ctx), { prefix });
-  app.register(async (protocol) => registerProtocolEndpoints(protocol, ctx), { prefix });
+  app.register(async (protocol) => registerProtocolEndpoints(protocol, ctx, addressed), { prefix });
   // RFC 7591 and RFC 7592: JSON in and out, in a scope of its own (its own body parser and limit).
   app.register(async (registration) => registerRegistrationRoutes(registration, ctx), { prefix });
   app.register(
@@ -100,6 +114,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       registerBrowserRoutes(pages, ctx);
       registerLogoutRoutes(pages, ctx);
       registerDeviceRoutes(pages, ctx);
+      registerAccountRoutes(pages, ctx);
     },
     { prefix },
   );
@@ -118,22 +133,33 @@ function registerDocuments(app: FastifyInstance, ctx: ServerContext): void {
 }
 
 /** The protocol endpoints: form bodies in, JSON out, never cached (RFC 6749 §5.1, RFC 7662 §2.2). */
-function registerProtocolEndpoints(app: FastifyInstance, ctx: ServerContext): void {
+function registerProtocolEndpoints(app: FastifyInstance, ctx: ServerContext, urls: IssuerUrls): void {
   app.addHook('onRequest', async (_request, reply) => {
     // RFC 6749 §5.1: Cache-Control: no-store and Pragma: no-cache on every token response, and on
     // every other answer carrying tokens or their state.
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
   });
+  // RFC 9449 §8: with server nonces on, every answer to a request that carried a DPoP proof names the
+  // nonce to use next (`DPoP-Nonce`), the use_dpop_nonce error included.
+  const nonces = dpopNonces(ctx);
+  if (nonces) {
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (request.headers.dpop !== undefined) reply.header('dpop-nonce', nonces.current());
+      return payload;
+    });
+  }
 
-  app.post(PATHS.token, async (request) => tokenEndpoint(ctx, endpointRequest(request)));
-  app.post(PATHS.introspection, async (request) => introspectionEndpoint(ctx, endpointRequest(request)));
+  app.post(PATHS.token, async (request) => tokenEndpoint(ctx, endpointRequest(request, ctx, urls)));
+  app.post(PATHS.introspection, async (request) => introspectionEndpoint(ctx, endpointRequest(request, ctx, urls)));
   app.post(PATHS.revocation, async (request, reply) => {
-    await revocationEndpoint(ctx, endpointRequest(request));
+    await revocationEndpoint(ctx, endpointRequest(request, ctx, urls));
     // RFC 7009 §2.2: "The content of the response body is ignored by the client"; 200 with nothing.
     return reply.code(200).send();
   });
   // RFC 8628 §3.1: the device authorization endpoint takes POST with a form body.
-  app.post(PATHS.deviceAuthorization, async (request) => deviceAuthorizationEndpoint(ctx, endpointRequest(request)));
+  app.post(PATHS.deviceAuthorization, async (request) => deviceAuthorizationEndpoint(ctx, endpointRequest(request, ctx, urls)));
+  // RFC 9126 §2.2: "the server MUST generate a request URI and provide it in the response with a 201 HTTP status code".
+  app.post(PATHS.pushedAuthorization, async (request, reply) => reply.code(201).send(await pushedAuthorizationEndpoint(ctx, endpointRequest(request, ctx, urls))));
 
   // OIDC Core §5.3.1: the UserInfo endpoint takes GET and POST.
   app.route({
@@ -142,18 +168,29 @@ function registerProtocolEndpoints(app: FastifyInstance, ctx: ServerContext): vo
     handler: async (request, reply) => {
       const body = request.body instanceof FormParams ? request.body : undefined;
       try {
-        return await userinfoEndpoint(ctx, { authorization: authorizationHeader(request), bodyToken: body?.get('access_token') });
+        return await userinfoEndpoint(ctx, {
+          authorization: authorizationHeader(request),
+          bodyToken: body?.get('access_token'),
+          method: request.method,
+          dpop: dpopHeaders(request),
+          certificate: requestCertificate(request, ctx.settings),
+          urls,
+        });
       } catch (err) {
-        // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code.
-        if (err instanceof MissingBearerToken) return reply.code(401).header('www-authenticate', 'Bearer realm="latchkey"').send();
+        // RFC 6750 §3.1: no credentials at all is a bare challenge, without an error code; RFC 9449
+        // §7.1: both schemes are accepted, so both are offered.
+        if (err instanceof MissingBearerToken) {
+          return reply.code(401).header('www-authenticate', `Bearer realm="latchkey", DPoP algs="${DPOP_ALGORITHMS.join(' ')}"`).send();
+        }
         throw err;
       }
     },
-    errorHandler: (error, request, reply) => sendError(error, request, reply, { bearer: true }),
+    errorHandler: (error, request, reply) =>
+      sendError(error, request, reply, { challenge: { scheme: usesDpopScheme(request.headers.authorization) ? 'dpop' : 'bearer', dpopAlgs: DPOP_ALGORITHMS } }),
   });
 
-  // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1: these endpoints take POST only.
-  for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.deviceAuthorization]) {
+  // OAuth 2.1 §3.2 (token), RFC 7662 §2.1, RFC 7009 §2.1, RFC 9126 §2.3 (405): these endpoints take POST only.
+  for (const path of [PATHS.token, PATHS.introspection, PATHS.revocation, PATHS.deviceAuthorization, PATHS.pushedAuthorization]) {
     app.route({
       method: ['GET', 'PUT', 'DELETE', 'PATCH'],
       url: path,
@@ -163,7 +200,7 @@ function registerProtocolEndpoints(app: FastifyInstance, ctx: ServerContext): vo
   }
 }
 
-function endpointRequest(request: FastifyRequest): EndpointRequest {
+function endpointRequest(request: FastifyRequest, ctx: ServerContext, urls: IssuerUrls): EndpointRequest {
   if (!(request.body instanceof FormParams)) {
     // RFC 6749 §3.2: parameters are sent "using the application/x-www-form-urlencoded format".
     throw new InvalidRequest('the request body must be application/x-www-form-urlencoded');
@@ -173,5 +210,8 @@ function endpointRequest(request: FastifyRequest): EndpointRequest {
     params: request.body,
     authorization: authorizationHeader(request),
     queryNames: query ? Object.keys(query) : [],
+    dpop: dpopHeaders(request),
+    certificate: requestCertificate(request, ctx.settings),
+    urls,
   };
 }

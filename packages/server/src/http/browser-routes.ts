@@ -6,7 +6,7 @@ import {
   type AuthorizationRequest,
 } from '../authorize/authorization-request.ts';
 import { authorizationResponseUrl, toClientIfUnavailable } from '../authorize/authorization-response.ts';
-import { consentGiven, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
+import { consentGiven, decideNextStep, needsFreshLogin, secondFactorDue, type NextStep } from '../authorize/decide.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
 import { AccessDenied } from '../errors.ts';
@@ -20,6 +20,13 @@ import { STYLESHEET } from '../ui/stylesheet.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
 import { LoginForm } from './login-form.ts';
+import { OtpForm, PASSWORD_AND_OTP } from './otp-form.ts';
+import { waitText } from './login-form.ts';
+import { sha256 } from '../lib/random.ts';
+import { recoveryCodesPage, totpSetupPage } from '../ui/account-pages.ts';
+import { issueRecoveryCodes } from '../users/recovery-codes.ts';
+import { beginTotpEnrolment, checkTotpCode, pendingTotpEnrolment } from '../users/totp.ts';
+import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionOrigin, startSession } from '../users/sessions.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, pageParams, sendErrorPage, sendPage } from './page-reply.ts';
 
@@ -69,6 +76,7 @@ class BrowserSteps {
 
   sendNext(reply: FastifyReply, request: AuthorizationRequest, next: NextStep, proof?: string): FastifyReply {
     if (next.step === 'login') return this.redirect(reply, this.pageUrl(PATHS.login, request));
+    if (next.step === 'second-factor') return this.redirect(reply, this.pageUrl(PATHS.loginOtpSetup, request));
     if (next.step === 'consent') return this.redirect(reply, this.pageUrl(PATHS.consent, request, proof ? { login_proof: proof } : {}));
     return this.redirect(reply, next.location);
   }
@@ -148,7 +156,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
 
   app.get(PATHS.login, async (request, reply) => {
     try {
-      const authorization = await readAuthorizationRequest(ctx, steps.paramsOf(request));
+      const authorization = await readAuthorizationRequest(ctx, steps.paramsOf(request), 'page');
       return loginForm.show(request, reply, loginFormPage(authorization));
     } catch (err) {
       return steps.fail(request, reply, err);
@@ -158,10 +166,12 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
   app.post(PATHS.login, async (request, reply) => {
     try {
       const params = steps.paramsOf(request);
-      const authorization = await readAuthorizationRequest(ctx, params);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
       return await toClientIfUnavailable(authorization, async () => {
         const login = await loginForm.submit(request, reply, params, loginFormPage(authorization));
         if (!login.ok) return login.reply;
+        // The user has an authenticator app: the code comes before anything else (http/otp-form.ts).
+        if (login.secondFactorDue) return steps.redirect(reply, steps.pageUrl(PATHS.loginOtp, authorization));
         const next = await decideNextStep(ctx, authorization, login.session, true);
         return steps.sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
       });
@@ -170,6 +180,125 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     }
   });
 
+
+  // The second step (http/otp-form.ts), carrying the authorization request like the login form.
+  const otpForm = new OtpForm(ctx, steps.assetsPath);
+  const otpFormPage = (authorization: AuthorizationRequest) => ({ action: `${ctx.urls.pathPrefix}${PATHS.loginOtp}`, carried: authorization.params });
+
+  app.get(PATHS.loginOtp, async (request, reply) => {
+    try {
+      const authorization = await readAuthorizationRequest(ctx, steps.paramsOf(request), 'page');
+      const current = await otpForm.partial(request);
+      if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+      return await otpForm.show(reply, current, otpFormPage(authorization));
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
+
+  app.post(PATHS.loginOtp, async (request, reply) => {
+    try {
+      const params = steps.paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
+      return await toClientIfUnavailable(authorization, async () => {
+        const otp = await otpForm.submit(request, reply, params, otpFormPage(authorization));
+        if (!otp.ok) return otp.reason === 'refused' ? otp.reply : steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+        // The sign-in is complete now: it counts as the fresh login prompt=login and max_age asked for.
+        const next = await decideNextStep(ctx, authorization, otp.session, true);
+        return steps.sendNext(reply, authorization, next, loginProof(ctx.macKey, otp.value, authorization.params));
+      });
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
+
+  // acr_values asked for two factors and the user has a password only (authorize/decide.ts): they set
+  // up an authenticator app here, as on the account page; its first code completes the sign-in with two
+  // factors, the recovery codes are shown once, and the authorization goes on.
+  const setupBinding = (value: string) => `otp-setup:${value}`;
+  const setupPage = async (reply: FastifyReply, authorization: AuthorizationRequest, current: { session: Session; value: string }, status = 200, error?: string) => {
+    const user = await ctx.storage.users.findById(current.session.userId);
+    if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+    const enrolment = (await pendingTotpEnrolment(ctx, user)) ?? (await beginTotpEnrolment(ctx, user));
+    if (!enrolment) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+    return sendPage(
+      reply,
+      status,
+      totpSetupPage({
+        assetsPath: steps.assetsPath,
+        action: `${ctx.urls.pathPrefix}${PATHS.loginOtpSetup}`,
+        csrfToken: csrfToken(ctx.macKey, setupBinding(current.value)),
+        carried: authorization.params,
+        reason: `${loginFormPage(authorization).clientName} asks for a second step when you sign in. Set it up now to continue.`,
+        qrSvg: enrolment.qrSvg,
+        secret: enrolment.secret,
+        ...(error !== undefined ? { error } : {}),
+      }),
+    );
+  };
+  const fullSession = async (request: FastifyRequest) => {
+    const value = steps.sessionValue(request);
+    const session = await steps.currentSession(request);
+    return session && value ? { session, value } : undefined;
+  };
+
+  app.get(PATHS.loginOtpSetup, async (request, reply) => {
+    try {
+      const authorization = await readAuthorizationRequest(ctx, steps.paramsOf(request), 'page');
+      const current = await fullSession(request);
+      if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+      return await setupPage(reply, authorization, current);
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
+
+  app.post(PATHS.loginOtpSetup, async (request, reply) => {
+    try {
+      const params = steps.paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
+      return await toClientIfUnavailable(authorization, async () => {
+        const current = await fullSession(request);
+        if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+        if (!verifyCsrfToken(ctx.macKey, setupBinding(current.value), optionalParam(params, 'csrf_token'))) {
+          return setupPage(reply, authorization, current, 403, 'The form expired. Please enter the code again.');
+        }
+        const user = await ctx.storage.users.findById(current.session.userId);
+        if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+        const check = await checkTotpCode(ctx, user, optionalParam(params, 'code') ?? '', true);
+        if (!check.ok) {
+          if (check.reason === 'rate_limited') reply.header('retry-after', String(check.retryAfterSeconds));
+          return setupPage(reply, authorization, current, check.reason === 'rate_limited' ? 429 : 400, check.reason === 'rate_limited' ? `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.` : 'That code is not right. Check the time on your phone, and enter the code the app shows now.');
+        }
+        // Both factors shown: a new session (new cookie: no fixation) with amr pwd, otp, mfa.
+        await ctx.storage.sessions.delete(sha256(current.value));
+        const { value } = await startSession(ctx.storage, user.id, PASSWORD_AND_OTP, ctx.now(), sessionOrigin(request));
+        reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+        request.log.info({ user: user.id }, 'authenticator app turned on during a sign-in');
+        const codes = await issueRecoveryCodes(ctx, user.id);
+        // The link goes on with the authorization; the proof says this sign-in is fresh (prompt=login, max_age).
+        const next = steps.pageUrl(`${PATHS.loginOtpSetup}/done`, authorization, { login_proof: loginProof(ctx.macKey, value, authorization.params) });
+        return sendPage(reply, 200, recoveryCodesPage(steps.assetsPath, codes, next, 'I have saved them, continue'));
+      });
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
+
+  app.get(`${PATHS.loginOtpSetup}/done`, async (request, reply) => {
+    try {
+      const params = steps.paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
+      const current = await fullSession(request);
+      if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+      const proof = optionalParam(params, 'login_proof');
+      const fresh = verifyLoginProof(ctx.macKey, current.value, authorization.params, proof);
+      const next = await decideNextStep(ctx, authorization, current.session, fresh);
+      return steps.sendNext(reply, authorization, next, fresh ? proof : undefined);
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
 }
 
 /** The consent form. Its CSRF token is bound to the session. */
@@ -179,9 +308,11 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
   app.get(PATHS.consent, async (request, reply) => {
     try {
       const params = steps.paramsOf(request);
-      const authorization = await readAuthorizationRequest(ctx, params);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
       const current = await steps.consentSession(request, authorization, params);
       if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+      // The consent page is no way around the second factor the request or the policy wants.
+      if (await secondFactorDue(ctx, authorization, current.session)) return steps.redirect(reply, steps.pageUrl(PATHS.loginOtpSetup, authorization));
       const user = await ctx.storage.users.findById(current.session.userId);
       const { client } = authorization;
       return sendPage(
@@ -220,6 +351,7 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
   const consentStep = async (request: FastifyRequest, reply: FastifyReply, authorization: AuthorizationRequest, params: FormParams) => {
     const current = await steps.consentSession(request, authorization, params);
     if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+    if (await secondFactorDue(ctx, authorization, current.session)) return steps.redirect(reply, steps.pageUrl(PATHS.loginOtpSetup, authorization));
     const { session, sessionValue } = current;
     if (!verifyCsrfToken(ctx.macKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
       // A forged or stale form: show the consent page again rather than act on it.
@@ -238,7 +370,7 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
   app.post(PATHS.consent, async (request, reply) => {
     try {
       const params = steps.paramsOf(request);
-      const authorization = await readAuthorizationRequest(ctx, params);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
       return await toClientIfUnavailable(authorization, () => consentStep(request, reply, authorization, params));
     } catch (err) {
       return steps.fail(request, reply, err);

@@ -5,8 +5,8 @@ import { PATHS } from '../config/paths.ts';
 /**
  * CORS for browser-based applications (OAuth 2.0 for Browser-Based Apps: a public client running in
  * the page calls the token endpoint itself). Metadata and the JWKS are public: any origin may read
- * them. The token, revocation, userinfo and device authorization endpoints answer only the origins of
- * registered redirect URIs, without credentials (no cookies cross). The registration endpoint and
+ * them. The token, revocation, userinfo, device authorization and pushed authorization request
+ * endpoints answer only the origins of registered redirect URIs, without credentials (no cookies cross). The registration endpoint and
  * the registration management URIs (RFC 7591, RFC 7592) answer any origin, without credentials: a
  * client registers before any origin of its is known. The authorization endpoint and
  * the pages never send CORS headers (RFC 9700 §2.6, docs/security.md A10), nor does introspection, which is
@@ -20,6 +20,7 @@ export function registerCors(app: FastifyInstance, ctx: ServerContext): void {
     [`${issuerPath}${PATHS.token}`, 'POST'],
     [`${issuerPath}${PATHS.revocation}`, 'POST'],
     [`${issuerPath}${PATHS.deviceAuthorization}`, 'POST'],
+    [`${issuerPath}${PATHS.pushedAuthorization}`, 'POST'],
     [`${issuerPath}${PATHS.userinfo}`, 'GET, POST'],
   ]);
   const pathOf = (request: FastifyRequest) => request.url.split('?')[0] ?? '';

@@ -10,6 +10,8 @@ import { errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
+import { secondFactorRequired } from '../users/second-factor-policy.ts';
+import { OtpForm, type OtpFormPage } from './otp-form.ts';
 import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
@@ -33,6 +35,18 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     clientName: 'device sign-in',
     carried: userCode ? { user_code: userCode } : {},
   });
+
+  // The second step for a user with an authenticator app (http/otp-form.ts), carrying the code too.
+  const otpForm = new OtpForm(ctx, assetsPath);
+  const otpFormPage = (userCode: string | undefined): OtpFormPage => ({ action: `${devicePath}/otp`, carried: userCode ? { user_code: userCode } : {} });
+  const devicePage = (userCode: string | undefined) => (userCode ? `${devicePath}?user_code=${encodeURIComponent(userCode)}` : devicePath);
+
+  /** Without a complete session: the code page when only the code is missing, else the login form. */
+  const signIn = async (request: FastifyRequest, reply: FastifyReply, userCode: string | undefined) => {
+    const partial = await otpForm.partial(request);
+    if (partial) return otpForm.show(reply, partial, otpFormPage(userCode));
+    return loginForm.show(request, reply, loginFormPage(userCode));
+  };
 
   const session = async (request: FastifyRequest) => {
     const value = readCookie(request.headers.cookie, sessionCookie);
@@ -84,7 +98,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     const params = pageParams(request)!;
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const current = await session(request);
-    if (!current) return loginForm.show(request, reply, loginFormPage(typed));
+    if (!current) return signIn(request, reply, typed);
     if (!typed) return entry(reply, current, 200);
     // Arrived from verification_uri_complete: straight to the confirmation, where the code is shown.
     const code = await lookUp(request, current.session.idHash, typed);
@@ -99,8 +113,17 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const login = await loginForm.submit(request, reply, params, loginFormPage(typed));
     if (!login.ok) return login.reply;
-    const next = typed ? `${devicePath}?user_code=${encodeURIComponent(typed)}` : devicePath;
-    return reply.header('cache-control', 'no-store').redirect(next, 303);
+    // With an authenticator app, the device page asks for the code next.
+    return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
+  });
+
+  app.post(`${PATHS.device}/otp`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const typed = optionalParam(params, 'user_code')?.slice(0, 32);
+    const otp = await otpForm.submit(request, reply, params, otpFormPage(typed));
+    if (!otp.ok) return otp.reason === 'refused' ? otp.reply : loginForm.show(request, reply, loginFormPage(typed));
+    return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
   });
 
   app.post(PATHS.device, async (request, reply) => {
@@ -108,7 +131,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
     const current = await session(request);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32) ?? '';
-    if (!current) return loginForm.show(request, reply, loginFormPage(typed));
+    if (!current) return signIn(request, reply, typed);
     if (!verifyCsrfToken(ctx.macKey, `device:${current.value}`, optionalParam(params, 'csrf_token'))) {
       return entry(reply, current, 403, typed, 'The form expired. Please enter the code again.');
     }
@@ -118,6 +141,15 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     const decision = optionalParam(params, 'decision');
     if (decision === undefined) return confirm(reply, current, code, typed);
     if (decision !== 'allow' && decision !== 'deny') return entry(reply, current, 400, typed, 'Choose Allow or Deny.');
+    if (decision === 'allow' && !current.session.amr.includes('mfa')) {
+      // The policy wants two factors and this sign-in has a password only: the user sets up an
+      // authenticator app on the account page first (users/second-factor-policy.ts).
+      const user = await ctx.storage.users.findById(current.session.userId);
+      const client = await ctx.storage.clients.find(code.clientId);
+      if (user && secondFactorRequired(ctx.settings, user, client)) {
+        return sendPage(reply, 403, errorPage(assetsPath, 'Two-step verification required', `This sign-in needs two-step verification. Set up an authenticator app on your account page (${issuerPath}${PATHS.account}), then enter the code again.`));
+      }
+    }
     const decided = await decideDeviceCode(ctx, code, current.session, decision);
     if (!decided && decision === 'allow') return entry(reply, current, 400, typed, wrongMessage);
     return sendPage(reply, 200, deviceDonePage(assetsPath, decision === 'allow'));

@@ -38,16 +38,27 @@ export function sendError(
   error: unknown,
   request: FastifyRequest,
   reply: FastifyReply,
-  options: { bearer?: boolean } = {},
+  options: { challenge?: Challenge } = {},
 ): FastifyReply {
   const oauth = asOAuthError(error);
   if (!oauth || !oauth.expose) {
     request.log.error({ err: error }, 'request failed');
-    return send(reply, new ServerError('the server could not handle the request'), options.bearer);
+    return send(reply, new ServerError('the server could not handle the request'), options.challenge);
   }
   if (oauth instanceof ServiceUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
   else request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'request refused');
-  return send(reply, oauth, options.bearer);
+  return send(reply, oauth, options.challenge);
+}
+
+/**
+ * The challenge of a protected resource (userinfo) that accepts both schemes: the error goes in the
+ * challenge of the scheme the request used, `Bearer` (RFC 6750 §3) or `DPoP` (RFC 9449 §7.1, with
+ * `algs`). A Bearer challenge is followed by a bare `DPoP algs="..."` one, so that a client that
+ * presented a DPoP-bound token as Bearer learns which scheme to use (RFC 9449 §7.2).
+ */
+export interface Challenge {
+  scheme: 'bearer' | 'dpop';
+  dpopAlgs: readonly string[];
 }
 
 /** Any error as the OAuth error it is answered with, or undefined for the unexpected (a 500). */
@@ -59,8 +70,8 @@ export function asOAuthError(error: unknown): OAuthError | undefined {
   return fromFastifyError(error as { code?: string });
 }
 
-/** `bearer`: the endpoint is a protected resource (userinfo), so every error carries a Bearer challenge. */
-function send(reply: FastifyReply, error: OAuthError, bearer = false): FastifyReply {
+/** `challenge`: the endpoint is a protected resource (userinfo), so every error carries a challenge. */
+function send(reply: FastifyReply, error: OAuthError, challenge?: Challenge): FastifyReply {
   reply.code(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache');
   if (error instanceof ServiceUnavailable) reply.header('retry-after', String(error.retryAfterSeconds));
   // The rest of a body that was too large or too slow is never read: the connection cannot carry
@@ -71,12 +82,14 @@ function send(reply: FastifyReply, error: OAuthError, bearer = false): FastifyRe
   if (error instanceof InvalidClient) reply.header('www-authenticate', 'Basic realm="latchkey", charset="UTF-8"');
   // RFC 6750 §3: a protected resource (userinfo) answers with a Bearer challenge naming the error, a
   // malformed request (400 invalid_request, §3.1) included.
-  if (bearer || error instanceof InvalidToken || error instanceof InsufficientScope) {
-    const scope = error instanceof InsufficientScope ? `, scope="${error.scope}"` : '';
-    reply.header(
-      'www-authenticate',
-      `Bearer realm="latchkey", error="${error.error}", error_description="${safeDescription(error.description)}"${scope}`,
-    );
+  const scope = error instanceof InsufficientScope ? `, scope="${error.scope}"` : '';
+  const params = `error="${error.error}", error_description="${safeDescription(error.description)}"${scope}`;
+  if (challenge?.scheme === 'dpop') {
+    reply.header('www-authenticate', `DPoP algs="${challenge.dpopAlgs.join(' ')}", ${params}`);
+  } else if (challenge !== undefined) {
+    reply.header('www-authenticate', `Bearer realm="latchkey", ${params}, DPoP algs="${challenge.dpopAlgs.join(' ')}"`);
+  } else if (error instanceof InvalidToken || error instanceof InsufficientScope) {
+    reply.header('www-authenticate', `Bearer realm="latchkey", ${params}`);
   }
   return reply.type('application/json; charset=utf-8').send({ error: error.error, error_description: safeDescription(error.description) });
 }

@@ -5,8 +5,9 @@ import type { Session } from '../storage/session-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { loginPage, type HiddenFields } from '../ui/pages.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
+import { PASSWORD_ONLY } from '../users/authentication-context.ts';
 import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie.ts';
-import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
+import { sessionOrigin, secondFactorDue, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
@@ -23,7 +24,8 @@ export interface LoginFormPage {
   username?: string | undefined;
 }
 
-export type LoginOutcome = { ok: true; value: string; session: Session } | { ok: false; reply: FastifyReply };
+/** `secondFactorDue`: the user has an authenticator app, so the session still owes its code (http/otp-form.ts). */
+export type LoginOutcome = { ok: true; value: string; session: Session; secondFactorDue: boolean } | { ok: false; reply: FastifyReply };
 
 /**
  * The login form of every flow (authorization, device): before login its CSRF token is bound to a
@@ -101,14 +103,14 @@ export class LoginForm {
     // A new session for every login (no session fixation); any previous one ends.
     const previous = readCookie(request.headers.cookie, this.sessionCookie);
     if (previous) await this.ctx.storage.sessions.delete(sha256(previous));
-    const { value, session } = await startSession(this.ctx.storage, result.user.id, this.ctx.now());
+    const { value, session } = await startSession(this.ctx.storage, result.user.id, PASSWORD_ONLY, this.ctx.now(), sessionOrigin(request));
     reply.header('set-cookie', [
       sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
       cookieHeader(this.bindingCookie, '', this.secure, 0),
       // This browser is now known for this user: exempt from the delay an attack on the account causes.
       cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, result.user), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
     ]);
-    return { ok: true, value, session };
+    return { ok: true, value, session, secondFactorDue: await secondFactorDue(this.ctx.storage, session) };
   }
 
   /** The binding cookie as we set it (43 base64url characters), else undefined. */

@@ -2,9 +2,10 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:
 import { ConfigError } from '../errors.ts';
 
 /**
- * Private signing keys are encrypted at rest with AES-256-GCM under a key-encryption key derived from
- * `LATCHKEY_SECRET` with scrypt. The key id is bound as additional data, so a ciphertext cannot be
- * moved to another key's row.
+ * Secrets kept in the database (private signing keys, users' TOTP secrets) are encrypted at rest with
+ * AES-256-GCM under a key-encryption key derived from `LATCHKEY_SECRET` with scrypt. What the value
+ * belongs to (a key id, `totp:<user id>`) is bound as additional data, so a ciphertext cannot be moved
+ * to another row.
  */
 export class KeyEncryption {
   private readonly kek: Buffer;
@@ -23,10 +24,10 @@ export class KeyEncryption {
     return `v1.${iv.toString('base64url')}.${body.toString('base64url')}`;
   }
 
-  /** Throws ConfigError when the secret is not the one the key was encrypted with. */
-  decrypt(sealed: string, kid: string): string {
+  /** Throws ConfigError when the secret is not the one the value was encrypted with. */
+  decrypt(sealed: string, kid: string, what = `signing key ${kid}`): string {
     const [version, ivText, bodyText] = sealed.split('.');
-    if (version !== 'v1' || !ivText || !bodyText) throw new ConfigError(`signing key ${kid}: unknown encryption format`);
+    if (version !== 'v1' || !ivText || !bodyText) throw new ConfigError(`${what}: unknown encryption format`);
     const iv = Buffer.from(ivText, 'base64url');
     const body = Buffer.from(bodyText, 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', this.kek, iv);
@@ -36,7 +37,7 @@ export class KeyEncryption {
       return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString('utf8');
     } catch {
       throw new ConfigError(
-        `signing key ${kid} cannot be decrypted: LATCHKEY_SECRET is not the secret the keys were created with`,
+        `${what} cannot be decrypted: LATCHKEY_SECRET is not the secret it was encrypted with`,
       );
     }
   }

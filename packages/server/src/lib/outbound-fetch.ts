@@ -50,7 +50,7 @@ function trustedAuthorities(caFile: string): string[] {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
 
-function pemCertificates(text: string): string[] {
+export function pemCertificates(text: string): string[] {
   return text.match(PEM_CERTIFICATE) ?? [];
 }
 

@@ -5,6 +5,17 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * A random id an operator types (resources, registration tokens): base64url that never begins with '-',
+ * so no shell tool or option parser takes it for an option.
+ */
+export function randomIdentifier(bytes = 12): string {
+  for (;;) {
+    const id = randomToken(bytes);
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
 let poolOffset = POOL_SIZE;
@@ -27,6 +38,13 @@ export function randomId128(): string {
 /** SHA-256 as base64url: how high-entropy secrets (client secrets, codes, refresh tokens) are stored. */
 export function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('base64url');
+}
+
+/** Whether two strings are equal, compared in constant time (for thumbprints and other values an attacker may probe). */
+export function equalInConstantTime(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Compares a presented secret with a stored SHA-256 hash in constant time. */

@@ -1,5 +1,5 @@
 import { RegistryError } from '../errors.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { randomIdentifier, randomToken, sha256 } from '../lib/random.ts';
 import type { InitialAccessToken } from '../storage/initial-access-token-store.ts';
 import type { Storage } from '../storage/storage.ts';
 
@@ -39,7 +39,7 @@ export async function createInitialAccessToken(
   }
   const value = randomToken(32);
   const token: InitialAccessToken = {
-    id: randomToken(9),
+    id: randomIdentifier(9),
     description,
     createdAt: now,
     expiresAt: expires === undefined ? null : now + expires,

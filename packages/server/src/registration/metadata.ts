@@ -2,6 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { CreateClientInput } from '../registry/registry.ts';
 import type { Resource, TokenEndpointAuthMethod } from '../registry/types.ts';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidSoftwareStatement, UnapprovedSoftwareStatement } from './errors.ts';
+import { SUBJECT_METADATA, type TlsClientAuthSubject } from '../mtls/subject.ts';
 
 /**
  * RFC 7591 §2 client metadata, as a self-registered client may send it: read, bounded and mapped to
@@ -26,7 +27,15 @@ export const MAX_SCOPE_LENGTH = 2000;
 export const UNNAMED_CLIENT = 'Unnamed application';
 
 /** RFC 7591 §2 token endpoint authentication methods a client may register with. */
-const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  // RFC 8705 §2.1.1 and §2.2.1: registered like any other method.
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+  'none',
+];
 
 /** Members stored as given and echoed back (RFC 7591 §3.2.1), never fetched or interpreted by the server. */
 export interface DescriptiveMetadata {
@@ -81,6 +90,12 @@ export function readClientMetadata(body: unknown, policy: MetadataPolicy): Clien
   const keys = readKeys(m, method as TokenEndpointAuthMethod);
   const alg = optionalString(m, 'id_token_signed_response_alg', 20);
   const descriptive = readDescriptive(m);
+  // RFC 9449 §5.2: "dpop_bound_access_tokens: Boolean value specifying whether the client always uses
+  // DPoP for token requests. If omitted, the default value is false."
+  const dpopBound = m.dpop_bound_access_tokens;
+  if (dpopBound !== undefined && typeof dpopBound !== 'boolean') throw new InvalidClientMetadata('dpop_bound_access_tokens must be true or false');
+  const tls = readTlsClientAuth(m, method as TokenEndpointAuthMethod);
+  const requirePar = readRequirePushedAuthorizationRequests(m);
 
   return {
     input: {
@@ -95,6 +110,9 @@ export function readClientMetadata(body: unknown, policy: MetadataPolicy): Clien
       ...keys,
       // docs/security.md L77: never first-party, whatever the request says.
       firstParty: false,
+      dpopBoundAccessTokens: dpopBound === true,
+      ...tls,
+      requirePushedAuthorizationRequests: requirePar,
       source: 'dynamic-registration',
     },
     descriptive,
@@ -192,11 +210,15 @@ function readKeys(m: Record<string, unknown>, method: TokenEndpointAuthMethod): 
   const jwks = Object.hasOwn(m, 'jwks') && m.jwks !== null ? m.jwks : undefined;
   const jwksUri = optionalString(m, 'jwks_uri', 2000);
   if (jwks !== undefined && jwksUri !== undefined) throw new InvalidClientMetadata('jwks and jwks_uri must not both be present (RFC 7591 §2)');
-  if (method !== 'private_key_jwt') {
-    if (jwks !== undefined || jwksUri !== undefined) throw new InvalidClientMetadata('jwks and jwks_uri are only for token_endpoint_auth_method private_key_jwt');
+  // RFC 8705 §2.2.1: a self_signed_tls_client_auth client registers its certificates' keys "using
+  // jwks or jwks_uri", as a private_key_jwt client does.
+  if (method !== 'private_key_jwt' && method !== 'self_signed_tls_client_auth') {
+    if (jwks !== undefined || jwksUri !== undefined) {
+      throw new InvalidClientMetadata('jwks and jwks_uri are only for token_endpoint_auth_method private_key_jwt or self_signed_tls_client_auth');
+    }
     return {};
   }
-  if (jwks === undefined && jwksUri === undefined) throw new InvalidClientMetadata('private_key_jwt needs jwks or jwks_uri');
+  if (jwks === undefined && jwksUri === undefined) throw new InvalidClientMetadata(`${method} needs jwks or jwks_uri`);
   return jwks !== undefined ? { jwks } : { jwksUri };
 }
 
@@ -258,4 +280,39 @@ function optionalStringList(m: Record<string, unknown>, name: string, maxItems: 
   if (value.length > maxItems) throw new InvalidClientMetadata(`${name} may have at most ${maxItems} entries`);
   if ((value as string[]).some((v) => v.length > maxLength)) throw new InvalidClientMetadata(`each entry of ${name} must be at most ${maxLength} characters`);
   return value as string[];
+}
+
+/**
+ * RFC 9126 §6: "require_pushed_authorization_requests: Boolean parameter indicating whether the only
+ * means of initiating an authorization request the client is allowed to use is PAR. If omitted, the
+ * default value is false."
+ */
+function readRequirePushedAuthorizationRequests(m: Record<string, unknown>): boolean {
+  const value = m.require_pushed_authorization_requests;
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidClientMetadata('require_pushed_authorization_requests must be true or false');
+  return value === true;
+}
+
+/**
+ * RFC 8705 §2.1.2: a tls_client_auth client registers exactly one of the subject members; §3.4:
+ * `tls_client_certificate_bound_access_tokens`, a boolean, false when omitted.
+ */
+function readTlsClientAuth(
+  m: Record<string, unknown>,
+  method: TokenEndpointAuthMethod,
+): Pick<CreateClientInput, 'tlsClientAuth' | 'tlsClientCertificateBoundAccessTokens'> {
+  const bound = m.tls_client_certificate_bound_access_tokens;
+  if (bound !== undefined && typeof bound !== 'boolean') throw new InvalidClientMetadata('tls_client_certificate_bound_access_tokens must be true or false');
+  const given = Object.entries(SUBJECT_METADATA).filter(([, member]) => Object.hasOwn(m, member) && m[member] !== null);
+  if (method !== 'tls_client_auth') {
+    if (given.length > 0) throw new InvalidClientMetadata('the tls_client_auth_* members are only for token_endpoint_auth_method tls_client_auth');
+    return { tlsClientCertificateBoundAccessTokens: bound === true };
+  }
+  // RFC 8705 §2.1.2: "A client using the tls_client_auth authentication method MUST use exactly one
+  // of the below metadata parameters".
+  if (given.length !== 1) throw new InvalidClientMetadata('tls_client_auth needs exactly one of the tls_client_auth_subject_dn and tls_client_auth_san_* members');
+  const [kind, member] = given[0]!;
+  const value = m[member];
+  if (typeof value !== 'string' || value === '' || value.length > 500) throw new InvalidClientMetadata(`${member} must be a non-empty string`);
+  return { tlsClientAuth: { [kind]: value } as TlsClientAuthSubject, tlsClientCertificateBoundAccessTokens: bound === true };
 }

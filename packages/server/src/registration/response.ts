@@ -1,3 +1,4 @@
+import { tlsSubjectMetadata } from '../mtls/subject.ts';
 import type { ServerContext } from '../context.ts';
 import type { Client } from '../registry/types.ts';
 import type { DescriptiveMetadata } from './metadata.ts';
@@ -37,6 +38,10 @@ export function clientInformation(
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens,
+    ...(client.tlsClientAuth ? tlsSubjectMetadata(client.tlsClientAuth) : {}),
+    tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
     ...descriptive,
   };
 }

@@ -3,14 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { RegistryError } from '../errors.ts';
 import { registrationKeys } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { randomIdentifier, randomToken, sha256 } from '../lib/random.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
 import { ClientIdRetired, type NewClient } from '../storage/client-store.ts';
 import type { Database } from '../storage/schema.ts';
 import type { Transaction } from 'kysely';
 import type { Storage } from '../storage/storage.ts';
-import type { AccessTokenFormat, Client, ClientSource, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod, TokenExchangePolicy } from './types.ts';
+import type { AccessTokenFormat, Client, ClientProfile, ClientSource, ClientType, IdTokenAlgorithm, Resource, ScopeDefinition, TokenEndpointAuthMethod, TokenExchangePolicy } from './types.ts';
+import { checkFapi2Registration, CLIENT_PROFILES, defaultIdTokenAlgorithm } from '../profiles/fapi2.ts';
+import { isDistinguishedName, SUBJECT_METADATA, type TlsClientAuthSubject } from '../mtls/subject.ts';
+import { MTLS_AUTH_METHODS } from '../client-auth/methods.ts';
+import { isIP } from 'node:net';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
 import { checkRedirectUriForRegistration, redirectUriRules, type RedirectUriRules } from './redirect-uri.ts';
 import { allowTokenExchange, disallowTokenExchange } from './token-exchange-policy.ts';
@@ -72,6 +76,18 @@ export interface CreateClientInput {
   jwksUri?: string;
   /** The client's own refresh grace window in seconds (0-60); omitted: the default for its type. */
   refreshGraceSeconds?: number | null;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
+  dpopBoundAccessTokens?: boolean;
+  /** RFC 9126 §6 `require_pushed_authorization_requests`: authorization requests must be pushed. */
+  requirePushedAuthorizationRequests?: boolean;
+  /** The client's users must sign in with two factors (users/second-factor-policy.ts). */
+  requireSecondFactor?: boolean;
+  /** `default` (omitted) or `fapi2`: the FAPI 2.0 Security Profile (profiles/fapi2.ts); operators only. */
+  profile?: ClientProfile;
+  /** RFC 8705 §2.1.2: the certificate subject of a tls_client_auth client (exactly one kind). */
+  tlsClientAuth?: TlsClientAuthSubject;
+  /** RFC 8705 §3.4: bind the client's access tokens to its certificate (which it must then present). */
+  tlsClientCertificateBoundAccessTokens?: boolean;
   /** Who registers it (default operator); any other source is held to the rules of self-registered clients. */
   source?: ClientSource;
 }
@@ -126,7 +142,7 @@ export class Registry {
     const format = input.accessTokenFormat ?? 'jwt';
     if (format !== 'jwt' && format !== 'opaque') throw new RegistryError('the token format must be jwt or opaque', 'invalid');
     const resource: Resource = {
-      id: randomToken(12),
+      id: randomIdentifier(12),
       identifier,
       name: input.name?.trim() || identifier,
       accessTokenTtlSeconds: ttl,
@@ -228,9 +244,14 @@ export class Registry {
     const source = input.source ?? 'operator';
     if (source !== 'operator') checkSelfRegistered(input);
     const { grantTypes, userGrant, introspectFor } = checkGrants(input);
-    const { redirectUris, postLogoutRedirectUris, idTokenAlg } = checkBrowserSettings(input, grantTypes);
+    const profile = checkProfile(input.profile);
+    const { redirectUris, postLogoutRedirectUris, idTokenAlg } = checkBrowserSettings(input, grantTypes, profile);
     const method = checkAuthMethod(input);
+    if (profile === 'fapi2') {
+      checkFapi2Registration({ type: input.type, tokenEndpointAuthMethod: method, redirectUris, idTokenSignedResponseAlg: idTokenAlg, source });
+    }
     const keys = await registrationKeys(method, input.jwks, input.jwksUri);
+    const tlsClientAuth = checkTlsClientAuth(method, input.tlsClientAuth);
     const refreshGraceSeconds = checkRefreshGrace(input.refreshGraceSeconds ?? null);
     const { scopes, oidcScopes, audienceIds, byIdentifier } = await this.checkScopes(input, userGrant, introspectFor);
     return {
@@ -250,6 +271,12 @@ export class Registry {
       jwks: keys.jwks,
       jwksUri: keys.jwksUri,
       refreshGraceSeconds,
+      dpopBoundAccessTokens: input.dpopBoundAccessTokens === true,
+      requirePushedAuthorizationRequests: input.requirePushedAuthorizationRequests === true,
+      requireSecondFactor: input.requireSecondFactor === true,
+      profile,
+      tlsClientAuth,
+      tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens === true,
       source,
     };
   }
@@ -360,6 +387,37 @@ export class Registry {
     return this.getClient(clientId);
   }
 
+  /**
+   * Sets whether the client must push its authorization requests (RFC 9126 §6
+   * `require_pushed_authorization_requests`): once set, /authorize takes only its request_uri values.
+   */
+  /** Sets whether the client's users must sign in with two factors (users/second-factor-policy.ts). */
+  async setRequireSecondFactor(clientId: string, required: boolean): Promise<Client> {
+    if (!(await this.storage.clients.updateRequireSecondFactor(clientId, required))) {
+      throw new RegistryError(`no client ${clientId}`, 'not_found');
+    }
+    return this.getClient(clientId);
+  }
+
+  async setRequirePushedAuthorizationRequests(clientId: string, required: boolean): Promise<Client> {
+    if (!(await this.storage.clients.updateRequirePushedAuthorizationRequests(clientId, required))) {
+      throw new RegistryError(`no client ${clientId}`, 'not_found');
+    }
+    return this.getClient(clientId);
+  }
+
+  /**
+   * Sets the client's security profile. A client switched to `fapi2` must already meet its registration
+   * rules (profiles/fapi2.ts): they are checked against its record, and it is refused otherwise.
+   */
+  async setProfile(clientId: string, profile: ClientProfile): Promise<Client> {
+    const checked = checkProfile(profile);
+    const client = await this.getClient(clientId);
+    if (checked === 'fapi2') checkFapi2Registration(client);
+    if (!(await this.storage.clients.updateProfile(clientId, checked))) throw new RegistryError(`no client ${clientId}`, 'not_found');
+    return this.getClient(clientId);
+  }
+
   /** Replaces the secret at once: the old one stops working. Returns the new secret, shown once. */
   async rotateSecret(clientId: string): Promise<string> {
     const client = await this.getClient(clientId);
@@ -437,7 +495,7 @@ function checkGrants(input: CreateClientInput): { grantTypes: string[]; userGran
 }
 
 /** Redirect URIs (with the authorization_code grant only, and then at least one) and ID token signing. */
-function checkBrowserSettings(input: CreateClientInput, grantTypes: string[]) {
+function checkBrowserSettings(input: CreateClientInput, grantTypes: string[], profile: ClientProfile) {
   const redirectUris = checkUris(input.redirectUris ?? [], 'redirect URI', redirectUriRules(input.type));
   if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
     throw new RedirectUriRejected('the authorization_code grant needs at least one redirect URI (--redirect-uris)');
@@ -446,19 +504,48 @@ function checkBrowserSettings(input: CreateClientInput, grantTypes: string[]) {
     throw new RedirectUriRejected('redirect URIs are only for the authorization_code grant');
   }
   const postLogoutRedirectUris = checkUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
-  const idTokenAlg = input.idTokenSignedResponseAlg ?? 'RS256';
+  const idTokenAlg = input.idTokenSignedResponseAlg ?? defaultIdTokenAlgorithm(profile);
   if (idTokenAlg !== 'RS256' && idTokenAlg !== 'ES256') {
     throw new RegistryError('the ID token algorithm must be RS256 or ES256', 'invalid');
   }
   return { redirectUris, postLogoutRedirectUris, idTokenAlg };
 }
 
+/** A client's profile: `default` when none is given. */
+function checkProfile(profile: ClientProfile | undefined): ClientProfile {
+  const value = profile ?? 'default';
+  if (!CLIENT_PROFILES.includes(value)) throw new RegistryError(`the profile must be one of ${CLIENT_PROFILES.join(', ')}`, 'invalid');
+  return value;
+}
+
 /** The token endpoint authentication method (RFC 7591 §2): `none` for public clients, else one of the confidential ones. */
 function checkAuthMethod(input: CreateClientInput): TokenEndpointAuthMethod {
   const method = input.tokenEndpointAuthMethod ?? (input.type === 'public' ? 'none' : 'client_secret_basic');
-  const fits = input.type === 'public' ? method === 'none' : (CONFIDENTIAL_AUTH_METHODS as readonly string[]).includes(method);
+  const fits = input.type === 'public' ? method === 'none' : [...CONFIDENTIAL_AUTH_METHODS, ...MTLS_AUTH_METHODS].includes(method as never);
   if (!fits) throw new RegistryError(`auth method "${method}" does not fit a ${input.type} client`, 'invalid');
   return method;
+}
+
+/**
+ * RFC 8705 §2.1.2: a `tls_client_auth` client registers exactly one certificate subject ("exactly one
+ * of the ... parameters"), and no other client registers any.
+ */
+function checkTlsClientAuth(method: TokenEndpointAuthMethod, subject: TlsClientAuthSubject | undefined): TlsClientAuthSubject | null {
+  if (method !== 'tls_client_auth') {
+    if (subject !== undefined) throw new RegistryError('a certificate subject is only for the tls_client_auth auth method', 'invalid');
+    return null;
+  }
+  if (subject === undefined) {
+    throw new RegistryError('a tls_client_auth client needs exactly one of --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip, --tls-san-email', 'invalid');
+  }
+  const [kind, ...others] = Object.keys(subject);
+  const value = kind === undefined ? undefined : (subject as Record<string, unknown>)[kind];
+  if (others.length > 0 || !kind || !(kind in SUBJECT_METADATA) || typeof value !== 'string' || value === '' || value.length > 500) {
+    throw new RegistryError('a tls_client_auth client needs exactly one certificate subject', 'invalid');
+  }
+  if (kind === 'subjectDn' && !isDistinguishedName(value)) throw new RegistryError('the subject DN must be an RFC 4514 string such as CN=svc,O=Example', 'invalid');
+  if (kind === 'sanIp' && isIP(value) === 0) throw new RegistryError('the subjectAltName IP must be an IP address', 'invalid');
+  return subject;
 }
 
 /** A client's own grace window: whole seconds, at most the server-wide maximum (config/load.ts). */

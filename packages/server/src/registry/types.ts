@@ -1,3 +1,4 @@
+import type { TlsClientAuthSubject } from '../mtls/subject.ts';
 import type { JSONWebKeySet } from 'jose';
 
 /**
@@ -7,7 +8,13 @@ import type { JSONWebKeySet } from 'jose';
 
 export type ClientType = 'confidential' | 'public';
 
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'tls_client_auth'
+  | 'self_signed_tls_client_auth'
+  | 'none';
 
 export interface ScopeDefinition {
   scope: string;
@@ -94,9 +101,33 @@ export interface Client {
    * default for the client's type (grants/refresh-grace.ts).
    */
   refreshGraceSeconds: number | null;
+  /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of the client must carry a DPoP
+   * proof, so all its access tokens are sender-constrained.
+   */
+  dpopBoundAccessTokens: boolean;
+  /** RFC 8705 §2.1.2: the certificate subject of a `tls_client_auth` client; null for any other. */
+  tlsClientAuth: TlsClientAuthSubject | null;
+  /**
+   * RFC 8705 §3.4 `tls_client_certificate_bound_access_tokens`: every token request must come with the
+   * client's certificate, and its access tokens are bound to it (`cnf.x5t#S256`).
+   */
+  tlsClientCertificateBoundAccessTokens: boolean;
+  /**
+   * RFC 9126 §6 `require_pushed_authorization_requests`: the client may start an authorization request
+   * only by pushing it (a request_uri from the pushed authorization request endpoint).
+   */
+  requirePushedAuthorizationRequests: boolean;
+  /** The client's users must sign in with two factors (issue 15; users/second-factor-policy.ts). */
+  requireSecondFactor?: boolean;
+  /** The rules the client is held to: `default`, or `fapi2` (FAPI 2.0 Security Profile, set by the operator only). */
+  profile: ClientProfile;
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';
+
+/** A client's security profile: Latchkey's own rules, or the FAPI 2.0 Security Profile's (profiles/fapi2.ts). */
+export type ClientProfile = 'default' | 'fapi2';
 
 /**
  * What one client may obtain by token exchange (RFC 8693) for one API: tokens whose `aud` is that API,

@@ -1,8 +1,9 @@
+import type { TlsClientAuthSubject } from '../mtls/subject.ts';
 import { nowSeconds } from '../lib/clock.ts';
 import type SQLite from 'better-sqlite3';
 import type { JSONWebKeySet } from 'jose';
 import type { Kysely, Transaction } from 'kysely';
-import type { Client, ClientSource, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
+import type { Client, ClientProfile, ClientSource, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod } from '../registry/types.ts';
 import type { ClientRow, Database } from './schema.ts';
 import { bumpVersion, FactVersion } from './fact-version.ts';
 import { toInt, toIntOrNull } from './values.ts';
@@ -30,6 +31,18 @@ export interface NewClient {
   jwks?: JSONWebKeySet | null;
   jwksUri?: string | null;
   refreshGraceSeconds?: number | null;
+  /** RFC 9449 §5.2: token requests must carry a DPoP proof; default false. */
+  dpopBoundAccessTokens?: boolean;
+  /** RFC 8705 §2.1.2: a tls_client_auth client's certificate subject. */
+  tlsClientAuth?: TlsClientAuthSubject | null;
+  /** RFC 8705 §3.4: access tokens bound to the client's certificate; default false. */
+  tlsClientCertificateBoundAccessTokens?: boolean;
+  /** RFC 9126 §6: authorization requests must be pushed; default false. */
+  requirePushedAuthorizationRequests?: boolean;
+  /** The client's users must sign in with two factors. */
+  requireSecondFactor?: boolean;
+  /** default or fapi2; default default. */
+  profile?: ClientProfile;
   /** Who registered it; default operator. */
   source?: ClientSource;
 }
@@ -223,6 +236,37 @@ export class ClientStore {
     });
   }
 
+  /** Sets whether the client must push its authorization requests (RFC 9126 §6). False for an unknown client. */
+  async updateRequirePushedAuthorizationRequests(clientId: string, required: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('clients')
+        .set({ require_pushed_authorization_requests: required ? 1 : 0 })
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  /** Sets whether the client's users must sign in with two factors. False for an unknown client. */
+  async updateRequireSecondFactor(clientId: string, required: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('clients').set({ require_second_factor: required ? 1 : 0 }).where('client_id', '=', clientId).executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
+  /** Sets the client's security profile. False for an unknown client. */
+  async updateProfile(clientId: string, profile: ClientProfile): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('clients').set({ profile }).where('client_id', '=', clientId).executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
   async updateSecretHash(clientId: string, secretHash: string, rotatedAt: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
@@ -266,6 +310,12 @@ function clientColumns(client: NewClient) {
     jwks: client.jwks ? JSON.stringify(client.jwks) : null,
     jwks_uri: client.jwksUri ?? null,
     refresh_grace_seconds: client.refreshGraceSeconds ?? null,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ? 1 : 0,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ? 1 : 0,
+    require_second_factor: client.requireSecondFactor ? 1 : 0,
+    profile: client.profile ?? 'default',
+    tls_client_auth: client.tlsClientAuth ? JSON.stringify(client.tlsClientAuth) : null,
+    tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens ? 1 : 0,
   };
 }
 
@@ -313,6 +363,12 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     jwksUri: row.jwks_uri,
     refreshGraceSeconds: toIntOrNull(row.refresh_grace_seconds),
     source: toClientSource(row.source),
+    dpopBoundAccessTokens: Number(row.dpop_bound_access_tokens) === 1,
+    requirePushedAuthorizationRequests: Number(row.require_pushed_authorization_requests) === 1,
+    requireSecondFactor: Number(row.require_second_factor) === 1,
+    profile: row.profile === 'fapi2' ? 'fapi2' : 'default',
+    tlsClientAuth: row.tls_client_auth === null ? null : (JSON.parse(row.tls_client_auth) as TlsClientAuthSubject),
+    tlsClientCertificateBoundAccessTokens: Number(row.tls_client_certificate_bound_access_tokens) === 1,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, DeviceCodeRow } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
 import { deleteBatch } from './purge.ts';
+import { formatMethods, parseMethods, type AuthenticationMethod } from '../users/authentication-context.ts';
 
 export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'redeemed';
 
@@ -17,6 +18,8 @@ export interface DeviceCode {
   status: DeviceCodeStatus;
   userId: string | null;
   authTime: number | null;
+  /** RFC 8176 methods of the approving user's sign-in; null until approved. */
+  amr: AuthenticationMethod[] | null;
   grantId: string | null;
 }
 
@@ -35,7 +38,7 @@ export class DeviceCodeStore {
     this.db = db;
   }
 
-  async insert(code: Omit<DeviceCode, 'lastPolledAt' | 'status' | 'userId' | 'authTime' | 'grantId'>): Promise<void> {
+  async insert(code: Omit<DeviceCode, 'lastPolledAt' | 'status' | 'userId' | 'authTime' | 'amr' | 'grantId'>): Promise<void> {
     await this.db
       .insertInto('device_codes')
       .values({
@@ -101,14 +104,14 @@ export class DeviceCodeStore {
   /** The user's decision on a pending, unexpired request; false when it was no longer pending. */
   async decide(
     userCodeHash: string,
-    decision: { status: 'approved'; userId: string; authTime: number; grantId: string } | { status: 'denied'; userId: string },
+    decision: { status: 'approved'; userId: string; authTime: number; amr: AuthenticationMethod[]; grantId: string } | { status: 'denied'; userId: string },
     now: number,
   ): Promise<boolean> {
     const result = await this.db
       .updateTable('device_codes')
       .set(
         decision.status === 'approved'
-          ? { status: 'approved', user_id: decision.userId, auth_time: decision.authTime, grant_id: decision.grantId }
+          ? { status: 'approved', user_id: decision.userId, auth_time: decision.authTime, amr: formatMethods(decision.amr), grant_id: decision.grantId }
           : { status: 'denied', user_id: decision.userId },
       )
       .where('user_code_hash', '=', userCodeHash)
@@ -148,6 +151,7 @@ function toDeviceCode(row: DeviceCodeRow): DeviceCode {
     status: row.status as DeviceCodeStatus,
     userId: row.user_id,
     authTime: toIntOrNull(row.auth_time),
+    amr: row.auth_time === null ? null : parseMethods(row.amr),
     grantId: row.grant_id,
   };
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuthorizationCodeRow, Database } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
+import { formatMethods, parseMethods, type AuthenticationMethod } from '../users/authentication-context.ts';
 import { deleteBatch } from './purge.ts';
 
 export interface Grant {
@@ -20,11 +21,15 @@ export interface AuthorizationCode {
   codeChallenge: string;
   nonce: string | null;
   authTime: number;
+  /** RFC 8176 methods of the sign-in the code was issued under. */
+  amr: AuthenticationMethod[];
   scope: string;
   /** RFC 8707 resource indicators the authorization request named; absent or empty: none. */
   resources?: string[];
   createdAt: number;
   expiresAt: number;
+  /** RFC 9449 §10: the `dpop_jkt` of the authorization request: only a proof by that key redeems the code. */
+  dpopJkt?: string | null;
 }
 
 /** What redeeming a code found. */
@@ -67,11 +72,13 @@ export class GrantStore {
           code_challenge: code.codeChallenge,
           nonce: code.nonce,
           auth_time: code.authTime,
+          amr: formatMethods(code.amr),
           scope: code.scope,
           resources: code.resources && code.resources.length > 0 ? JSON.stringify(code.resources) : null,
           created_at: code.createdAt,
           expires_at: code.expiresAt,
           consumed_at: null,
+          dpop_jkt: code.dpopJkt ?? null,
         })
         .execute();
     });
@@ -169,6 +176,26 @@ export class GrantStore {
     });
   }
 
+  /** The clients a user has live grants with: how many, and when the last was made (the account page's list). */
+  async liveClientsForUser(userId: string): Promise<{ clientId: string; grants: number; lastGrantAt: number }[]> {
+    const rows = await this.db
+      .selectFrom('grants')
+      .select((eb) => ['client_id', eb.fn.countAll<number | string>().as('grants'), eb.fn.max('created_at').as('last')])
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .groupBy('client_id')
+      .orderBy('last', 'desc')
+      .execute();
+    return rows.map((r) => ({ clientId: r.client_id, grants: Number(r.grants), lastGrantAt: toInt(r.last as number | string) }));
+  }
+
+  /** Revokes every live grant of a user with one client (the user removed its access): their tokens stop working. */
+  async revokeForUserAndClient(userId: string, clientId: string, now: number): Promise<number> {
+    const live = await this.db.selectFrom('grants').select('id').where('user_id', '=', userId).where('client_id', '=', clientId).where('revoked_at', 'is', null).execute();
+    for (const { id } of live) await this.revokeGrant(id, now);
+    return live.length;
+  }
+
   /** Revokes every live grant of a user (disabled, or signed out everywhere by an admin). */
   async revokeAllForUser(userId: string, now: number): Promise<number> {
     const live = await this.db.selectFrom('grants').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
@@ -257,9 +284,11 @@ function toCode(row: AuthorizationCodeRow): AuthorizationCode {
     codeChallenge: row.code_challenge,
     nonce: row.nonce,
     authTime: toInt(row.auth_time),
+    amr: parseMethods(row.amr),
     scope: row.scope,
     ...(row.resources === null ? {} : { resources: JSON.parse(row.resources) as string[] }),
     createdAt: toInt(row.created_at),
     expiresAt: toInt(row.expires_at),
+    dpopJkt: row.dpop_jkt,
   };
 }

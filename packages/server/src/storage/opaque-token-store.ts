@@ -1,9 +1,11 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { ActClaim } from '../registry/types.ts';
+import { parseConfirmation, type Confirmation } from '../tokens/confirmation.ts';
 import { FastRead } from './fast-read.ts';
 import type { Database, OpaqueAccessTokenRow } from './schema.ts';
 import { toInt } from './values.ts';
+import { formatMethods, parseMethods, type Authentication } from '../users/authentication-context.ts';
 import { deleteBatch } from './purge.ts';
 
 export interface OpaqueAccessToken {
@@ -17,6 +19,10 @@ export interface OpaqueAccessToken {
   expiresAt: number;
   /** RFC 8693 §4.1 actor of an exchanged token; null otherwise. */
   act?: ActClaim | null;
+  /** RFC 9449 §6.2 / RFC 8705 §3.2: what the token is bound to; null: a bearer token. */
+  cnf?: Confirmation | null;
+  /** The user's sign-in behind the token (auth_time, amr); null: none (client credentials, or issued before it was recorded). */
+  authentication?: Authentication | null;
 }
 
 /** Opaque access tokens by the SHA-256 of the token; the token itself is never stored. */
@@ -47,6 +53,9 @@ export class OpaqueTokenStore {
         issued_at: token.issuedAt,
         expires_at: token.expiresAt,
         act: token.act == null ? null : JSON.stringify(token.act),
+        cnf: token.cnf == null ? null : JSON.stringify(token.cnf),
+        auth_time: token.authentication?.time ?? null,
+        amr: token.authentication ? formatMethods(token.authentication.methods) : null,
       })
       .execute();
   }
@@ -65,6 +74,8 @@ export class OpaqueTokenStore {
       issuedAt: toInt(row.issued_at),
       expiresAt: toInt(row.expires_at),
       act: row.act === null ? null : (JSON.parse(row.act) as ActClaim),
+      cnf: parseConfirmation(row.cnf) ?? null,
+      authentication: row.auth_time === null ? null : { time: toInt(row.auth_time), methods: parseMethods(row.amr) },
     };
   }
 

@@ -2,6 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Database, RefreshTokenRow } from './schema.ts';
 import { toInt, toIntOrNull } from './values.ts';
 import { deleteBatch } from './purge.ts';
+import { parseConfirmation, type Confirmation } from '../tokens/confirmation.ts';
+import { formatMethods, parseMethods, type AuthenticationMethod } from '../users/authentication-context.ts';
 
 export interface RefreshToken {
   /** SHA-256 of the token (base64url); the token itself is never stored. */
@@ -10,9 +12,13 @@ export interface RefreshToken {
   grantId: string;
   scope: string;
   authTime: number;
+  /** RFC 8176 methods of the sign-in behind the family; kept on refresh, like auth_time (OIDC Core §12.2). */
+  amr: AuthenticationMethod[];
   createdAt: number;
   /** The family's absolute end. */
   expiresAt: number;
+  /** RFC 9449 §5 / RFC 8705 §4: the key or certificate a public client's family is bound to; none: unbound. */
+  cnf?: Confirmation;
 }
 
 /** A stored refresh token with its grant, as the refresh grant sees it. */
@@ -51,8 +57,10 @@ export class RefreshTokenStore {
       grantId: row.grant_id,
       scope: row.scope,
       authTime: toInt(row.auth_time),
+      amr: parseMethods(row.amr),
       createdAt: toInt(row.created_at),
       expiresAt: toInt(row.expires_at),
+      ...(row.cnf !== null ? { cnf: parseConfirmation(row.cnf) } : {}),
       consumedAt: toIntOrNull(row.consumed_at),
       successorEnc: row.successor_enc,
       successorHash: row.successor_hash,
@@ -115,11 +123,13 @@ function toRow(token: RefreshToken): RefreshTokenRow {
     grant_id: token.grantId,
     scope: token.scope,
     auth_time: token.authTime,
+    amr: formatMethods(token.amr),
     created_at: token.createdAt,
     expires_at: token.expiresAt,
     consumed_at: null,
     successor_enc: null,
     successor_hash: null,
     forget_at: null,
+    cnf: token.cnf ? JSON.stringify(token.cnf) : null,
   };
 }

@@ -30,6 +30,42 @@ export interface Database {
   client_registrations: ClientRegistrationRow;
   initial_access_tokens: InitialAccessTokenRow;
   client_metadata_documents: ClientMetadataDocumentRow;
+  pushed_authorization_requests: PushedAuthorizationRequestRow;
+  totp_factors: TotpFactorRow;
+  recovery_codes: RecoveryCodeRow;
+}
+
+/** A recovery code (users/recovery-codes.ts), by its SHA-256; the code itself is never stored. */
+export interface RecoveryCodeRow {
+  code_hash: string;
+  user_id: string;
+  created_at: number | string;
+  /** When it was used to sign in; null: still usable. */
+  used_at: number | string | null;
+}
+
+/** A user's RFC 6238 authenticator (users/totp.ts). */
+export interface TotpFactorRow {
+  user_id: string;
+  /** The secret, encrypted like the signing keys (keys/key-encryption.ts), bound to the user. */
+  secret_enc: string;
+  created_at: number | string;
+  /** When the user confirmed it with a first code; null: set up but not in use yet. */
+  confirmed_at: number | string | null;
+  /** The RFC 6238 time step of the last code accepted; a code of that step or an earlier one is refused. */
+  last_used_step: number | string | null;
+}
+
+/** A pushed authorization request (RFC 9126), until its request_uri is used once or expires. */
+export interface PushedAuthorizationRequestRow {
+  /** SHA-256 of the request_uri, base64url. */
+  request_uri_hash: string;
+  /** The client that pushed it: the only one that may use it (RFC 9126 §2.2). */
+  client_id: string;
+  /** JSON object: the authorization request's parameters (`resource` as a list). */
+  params: string;
+  created_at: number | string;
+  expires_at: number | string;
 }
 
 /** The last good client ID metadata document fetched from a client_id URL (client-metadata/find-client.ts). */
@@ -84,6 +120,8 @@ export interface DeviceCodeRow {
   user_id: string | null;
   auth_time: number | string | null;
   grant_id: string | null;
+  /** RFC 8176 methods of the user's sign-in, space-separated (users/authentication-context.ts); null: a password (rows from before). */
+  amr: string | null;
 }
 
 /** One scope a client may obtain for one API by token exchange (RFC 8693). */
@@ -127,6 +165,10 @@ export interface RefreshTokenRow {
   successor_hash: string | null;
   /** When a rotated, self-identifying token's row may be deleted (end of its grace window); else null. */
   forget_at: number | string | null;
+  /** The key (or certificate) a public client's refresh token is bound to, as `cnf` JSON; null: unbound. */
+  cnf: string | null;
+  /** RFC 8176 methods of the user's sign-in, space-separated (users/authentication-context.ts); null: a password (rows from before). */
+  amr: string | null;
 }
 
 export interface GrantAccessTokenRow {
@@ -140,6 +182,12 @@ export interface SessionRow {
   id_hash: string;
   user_id: string;
   auth_time: number | string;
+  /** The User-Agent of the browser that signed in (at most 300 characters); null in older rows. */
+  user_agent: string | null;
+  /** The client address that signed in; null in older rows. */
+  address: string | null;
+  /** RFC 8176 methods of the user's sign-in, space-separated (users/authentication-context.ts); null: a password (rows from before). */
+  amr: string | null;
   created_at: number | string;
   last_seen_at: number | string;
   expires_at: number | string;
@@ -182,6 +230,10 @@ export interface AuthorizationCodeRow {
   created_at: number | string;
   expires_at: number | string;
   consumed_at: number | string | null;
+  /** RFC 9449 §10: the `dpop_jkt` of the authorization request; null when it had none. */
+  dpop_jkt: string | null;
+  /** RFC 8176 methods of the user's sign-in, space-separated (users/authentication-context.ts); null: a password (rows from before). */
+  amr: string | null;
 }
 
 export interface UserRow {
@@ -193,6 +245,8 @@ export interface UserRow {
   disabled_at: number | string | null;
   created_at: number | string;
   password_changed_at: number | string;
+  /** 1: the user must sign in with two factors (issue 15). */
+  second_factor_required: number | string;
 }
 
 export interface OpaqueAccessTokenRow {
@@ -208,6 +262,12 @@ export interface OpaqueAccessTokenRow {
   expires_at: number | string;
   /** RFC 8693 §4.1 `act` claim of an exchanged token, as JSON; null otherwise. */
   act: string | null;
+  /** RFC 9449 §6 / RFC 8705 §3 confirmation (`cnf`) of a sender-constrained token, as JSON; null: bearer. */
+  cnf: string | null;
+  /** The user's `auth_time` (RFC 9470 §6.2); null for a token without a user sign-in behind it. */
+  auth_time: number | string | null;
+  /** RFC 8176 methods of the user's sign-in, space-separated (users/authentication-context.ts); null: a password (rows from before). */
+  amr: string | null;
 }
 
 export interface DeletedClientIdRow {
@@ -266,6 +326,18 @@ export interface ClientRow {
   refresh_grace_seconds: number | string | null;
   /** operator, dynamic-registration or metadata-document (registry/types.ts ClientSource). */
   source: string;
+  /** RFC 9449 §5.2: 1 when every token request of the client must carry a DPoP proof. */
+  dpop_bound_access_tokens: number | string;
+  /** RFC 8705 §2.1.2: the certificate subject a tls_client_auth client registered, as JSON; else null. */
+  tls_client_auth: string | null;
+  /** RFC 8705 §3.4: 1 when the client's access tokens are bound to its certificate. */
+  tls_client_certificate_bound_access_tokens: number | string;
+  /** RFC 9126 §6: 1 when the client may start authorization requests only by pushing them. */
+  require_pushed_authorization_requests: number | string;
+  /** 1: the client's users must sign in with two factors (issue 15). */
+  require_second_factor: number | string;
+  /** default or fapi2 (registry/types.ts ClientProfile). */
+  profile: string;
 }
 
 export interface ClientScopeRow {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Database, SessionRow } from './schema.ts';
 import { toInt } from './values.ts';
+import { formatMethods, parseMethods, type AuthenticationMethod } from '../users/authentication-context.ts';
 import { deleteBatch } from './purge.ts';
 
 export interface Session {
@@ -8,9 +9,14 @@ export interface Session {
   idHash: string;
   userId: string;
   authTime: number;
+  /** RFC 8176 methods the user signed in with (users/authentication-context.ts). */
+  amr: AuthenticationMethod[];
   createdAt: number;
   lastSeenAt: number;
   expiresAt: number;
+  /** Where the session was started (the account page lists them); null: not recorded. */
+  userAgent?: string | null;
+  address?: string | null;
 }
 
 /** Server-side rows of the SSO sessions. */
@@ -28,6 +34,9 @@ export class SessionStore {
         id_hash: session.idHash,
         user_id: session.userId,
         auth_time: session.authTime,
+        amr: formatMethods(session.amr),
+        user_agent: session.userAgent ?? null,
+        address: session.address ?? null,
         created_at: session.createdAt,
         last_seen_at: session.lastSeenAt,
         expires_at: session.expiresAt,
@@ -37,15 +46,13 @@ export class SessionStore {
 
   async find(idHash: string): Promise<Session | undefined> {
     const row = await this.db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      idHash: row.id_hash,
-      userId: row.user_id,
-      authTime: toInt(row.auth_time),
-      createdAt: toInt(row.created_at),
-      lastSeenAt: toInt(row.last_seen_at),
-      expiresAt: toInt(row.expires_at),
-    };
+    return row && toSession(row);
+  }
+
+  /** The user's sessions, most recently used first (expired ones included until the janitor purges them). */
+  async listForUser(userId: string): Promise<Session[]> {
+    const rows = await this.db.selectFrom('sessions').selectAll().where('user_id', '=', userId).orderBy('last_seen_at', 'desc').execute();
+    return rows.map(toSession);
   }
 
   async touch(idHash: string, now: number): Promise<void> {
@@ -66,4 +73,18 @@ export class SessionStore {
   async purge(now: number, idleBefore: number, limit: number): Promise<number> {
     return deleteBatch(this.db, 'sessions', 'id_hash', (eb) => eb.or([eb('expires_at', '<=', now), eb('last_seen_at', '<', idleBefore)]), limit);
   }
+}
+
+function toSession(row: SessionRow): Session {
+  return {
+    idHash: row.id_hash,
+    userId: row.user_id,
+    authTime: toInt(row.auth_time),
+    amr: parseMethods(row.amr),
+    createdAt: toInt(row.created_at),
+    lastSeenAt: toInt(row.last_seen_at),
+    expiresAt: toInt(row.expires_at),
+    userAgent: row.user_agent,
+    address: row.address,
+  };
 }

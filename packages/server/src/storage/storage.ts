@@ -8,6 +8,7 @@ import { migrate, openDatabase, type DatabaseSettings, type Db } from './databas
 import { GrantStore } from './grant-store.ts';
 import { InitialAccessTokenStore } from './initial-access-token-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
+import { PushedRequestStore } from './pushed-request-store.ts';
 import { LoginThrottleStore } from './login-throttle-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
 import { RefreshTokenStore } from './refresh-token-store.ts';
@@ -19,6 +20,8 @@ import { SessionStore } from './session-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
 import { TokenExchangeStore } from './token-exchange-store.ts';
 import { UserStore } from './user-store.ts';
+import { TotpStore } from './totp-store.ts';
+import { RecoveryCodeStore } from './recovery-code-store.ts';
 
 /** Every store over one database connection. */
 export class Storage {
@@ -29,6 +32,8 @@ export class Storage {
   readonly facts: ServerFactStore;
   readonly opaqueTokens: OpaqueTokenStore;
   readonly users: UserStore;
+  readonly totp: TotpStore;
+  readonly recoveryCodes: RecoveryCodeStore;
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
   readonly loginThrottles: LoginThrottleStore;
@@ -41,6 +46,7 @@ export class Storage {
   readonly registrations: ClientRegistrationStore;
   readonly initialAccessTokens: InitialAccessTokenStore;
   readonly clientMetadata: ClientMetadataStore;
+  readonly pushedRequests: PushedRequestStore;
 
   readonly db: Db;
 
@@ -53,6 +59,8 @@ export class Storage {
     this.facts = new ServerFactStore(db.kysely);
     this.opaqueTokens = new OpaqueTokenStore(db.kysely, db.sqlite);
     this.users = new UserStore(db.kysely);
+    this.totp = new TotpStore(db.kysely);
+    this.recoveryCodes = new RecoveryCodeStore(db.kysely);
     this.grants = new GrantStore(db.kysely, db.dialect);
     this.rateLimits = new RateLimitStore(db.kysely);
     this.loginThrottles = new LoginThrottleStore(db.kysely);
@@ -65,6 +73,7 @@ export class Storage {
     this.registrations = new ClientRegistrationStore(db.kysely);
     this.initialAccessTokens = new InitialAccessTokenStore(db.kysely);
     this.clientMetadata = new ClientMetadataStore(db.kysely);
+    this.pushedRequests = new PushedRequestStore(db.kysely);
   }
 
   /**

@@ -12,6 +12,8 @@ export interface User {
   disabledAt: number | null;
   createdAt: number;
   passwordChangedAt: number;
+  /** The user must sign in with two factors (users/second-factor-policy.ts). */
+  secondFactorRequired?: boolean;
 }
 
 /** Users: people who log in at the authorization server. */
@@ -34,6 +36,7 @@ export class UserStore {
         disabled_at: user.disabledAt,
         created_at: user.createdAt,
         password_changed_at: user.passwordChangedAt,
+        second_factor_required: user.secondFactorRequired ? 1 : 0,
       })
       .execute();
   }
@@ -60,6 +63,12 @@ export class UserStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Sets whether the user must sign in with two factors; false when there is no such user. */
+  async setSecondFactorRequired(username: string, required: boolean): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ second_factor_required: required ? 1 : 0 }).where('username', '=', username).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async setPasswordHash(username: string, passwordHash: string, changedAt: number): Promise<boolean> {
     const result = await this.db
       .updateTable('users')
@@ -80,5 +89,6 @@ function toUser(row: UserRow): User {
     disabledAt: toIntOrNull(row.disabled_at),
     createdAt: toInt(row.created_at),
     passwordChangedAt: toInt(row.password_changed_at),
+    secondFactorRequired: Number(row.second_factor_required) === 1,
   };
 }

@@ -5,7 +5,9 @@ import type { KeyRing } from '../keys/key-ring.ts';
 import { randomId128, randomToken, sha256 } from '../lib/random.ts';
 import type { AccessTokenFormat, ActClaim } from '../registry/types.ts';
 import type { OpaqueTokenStore } from '../storage/opaque-token-store.ts';
+import type { Confirmation } from './confirmation.ts';
 import { signCompact } from './jws-sign.ts';
+import { authenticationClaims, type Authentication } from '../users/authentication-context.ts';
 import { headerKeys, verifyOwnCompact, type HeaderKey } from './own-token-verify.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
@@ -25,6 +27,10 @@ export interface AccessTokenRequest {
   ttlSeconds: number;
   /** RFC 8693 §4.1: the actor of a delegated (exchanged) token; absent otherwise. */
   act?: ActClaim;
+  /** RFC 9449 §6 / RFC 8705 §3: the key or certificate the token is bound to; absent: a bearer token. */
+  cnf?: Confirmation;
+  /** The user's sign-in behind the token (`auth_time`, `acr`, `amr`); absent: no user signed in (client credentials). */
+  authentication?: Authentication;
 }
 
 
@@ -47,6 +53,10 @@ export interface AccessTokenClaims extends JWTPayload {
   client_id: string;
   scope?: string;
   act?: ActClaim;
+  cnf?: Confirmation;
+  auth_time?: number;
+  acr?: string;
+  amr?: string[];
 }
 
 /** Prefix of opaque access tokens: tells them from JWTs at a glance, and helps secret scanners. */
@@ -71,6 +81,8 @@ export async function issueAccessToken(ring: KeyRing, opaqueTokens: OpaqueTokenS
     issuedAt,
     expiresAt: issuedAt + request.ttlSeconds,
     act: request.act ?? null,
+    cnf: request.cnf ?? null,
+    authentication: request.authentication ?? null,
   });
   return { token, expiresIn: request.ttlSeconds, jti, expiresAt: issuedAt + request.ttlSeconds };
 }
@@ -95,6 +107,10 @@ async function signAccessToken(ring: KeyRing, request: AccessTokenRequest): Prom
     client_id: request.clientId,
     scope: request.scope.join(' '),
     ...(request.act ? { act: request.act } : {}),
+    // RFC 9449 §6.1: "the JWT ... MUST include a cnf claim with a jkt member"; RFC 8705 §3.1 x5t#S256.
+    ...(request.cnf ? { cnf: request.cnf } : {}),
+    // RFC 9068 §2.2.1: auth_time, acr and amr of the user's authentication, for step-up (RFC 9470 §6.1).
+    ...(request.authentication ? authenticationClaims(request.authentication) : {}),
   });
   return { token, expiresIn: request.ttlSeconds, jti, expiresAt: exp };
 }
@@ -145,6 +161,10 @@ function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTok
     return undefined;
   }
   if (scope !== undefined && typeof scope !== 'string') return undefined;
+  if (claims.cnf !== undefined && !isConfirmation(claims.cnf)) return undefined;
+  if (claims.auth_time !== undefined && (typeof claims.auth_time !== 'number' || !Number.isFinite(claims.auth_time))) return undefined;
+  if (claims.acr !== undefined && typeof claims.acr !== 'string') return undefined;
+  if (claims.amr !== undefined && !(Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string'))) return undefined;
   const now = nowSeconds();
   // RFC 7662 §2.2: active means "before its expiration time". This server set `exp` itself, so no
   // tolerance: a token is inactive here from the second it expires.
@@ -154,4 +174,12 @@ function checkClaims(claims: Record<string, unknown>, issuer: string): AccessTok
   // one was not made by this code, and is held to it.
   if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf > now + CLOCK_TOLERANCE_SECONDS)) return undefined;
   return claims as AccessTokenClaims;
+}
+
+/** A `cnf` claim of the one shape Latchkey issues: exactly one of `jkt` and `x5t#S256`, a string. */
+function isConfirmation(value: unknown): value is Confirmation {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || (keys[0] !== 'jkt' && keys[0] !== 'x5t#S256')) return false;
+  return typeof (value as Record<string, unknown>)[keys[0]!] === 'string';
 }

@@ -5,6 +5,7 @@ import type { Storage } from '../storage/storage.ts';
 /** Finding a token of ours: the keys, the issuer, and the stores of opaque tokens and revocations. */
 export type OwnTokenDeps = Pick<ServerContext, 'keys' | 'settings'> & { storage: Pick<Storage, 'opaqueTokens' | 'revocations'> };
 import { sha256 } from '../lib/random.ts';
+import { authenticationClaims } from '../users/authentication-context.ts';
 import { MAX_TOKEN_LENGTH, OPAQUE_TOKEN_PREFIX, verifyOwnAccessToken, type AccessTokenClaims } from './access-token.ts';
 
 /** An access token this server issued and that is valid now, whatever its format. */
@@ -36,6 +37,8 @@ export async function findOwnAccessToken(ctx: OwnTokenDeps, token: string): Prom
         client_id: record.clientId,
         scope: record.scope,
         ...(record.act ? { act: record.act } : {}),
+        ...(record.cnf ? { cnf: record.cnf } : {}),
+        ...(record.authentication ? authenticationClaims(record.authentication) : {}),
       },
       revoke: (clientId) => ctx.storage.opaqueTokens.delete(tokenHash, clientId),
     };

@@ -3,14 +3,17 @@ import { createHash } from 'node:crypto';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { IdTokenAlgorithm } from '../registry/types.ts';
 import { signCompact } from './jws-sign.ts';
+import { authenticationClaims, type Authentication } from '../users/authentication-context.ts';
 
 export interface IdTokenRequest {
   issuer: string;
   clientId: string;
   alg: IdTokenAlgorithm;
   subject: string;
-  /** When the user last logged in (OIDC Core §2 `auth_time`); kept unchanged on refresh (§12.2). */
-  authTime: number;
+  /**
+   * The user's sign-in: OIDC Core §2 `auth_time`, `acr` and `amr`; kept unchanged on refresh (§12.2).
+   */
+  authentication: Authentication;
   /** Exactly as the client sent it in the authorization request; absent on refresh. */
   nonce: string | null;
   /** The access token issued with it, for `at_hash`. */
@@ -34,7 +37,7 @@ export async function issueIdToken(ring: KeyRing, request: IdTokenRequest): Prom
     aud: request.clientId,
     exp: iat + request.ttlSeconds,
     iat,
-    auth_time: request.authTime,
+    ...authenticationClaims(request.authentication),
     // OIDC Core §2: azp is the party the token was issued to; always this client.
     azp: request.clientId,
     at_hash: atHash(request.accessToken),

@@ -24,13 +24,13 @@ ${body}
 /** Fields a form carries unchanged: one value, or every value of a repeatable parameter (RFC 8707 `resource`). */
 export type HiddenFields = Record<string, string | readonly string[]>;
 
-function hiddenFields(fields: HiddenFields): string {
+export function hiddenFields(fields: HiddenFields): string {
   return Object.entries(fields)
     .flatMap(([name, value]) => (typeof value === 'string' ? [value] : value).map((v) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(v)}">`))
     .join('\n');
 }
 
-function alert(message: string | undefined): string {
+export function alert(message: string | undefined): string {
   return message ? `<p class="alert" role="alert">${escapeHtml(message)}</p>` : '';
 }
 

@@ -16,6 +16,7 @@ button.primary{background:#2c4bdb;color:#fff}
 button.primary:hover{background:#233db5}
 button.secondary{background:#fff;color:#1f2933;border-color:#cbd2d9}
 button.secondary:hover{background:#f3f5f8}
+a.button{flex:1;display:inline-block;text-align:center;text-decoration:none;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid #cbd2d9;color:#1f2933}
 .alert{background:#fdecec;color:#8a1c1c;border:1px solid #f5c2c2;border-radius:8px;padding:10px 12px;font-size:14px;margin:0 0 8px}
 ul.scopes{list-style:none;padding:0;margin:0 0 8px;border:1px solid #e4e7eb;border-radius:8px}
 ul.scopes li{padding:10px 12px;border-top:1px solid #e4e7eb}
@@ -27,4 +28,26 @@ ul.scopes code{font-size:12px;color:#616e7c}
 .unverified{background:#fff8e1;border:1px solid #f0c36d;border-radius:8px;padding:12px 12px 0;margin:0 0 16px}
 .unverified p{color:#5c4400;font-size:14px;margin:0 0 12px}
 .unverified .host{font-size:16px;color:#1f2933}
+.notice{background:#e8f5ec;color:#1d5b32;border:1px solid #b7e0c3;border-radius:8px;padding:10px 12px;font-size:14px;margin:0 0 8px}
+input.code{font-size:24px;letter-spacing:.3em;text-align:center;font-variant-numeric:tabular-nums}
+.qr{display:flex;justify-content:center;margin:8px 0 12px}
+.qr svg{width:200px;height:200px}
+.secret{display:block;font-size:15px;letter-spacing:.08em;word-break:break-all;background:#f3f5f8;border-radius:8px;padding:10px 12px;margin:0 0 8px}
+section.factor{border:1px solid #e4e7eb;border-radius:8px;padding:14px 14px 0;margin:0 0 16px}
+section.factor form{margin-bottom:14px}
+details.recovery{margin-top:20px;font-size:14px}
+ul.sessions li,ul.applications li{display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px}
+ul.sessions .what,ul.applications .what{flex-basis:100%}
+ul.sessions form,ul.applications form{margin:0 0 0 auto}
+button.small{flex:none;padding:5px 10px;font-size:13px}
+details.recovery summary{cursor:pointer;color:#2c4bdb}
+ol.recovery-codes{padding-left:28px;margin:0 0 8px;font-size:15px;line-height:1.8}
+ol.recovery-codes code{white-space:nowrap;letter-spacing:.03em}
+a.button.primary{background:#2c4bdb;color:#fff;border-color:transparent}
+section.factor h2{font-size:16px;margin:0 0 6px}
+.status{font-size:13px;font-weight:600;padding:2px 8px;border-radius:99px;background:#e4e7eb;color:#3e4c59;margin-left:6px}
+.status.on{background:#d9f2e1;color:#1d5b32}
+dl.profile{display:grid;grid-template-columns:auto 1fr;gap:6px 16px;margin:0 0 20px;font-size:14px}
+dl.profile dt{color:#616e7c}
+dl.profile dd{margin:0}
 `;

@@ -18,7 +18,7 @@ export const FIRST_DELAY_SECONDS = 30;
 /** ...up to this: about 100 guesses a day on an account, from any number of addresses. */
 export const MAX_DELAY_SECONDS = 15 * 60;
 /** Failures past the free ones after which the delay no longer grows (30 s · 2^5 > 15 min). */
-const MAX_DOUBLINGS = Math.ceil(Math.log2(MAX_DELAY_SECONDS / FIRST_DELAY_SECONDS));
+export const MAX_DOUBLINGS = Math.ceil(Math.log2(MAX_DELAY_SECONDS / FIRST_DELAY_SECONDS));
 /** An account's failures are forgotten this long after the last one. */
 export const ACCOUNT_FAILURES_KEPT_SECONDS = 24 * 3600;
 

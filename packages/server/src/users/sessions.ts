@@ -2,6 +2,7 @@ import { cookieHeader } from '../lib/cookies.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import type { Storage } from '../storage/storage.ts';
+import type { AuthenticationMethod } from './authentication-context.ts';
 
 /** Session lifetimes: ended after this long without activity, and after this long in any case. */
 export const SESSION_IDLE_SECONDS = 30 * 60;
@@ -22,16 +23,38 @@ export function sessionCookieHeader(value: string, secure: boolean, maxAgeSecond
   return cookieHeader(sessionCookieName(secure), value, secure, maxAgeSeconds);
 }
 
-/** Starts a session after a successful login; returns the cookie value (256 random bits). */
-export async function startSession(storage: Storage, userId: string, now: number): Promise<{ value: string; session: Session }> {
+/** Where a session is started from, for the user's list of signed-in browsers (account page). */
+export interface SessionOrigin {
+  userAgent?: string | null;
+  address?: string | null;
+}
+
+/** The origin of a request that starts a session: its User-Agent (at most 300 characters) and address. */
+export function sessionOrigin(request: { headers: Record<string, string | string[] | undefined>; ip: string }): SessionOrigin {
+  const agent = request.headers['user-agent'];
+  return { userAgent: typeof agent === 'string' && agent !== '' ? agent.slice(0, 300) : null, address: request.ip.slice(0, 64) };
+}
+
+/** Starts a session after a successful login by `amr` (RFC 8176); returns the cookie value (256 random bits). */
+export async function startSession(
+  storage: Storage,
+  userId: string,
+  amr: readonly AuthenticationMethod[],
+  now: number,
+  origin: SessionOrigin = {},
+  authTime = now,
+): Promise<{ value: string; session: Session }> {
   const value = randomToken(32);
   const session: Session = {
     idHash: sha256(value),
     userId,
-    authTime: now,
+    authTime,
+    amr: [...amr],
     createdAt: now,
     lastSeenAt: now,
     expiresAt: now + SESSION_ABSOLUTE_SECONDS,
+    userAgent: origin.userAgent ?? null,
+    address: origin.address ?? null,
   };
   await storage.sessions.create(session);
   return { value, session };
@@ -39,9 +62,44 @@ export async function startSession(storage: Storage, userId: string, now: number
 
 /**
  * The live session a cookie value names, or undefined: unknown, idle too long, past its absolute end,
- * or its user disabled or deleted. A live session's activity time moves forward.
+ * its user disabled or deleted, or still owing its second factor (a password sign-in of a user with a
+ * one-time-code authenticator: it is good for nothing but the code page, `resumePartialSession`). A
+ * live session's activity time moves forward.
  */
 export async function resumeSession(storage: Storage, value: string | undefined, now: number): Promise<Session | undefined> {
+  const session = await liveSession(storage, value, now);
+  if (!session || (await secondFactorDue(storage, session))) return undefined;
+  return session;
+}
+
+/** The session of a user who gave the password and still owes the one-time code, or undefined. */
+export async function resumePartialSession(storage: Storage, value: string | undefined, now: number): Promise<Session | undefined> {
+  const session = await liveSession(storage, value, now);
+  if (!session || !(await secondFactorDue(storage, session))) return undefined;
+  return session;
+}
+
+/**
+ * Ends the user's sessions whose sign-in has no second factor (a factor was removed or became
+ * required: half sign-ins must not turn into whole ones). Returns how many ended.
+ */
+export async function endPasswordOnlySessions(storage: Storage, userId: string): Promise<number> {
+  let ended = 0;
+  for (const session of await storage.sessions.listForUser(userId)) {
+    if (!session.amr.includes('mfa')) {
+      await storage.sessions.delete(session.idHash);
+      ended++;
+    }
+  }
+  return ended;
+}
+
+/** Whether the session's sign-in lacks the second factor its user has set up (RFC 8176 `mfa` absent). */
+export async function secondFactorDue(storage: Storage, session: Session): Promise<boolean> {
+  return !session.amr.includes('mfa') && (await storage.totp.isEnabled(session.userId));
+}
+
+async function liveSession(storage: Storage, value: string | undefined, now: number): Promise<Session | undefined> {
   if (!value || value.length > 100) return undefined;
   const idHash = sha256(value);
   const session = await storage.sessions.find(idHash);

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../storage/database.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { User } from '../storage/user-store.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
+import { endPasswordOnlySessions } from './sessions.ts';
 
 /** Usernames: 1-64 of a-z 0-9 . _ - @ (so an email address works as a username), compared lower-case. */
 const USERNAME = /^[a-z0-9._@-]{1,64}$/;
@@ -16,6 +17,15 @@ export interface CreateUserInput {
   email?: string;
   name?: string;
   password: string;
+}
+
+/** A user's second factors as shown to admins; `totp` null: none set up. */
+export interface UserFactors {
+  username: string;
+  /** confirmedAt null: being set up (a code was never given), not yet asked for at sign-in. */
+  totp: { createdAt: number; confirmedAt: number | null } | null;
+  /** Recovery codes left of those issued; null: none issued. */
+  recoveryCodes: { remaining: number; total: number; lastUsedAt: number | null } | null;
 }
 
 /** A user as shown to admins: never the password hash. */
@@ -90,6 +100,44 @@ export class UserRegistry {
     if (!(await this.storage.users.setDisabledAt(normalizeUsername(username), null))) {
       throw new RegistryError(`no user ${username}`, 'not_found');
     }
+  }
+
+  /** The user's second factors (an authenticator app today), as shown to admins: never a secret. */
+  async factors(username: string): Promise<UserFactors> {
+    const user = await this.get(username);
+    const totp = await this.storage.totp.find(user.id);
+    const recovery = await this.storage.recoveryCodes.status(user.id);
+    return {
+      username: user.username,
+      totp: totp === undefined ? null : { confirmedAt: totp.confirmedAt, createdAt: totp.createdAt },
+      recoveryCodes: recovery.total === 0 ? null : recovery,
+    };
+  }
+
+  /**
+   * Removes every second factor of the user (a lost phone): the next sign-in is the password alone,
+   * and the user sets a new authenticator up on the account page. The user's sessions end, so no
+   * browser keeps a sign-in made with the removed factor.
+   */
+  async resetFactors(username: string): Promise<{ removed: string[]; sessions: number }> {
+    const user = await this.get(username);
+    const removed = (await this.storage.totp.delete(user.id)) ? ['totp'] : [];
+    if ((await this.storage.recoveryCodes.deleteForUser(user.id)) > 0) removed.push('recovery_codes');
+    const sessions = await this.storage.sessions.deleteForUser(user.id);
+    return { removed, sessions };
+  }
+
+  /**
+   * Requires (or stops requiring) two factors of the user: without an authenticator app, their next
+   * sign-in sets one up (users/second-factor-policy.ts). Sessions signed in with a password alone end.
+   */
+  async requireSecondFactor(username: string, required: boolean): Promise<{ sessions: number }> {
+    if (!(await this.storage.users.setSecondFactorRequired(normalizeUsername(username), required))) {
+      throw new RegistryError(`no user ${username}`, 'not_found');
+    }
+    if (!required) return { sessions: 0 };
+    const user = await this.get(username);
+    return { sessions: await endPasswordOnlySessions(this.storage, user.id) };
   }
 
   async setPassword(username: string, password: string): Promise<void> {

@@ -983,8 +983,13 @@ for (const backend of await backends()) {
       expectRedirectError(await browser.get(authorizeUrl({ request: 'eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.' })), 'request_not_supported');
       expectRedirectError(await browser.get(authorizeUrl({ request_uri: 'https://evil.example/request.jwt' })), 'request_uri_not_supported');
       expectRedirectError(
-        await browser.get(authorizeUrl({ request_uri: 'urn:ietf:params:oauth:request_uri:abc', prompt: 'none' })),
+        await browser.get(authorizeUrl({ request_uri: 'urn:example:request_uri:abc', prompt: 'none' })),
         'request_uri_not_supported',
+      );
+      // A pushed request's request_uri (RFC 9126) comes with client_id alone (test/flows/pushed-authorization.test.ts).
+      expectRedirectError(
+        await browser.get(authorizeUrl({ request_uri: 'urn:ietf:params:oauth:request_uri:abc', prompt: 'none' })),
+        'invalid_request',
       );
     });
   });

@@ -325,12 +325,12 @@ for (const backend of await backends()) {
       // SHOULD NOT include an error code or other error information."
       for (const res of [await getUserinfo(), await getUserinfo({ method: 'POST' })]) {
         assert.equal(res.status, 401);
-        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+        assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey", DPoP algs="ES256 ES384 PS256 RS256 EdDSA"');
       }
       const tokens = await flow();
       const res = await getUserinfo({ query: `?access_token=${encodeURIComponent(tokens.access_token)}` });
       assert.equal(res.status, 401, res.text);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey", DPoP algs="ES256 ES384 PS256 RS256 EdDSA"');
     });
 
     test('J69: a garbage or expired token is 401 invalid_token', async (t) => {
@@ -361,7 +361,7 @@ for (const backend of await backends()) {
     test('J69: another authentication scheme (Basic) is no token: a bare challenge, no error code (RFC 6750 §3.1)', async () => {
       const res = await fetch(`${s.issuer}/userinfo`, { headers: { authorization: 'Basic YWxpY2U6c2VjcmV0' } });
       assert.equal(res.status, 401);
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey"');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="latchkey", DPoP algs="ES256 ES384 PS256 RS256 EdDSA"');
     });
 
     test('J69: a token in both the header and the body is 400 invalid_request', async () => {

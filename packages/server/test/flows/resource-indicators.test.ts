@@ -210,6 +210,7 @@ for (const backend of await backends()) {
         codeChallenge: pkcePair().challenge,
         nonce: null,
         authTime: now,
+        amr: ['pwd' as const],
         scope: 'orders:read',
         ...(resources ? { resources } : {}),
         createdAt: now,

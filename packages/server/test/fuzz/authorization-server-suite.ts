@@ -1,7 +1,8 @@
 /**
  * Fuzz suite of the authorization server (issue 11), on SQLite: property-based tests (fast-check)
  * that send more than 100,000 generated requests, in process through Fastify's inject, to every
- * endpoint: valid requests of every grant and every client authentication with parameters removed,
+ * endpoint: valid requests of every grant and every client authentication (token and pushed
+ * authorization requests with and without DPoP proofs, valid or bent) with parameters removed,
  * repeated, replaced by hostile values or moved, registration documents (RFC 7591, RFC 7592: JSON
  * bodies) with members removed, duplicated or of the wrong JSON type, and fully random requests. Properties: no 5xx, every
  * error in its RFC shape, pages with their security headers, redirects only to registered redirect
@@ -31,6 +32,7 @@ import {
   introspectOrRevokeBase,
   loginBase,
   mutated,
+  parBase,
   randomSpec,
   tokenBase,
   userinfoBase,
@@ -42,14 +44,16 @@ import { World } from './world.ts';
 
 /** Generated requests per property, by test file; together at least 100,000 (asserted by each file). */
 const SHARES = {
-  token: { clientCredentials: 6_000, authorizationCode: 7_000, refreshToken: 6_500, deviceCode: 6_000, tokenExchange: 6_500 },
+  // Half the token requests carry a DPoP proof (a signature to check, a jti to record): fewer of them.
+  token: { clientCredentials: 5_000, authorizationCode: 6_000, refreshToken: 5_500, deviceCode: 5_500, tokenExchange: 5_500 },
   pages: { authorize: 12_000, login: 5_000, consent: 5_000, devicePages: 5_000 },
   others: {
-    introspect: 8_000,
-    revoke: 8_000,
+    introspect: 7_000,
+    revoke: 7_000,
     deviceAuthorization: 6_000,
-    userinfo: 9_000,
-    random: 11_000,
+    userinfo: 8_000,
+    pushedAuthorization: 5_000,
+    random: 9_000,
     rawHttp: 1_000,
     register: 2_700,
     registerWithInitialToken: 800,
@@ -111,6 +115,10 @@ describe(`fuzz (${part}): the authorization server answers generated requests wi
     test('/revoke: every client authentication and token kind, mutated', property(mutated(introspectOrRevokeBase('revoke')), shares.revoke));
     test('/device_authorization: every client authentication, mutated', property(mutated(deviceAuthorizationBase), shares.deviceAuthorization));
     test('/userinfo: GET and POST, token in the header or the body, mutated', property(mutated(userinfoBase), shares.userinfo));
+    test('/par (RFC 9126): pushed authorization requests with every client authentication, with and without a DPoP proof and dpop_jkt, mutated', property(
+      mutated(parBase),
+      shares.pushedAuthorization,
+    ));
     test('/register (RFC 7591, open): registration documents of every kind as JSON, mutated, from many addresses and one over the rate limit', property(
       fc.record({ base: registerBase, mutations: registrationMutations, from: registrationAddress }),
       shares.register,

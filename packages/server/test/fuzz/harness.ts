@@ -66,9 +66,14 @@ export class Harness {
   }
 }
 
-/** The successor of a refresh token an accepted refresh request rotated. */
+/**
+ * The successor of a refresh token an accepted refresh request rotated. Not after a request with a
+ * DPoP proof: a public client's successor is then bound to the proof's key (RFC 9449 §5), and the
+ * requests without one would all be refused; the pool mints a new family instead.
+ */
 function rotatedRefreshToken(request: FuzzRequest, answer: Answer): string | undefined {
   if (!request.params.some((p) => p.name === 'grant_type' && p.value === 'refresh_token')) return undefined;
+  if (request.params.some((p) => p.where === 'header' && p.name.toLowerCase() === 'dpop')) return undefined;
   try {
     const body = JSON.parse(answer.body) as { refresh_token?: unknown };
     return typeof body.refresh_token === 'string' ? body.refresh_token : undefined;

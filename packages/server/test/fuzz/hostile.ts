@@ -502,6 +502,45 @@ export const authorizationHeader: fc.Arbitrary<Hostile> = fc.oneof(
   { weight: 1, arbitrary: hostile },
 );
 
+/**
+ * DPoP proofs (RFC 9449 §4.2) a token or pushed authorization request carries in its DPoP header: a
+ * valid one by the world's DPoP key, a valid one by another key, or one that fails one of §4.3's
+ * checks. Built by World.dpopProof; the header is then a parameter like any other, so the mutations
+ * remove, repeat (two DPoP headers), replace and move it too.
+ */
+export const DPOP_PROOFS = [
+  'valid',
+  'other-key',
+  'wrong-htm',
+  'wrong-htu',
+  'htu-with-query',
+  'stale-iat',
+  'future-iat',
+  'no-iat',
+  'no-jti',
+  'replayed',
+  'typ-jwt',
+  'no-typ',
+  'alg-none',
+  'alg-hs256',
+  'alg-mismatch',
+  'private-jwk',
+  'symmetric-jwk',
+  'no-jwk',
+  'jwk-of-other-key',
+  'with-nonce',
+  'with-ath',
+  'not-a-jwt',
+] as const;
+export type DpopProofKind = (typeof DPOP_PROOFS)[number];
+
+/** Half the requests without a proof, a quarter with a valid one, a quarter with a bent one. */
+export const dpopProof: fc.Arbitrary<DpopProofKind | undefined> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constant<DpopProofKind>('valid') },
+  { weight: 1, arbitrary: fc.constantFrom(...DPOP_PROOFS) },
+);
+
 /** Header names worth sending twice or with odd values. */
 export const headerName = fc.oneof(
   fc.constantFrom(

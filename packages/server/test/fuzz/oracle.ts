@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { asHeaderName, asHeaderValue, requestText, wellFormed, type FuzzRequest } from './http-model.ts';
 import { decodeSegment } from './jwt.ts';
 import { REDIRECT_URIS, type World } from './world.ts';
@@ -49,6 +50,25 @@ export const ENDPOINT_ERRORS: Record<string, readonly string[]> = {
     'slow_down',
     'access_denied',
     'expired_token',
+    // RFC 9449 §5 and §8.
+    'invalid_dpop_proof',
+    'use_dpop_nonce',
+  ],
+  // RFC 9126 §2.3: RFC 6749 §5.2's codes "or from Section 4.1.2.1 of [RFC6749]" (the authorization
+  // request's, validated as at /authorize), RFC 8707 §2 invalid_target; OIDC Core §6.1
+  // request_not_supported for a request object; RFC 9449 §10.1 and §8, for the proof a pushed request
+  // carries.
+  par: [
+    'invalid_request',
+    'invalid_client',
+    'unauthorized_client',
+    'access_denied',
+    'unsupported_response_type',
+    'invalid_scope',
+    'invalid_target',
+    'request_not_supported',
+    'invalid_dpop_proof',
+    'use_dpop_nonce',
   ],
   // RFC 7662 §2.3 (RFC 6749 §5.2's).
   introspect: ['invalid_request', 'invalid_client', 'unauthorized_client'],
@@ -56,8 +76,8 @@ export const ENDPOINT_ERRORS: Record<string, readonly string[]> = {
   revoke: ['invalid_request', 'invalid_client', 'unauthorized_client', 'unsupported_token_type'],
   // RFC 8628 §3.2 (RFC 6749 §5.2's).
   device_authorization: ['invalid_request', 'invalid_client', 'unauthorized_client', 'invalid_scope'],
-  // RFC 6750 §3.1.
-  userinfo: ['invalid_request', 'invalid_token', 'insufficient_scope'],
+  // RFC 6750 §3.1, RFC 9449 §7.1 (a request with the DPoP scheme).
+  userinfo: ['invalid_request', 'invalid_token', 'insufficient_scope', 'invalid_dpop_proof', 'use_dpop_nonce'],
   // RFC 7591 §3.2.2 and RFC 7592 §3 (invalid_token: RFC 6750 §3.1, for initial and registration access
   // tokens); invalid_request for what no RFC names: a body too large (413), the rate limit (429), a
   // method the path does not take (405).
@@ -91,6 +111,7 @@ export const AUTHORIZATION_ERRORS = [
 
 const JSON_ENDPOINTS = new Map([
   ['/token', 'token'],
+  ['/par', 'par'],
   ['/introspect', 'introspect'],
   ['/revoke', 'revoke'],
   ['/device_authorization', 'device_authorization'],
@@ -110,6 +131,10 @@ function expectedStatuses(error: string): number[] {
       return [403];
     case 'not_found':
       return [404];
+    case 'invalid_dpop_proof':
+    case 'use_dpop_nonce':
+      // RFC 9449 §5 (token endpoint: 400) and §7.1, §9 (a protected resource: 401).
+      return [400, 401];
     default:
       return [400];
   }
@@ -206,16 +231,21 @@ function checkPageHeaders(answer: Answer, problems: string[]): void {
   if ((header(answer, 'x-frame-options') ?? '').toUpperCase() !== 'DENY') problems.push('an HTML page without X-Frame-Options: DENY');
 }
 
-/** RFC 6750 §3: `Bearer realm="...", error="<code>", error_description="..."` with the body's code. */
+/**
+ * RFC 6750 §3: `Bearer realm="...", error="<code>", error_description="..."` with the body's code; or,
+ * for a request that used the DPoP scheme, RFC 9449 §7.1's `DPoP algs="...", error="<code>"`.
+ */
 function checkBearerChallenge(answer: Answer, error: string | undefined, problems: string[]): void {
   const challenge = header(answer, 'www-authenticate');
-  if (!challenge || !/^Bearer\b/i.test(challenge)) {
+  if (!challenge || !/^(Bearer|DPoP)\b/i.test(challenge)) {
     problems.push(`a userinfo error (${answer.statusCode}) without a WWW-Authenticate: Bearer challenge (RFC 6750 §3)`);
     return;
   }
   if (error !== undefined && !challenge.includes(`error="${error}"`)) problems.push(`a Bearer challenge that does not name the error "${error}": ${challenge}`);
   // auth-param values are quoted-strings of the characters RFC 6750 §3 allows: no quote, no backslash.
-  if (!/^Bearer realm="[\x20-\x21\x23-\x5B\x5D-\x7E]*"(?:, [a-z_]+="[\x20-\x21\x23-\x5B\x5D-\x7E]*")*$/.test(challenge)) {
+  // A bare challenge (a HEAD request) offers both schemes: `Bearer realm="..."`, then `DPoP algs="..."`.
+  const q = String.raw`"[\x20-\x21\x23-\x5B\x5D-\x7E]*"`;
+  if (!new RegExp(`^(?:Bearer realm=${q}|DPoP algs=${q})(?:, (?:[a-z_]+=${q}|DPoP algs=${q}))*$`).test(challenge)) {
     problems.push(`a malformed Bearer challenge: ${challenge}`);
   }
 }
@@ -316,10 +346,17 @@ export function judge(world: World, request: FuzzRequest, answer: Answer, option
       if (!isJson) problems.push(`a ${endpoint} error that is not JSON`);
       if (error !== undefined && !ENDPOINT_ERRORS[endpoint]!.includes(error)) problems.push(`${endpoint} answered error "${error}", which its RFC does not define`);
       if (header(answer, 'cache-control') !== 'no-store') problems.push(`a ${endpoint} error without Cache-Control: no-store`);
-    } else if (status === 200) {
+    } else if (status === 201 && endpoint === 'par') {
+      accepted = true;
+      checkPushedResponse(world, answer, problems);
+      checkAcceptedProof(world, request, path, problems);
+    } else if (status === 200 && endpoint !== 'par') {
       accepted = endpoint !== 'introspect';
       const body = endpoint === 'revoke' ? undefined : parseJson(answer.body);
-      if (endpoint === 'token' && typeof (body as { access_token?: unknown })?.access_token !== 'string') problems.push('a 200 token response without access_token');
+      if (endpoint === 'token') {
+        checkTokenType(request, body, problems);
+        checkAcceptedProof(world, request, path, problems);
+      }
       if (endpoint === 'introspect' && typeof (body as { active?: unknown })?.active !== 'boolean') problems.push('an introspection response without active');
       if (endpoint === 'revoke') {
         if (answer.body !== '') problems.push('a revocation response with a body');
@@ -341,8 +378,9 @@ export function judge(world: World, request: FuzzRequest, answer: Answer, option
     } else if (status >= 400 && head) {
       checkBearerChallenge(answer, undefined, problems);
     } else if (status === 401 && answer.body === '') {
-      // RFC 6750 §3.1: no token at all is answered with a bare challenge, without an error code.
-      if (!/^Bearer realm="[^"\\]*"$/.test(header(answer, 'www-authenticate') ?? '')) problems.push(`a bare 401 whose challenge is not a bare Bearer challenge: ${header(answer, 'www-authenticate')}`);
+      // RFC 6750 §3.1: no token at all is answered with a bare challenge, without an error code; the
+      // DPoP scheme is offered beside it (RFC 9449 §7.1), with its algorithms and no error either.
+      if (!/^Bearer realm="[^"\\]*", DPoP algs="[A-Za-z0-9 ]+"$/.test(header(answer, 'www-authenticate') ?? '')) problems.push(`a bare 401 whose challenge is not a bare Bearer challenge: ${header(answer, 'www-authenticate')}`);
     } else if (status >= 400) {
       if (!isJson) problems.push('a userinfo error that is not JSON');
       if (error !== undefined && !ENDPOINT_ERRORS.userinfo!.includes(error)) problems.push(`userinfo answered error "${error}", which RFC 6750 does not define`);
@@ -377,6 +415,90 @@ export function judge(world: World, request: FuzzRequest, answer: Answer, option
     problems.push(`an error (${status}) that is neither JSON nor HTML`);
   }
   return finish(problems, accepted, devicePoll);
+}
+
+/** The values of the request's DPoP headers (RFC 9449 §4.1). */
+function dpopHeaders(request: FuzzRequest): string[] {
+  return request.params.filter((p) => p.where === 'header' && asHeaderName(p.name) === 'dpop').map((p) => asHeaderValue(p.value));
+}
+
+/**
+ * A token response (RFC 6749 §5.1) with an access token, whose type says how it may be used: `DPoP`
+ * when the request carried a proof (RFC 9449 §5: the token is bound to the proof's key, `cnf.jkt` its
+ * thumbprint in a JWT access token), `Bearer` when it carried none.
+ */
+function checkTokenType(request: FuzzRequest, body: unknown, problems: string[]): void {
+  const response = body as { access_token?: unknown; token_type?: unknown } | undefined;
+  if (typeof response?.access_token !== 'string') {
+    problems.push('a 200 token response without access_token');
+    return;
+  }
+  const proofs = dpopHeaders(request);
+  const expected = proofs.length > 0 ? 'DPoP' : 'Bearer';
+  if (response.token_type !== expected) problems.push(`a token response of type ${JSON.stringify(response.token_type)} to a request ${proofs.length > 0 ? 'with' : 'without'} a DPoP proof (expected ${expected})`);
+  const jkt = (decodeSegment(response.access_token.split('.')[1]) as { cnf?: { jkt?: unknown } } | undefined)?.cnf?.jkt;
+  if (proofs.length === 0 && jkt !== undefined) problems.push('an access token bound to a DPoP key (cnf.jkt) issued without a proof');
+  if (proofs.length === 1 && response.access_token.split('.').length === 3) {
+    const jwk = (decodeSegment(proofs[0]!.split('.')[0]) as { jwk?: { crv?: string; kty?: string; x?: string; y?: string } } | undefined)?.jwk;
+    if (jwk?.kty === 'EC' && jkt !== jwkThumbprint(jwk)) problems.push(`an access token whose cnf.jkt (${String(jkt)}) is not the thumbprint of the proof's key`);
+  }
+}
+
+/** RFC 9449 §4.2, §4.3: the algorithms Latchkey takes for proofs (dpop_signing_alg_values_supported). */
+const DPOP_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'];
+
+/**
+ * RFC 9449 §4.3: the DPoP proof of a request that was carried out passes every check there is to see
+ * from outside: one header, `typ` dpop+jwt, an asymmetric `alg`, a public asymmetric `jwk`, `htm` POST,
+ * `htu` the endpoint (query and fragment ignored), `iat` within the proof's lifetime, and a `jti` no
+ * earlier accepted request used (§11.1). The signature by that key shows in the token's cnf.jkt.
+ */
+function checkAcceptedProof(world: World, request: FuzzRequest, path: string, problems: string[]): void {
+  const proofs = dpopHeaders(request);
+  if (proofs.length === 0) return;
+  // §4.3 item 1: "that there is not more than one DPoP HTTP request header field".
+  if (proofs.length > 1) {
+    problems.push(`a request carried out with ${proofs.length} DPoP headers`);
+    return;
+  }
+  const [encodedHeader, encodedClaims] = proofs[0]!.split('.');
+  const header = decodeSegment(encodedHeader) as { typ?: unknown; alg?: unknown; jwk?: Record<string, unknown> } | undefined;
+  const claims = decodeSegment(encodedClaims) as { htm?: unknown; htu?: unknown; iat?: unknown; jti?: unknown } | undefined;
+  const failed: string[] = [];
+  if (header?.typ !== 'dpop+jwt') failed.push('typ');
+  if (typeof header?.alg !== 'string' || !DPOP_ALGS.includes(header.alg)) failed.push('alg');
+  const jwk = header?.jwk;
+  if (typeof jwk !== 'object' || jwk === null || 'd' in jwk || jwk.kty === 'oct') failed.push('jwk');
+  if (claims?.htm !== 'POST') failed.push('htm');
+  if (typeof claims?.htu !== 'string' || claims.htu.replace(/[?#].*$/s, '') !== `${world.issuer}${path}`) failed.push('htu');
+  const now = Math.floor(Date.now() / 1000);
+  // The proof's lifetime, and a minute for the clock tolerance and the run itself.
+  if (typeof claims?.iat !== 'number' || Math.abs(now - claims.iat) > world.ctx.settings.dpopProofMaxAgeSeconds + 60) failed.push('iat');
+  if (typeof claims?.jti !== 'string' || claims.jti === '') failed.push('jti');
+  else if (world.acceptedDpopJtis.has(claims.jti)) failed.push('jti used before');
+  else world.acceptedDpopJtis.add(claims.jti);
+  if (failed.length > 0) problems.push(`a request carried out with a DPoP proof that fails RFC 9449 §4.3 (${failed.join(', ')})`);
+}
+
+/** RFC 7638 thumbprint of an EC public JWK. */
+function jwkThumbprint(jwk: { crv?: string; kty?: string; x?: string; y?: string }): string {
+  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+}
+
+/**
+ * RFC 9126 §2.2: 201 Created, `request_uri` (Latchkey's: the urn prefix and 256 random bits) and
+ * `expires_in` (LATCHKEY_PAR_TTL_SECONDS), never cached (Cache-Control: no-store, as in §2.2's example
+ * and as RFC 6749 §5.1 asks of token responses).
+ */
+function checkPushedResponse(world: World, answer: Answer, problems: string[]): void {
+  const body = parseJson(answer.body) as { request_uri?: unknown; expires_in?: unknown } | undefined;
+  if (typeof body?.request_uri !== 'string' || !/^urn:ietf:params:oauth:request_uri:[A-Za-z0-9_-]{43}$/.test(body.request_uri)) {
+    problems.push(`a pushed authorization response without a request_uri: ${answer.body.slice(0, 200)}`);
+  }
+  if (body?.expires_in !== world.ctx.settings.parTtlSeconds) problems.push(`a pushed authorization response whose expires_in is not ${world.ctx.settings.parTtlSeconds}: ${JSON.stringify(body?.expires_in)}`);
+  const extra = Object.keys(body ?? {}).filter((k) => k !== 'request_uri' && k !== 'expires_in');
+  if (extra.length > 0) problems.push(`a pushed authorization response with other members: ${extra.join(', ')}`);
+  if (header(answer, 'cache-control') !== 'no-store') problems.push('a pushed authorization response without Cache-Control: no-store');
 }
 
 /** The Bearer tokens of the request's Authorization headers. */

@@ -22,6 +22,7 @@ import {
   introspectOrRevokeBase,
   loginBase,
   mutated,
+  parBase,
   randomSpec,
   tokenBase,
   userinfoBase,
@@ -63,7 +64,8 @@ describe('fuzz: the authorization server on PostgreSQL answers generated request
       { weight: 2, arbitrary: mutated(introspectOrRevokeBase('revoke')) },
       { weight: 1, arbitrary: mutated(deviceAuthorizationBase) },
       { weight: 2, arbitrary: mutated(userinfoBase) },
-      { weight: 2, arbitrary: randomSpec },
+      { weight: 1, arbitrary: mutated(parBase) },
+      { weight: 1, arbitrary: randomSpec },
     );
     await fuzz(t.name, spec, runs(SHARE), (s) => harness.check(s));
   });

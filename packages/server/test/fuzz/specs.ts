@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT_TYPE } from '../../src/registry/grant-types.ts';
 import { pkcePair } from '@latchkey/testing';
-import { hostile, remoteAddress, type Hostile } from './hostile.ts';
+import { dpopProof, hostile, remoteAddress, type DpopProofKind, type Hostile } from './hostile.ts';
 import { formEncode, type FuzzRequest, type Where } from './http-model.ts';
 import { hostileValue, mutate, mutations, rawBody, rawBodyValue, type ArtifactParam, type Mutation, type RawBody } from './mutations.ts';
 import { buildRegistration, type RegistrationBase } from './registration.ts';
@@ -19,7 +19,16 @@ export type Grant = (typeof GRANTS)[number];
 export type TokenKind = 'client-token' | 'user-token' | 'refresh' | 'opaque-token' | 'exchange-subject';
 
 export type Base =
-  | { endpoint: 'token'; grant: Grant; client: ClientKey; pending: boolean; options: boolean[] }
+  | { endpoint: 'token'; grant: Grant; client: ClientKey; pending: boolean; options: boolean[]; dpop: DpopProofKind | undefined }
+  | {
+      endpoint: 'par';
+      client: ClientKey;
+      redirect: number;
+      options: boolean[];
+      dpop: DpopProofKind | undefined;
+      /** RFC 9449 §10: a dpop_jkt beside the proof, naming the world's DPoP key or another. */
+      dpopJkt: 'none' | 'same' | 'other';
+    }
   | { endpoint: 'introspect' | 'revoke'; client: AnyClientKey; token: TokenKind; owner: AnyClientKey; hint: string | undefined }
   | { endpoint: 'device_authorization'; client: ClientKey; scope: string }
   | { endpoint: 'userinfo'; method: 'GET' | 'POST'; carrier: 'header' | 'body'; token: TokenKind; owner: AnyClientKey }
@@ -65,7 +74,17 @@ const cookie = fc.constantFrom<Cookie>('live', 'live', 'unknown', 'none');
 const tokenKind = fc.constantFrom<TokenKind>('client-token', 'user-token', 'refresh', 'opaque-token', 'exchange-subject');
 
 export const tokenBase = (grant: fc.Arbitrary<Grant>): fc.Arbitrary<Base> =>
-  fc.record({ endpoint: fc.constant('token' as const), grant, client: clientKey, pending: fc.boolean(), options: options(4) });
+  fc.record({ endpoint: fc.constant('token' as const), grant, client: clientKey, pending: fc.boolean(), options: options(4), dpop: dpopProof });
+
+/** RFC 9126 §2.1: the authorization request pushed with the client's authentication, a DPoP proof (RFC 9449 §10.1) or not. */
+export const parBase: fc.Arbitrary<Base> = fc.record({
+  endpoint: fc.constant('par' as const),
+  client: clientKey,
+  redirect: fc.nat({ max: 5 }),
+  options: options(4),
+  dpop: dpopProof,
+  dpopJkt: fc.constantFrom<'none' | 'same' | 'other'>('none', 'none', 'same', 'other'),
+});
 
 export const introspectOrRevokeBase = (endpoint: 'introspect' | 'revoke'): fc.Arbitrary<Base> =>
   fc.record({
@@ -153,6 +172,7 @@ export function mutated(base: fc.Arbitrary<Base>): fc.Arbitrary<Spec> {
 
 export const KNOWN_PATHS = [
   '/token',
+  '/par',
   '/introspect',
   '/revoke',
   '/device_authorization',
@@ -206,7 +226,7 @@ const randomPath = fc.oneof(
 );
 
 const pairs = (n: number) => fc.array(fc.tuple(fc.oneof(fc.constantFrom(...PARAM_NAMES_FOR_RANDOM), fc.string({ maxLength: 10 })), hostile), { maxLength: n });
-const PARAM_NAMES_FOR_RANDOM = ['grant_type', 'client_id', 'client_secret', 'scope', 'token', 'code', 'redirect_uri', 'response_type', 'state', 'access_token', 'csrf_token', 'user_code', 'username', 'password'];
+const PARAM_NAMES_FOR_RANDOM = ['grant_type', 'client_id', 'client_secret', 'scope', 'token', 'code', 'redirect_uri', 'response_type', 'state', 'access_token', 'csrf_token', 'user_code', 'username', 'password', 'request_uri'];
 
 export const randomSpec: fc.Arbitrary<Spec> = fc.record({
   random: fc.record({
@@ -216,7 +236,7 @@ export const randomSpec: fc.Arbitrary<Spec> = fc.record({
     form: pairs(5),
     headers: fc.array(
       fc.tuple(
-        fc.oneof(fc.constantFrom('authorization', 'cookie', 'origin', 'x-forwarded-for', 'accept', 'content-length', 'expect'), fc.string({ minLength: 1, maxLength: 12 })),
+        fc.oneof(fc.constantFrom('authorization', 'cookie', 'origin', 'x-forwarded-for', 'accept', 'content-length', 'expect', 'dpop'), fc.string({ minLength: 1, maxLength: 12 })),
         hostile,
       ),
       { maxLength: 3 },
@@ -343,7 +363,21 @@ async function buildBase(world: World, base: Base, from: string): Promise<FuzzRe
       }
       params.push(...credentials(world, base.client));
       if (o[3] && base.client === 'jwt') form('client_id', world.client('jwt').clientId);
+      if (base.dpop) params.push({ where: 'header', name: 'dpop', value: world.dpopProof(base.dpop, 'POST', '/token') });
       return { endpoint: 'token', method: 'POST', path: '/token', params, remoteAddress: from };
+    }
+    case 'par': {
+      // RFC 9126 §2.1: client_id is required, as in any authorization request; a client that sends it
+      // to authenticate (client_secret_post, none) sends it once.
+      const auth = credentials(world, base.client);
+      const authNamesClient = auth.some((p) => p.name === 'client_id');
+      for (const [name, value] of await authorizationParams(world, base.client, base.redirect, base.options)) {
+        if (name !== 'client_id' || !authNamesClient) form(name, value);
+      }
+      if (base.dpopJkt !== 'none') form('dpop_jkt', world.thumbprint(base.dpopJkt === 'same' ? world.dpopKey : world.rogue));
+      params.push(...auth);
+      if (base.dpop) params.push({ where: 'header', name: 'dpop', value: world.dpopProof(base.dpop, 'POST', '/par') });
+      return { endpoint: 'par', method: 'POST', path: '/par', params, remoteAddress: from };
     }
     case 'introspect':
     case 'revoke': {

@@ -8,7 +8,8 @@ import { UserRegistry } from '../../src/users/user-registry.ts';
 import { startSession } from '../../src/users/sessions.ts';
 import { basicAuth, PASSWORD, type RunningServer, startServer, type TestDatabase } from '@latchkey/testing';
 import { formEncode, type FuzzRequest } from './http-model.ts';
-import { generateSigningKey, publicJwk, randomJti, signJwt, type SigningKey } from './jwt.ts';
+import type { DpopProofKind } from './hostile.ts';
+import { b64json, generateSigningKey, hmacSignature, publicJwk, randomJti, signJwt, type SigningKey } from './jwt.ts';
 import { documentText, validDocument, type InitialToken, type RegisteredKind } from './registration.ts';
 
 /**
@@ -85,6 +86,12 @@ export class World {
   private readonly pools = new Map<string, Pooled>();
   /** The last jti each client used, to replay. */
   readonly lastJti = new Map<string, string>();
+  /** The client's DPoP key (RFC 9449 §4): every valid proof of the run is signed with it. */
+  readonly dpopKey = generateSigningKey('ES256', 'dpop');
+  /** The last valid proof made, to replay (RFC 9449 §11.1). */
+  private lastDpopProof: string | undefined;
+  /** The jti of every DPoP proof a request was carried out with (oracle.ts: none twice). */
+  readonly acceptedDpopJtis = new Set<string>();
   private issuerJwksCache: { keys: Record<string, unknown>[] } | undefined;
 
   readonly running: RunningServer;
@@ -224,6 +231,92 @@ export class World {
     const claims: Record<string, unknown> = { iss: client.clientId, sub: client.clientId, aud: `${this.issuer}/token`, iat: now, exp: now + 60, jti, ...options.claims };
     for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
     return signJwt(claims, signer, options.header);
+  }
+
+  /** RFC 7638 thumbprint of a key's public JWK: the `cnf.jkt` of the tokens its proofs bind, a `dpop_jkt`. */
+  thumbprint(key: SigningKey): string {
+    const { crv, kty, x, y } = key.publicKey.export({ format: 'jwk' });
+    return createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
+  }
+
+  /**
+   * A DPoP proof (RFC 9449 §4.2) for `htm` at the issuer's `path`, as `kind` says: valid, by another
+   * key, or failing one check of §4.3.
+   */
+  dpopProof(kind: DpopProofKind, htm: string, path: string): string {
+    if (kind === 'replayed' && this.lastDpopProof !== undefined) return this.lastDpopProof;
+    if (kind === 'not-a-jwt') return 'eyJhbGciOiJFUzI1NiJ9.e30';
+    const now = Math.floor(Date.now() / 1000);
+    const jwk = (key: SigningKey) => key.publicKey.export({ format: 'jwk' });
+    const claims: Record<string, unknown> = { htm, htu: `${this.issuer}${path}`, iat: now, jti: randomJti() };
+    let header: Record<string, unknown> = { typ: 'dpop+jwt', jwk: jwk(this.dpopKey), kid: undefined };
+    let signer = this.dpopKey;
+    switch (kind) {
+      case 'other-key':
+        signer = this.rogue;
+        header.jwk = jwk(this.rogue);
+        break;
+      case 'wrong-htm':
+        claims.htm = htm === 'POST' ? 'GET' : 'POST';
+        break;
+      case 'wrong-htu':
+        claims.htu = `${this.issuer}/introspect`;
+        break;
+      case 'htu-with-query':
+        claims.htu = `${claims.htu as string}?a=b#c`;
+        break;
+      case 'stale-iat':
+        claims.iat = now - 3600;
+        break;
+      case 'future-iat':
+        claims.iat = now + 3600;
+        break;
+      case 'no-iat':
+        delete claims.iat;
+        break;
+      case 'no-jti':
+        delete claims.jti;
+        break;
+      case 'typ-jwt':
+        header.typ = 'JWT';
+        break;
+      case 'no-typ':
+        header.typ = undefined;
+        break;
+      case 'alg-none':
+        return `${b64json({ alg: 'none', typ: 'dpop+jwt', jwk: header.jwk })}.${b64json(claims)}.`;
+      case 'alg-hs256': {
+        const input = `${b64json({ alg: 'HS256', typ: 'dpop+jwt', jwk: header.jwk })}.${b64json(claims)}`;
+        return `${input}.${hmacSignature(input, JSON.stringify(header.jwk))}`;
+      }
+      case 'alg-mismatch':
+        header = { ...header, alg: 'ES384' };
+        break;
+      case 'private-jwk':
+        header.jwk = this.dpopKey.privateKey.export({ format: 'jwk' });
+        break;
+      case 'symmetric-jwk':
+        header.jwk = { kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0' };
+        break;
+      case 'no-jwk':
+        header.jwk = undefined;
+        break;
+      case 'jwk-of-other-key':
+        header.jwk = jwk(this.rogue);
+        break;
+      case 'with-nonce':
+        claims.nonce = 'not-a-nonce-of-this-server';
+        break;
+      case 'with-ath':
+        claims.ath = createHash('sha256').update('some access token').digest('base64url');
+        break;
+      case 'valid':
+      case 'replayed':
+        break;
+    }
+    const proof = signJwt(claims, signer, header);
+    if (kind === 'valid') this.lastDpopProof = proof;
+    return proof;
   }
 
   /** The issuer's published keys (public members only), for alg-confusion forgeries. */
@@ -383,7 +476,7 @@ export class World {
     const userCode = started.user_code as string;
     if (approved) {
       // A session and an address of its own for each approval: the page counts attempts per both.
-      const { value: session } = await startSession(this.ctx.storage, this.user.id, Math.floor(Date.now() / 1000));
+      const { value: session } = await startSession(this.ctx.storage, this.user.id, ['pwd'], Math.floor(Date.now() / 1000));
       const remoteAddress = `100.64.${(this.mints >> 8) & 255}.${this.mints & 255}`;
       this.mints++;
       const csrf = await this.deviceCsrf(session);
@@ -423,7 +516,7 @@ export class World {
   /** A session of alice (its cookie value); a fresh one every `maxUses` uses (the device page counts attempts per session). */
   async session(pool = 'page', maxUses = Infinity): Promise<string> {
     const entry = await this.pooled(`session:${pool}`, async () => {
-        const { value } = await startSession(this.ctx.storage, this.user.id, Math.floor(Date.now() / 1000));
+        const { value } = await startSession(this.ctx.storage, this.user.id, ['pwd'], Math.floor(Date.now() / 1000));
       return { value, uses: 0 };
     }, maxUses);
     return entry.value;

@@ -188,6 +188,34 @@ for (const backend of await backends()) {
       assert.ok(Math.abs(Date.now() / 1000 - authTime!) < 600);
     });
 
+    test('acr and amr (OIDC Core §2, RFC 8176): the ID token says how the user signed in, the access token and introspection say the same, a refresh keeps it', async () => {
+      const metadata = (await publicConfig()).serverMetadata();
+      assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:acr:password', 'urn:latchkey:acr:mfa']);
+      assert.ok(metadata.claims_supported?.includes('acr') && metadata.claims_supported.includes('amr'));
+      const config = await confidentialConfig();
+      // acr_values is voluntary (OIDC Core §3.1.2.1): the answer says what the sign-in was.
+      const { callback, verifier, state, nonce } = await authorize(config, { acr_values: 'phr urn:latchkey:acr:password' });
+      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+      const idClaims = tokens.claims()!;
+      assert.equal(idClaims.acr, 'urn:latchkey:acr:password');
+      assert.deepEqual(idClaims.amr, ['pwd']);
+      assert.equal(typeof idClaims.auth_time, 'number');
+      // RFC 9068 §2.2.1: the JWT access token carries auth_time, acr and amr of the same sign-in.
+      const accessClaims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      assert.deepEqual([accessClaims.auth_time, accessClaims.acr, accessClaims.amr], [idClaims.auth_time, idClaims.acr, idClaims.amr]);
+      // RFC 9470 §6.2: introspection gives them to a resource server that cannot read the token.
+      const active = await client.tokenIntrospection(config, tokens.access_token);
+      assert.deepEqual([active.auth_time, active.acr, active.amr], [idClaims.auth_time, idClaims.acr, idClaims.amr]);
+      // OIDC Core §12.2: a refreshed ID token keeps auth_time; acr and amr stay those of the sign-in.
+      const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+      assert.deepEqual([refreshed.claims()?.auth_time, refreshed.claims()?.acr, refreshed.claims()?.amr], [idClaims.auth_time, idClaims.acr, idClaims.amr]);
+      // No user signed in for a client-credentials token: none of the three.
+      const service = await client.clientCredentialsGrant(await serviceConfig(), { scope: 'orders:read' });
+      const serviceInfo = await client.tokenIntrospection(await serviceConfig(), service.access_token);
+      assert.equal(serviceInfo.active, true);
+      assert.deepEqual([serviceInfo.auth_time, serviceInfo.acr, serviceInfo.amr], [undefined, undefined, undefined]);
+    });
+
     test('code flow: an ID token whose signature does not verify with the JWKS is rejected', async () => {
       const config = await publicConfig();
       // Flip one signature character of the ID token on its way back from the token endpoint.

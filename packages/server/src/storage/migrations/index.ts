@@ -13,6 +13,15 @@ import * as m0011 from './0011-hardening.ts';
 import * as m0012 from './0012-resource-indicators.ts';
 import * as m0013 from './0013-client-registration.ts';
 import * as m0014 from './0014-client-metadata-documents.ts';
+import * as m0015 from './0015-dpop.ts';
+import * as m0016 from './0016-pushed-authorization-requests.ts';
+import * as m0018 from './0018-client-profiles.ts';
+import * as m0017 from './0017-mtls.ts';
+import * as m0019 from './0019-authentication-methods.ts';
+import * as m0020 from './0020-totp.ts';
+import * as m0021 from './0021-recovery-codes.ts';
+import * as m0022 from './0022-session-devices.ts';
+import * as m0023 from './0023-second-factor-policy.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -30,6 +39,15 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0012-resource-indicators': m0012,
   '0013-client-registration': m0013,
   '0014-client-metadata-documents': m0014,
+  '0015-dpop': m0015,
+  '0016-pushed-authorization-requests': m0016,
+  '0018-client-profiles': m0018,
+  '0017-mtls': m0017,
+  '0019-authentication-methods': m0019,
+  '0020-totp': m0020,
+  '0021-recovery-codes': m0021,
+  '0022-session-devices': m0022,
+  '0023-second-factor-policy': m0023,
 };
 
 /** Every migration, in order. */

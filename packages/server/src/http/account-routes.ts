@@ -1,0 +1,313 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import { PATHS } from '../config/paths.ts';
+import { cookieHeader, readCookie } from '../lib/cookies.ts';
+import type { FormParams } from '../lib/form-params.ts';
+import { sha256 } from '../lib/random.ts';
+import type { Session } from '../storage/session-store.ts';
+import { accountPage, freshSignInPage, recoveryCodesPage, totpSetupPage } from '../ui/account-pages.ts';
+import { issueRecoveryCodes } from '../users/recovery-codes.ts';
+import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { errorPage } from '../ui/pages.ts';
+import { endPasswordOnlySessions, sessionOrigin, resumeSession, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
+import { beginTotpEnrolment, checkTotpCode, pendingTotpEnrolment } from '../users/totp.ts';
+import { LoginForm, waitText } from './login-form.ts';
+import { RegistryError } from '../errors.ts';
+import { mac } from '../lib/mac.ts';
+import { describeUserAgent } from '../ui/user-agent.ts';
+import { authenticateUser } from '../users/authenticate-user.ts';
+import { UserRegistry } from '../users/user-registry.ts';
+import { OtpForm, PASSWORD_AND_OTP } from './otp-form.ts';
+import { optionalParam, pageParams, sendPage } from './page-reply.ts';
+
+/** Turning a sign-in method off needs a sign-in at most this old (a stolen, idle session cannot). */
+export const FRESH_SIGN_IN_SECONDS = 10 * 60;
+
+/** What `?updated=` may say after a change, and the notice the page then shows. */
+const NOTICES: Record<string, string> = {
+  'totp-on': 'Your authenticator app is on: signing in now asks for its code.',
+  'totp-off': 'Your authenticator app is off.',
+  'recovery-codes': 'Your new recovery codes are ready; the earlier ones no longer work.',
+  password: 'Your password is changed; every other browser is signed out.',
+  'session-ended': 'That browser is signed out.',
+  'application-removed': 'The application no longer has access.',
+};
+
+interface Current {
+  session: Session;
+  value: string;
+}
+
+/**
+ * The account page (`/account`): the user signs in through Latchkey's own SSO session (the same login
+ * and code forms as every flow) and manages how they sign in: an authenticator app (RFC 6238) set up
+ * with a QR code drawn by the server, confirmed by a first code, turned off only after a recent
+ * sign-in. Every form carries a CSRF token bound to the session; pages are never cached or framed
+ * (ui/security-headers.ts); errors are pages (http/app.ts). See docs/account.md.
+ */
+export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const assetsPath = `${ctx.urls.pathPrefix}/assets`;
+  const accountPath = `${ctx.urls.pathPrefix}${PATHS.account}`;
+  const sessionCookie = sessionCookieName(ctx.urls.secure);
+  const loginForm = new LoginForm(ctx, assetsPath);
+  const loginPage = { action: `${accountPath}/login`, clientName: 'your account', carried: {} };
+  const otpForm = new OtpForm(ctx, assetsPath);
+  const otpPage = { action: `${accountPath}/otp`, carried: {} };
+  const binding = (value: string) => `account:${value}`;
+
+  const redirect = (reply: FastifyReply, location: string) => reply.header('cache-control', 'no-store').redirect(location, 303);
+
+  const current = async (request: FastifyRequest): Promise<Current | undefined> => {
+    const value = readCookie(request.headers.cookie, sessionCookie);
+    const session = await resumeSession(ctx.storage, value, ctx.now());
+    return session && value ? { session, value } : undefined;
+  };
+
+  /** Without a complete session: the code form when only the code is missing, else the login form. */
+  const signIn = async (request: FastifyRequest, reply: FastifyReply) => {
+    const partial = await otpForm.partial(request);
+    if (partial) return otpForm.show(reply, partial, otpPage);
+    return loginForm.show(request, reply, loginPage);
+  };
+
+  /** A session's name in the forms: a MAC of its id hash, so the page shows nothing a cookie could be made from. */
+  const sessionRef = (idHash: string) => mac(ctx.macKey, 'account-session', idHash, 16);
+
+  const sessionsOf = async (userId: string, current: Session) => {
+    const now = ctx.now();
+    const live = (await ctx.storage.sessions.listForUser(userId)).filter((s) => s.expiresAt > now && s.lastSeenAt + SESSION_IDLE_SECONDS > now);
+    return live.map((s) => ({
+      ref: sessionRef(s.idHash),
+      browser: describeUserAgent(s.userAgent),
+      address: s.address ?? null,
+      lastSeenAt: s.lastSeenAt,
+      current: s.idHash === current.idHash,
+    }));
+  };
+
+  const applicationsOf = async (userId: string) => {
+    const clients = await ctx.storage.grants.liveClientsForUser(userId);
+    const named = await Promise.all(
+      clients.map(async (c) => {
+        const client = await ctx.storage.clients.find(c.clientId);
+        // An application that registered itself chose its own name: said so (docs/security.md L77).
+        const name = client ? (client.source === 'operator' ? client.name : `${client.name} (unverified)`) : c.clientId;
+        return { clientId: c.clientId, name, lastGrantAt: c.lastGrantAt };
+      }),
+    );
+    return named;
+  };
+
+  const showAccount = async (reply: FastifyReply, now: Current, status = 200, extra: { notice?: string; error?: string } = {}) => {
+    const user = await ctx.storage.users.findById(now.session.userId);
+    if (!user) return redirect(reply, accountPath);
+    const factor = await ctx.storage.totp.find(user.id);
+    const enabled = factor?.confirmedAt != null;
+    const sessions = await sessionsOf(user.id, now.session);
+    const applications = await applicationsOf(user.id);
+    return sendPage(
+      reply,
+      status,
+      accountPage({
+        assetsPath,
+        accountPath,
+        csrfToken: csrfToken(ctx.macKey, binding(now.value)),
+        user,
+        totp: enabled ? { enabled, since: factor!.confirmedAt! } : { enabled },
+        ...(enabled ? { recovery: await ctx.storage.recoveryCodes.status(user.id) } : {}),
+        sessions,
+        applications,
+        ...extra,
+      }),
+    );
+  };
+
+  const showSetup = async (reply: FastifyReply, now: Current, status = 200, error?: string) => {
+    const user = await ctx.storage.users.findById(now.session.userId);
+    const pending = user && (await pendingTotpEnrolment(ctx, user));
+    if (!pending) return redirect(reply, accountPath);
+    return sendPage(
+      reply,
+      status,
+      totpSetupPage({
+        assetsPath,
+        action: `${accountPath}/totp/confirm`,
+        cancelPath: accountPath,
+        csrfToken: csrfToken(ctx.macKey, binding(now.value)),
+        qrSvg: pending.qrSvg,
+        secret: pending.secret,
+        ...(error !== undefined ? { error } : {}),
+      }),
+    );
+  };
+
+  /**
+   * A form of the signed-in user: the session, the parameters, and the CSRF check. Anything else gets
+   * its answer here: the sign-in forms, or the account page again (a forged or stale form).
+   */
+  const form = async (request: FastifyRequest, reply: FastifyReply): Promise<{ now: Current; params: FormParams } | FastifyReply> => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const now = await current(request);
+    if (!now) return signIn(request, reply);
+    if (!verifyCsrfToken(ctx.macKey, binding(now.value), optionalParam(params, 'csrf_token'))) {
+      return showAccount(reply, now, 403, { error: 'The form expired. Please try again.' });
+    }
+    return { now, params };
+  };
+
+  app.get(PATHS.account, async (request, reply) => {
+    const now = await current(request);
+    if (!now) return signIn(request, reply);
+    const updated = pageParams(request)?.getAll('updated')[0];
+    return showAccount(reply, now, 200, updated !== undefined && Object.hasOwn(NOTICES, updated) ? { notice: NOTICES[updated]! } : {});
+  });
+
+  app.post(`${PATHS.account}/login`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const login = await loginForm.submit(request, reply, params, loginPage);
+    // With an authenticator app, the account page asks for the code next.
+    return login.ok ? redirect(reply, accountPath) : login.reply;
+  });
+
+  app.post(`${PATHS.account}/otp`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const otp = await otpForm.submit(request, reply, params, otpPage);
+    if (!otp.ok && otp.reason === 'refused') return otp.reply;
+    return redirect(reply, accountPath);
+  });
+
+  // Setting up: a new secret (replacing one not yet confirmed), then the page with its QR code.
+  app.post(`${PATHS.account}/totp`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const user = await ctx.storage.users.findById(checked.now.session.userId);
+    if (!user || !(await beginTotpEnrolment(ctx, user))) return redirect(reply, accountPath);
+    return redirect(reply, `${accountPath}/totp`);
+  });
+
+  app.get(`${PATHS.account}/totp`, async (request, reply) => {
+    const now = await current(request);
+    if (!now) return signIn(request, reply);
+    return showSetup(reply, now);
+  });
+
+  app.post(`${PATHS.account}/totp/confirm`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    const user = await ctx.storage.users.findById(now.session.userId);
+    if (!user) return redirect(reply, accountPath);
+    const check = await checkTotpCode(ctx, user, optionalParam(params, 'code') ?? '', true);
+    if (!check.ok) {
+      if (check.reason === 'rate_limited') {
+        reply.header('retry-after', String(check.retryAfterSeconds));
+        return showSetup(reply, now, 429, `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`);
+      }
+      return showSetup(reply, now, 400, 'That code is not right. Check the time on your phone, and enter the code the app shows now.');
+    }
+    // The user just showed both factors: this browser's session becomes a two-factor one (a new
+    // cookie value), so it is not sent back to the code form; every other session asks for the code.
+    await ctx.storage.sessions.delete(sha256(now.value));
+    const { value } = await startSession(ctx.storage, user.id, PASSWORD_AND_OTP, ctx.now(), sessionOrigin(request));
+    reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+    request.log.info({ user: user.id }, 'authenticator app turned on');
+    // Shown once, on this answer (never cached: ui/security-headers.ts); only their hashes are kept.
+    return sendPage(reply, 200, recoveryCodesPage(assetsPath, await issueRecoveryCodes(ctx, user.id), `${accountPath}?updated=totp-on`));
+  });
+
+  app.post(`${PATHS.account}/recovery-codes`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now } = checked;
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
+      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+    }
+    if (!(await ctx.storage.totp.isEnabled(now.session.userId))) return redirect(reply, accountPath);
+    const codes = await issueRecoveryCodes(ctx, now.session.userId);
+    request.log.info({ user: now.session.userId }, 'new recovery codes issued');
+    return sendPage(reply, 200, recoveryCodesPage(assetsPath, codes, `${accountPath}?updated=recovery-codes`));
+  });
+
+  app.post(`${PATHS.account}/totp/remove`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now } = checked;
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
+      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+    }
+    await ctx.storage.totp.delete(now.session.userId);
+    await ctx.storage.recoveryCodes.deleteForUser(now.session.userId);
+    // Half sign-ins (password given, code not) would become whole ones without the factor: they end.
+    await endPasswordOnlySessions(ctx.storage, now.session.userId);
+    request.log.info({ user: now.session.userId }, 'authenticator app turned off');
+    return redirect(reply, `${accountPath}?updated=totp-off`);
+  });
+
+  // The current password is required: a session left open in a shared browser is not enough. The
+  // check is the login's, with its limits (users/authenticate-user.ts). A new password ends every
+  // session (users/user-registry.ts); this browser gets a new one with the same sign-in methods.
+  app.post(`${PATHS.account}/password`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    const user = await ctx.storage.users.findById(now.session.userId);
+    if (!user) return redirect(reply, accountPath);
+    const result = await authenticateUser(ctx.storage, ctx.macKey, { username: user.username, password: optionalParam(params, 'current_password') ?? '', address: request.ip });
+    if (!result.ok) {
+      if (result.reason === 'rate_limited') {
+        reply.header('retry-after', String(result.retryAfterSeconds));
+        return showAccount(reply, now, 429, { error: `Too many wrong passwords. Try again in ${waitText(result.retryAfterSeconds)}.` });
+      }
+      return showAccount(reply, now, 400, { error: 'The current password is not right.' });
+    }
+    try {
+      await new UserRegistry(ctx.storage).setPassword(user.username, optionalParam(params, 'new_password') ?? '');
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'invalid') return showAccount(reply, now, 400, { error: `The new password is not accepted: ${err.message}.` });
+      throw err;
+    }
+    // The same sign-in, a new cookie: auth_time stays, so a password change is no fresh sign-in for
+    // turning a factor off (a stolen cookie plus the password must not be enough for that).
+    const { value } = await startSession(ctx.storage, user.id, now.session.amr, ctx.now(), sessionOrigin(request), now.session.authTime);
+    reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+    request.log.info({ user: user.id }, 'password changed on the account page');
+    return redirect(reply, `${accountPath}?updated=password`);
+  });
+
+  app.post(`${PATHS.account}/sessions/end`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    const ref = optionalParam(params, 'session') ?? '';
+    const target = (await ctx.storage.sessions.listForUser(now.session.userId)).find((s) => s.idHash !== now.session.idHash && sessionRef(s.idHash) === ref);
+    if (target) await ctx.storage.sessions.delete(target.idHash);
+    return redirect(reply, `${accountPath}?updated=session-ended`);
+  });
+
+  // Removing an application revokes every grant the user gave it (codes, refresh and access tokens,
+  // storage/grant-store.ts) and forgets the consent, so it must ask again.
+  app.post(`${PATHS.account}/applications/remove`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    const clientId = optionalParam(params, 'client_id') ?? '';
+    const revoked = await ctx.storage.grants.revokeForUserAndClient(now.session.userId, clientId, ctx.now());
+    await ctx.storage.consents.forget(now.session.userId, clientId);
+    request.log.info({ user: now.session.userId, client: clientId, grants: revoked }, 'application access removed on the account page');
+    return redirect(reply, `${accountPath}?updated=application-removed`);
+  });
+
+  // Sign in again (for a change that needs a recent sign-in), and sign out: both end this session.
+  for (const path of ['/reauthenticate', '/logout']) {
+    app.post(`${PATHS.account}${path}`, async (request, reply) => {
+      const checked = await form(request, reply);
+      if (!('now' in checked)) return checked;
+      await ctx.storage.sessions.delete(sha256(checked.now.value));
+      reply.header('set-cookie', cookieHeader(sessionCookie, '', ctx.urls.secure, 0));
+      return redirect(reply, accountPath);
+    });
+  }
+}

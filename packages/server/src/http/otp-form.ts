@@ -1,0 +1,95 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.ts';
+import type { FormParams } from '../lib/form-params.ts';
+import { readCookie } from '../lib/cookies.ts';
+import { sha256 } from '../lib/random.ts';
+import type { Session } from '../storage/session-store.ts';
+import { otpPage } from '../ui/account-pages.ts';
+import type { HiddenFields } from '../ui/pages.ts';
+import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import type { AuthenticationMethod } from '../users/authentication-context.ts';
+import { sessionOrigin, resumePartialSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
+import { checkSecondFactor } from '../users/totp.ts';
+import { waitText } from './login-form.ts';
+import { optionalParam, sendPage } from './page-reply.ts';
+
+/** RFC 8176: a password and a one-time code, two factors. */
+export const PASSWORD_AND_OTP: readonly AuthenticationMethod[] = ['pwd', 'otp', 'mfa'];
+
+export interface OtpFormPage {
+  action: string;
+  carried: HiddenFields;
+}
+
+export type OtpOutcome =
+  | { ok: true; value: string; session: Session }
+  /** No session owes a code (none, expired, or already complete): the caller starts over at its login. */
+  | { ok: false; reason: 'no_session' }
+  | { ok: false; reason: 'refused'; reply: FastifyReply };
+
+/**
+ * The second step of every sign-in (authorization, device, account page) for a user with an
+ * authenticator app: the password started a session that is good for nothing else
+ * (users/sessions.ts `resumePartialSession`); the right code replaces it with a new session (new
+ * cookie value, no fixation) whose `amr` is pwd, otp, mfa and whose auth_time is now.
+ */
+export class OtpForm {
+  private readonly ctx: ServerContext;
+  private readonly assetsPath: string;
+  private readonly sessionCookie: string;
+
+  constructor(ctx: ServerContext, assetsPath: string) {
+    this.ctx = ctx;
+    this.assetsPath = assetsPath;
+    this.sessionCookie = sessionCookieName(ctx.urls.secure);
+  }
+
+  /** The session owing its code, with its cookie value; undefined when there is none. */
+  async partial(request: FastifyRequest): Promise<{ session: Session; value: string } | undefined> {
+    const value = readCookie(request.headers.cookie, this.sessionCookie);
+    const session = await resumePartialSession(this.ctx.storage, value, this.ctx.now());
+    return session && value ? { session, value } : undefined;
+  }
+
+  async show(reply: FastifyReply, current: { session: Session; value: string }, page: OtpFormPage, status = 200, error?: string): Promise<FastifyReply> {
+    const user = await this.ctx.storage.users.findById(current.session.userId);
+    return sendPage(
+      reply,
+      status,
+      otpPage({
+        assetsPath: this.assetsPath,
+        action: page.action,
+        csrfToken: csrfToken(this.ctx.macKey, `otp:${current.value}`),
+        carried: page.carried,
+        username: user?.name ?? user?.username ?? '',
+        ...(error !== undefined ? { error } : {}),
+      }),
+    );
+  }
+
+  async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: OtpFormPage): Promise<OtpOutcome> {
+    const current = await this.partial(request);
+    if (!current) return { ok: false, reason: 'no_session' };
+    if (!verifyCsrfToken(this.ctx.macKey, `otp:${current.value}`, optionalParam(params, 'csrf_token'))) {
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, 'The form expired. Please try again.') };
+    }
+    const user = await this.ctx.storage.users.findById(current.session.userId);
+    if (!user) return { ok: false, reason: 'no_session' };
+    const check = await checkSecondFactor(this.ctx, user, optionalParam(params, 'code') ?? '');
+    if (!check.ok) {
+      if (check.reason === 'rate_limited') {
+        reply.header('retry-after', String(check.retryAfterSeconds));
+        const error = `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`;
+        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 429, error) };
+      }
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, 'That code is not right, or was used already. Try the next one.') };
+    }
+    // A recovery code is a one-time code kept on paper (RFC 8176 has no value of its own for it): the
+    // same amr; its use is recorded (storage/recovery-code-store.ts) and shown on the account page.
+    if (check.method === 'recovery_code') request.log.warn({ user: user.id }, 'signed in with a recovery code');
+    await this.ctx.storage.sessions.delete(sha256(current.value));
+    const { value, session } = await startSession(this.ctx.storage, user.id, PASSWORD_AND_OTP, this.ctx.now(), sessionOrigin(request));
+    reply.header('set-cookie', sessionCookieHeader(value, this.ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+    return { ok: true, value, session };
+  }
+}
