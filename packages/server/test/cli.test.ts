@@ -184,6 +184,7 @@ for (const backend of await backends()) {
           profile: 'default',
           require_pushed_authorization_requests: false,
           require_second_factor: false,
+          require_passkey: false,
           token_exchange: [],
         },
       );

@@ -351,8 +351,8 @@ for (const backend of await backends()) {
       assert.ok(await s.server.context.storage.totp.isEnabled((await s.server.context.storage.users.findByUsername('lena'))!.id));
     });
 
-    test('acr_values that a password meets, or that Latchkey cannot reach, are answered with the sign-in as it is', async () => {
-      for (const acrValues of ['urn:latchkey:acr:password urn:latchkey:acr:mfa', 'phr', 'urn:example:unknown']) {
+    test('acr_values that a password meets, or that Latchkey does not know, are answered with the sign-in as it is', async () => {
+      for (const acrValues of ['urn:latchkey:acr:password urn:latchkey:acr:mfa', 'phr urn:latchkey:acr:password', 'urn:example:unknown']) {
         const { tokens, sawLogin } = await completeFlow(new FormBrowser(), s, { clientId: seed.publicClient, extra: { acr_values: acrValues } });
         assert.ok(sawLogin);
         assert.equal(decodeJwt(tokens.id_token!).acr, 'urn:latchkey:acr:password', acrValues);

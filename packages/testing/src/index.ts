@@ -11,3 +11,4 @@ export * from './user-flow.ts';
 export * from './tls.ts';
 export * from './dpop.ts';
 export * from './pki.ts';
+export * from './webauthn.ts';

@@ -1,7 +1,8 @@
 import type { ServerContext } from '../context.ts';
 import { ConsentRequired, InteractionRequired, LoginRequired } from '../errors.ts';
 import { stepUpNeeded } from '../users/authentication-context.ts';
-import { secondFactorRequired } from '../users/second-factor-policy.ts';
+import { acrOf, ACR } from '../users/authentication-context.ts';
+import { passkeyRequired, secondFactorRequired } from '../users/second-factor-policy.ts';
 import type { Client } from '../registry/types.ts';
 import type { Session } from '../storage/session-store.ts';
 import { AuthorizationRedirectError, type AuthorizationRequest } from './authorization-request.ts';
@@ -13,6 +14,8 @@ export type NextStep =
   | { step: 'login' }
   /** `acr_values` asks for two factors and the user has only a password: set up an authenticator app. */
   | { step: 'second-factor' }
+  /** `acr_values` asks for `phr`, or a policy for a passkey: use one (or add one). */
+  | { step: 'passkey' }
   | { step: 'consent' }
   /** Back to the client, with a code or an error. */
   | { step: 'redirect'; location: string };
@@ -40,9 +43,10 @@ export async function decideNextStep(
   // OIDC Core §3.1.2.1 acr_values, or a policy: two factors wanted from a password-only sign-in. A user
   // with an authenticator app always signs in with it (users/sessions.ts), so this user has none yet:
   // they set one up now, which completes the sign-in with two factors (http/browser-routes.ts).
-  if (await secondFactorDue(ctx, request, session)) {
-    if (prompt.has('none')) throw redirectError(request, new InteractionRequired('the requested acr_values need a second factor'));
-    return { step: 'second-factor' };
+  const due = await authenticationDue(ctx, request, session);
+  if (due) {
+    if (prompt.has('none')) throw redirectError(request, new InteractionRequired(due === 'passkey' ? 'the sign-in needs a passkey' : 'the sign-in needs a second factor'));
+    return { step: due };
   }
   if (await needsConsent(ctx, request, session)) {
     if (prompt.has('none')) throw redirectError(request, new ConsentRequired('the user has not allowed these scopes'));
@@ -57,7 +61,19 @@ export async function decideNextStep(
  * can issue a code (decideNextStep, the consent page, approve).
  */
 export async function secondFactorDue(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<boolean> {
-  return stepUpNeeded(request.acrValues, session.amr) || (await policyNeedsSecondFactor(ctx, request, session));
+  return (await authenticationDue(ctx, request, session)) !== undefined;
+}
+
+/**
+ * What the sign-in must add before this request is answered: a passkey (acr_values `phr`, or the
+ * passkey policy), a second factor (acr_values, or the two-factor policy), or nothing.
+ */
+export async function authenticationDue(ctx: ServerContext, request: AuthorizationRequest, session: Session): Promise<'passkey' | 'second-factor' | undefined> {
+  const hasPasskeySignIn = acrOf(session.amr) === ACR.phishingResistant;
+  if (!hasPasskeySignIn && passkeyRequired(ctx.settings, request.client)) return 'passkey';
+  const stepUp = stepUpNeeded(request.acrValues, session.amr);
+  if (stepUp) return stepUp;
+  return (await policyNeedsSecondFactor(ctx, request, session)) ? 'second-factor' : undefined;
 }
 
 /** A password-only sign-in where the global, user or client policy wants two factors (users/second-factor-policy.ts). */

@@ -32,6 +32,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           ...tlsSubjectOption(args.values),
           requirePushedAuthorizationRequests: args.values['require-par'] === true,
           requireSecondFactor: args.values['require-second-factor'] === true,
+          requirePasskey: args.values['require-passkey'] === true,
           ...(typeof args.values.profile === 'string' ? { profile: args.values.profile as ClientProfile } : {}),
         });
         const secretLine = clientSecret
@@ -93,11 +94,13 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         const grace = graceOption(args.values['refresh-grace-seconds']);
         const requirePar = requireParOption(args.values);
         const requireSecondFactor = switchOption(args.values, 'require-second-factor');
+        const requirePasskey = switchOption(args.values, 'require-passkey');
         const profile = typeof args.values.profile === 'string' ? (args.values.profile as ClientProfile) : undefined;
-        if (grace === undefined && requirePar === undefined && profile === undefined && requireSecondFactor === undefined) {
-          throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default), --require-par, --no-require-par, --require-second-factor, --no-require-second-factor or --profile');
+        if (grace === undefined && requirePar === undefined && profile === undefined && requireSecondFactor === undefined && requirePasskey === undefined) {
+          throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default), --require-par, --no-require-par, --require-second-factor, --no-require-second-factor, --require-passkey, --no-require-passkey or --profile');
         }
         if (requireSecondFactor !== undefined) await registry.setRequireSecondFactor(clientId, requireSecondFactor);
+        if (requirePasskey !== undefined) await registry.setRequirePasskey(clientId, requirePasskey);
         // The profile first: a client refused it is left unchanged.
         if (profile !== undefined) await registry.setProfile(clientId, profile);
         if (grace !== undefined) await registry.setRefreshGrace(clientId, grace);
@@ -187,6 +190,7 @@ function clientJson(c: Client) {
     tls_client_certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens,
     require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
     require_second_factor: c.requireSecondFactor === true,
+    require_passkey: c.requirePasskey === true,
     profile: c.profile,
     created_at: new Date(c.createdAt * 1000).toISOString(),
     secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
@@ -211,7 +215,7 @@ function clientText(c: Client): string {
     `refresh grace: ${c.refreshGraceSeconds === null ? `default (${c.type === 'public' ? 'none for public clients' : 'LATCHKEY_REFRESH_GRACE_SECONDS'})` : `${c.refreshGraceSeconds} s`}`,
     `DPoP:        ${c.dpopBoundAccessTokens ? 'required (every token is DPoP-bound)' : 'optional (tokens are bound when a proof is sent)'}`,
     `PAR:         ${c.requirePushedAuthorizationRequests || c.profile === 'fapi2' ? 'required (authorization requests only by request_uri)' : 'optional'}`,
-    `sign-in:     ${c.requireSecondFactor ? 'two factors required' : 'as the user and the server settings require'}`,
+    `sign-in:     ${c.requirePasskey ? 'a passkey required' : c.requireSecondFactor ? 'two factors required' : 'as the user and the server settings require'}`,
     `profile:     ${c.profile === 'fapi2' ? 'fapi2 (FAPI 2.0 Security Profile)' : 'default'}`,
     ...mtlsText(c),
     ...keysText(c),

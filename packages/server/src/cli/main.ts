@@ -38,6 +38,7 @@ Commands:
                  [--refresh-grace-seconds 0-60] [--dpop-bound]
                  [--require-par]   authorization requests only by PAR (RFC 9126)
                  [--require-second-factor]   its users sign in with two factors
+                 [--require-passkey]   its users sign in with a passkey (acr phr)
                  [--profile default|fapi2]   fapi2: the FAPI 2.0 Security Profile's rules
   clients list | show ID | delete ID | rotate-secret ID
   clients update ID --refresh-grace-seconds 0-60|default
@@ -47,6 +48,8 @@ Commands:
                                 whether the client must push its authorization requests (RFC 9126)
   clients update ID --require-second-factor | --no-require-second-factor
                                 whether the client's users must sign in with two factors
+  clients update ID --require-passkey | --no-require-passkey
+                                whether the client's users must sign in with a passkey
   clients update ID --profile default|fapi2
                                 the rules the client is held to (fapi2: FAPI 2.0 Security Profile)
   clients allow-exchange ID --audience URI --scopes a,b
@@ -129,6 +132,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'no-require-par': { type: 'boolean', default: false },
         'require-second-factor': { type: 'boolean', default: false },
         'no-require-second-factor': { type: 'boolean', default: false },
+        'require-passkey': { type: 'boolean', default: false },
+        'no-require-passkey': { type: 'boolean', default: false },
         off: { type: 'boolean', default: false },
         'id-token-alg': { type: 'string' },
         profile: { type: 'string' },

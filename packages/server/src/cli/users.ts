@@ -86,8 +86,21 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
             username: factors.username,
             totp: totp === null ? null : { enabled: totp.confirmedAt !== null, created_at: iso(totp.createdAt), confirmed_at: iso(totp.confirmedAt) },
             recovery_codes: codes === null ? null : { remaining: codes.remaining, total: codes.total, last_used_at: iso(codes.lastUsedAt) },
+            passkeys: factors.passkeys.map((p) => ({
+              name: p.name,
+              synced: p.synced,
+              created_at: iso(p.createdAt),
+              last_used_at: iso(p.lastUsedAt),
+              counter_regressed_at: iso(p.counterRegressedAt),
+            })),
           },
-          `username: ${factors.username}\npassword: yes\nauthenticator app (TOTP): ${state}\nrecovery codes: ${codesState}`,
+          `username: ${factors.username}\npassword: yes\nauthenticator app (TOTP): ${state}\nrecovery codes: ${codesState}\npasskeys: ${
+            factors.passkeys.length === 0
+              ? 'none'
+              : factors.passkeys
+                  .map((p) => `\n  ${p.name} (${p.synced ? 'synced' : 'this device only'}), added ${iso(p.createdAt)}, ${p.lastUsedAt === null ? 'never used' : `last used ${iso(p.lastUsedAt)}`}${p.counterRegressedAt === null ? '' : `, COUNTER WENT BACK ${iso(p.counterRegressedAt)}`}`)
+                  .join('')
+          }`,
         );
         return 0;
       }

@@ -123,6 +123,16 @@ export interface Settings {
    * at the next sign-in (docs/account.md).
    */
   requireSecondFactor: boolean;
+  /**
+   * Every user signs in with a passkey (issue 15): phishing-resistant sign-in, acr `phr`; a user
+   * without one adds one at the next sign-in (docs/account.md).
+   */
+  requirePasskey: boolean;
+  /**
+   * W3C WebAuthn §5.8.6: whether a passkey used as the second factor after a password must verify the
+   * user (PIN, biometrics). A passkey that signs in alone always must.
+   */
+  passkeyRequireUserVerification: boolean;
 }
 
 /** Who may register a client at the registration endpoint (registration/register.ts). */
@@ -188,6 +198,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'parTtlSeconds', env: 'LATCHKEY_PAR_TTL_SECONDS', type: 'integer', default: 60 },
   { key: 'requirePar', env: 'LATCHKEY_REQUIRE_PAR', type: 'boolean', default: false },
   { key: 'requireSecondFactor', env: 'LATCHKEY_REQUIRE_SECOND_FACTOR', type: 'boolean', default: false },
+  { key: 'requirePasskey', env: 'LATCHKEY_REQUIRE_PASSKEY', type: 'boolean', default: false },
+  { key: 'passkeyRequireUserVerification', env: 'LATCHKEY_PASSKEY_REQUIRE_USER_VERIFICATION', type: 'boolean', default: true },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

@@ -10,6 +10,8 @@ export const PATHS = {
   login: '/login',
   loginOtp: '/login/otp',
   loginOtpSetup: '/login/otp/setup',
+  loginPasskey: '/login/passkey',
+  loginPasskeyStep: '/login/passkey/required',
   account: '/account',
   consent: '/consent',
   deviceAuthorization: '/device_authorization',

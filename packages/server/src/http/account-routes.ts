@@ -3,7 +3,8 @@ import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
-import { sha256 } from '../lib/random.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
 import type { Session } from '../storage/session-store.ts';
 import { accountPage, freshSignInPage, recoveryCodesPage, totpSetupPage } from '../ui/account-pages.ts';
 import { issueRecoveryCodes } from '../users/recovery-codes.ts';
@@ -31,6 +32,8 @@ const NOTICES: Record<string, string> = {
   password: 'Your password is changed; every other browser is signed out.',
   'session-ended': 'That browser is signed out.',
   'application-removed': 'The application no longer has access.',
+  'passkey-added': 'Your passkey is added: you can sign in with it.',
+  'passkey-removed': 'The passkey is removed.',
 };
 
 interface Current {
@@ -50,9 +53,11 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
   const accountPath = `${ctx.urls.pathPrefix}${PATHS.account}`;
   const sessionCookie = sessionCookieName(ctx.urls.secure);
   const loginForm = new LoginForm(ctx, assetsPath);
-  const loginPage = { action: `${accountPath}/login`, clientName: 'your account', carried: {} };
+  const loginPage = { action: `${accountPath}/login`, clientName: 'your account', carried: {}, passkeyAction: `${accountPath}/login/passkey` };
   const otpForm = new OtpForm(ctx, assetsPath);
-  const otpPage = { action: `${accountPath}/otp`, carried: {} };
+  const otpPage = { action: `${accountPath}/otp`, carried: {}, passkeyAction: `${accountPath}/otp/passkey` };
+  const addPasskeyAction = `${accountPath}/passkeys`;
+  const addPasskeyBinding = (value: string) => `${value}\u0000${addPasskeyAction}`;
   const binding = (value: string) => `account:${value}`;
 
   const redirect = (reply: FastifyReply, location: string) => reply.header('cache-control', 'no-store').redirect(location, 303);
@@ -105,20 +110,43 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const enabled = factor?.confirmedAt != null;
     const sessions = await sessionsOf(user.id, now.session);
     const applications = await applicationsOf(user.id);
+    const token = csrfToken(ctx.macKey, binding(now.value));
+    const passkeys = {
+      list: (await ctx.storage.passkeys.listForUser(user.id)).map((p) => ({
+        id: p.credentialId,
+        name: p.name,
+        createdAt: p.createdAt,
+        lastUsedAt: p.lastUsedAt,
+        synced: p.deviceType === 'multiDevice',
+        counterRegressedAt: p.counterRegressedAt,
+      })),
+      add: {
+        action: addPasskeyAction,
+        mode: 'create' as const,
+        options: await registrationOptions(ctx, user, addPasskeyBinding(now.value)),
+        csrfToken: token,
+        carried: {},
+        label: 'Add a passkey',
+        nameField: true,
+      },
+      scriptNonce: randomToken(16),
+    };
     return sendPage(
       reply,
       status,
       accountPage({
         assetsPath,
         accountPath,
-        csrfToken: csrfToken(ctx.macKey, binding(now.value)),
+        csrfToken: token,
         user,
+        ...(passkeysAvailable(ctx) ? { passkeys } : {}),
         totp: enabled ? { enabled, since: factor!.confirmedAt! } : { enabled },
         ...(enabled ? { recovery: await ctx.storage.recoveryCodes.status(user.id) } : {}),
         sessions,
         applications,
         ...extra,
       }),
+      passkeysAvailable(ctx) ? passkeys.scriptNonce : undefined,
     );
   };
 
@@ -169,6 +197,61 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const login = await loginForm.submit(request, reply, params, loginPage);
     // With an authenticator app, the account page asks for the code next.
     return login.ok ? redirect(reply, accountPath) : login.reply;
+  });
+
+  app.post(`${PATHS.account}/login/passkey`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const login = await loginForm.submitPasskey(request, reply, params, loginPage);
+    return login.ok ? redirect(reply, accountPath) : login.reply;
+  });
+
+  app.post(`${PATHS.account}/otp/passkey`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const step = await otpForm.submitPasskey(request, reply, params, otpPage);
+    if (!step.ok && step.reason === 'refused') return step.reply;
+    return redirect(reply, accountPath);
+  });
+
+  // Adding a passkey needs a recent sign-in (a session left open must not add a way in); the
+  // authenticator verifies the user for it, so this browser's session counts it as used (two factors).
+  app.post(`${PATHS.account}/passkeys`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
+      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+    }
+    const user = await ctx.storage.users.findById(now.session.userId);
+    if (!user) return redirect(reply, accountPath);
+    const result = await registerPasskey(ctx, user, addPasskeyBinding(now.value), optionalParam(params, 'credential'), optionalParam(params, 'name') ?? '');
+    if (!result.ok) {
+      request.log.info({ reason: result.reason }, 'passkey not added');
+      const error = result.reason === 'duplicate' ? 'That passkey is added already.' : 'The passkey could not be added. Please try again.';
+      return showAccount(reply, now, 400, { error });
+    }
+    await ctx.storage.sessions.delete(sha256(now.value));
+    const { value } = await startSession(ctx.storage, user.id, withPasskey(now.session.amr, result.methods), ctx.now(), sessionOrigin(request));
+    reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+    request.log.info({ user: user.id, passkey: result.passkey.name }, 'passkey added');
+    return redirect(reply, `${accountPath}?updated=passkey-added`);
+  });
+
+  app.post(`${PATHS.account}/passkeys/remove`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
+      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+    }
+    const removed = await ctx.storage.passkeys.delete(now.session.userId, optionalParam(params, 'passkey') ?? '');
+    if (removed) {
+      // Half sign-ins (password given, passkey not) would become whole ones without the factor: they end.
+      await endPasswordOnlySessions(ctx.storage, now.session.userId);
+      request.log.info({ user: now.session.userId }, 'passkey removed');
+    }
+    return redirect(reply, `${accountPath}?updated=passkey-removed`);
   });
 
   app.post(`${PATHS.account}/otp`, async (request, reply) => {

@@ -6,7 +6,9 @@ import {
   type AuthorizationRequest,
 } from '../authorize/authorization-request.ts';
 import { authorizationResponseUrl, toClientIfUnavailable } from '../authorize/authorization-response.ts';
-import { consentGiven, decideNextStep, needsFreshLogin, secondFactorDue, type NextStep } from '../authorize/decide.ts';
+import { authenticationDue, consentGiven, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
+import { PASSKEY_SCRIPT } from '../ui/passkey-script.ts';
+import { registerPasskeyStepRoutes } from './passkey-step-routes.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
 import { AccessDenied } from '../errors.ts';
@@ -44,10 +46,14 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   app.get('/assets/latchkey.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
+  app.get('/assets/passkey.js', async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff').send(PASSKEY_SCRIPT),
+  );
+  registerPasskeyStepRoutes(app, ctx, steps);
 }
 
 /** What the steps share: redirects, the URLs of the pages, the session, and how errors are answered. */
-class BrowserSteps {
+export class BrowserSteps {
   readonly assetsPath: string;
   private readonly sessionCookie: string;
 
@@ -77,6 +83,7 @@ class BrowserSteps {
   sendNext(reply: FastifyReply, request: AuthorizationRequest, next: NextStep, proof?: string): FastifyReply {
     if (next.step === 'login') return this.redirect(reply, this.pageUrl(PATHS.login, request));
     if (next.step === 'second-factor') return this.redirect(reply, this.pageUrl(PATHS.loginOtpSetup, request));
+    if (next.step === 'passkey') return this.redirect(reply, this.pageUrl(PATHS.loginPasskeyStep, request));
     if (next.step === 'consent') return this.redirect(reply, this.pageUrl(PATHS.consent, request, proof ? { login_proof: proof } : {}));
     return this.redirect(reply, next.location);
   }
@@ -152,6 +159,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     clientName: authorization.client.source === 'operator' ? authorization.client.name : redirectHost(authorization.redirectUri),
     carried: authorization.params,
     username: authorization.loginHint,
+    passkeyAction: `${ctx.urls.pathPrefix}${PATHS.loginPasskey}`,
   });
 
   app.get(PATHS.login, async (request, reply) => {
@@ -181,9 +189,44 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
   });
 
 
+  // "Sign in with a passkey" on the login form: a whole sign-in, no password (http/login-form.ts).
+  app.post(PATHS.loginPasskey, async (request, reply) => {
+    try {
+      const params = steps.paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
+      return await toClientIfUnavailable(authorization, async () => {
+        const login = await loginForm.submitPasskey(request, reply, params, loginFormPage(authorization));
+        if (!login.ok) return login.reply;
+        const next = await decideNextStep(ctx, authorization, login.session, true);
+        return steps.sendNext(reply, authorization, next, loginProof(ctx.macKey, login.value, authorization.params));
+      });
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
+
   // The second step (http/otp-form.ts), carrying the authorization request like the login form.
   const otpForm = new OtpForm(ctx, steps.assetsPath);
-  const otpFormPage = (authorization: AuthorizationRequest) => ({ action: `${ctx.urls.pathPrefix}${PATHS.loginOtp}`, carried: authorization.params });
+  const otpFormPage = (authorization: AuthorizationRequest) => ({
+    action: `${ctx.urls.pathPrefix}${PATHS.loginOtp}`,
+    carried: authorization.params,
+    passkeyAction: `${ctx.urls.pathPrefix}${PATHS.loginOtp}/passkey`,
+  });
+
+  app.post(`${PATHS.loginOtp}/passkey`, async (request, reply) => {
+    try {
+      const params = steps.paramsOf(request);
+      const authorization = await readAuthorizationRequest(ctx, params, 'page');
+      return await toClientIfUnavailable(authorization, async () => {
+        const step = await otpForm.submitPasskey(request, reply, params, otpFormPage(authorization));
+        if (!step.ok) return step.reason === 'refused' ? step.reply : steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+        const next = await decideNextStep(ctx, authorization, step.session, true);
+        return steps.sendNext(reply, authorization, next, loginProof(ctx.macKey, step.value, authorization.params));
+      });
+    } catch (err) {
+      return steps.fail(request, reply, err);
+    }
+  });
 
   app.get(PATHS.loginOtp, async (request, reply) => {
     try {
@@ -311,8 +354,9 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
       const authorization = await readAuthorizationRequest(ctx, params, 'page');
       const current = await steps.consentSession(request, authorization, params);
       if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
-      // The consent page is no way around the second factor the request or the policy wants.
-      if (await secondFactorDue(ctx, authorization, current.session)) return steps.redirect(reply, steps.pageUrl(PATHS.loginOtpSetup, authorization));
+      // The consent page is no way around the second factor or passkey the request or the policy wants.
+      const due = await authenticationDue(ctx, authorization, current.session);
+      if (due) return steps.sendNext(reply, authorization, { step: due });
       const user = await ctx.storage.users.findById(current.session.userId);
       const { client } = authorization;
       return sendPage(
@@ -351,7 +395,8 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
   const consentStep = async (request: FastifyRequest, reply: FastifyReply, authorization: AuthorizationRequest, params: FormParams) => {
     const current = await steps.consentSession(request, authorization, params);
     if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
-    if (await secondFactorDue(ctx, authorization, current.session)) return steps.redirect(reply, steps.pageUrl(PATHS.loginOtpSetup, authorization));
+    const due = await authenticationDue(ctx, authorization, current.session);
+    if (due) return steps.sendNext(reply, authorization, { step: due });
     const { session, sessionValue } = current;
     if (!verifyCsrfToken(ctx.macKey, consentBinding(sessionValue), optionalParam(params, 'csrf_token'))) {
       // A forged or stale form: show the consent page again rather than act on it.

@@ -10,7 +10,8 @@ import { errorPage } from '../ui/pages.ts';
 import { describeScopes } from '../ui/scope-descriptions.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
-import { secondFactorRequired } from '../users/second-factor-policy.ts';
+import { passkeyRequired, secondFactorRequired } from '../users/second-factor-policy.ts';
+import { ACR, acrOf } from '../users/authentication-context.ts';
 import { OtpForm, type OtpFormPage } from './otp-form.ts';
 import { LoginForm, type LoginFormPage } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
@@ -34,11 +35,16 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     action: `${devicePath}/login`,
     clientName: 'device sign-in',
     carried: userCode ? { user_code: userCode } : {},
+    passkeyAction: `${devicePath}/login/passkey`,
   });
 
   // The second step for a user with an authenticator app (http/otp-form.ts), carrying the code too.
   const otpForm = new OtpForm(ctx, assetsPath);
-  const otpFormPage = (userCode: string | undefined): OtpFormPage => ({ action: `${devicePath}/otp`, carried: userCode ? { user_code: userCode } : {} });
+  const otpFormPage = (userCode: string | undefined): OtpFormPage => ({
+    action: `${devicePath}/otp`,
+    carried: userCode ? { user_code: userCode } : {},
+    passkeyAction: `${devicePath}/otp/passkey`,
+  });
   const devicePage = (userCode: string | undefined) => (userCode ? `${devicePath}?user_code=${encodeURIComponent(userCode)}` : devicePath);
 
   /** Without a complete session: the code page when only the code is missing, else the login form. */
@@ -117,6 +123,24 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
   });
 
+  app.post(`${PATHS.device}/login/passkey`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const typed = optionalParam(params, 'user_code')?.slice(0, 32);
+    const login = await loginForm.submitPasskey(request, reply, params, loginFormPage(typed));
+    if (!login.ok) return login.reply;
+    return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
+  });
+
+  app.post(`${PATHS.device}/otp/passkey`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    const typed = optionalParam(params, 'user_code')?.slice(0, 32);
+    const step = await otpForm.submitPasskey(request, reply, params, otpFormPage(typed));
+    if (!step.ok) return step.reason === 'refused' ? step.reply : loginForm.show(request, reply, loginFormPage(typed));
+    return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
+  });
+
   app.post(`${PATHS.device}/otp`, async (request, reply) => {
     const params = pageParams(request);
     if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
@@ -149,6 +173,10 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
       if (user && secondFactorRequired(ctx.settings, user, client)) {
         return sendPage(reply, 403, errorPage(assetsPath, 'Two-step verification required', `This sign-in needs two-step verification. Set up an authenticator app on your account page (${issuerPath}${PATHS.account}), then enter the code again.`));
       }
+    }
+    if (decision === 'allow' && acrOf(current.session.amr) !== ACR.phishingResistant && passkeyRequired(ctx.settings, await ctx.storage.clients.find(code.clientId))) {
+      // The policy wants a passkey: the user signs in with one (adding it on the account page first).
+      return sendPage(reply, 403, errorPage(assetsPath, 'Passkey required', `This sign-in needs a passkey. Sign out, then sign in with your passkey (add one on your account page, ${issuerPath}${PATHS.account}), and enter the code again.`));
     }
     const decided = await decideDeviceCode(ctx, code, current.session, decision);
     if (!decided && decision === 'allow') return entry(reply, current, 400, typed, wrongMessage);

@@ -5,7 +5,9 @@ import type { Session } from '../storage/session-store.ts';
 import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { loginPage, type HiddenFields } from '../ui/pages.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
-import { PASSWORD_ONLY } from '../users/authentication-context.ts';
+import { PASSWORD_ONLY, type AuthenticationMethod } from '../users/authentication-context.ts';
+import { authenticationOptions, passkeysAvailable, verifyPasskeyAssertion, withPasskey } from '../users/passkeys.ts';
+import type { User } from '../storage/user-store.ts';
 import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie.ts';
 import { sessionOrigin, secondFactorDue, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
@@ -22,6 +24,8 @@ export interface LoginFormPage {
   /** Hidden fields carried through the form (the authorization request, the device's user code). */
   carried: HiddenFields;
   username?: string | undefined;
+  /** Where "Sign in with a passkey" posts (LoginForm.submitPasskey); no passkey option without it. */
+  passkeyAction?: string;
 }
 
 /** `secondFactorDue`: the user has an authenticator app, so the session still owes its code (http/otp-form.ts). */
@@ -55,12 +59,27 @@ export class LoginForm {
   }
 
   /** Shows the form; `fresh` draws a new binding (after a failed CSRF check). */
-  show(request: FastifyRequest, reply: FastifyReply, page: LoginFormPage, status = 200, error?: string, fresh = false): FastifyReply {
+  async show(request: FastifyRequest, reply: FastifyReply, page: LoginFormPage, status = 200, error?: string, fresh = false): Promise<FastifyReply> {
     let binding = fresh ? undefined : this.binding(request);
     if (!binding) {
       binding = randomToken(32);
       reply.header('set-cookie', cookieHeader(this.bindingCookie, binding, this.secure, LOGIN_BINDING_SECONDS));
     }
+    const token = csrfToken(this.ctx.macKey, `login:${binding}`);
+    // The passkey's challenge is bound to this browser's login binding and to the form it answers.
+    const passkey = page.passkeyAction && passkeysAvailable(this.ctx)
+      ? {
+          scriptNonce: randomToken(16),
+          form: {
+            action: page.passkeyAction,
+            mode: 'get' as const,
+            options: await authenticationOptions(this.ctx, 'sign-in', passkeyBinding(binding, page.passkeyAction)),
+            csrfToken: token,
+            carried: page.carried,
+            label: 'Sign in with a passkey',
+          },
+        }
+      : undefined;
     return sendPage(
       reply,
       status,
@@ -68,11 +87,13 @@ export class LoginForm {
         assetsPath: this.assetsPath,
         action: page.action,
         clientName: page.clientName,
-        csrfToken: csrfToken(this.ctx.macKey, `login:${binding}`),
+        csrfToken: token,
         carried: page.carried,
         username: page.username,
         error,
+        ...(passkey ? { passkey } : {}),
       }),
+      passkey?.scriptNonce,
     );
   }
 
@@ -80,7 +101,7 @@ export class LoginForm {
   async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
     const binding = this.binding(request);
     if (!binding || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
-      return { ok: false, reply: this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
+      return { ok: false, reply: await this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
     }
     const username = optionalParam(params, 'username') ?? '';
     const retry = { ...page, username };
@@ -94,21 +115,44 @@ export class LoginForm {
       if (result.reason === 'rate_limited') {
         reply.header('retry-after', String(result.retryAfterSeconds));
         const error = `Too many failed sign-in attempts. Try again in ${waitText(result.retryAfterSeconds)}.`;
-        return { ok: false, reply: this.show(request, reply, retry, 429, error) };
+        return { ok: false, reply: await this.show(request, reply, retry, 429, error) };
       }
       const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
       // 400, not 401: a 401 must carry a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a form has none.
-      return { ok: false, reply: this.show(request, reply, retry, 400, error) };
+      return { ok: false, reply: await this.show(request, reply, retry, 400, error) };
     }
-    // A new session for every login (no session fixation); any previous one ends.
+    return this.signedIn(request, reply, result.user, PASSWORD_ONLY);
+  }
+
+  /**
+   * "Sign in with a passkey": the assertion of a discoverable credential (W3C WebAuthn §7.2) for the
+   * challenge this form's page was given; it names the user. With user verification it is a whole
+   * sign-in of two factors (users/passkeys.ts).
+   */
+  async submitPasskey(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
+    const binding = this.binding(request);
+    if (!binding || !page.passkeyAction || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
+      return { ok: false, reply: await this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
+    }
+    const result = await verifyPasskeyAssertion(this.ctx, 'sign-in', passkeyBinding(binding, page.passkeyAction), optionalParam(params, 'credential'));
+    if (!result.ok) {
+      request.log.info({ reason: result.reason }, 'passkey sign-in refused');
+      const error = result.reason === 'disabled' ? 'This account is disabled.' : 'That passkey could not sign you in. Try again, or use your password.';
+      return { ok: false, reply: await this.show(request, reply, page, 400, error) };
+    }
+    return this.signedIn(request, reply, result.user, withPasskey([], result.methods));
+  }
+
+  /** A new session for every login (no session fixation); any previous one ends. */
+  private async signedIn(request: FastifyRequest, reply: FastifyReply, user: User, amr: readonly AuthenticationMethod[]): Promise<LoginOutcome> {
     const previous = readCookie(request.headers.cookie, this.sessionCookie);
     if (previous) await this.ctx.storage.sessions.delete(sha256(previous));
-    const { value, session } = await startSession(this.ctx.storage, result.user.id, PASSWORD_ONLY, this.ctx.now(), sessionOrigin(request));
+    const { value, session } = await startSession(this.ctx.storage, user.id, amr, this.ctx.now(), sessionOrigin(request));
     reply.header('set-cookie', [
       sessionCookieHeader(value, this.secure, SESSION_ABSOLUTE_SECONDS),
       cookieHeader(this.bindingCookie, '', this.secure, 0),
       // This browser is now known for this user: exempt from the delay an attack on the account causes.
-      cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, result.user), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
+      cookieHeader(this.deviceCookie, deviceCookieValue(this.ctx.macKey, user), this.secure, DEVICE_COOKIE_SECONDS, 'Strict'),
     ]);
     return { ok: true, value, session, secondFactorDue: await secondFactorDue(this.ctx.storage, session) };
   }
@@ -119,6 +163,9 @@ export class LoginForm {
     return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
   }
 }
+
+/** A passwordless challenge is good for one browser's login binding and one form. */
+const passkeyBinding = (loginBinding: string, action: string) => `${loginBinding}\u0000${action}`;
 
 /** "45 seconds", "1 minute", "8 minutes": seconds below two minutes, whole minutes (rounded up) above. */
 export function waitText(seconds: number): string {

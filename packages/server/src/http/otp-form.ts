@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { readCookie } from '../lib/cookies.ts';
-import { sha256 } from '../lib/random.ts';
+import { randomToken, sha256 } from '../lib/random.ts';
+import { authenticationOptions, passkeysAvailable, verifyPasskeyAssertion, withPasskey } from '../users/passkeys.ts';
 import type { Session } from '../storage/session-store.ts';
 import { otpPage } from '../ui/account-pages.ts';
 import type { HiddenFields } from '../ui/pages.ts';
@@ -13,12 +14,17 @@ import { checkSecondFactor } from '../users/totp.ts';
 import { waitText } from './login-form.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
 
+/** A second-step challenge is good for one partial session and one form. */
+const passkeyBinding = (sessionValue: string, action: string) => `${sessionValue}\u0000${action}`;
+
 /** RFC 8176: a password and a one-time code, two factors. */
 export const PASSWORD_AND_OTP: readonly AuthenticationMethod[] = ['pwd', 'otp', 'mfa'];
 
 export interface OtpFormPage {
   action: string;
   carried: HiddenFields;
+  /** Where "Use a passkey" posts (OtpForm.submitPasskey); without it, no passkey option. */
+  passkeyAction?: string;
 }
 
 export type OtpOutcome =
@@ -53,18 +59,59 @@ export class OtpForm {
 
   async show(reply: FastifyReply, current: { session: Session; value: string }, page: OtpFormPage, status = 200, error?: string): Promise<FastifyReply> {
     const user = await this.ctx.storage.users.findById(current.session.userId);
+    const token = csrfToken(this.ctx.macKey, `otp:${current.value}`);
+    const usesPasskey = user !== undefined && page.passkeyAction !== undefined && passkeysAvailable(this.ctx) && (await this.ctx.storage.passkeys.hasAny(user.id));
+    const passkey =
+      usesPasskey && page.passkeyAction
+        ? {
+            scriptNonce: randomToken(16),
+            form: {
+              action: page.passkeyAction,
+              mode: 'get' as const,
+              options: await authenticationOptions(this.ctx, 'second-factor', passkeyBinding(current.value, page.passkeyAction), user),
+              csrfToken: token,
+              carried: page.carried,
+              label: 'Use a passkey',
+              kind: 'primary' as const,
+            },
+          }
+        : undefined;
     return sendPage(
       reply,
       status,
       otpPage({
         assetsPath: this.assetsPath,
         action: page.action,
-        csrfToken: csrfToken(this.ctx.macKey, `otp:${current.value}`),
+        csrfToken: token,
         carried: page.carried,
         username: user?.name ?? user?.username ?? '',
+        totp: user !== undefined && (await this.ctx.storage.totp.isEnabled(user.id)),
+        ...(passkey ? { passkey } : {}),
         ...(error !== undefined ? { error } : {}),
       }),
+      passkey?.scriptNonce,
     );
+  }
+
+  /**
+   * The second step with a passkey of this user (W3C WebAuthn §7.2), for the challenge its page was
+   * given: the new session's amr is pwd, hwk or swk (user), mfa.
+   */
+  async submitPasskey(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: OtpFormPage): Promise<OtpOutcome> {
+    const current = await this.partial(request);
+    if (!current || !page.passkeyAction) return { ok: false, reason: 'no_session' };
+    if (!verifyCsrfToken(this.ctx.macKey, `otp:${current.value}`, optionalParam(params, 'csrf_token'))) {
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, 'The form expired. Please try again.') };
+    }
+    const result = await verifyPasskeyAssertion(this.ctx, 'second-factor', passkeyBinding(current.value, page.passkeyAction), optionalParam(params, 'credential'), current.session.userId);
+    if (!result.ok) {
+      request.log.info({ reason: result.reason }, 'passkey second step refused');
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, 'That passkey could not confirm it is you. Try again.') };
+    }
+    await this.ctx.storage.sessions.delete(sha256(current.value));
+    const { value, session } = await startSession(this.ctx.storage, result.user.id, withPasskey(current.session.amr, result.methods), this.ctx.now(), sessionOrigin(request));
+    reply.header('set-cookie', sessionCookieHeader(value, this.ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
+    return { ok: true, value, session };
   }
 
   async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: OtpFormPage): Promise<OtpOutcome> {

@@ -1,13 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceUnavailable } from '../errors.ts';
 import { errorPage } from '../ui/pages.ts';
-import { PAGE_SECURITY_HEADERS } from '../ui/security-headers.ts';
+import { PAGE_SECURITY_HEADERS, pageHeadersWithScript } from '../ui/security-headers.ts';
 import { asOAuthError } from './error-reply.ts';
 import { FormParams } from '../lib/form-params.ts';
 
-/** Sends an HTML page with the headers every page carries (ui/security-headers.ts). */
-export function sendPage(reply: FastifyReply, status: number, html: string): FastifyReply {
-  return reply.code(status).headers(PAGE_SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+/**
+ * Sends an HTML page with the headers every page carries (ui/security-headers.ts); `scriptNonce`: the
+ * page runs the passkey script under this nonce.
+ */
+export function sendPage(reply: FastifyReply, status: number, html: string, scriptNonce?: string): FastifyReply {
+  return reply
+    .code(status)
+    .headers(scriptNonce ? pageHeadersWithScript(scriptNonce) : PAGE_SECURITY_HEADERS)
+    .type('text/html; charset=utf-8')
+    .send(html);
 }
 
 /** A page's parameters: the form body of a POST, the query string of a GET; undefined for a body we cannot read. */

@@ -82,6 +82,8 @@ export interface CreateClientInput {
   requirePushedAuthorizationRequests?: boolean;
   /** The client's users must sign in with two factors (users/second-factor-policy.ts). */
   requireSecondFactor?: boolean;
+  /** The client's users must sign in with a passkey (users/second-factor-policy.ts). */
+  requirePasskey?: boolean;
   /** `default` (omitted) or `fapi2`: the FAPI 2.0 Security Profile (profiles/fapi2.ts); operators only. */
   profile?: ClientProfile;
   /** RFC 8705 §2.1.2: the certificate subject of a tls_client_auth client (exactly one kind). */
@@ -274,6 +276,7 @@ export class Registry {
       dpopBoundAccessTokens: input.dpopBoundAccessTokens === true,
       requirePushedAuthorizationRequests: input.requirePushedAuthorizationRequests === true,
       requireSecondFactor: input.requireSecondFactor === true,
+      requirePasskey: input.requirePasskey === true,
       profile,
       tlsClientAuth,
       tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens === true,
@@ -394,6 +397,13 @@ export class Registry {
   /** Sets whether the client's users must sign in with two factors (users/second-factor-policy.ts). */
   async setRequireSecondFactor(clientId: string, required: boolean): Promise<Client> {
     if (!(await this.storage.clients.updateRequireSecondFactor(clientId, required))) {
+      throw new RegistryError(`no client ${clientId}`, 'not_found');
+    }
+    return this.getClient(clientId);
+  }
+
+  async setRequirePasskey(clientId: string, required: boolean): Promise<Client> {
+    if (!(await this.storage.clients.updateRequirePasskey(clientId, required))) {
       throw new RegistryError(`no client ${clientId}`, 'not_found');
     }
     return this.getClient(clientId);

@@ -120,6 +120,8 @@ export interface Client {
   requirePushedAuthorizationRequests: boolean;
   /** The client's users must sign in with two factors (issue 15; users/second-factor-policy.ts). */
   requireSecondFactor?: boolean;
+  /** The client's users must sign in with a passkey (acr `phr`; users/second-factor-policy.ts). */
+  requirePasskey?: boolean;
   /** The rules the client is held to: `default`, or `fapi2` (FAPI 2.0 Security Profile, set by the operator only). */
   profile: ClientProfile;
 }

@@ -41,6 +41,8 @@ export interface NewClient {
   requirePushedAuthorizationRequests?: boolean;
   /** The client's users must sign in with two factors. */
   requireSecondFactor?: boolean;
+  /** The client's users must sign in with a passkey. */
+  requirePasskey?: boolean;
   /** default or fapi2; default default. */
   profile?: ClientProfile;
   /** Who registered it; default operator. */
@@ -258,6 +260,15 @@ export class ClientStore {
     });
   }
 
+  /** Sets whether the client's users must sign in with a passkey. False for an unknown client. */
+  async updateRequirePasskey(clientId: string, required: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('clients').set({ require_passkey: required ? 1 : 0 }).where('client_id', '=', clientId).executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
   /** Sets the client's security profile. False for an unknown client. */
   async updateProfile(clientId: string, profile: ClientProfile): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
@@ -313,6 +324,7 @@ function clientColumns(client: NewClient) {
     dpop_bound_access_tokens: client.dpopBoundAccessTokens ? 1 : 0,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ? 1 : 0,
     require_second_factor: client.requireSecondFactor ? 1 : 0,
+    require_passkey: client.requirePasskey ? 1 : 0,
     profile: client.profile ?? 'default',
     tls_client_auth: client.tlsClientAuth ? JSON.stringify(client.tlsClientAuth) : null,
     tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens ? 1 : 0,
@@ -366,6 +378,7 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     dpopBoundAccessTokens: Number(row.dpop_bound_access_tokens) === 1,
     requirePushedAuthorizationRequests: Number(row.require_pushed_authorization_requests) === 1,
     requireSecondFactor: Number(row.require_second_factor) === 1,
+    requirePasskey: Number(row.require_passkey) === 1,
     profile: row.profile === 'fapi2' ? 'fapi2' : 'default',
     tlsClientAuth: row.tls_client_auth === null ? null : (JSON.parse(row.tls_client_auth) as TlsClientAuthSubject),
     tlsClientCertificateBoundAccessTokens: Number(row.tls_client_certificate_bound_access_tokens) === 1,

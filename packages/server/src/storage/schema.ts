@@ -33,6 +33,25 @@ export interface Database {
   pushed_authorization_requests: PushedAuthorizationRequestRow;
   totp_factors: TotpFactorRow;
   recovery_codes: RecoveryCodeRow;
+  passkeys: PasskeyRow;
+}
+
+/** A user's passkey (users/passkeys.ts): a WebAuthn credential and what its authenticator reported. */
+export interface PasskeyRow {
+  credential_id: string;
+  user_id: string;
+  name: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  counter: number | string;
+  /** JSON array of AuthenticatorTransport values. */
+  transports: string;
+  /** singleDevice or multiDevice (synced). */
+  device_type: string;
+  backed_up: number | string;
+  created_at: number | string;
+  last_used_at: number | string | null;
+  counter_regressed_at: number | string | null;
 }
 
 /** A recovery code (users/recovery-codes.ts), by its SHA-256; the code itself is never stored. */
@@ -336,6 +355,8 @@ export interface ClientRow {
   require_pushed_authorization_requests: number | string;
   /** 1: the client's users must sign in with two factors (issue 15). */
   require_second_factor: number | string;
+  /** 1: the client's users must sign in with a passkey (issue 15). */
+  require_passkey: number | string;
   /** default or fapi2 (registry/types.ts ClientProfile). */
   profile: string;
 }

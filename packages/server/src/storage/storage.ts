@@ -9,6 +9,7 @@ import { GrantStore } from './grant-store.ts';
 import { InitialAccessTokenStore } from './initial-access-token-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { PushedRequestStore } from './pushed-request-store.ts';
+import { PasskeyStore } from './passkey-store.ts';
 import { LoginThrottleStore } from './login-throttle-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
 import { RefreshTokenStore } from './refresh-token-store.ts';
@@ -34,6 +35,7 @@ export class Storage {
   readonly users: UserStore;
   readonly totp: TotpStore;
   readonly recoveryCodes: RecoveryCodeStore;
+  readonly passkeys: PasskeyStore;
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
   readonly loginThrottles: LoginThrottleStore;
@@ -61,6 +63,7 @@ export class Storage {
     this.users = new UserStore(db.kysely);
     this.totp = new TotpStore(db.kysely);
     this.recoveryCodes = new RecoveryCodeStore(db.kysely);
+    this.passkeys = new PasskeyStore(db.kysely);
     this.grants = new GrantStore(db.kysely, db.dialect);
     this.rateLimits = new RateLimitStore(db.kysely);
     this.loginThrottles = new LoginThrottleStore(db.kysely);

@@ -1,4 +1,4 @@
-import { alert, hiddenFields, layout, type HiddenFields } from './pages.ts';
+import { alert, hiddenFields, layout, passkeyForm, type HiddenFields, type PasskeyFormView } from './pages.ts';
 import { escapeHtml } from './security-headers.ts';
 
 /** The second step of a sign-in: the code of the user's authenticator app (RFC 6238). */
@@ -9,9 +9,26 @@ export interface OtpPage {
   carried: HiddenFields;
   username: string;
   error?: string;
+  /** False: the user has passkeys only, so there is no code to enter. Default true. */
+  totp?: boolean;
+  /** "Use a passkey": the user's passkeys as the second step, and the nonce of the script. */
+  passkey?: { form: PasskeyFormView; scriptNonce: string };
 }
 
 export function otpPage(page: OtpPage): string {
+  const passkey = page.passkey ? passkeyForm(page.passkey.form) : '';
+  if (page.totp === false) {
+    return layout(
+      page.assetsPath,
+      'Two-step verification',
+      `<h1>Two-step verification</h1>
+<p class="who">Signed in as ${escapeHtml(page.username)}</p>
+<p>Confirm it is you with your passkey.</p>
+${alert(page.error)}
+${passkey}`,
+      page.passkey?.scriptNonce,
+    );
+  }
   return layout(
     page.assetsPath,
     'Two-step verification',
@@ -35,7 +52,8 @@ ${hiddenFields(page.carried)}
 <input type="text" id="recovery-code" name="code" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="40" required>
 <div class="actions"><button type="submit" class="secondary">Use recovery code</button></div>
 </form>
-</details>`,
+</details>${passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkey}` : ''}`,
+    page.passkey?.scriptNonce,
   );
 }
 
@@ -51,6 +69,12 @@ export interface AccountPage {
   sessions?: { ref: string; browser: string; address: string | null; lastSeenAt: number; current: boolean }[];
   /** The applications the user let in: name, last sign-in; `clientId` names it in the form. */
   applications?: { clientId: string; name: string; lastGrantAt: number }[];
+  /** The user's passkeys, and the form that adds one (with its script's nonce). */
+  passkeys?: {
+    list: { id: string; name: string; createdAt: number; lastUsedAt: number | null; synced: boolean; counterRegressedAt: number | null }[];
+    add: PasskeyFormView;
+    scriptNonce: string;
+  };
   /** The user's recovery codes, when the authenticator app is on. */
   recovery?: { remaining: number; total: number; lastUsedAt: number | null };
   notice?: string;
@@ -81,12 +105,32 @@ ${user.name ? `<dt>Name</dt><dd>${escapeHtml(user.name)}</dd>\n` : ''}${user.ema
     }</p>
 ${totp.enabled ? form('/totp/remove', 'Turn off', 'secondary') : form('/totp', 'Set up', 'primary')}
 </section>
+${page.passkeys ? passkeysSection(page.passkeys, `${page.accountPath}/passkeys/remove`, page.csrfToken) : ''}
 ${totp.enabled && page.recovery ? recoverySection(page.recovery, form('/recovery-codes', 'Get new recovery codes', 'secondary')) : ''}
 ${passwordSection(`${page.accountPath}/password`, page.csrfToken)}
 ${page.sessions ? sessionsSection(page.sessions, `${page.accountPath}/sessions/end`, page.csrfToken) : ''}
 ${page.applications ? applicationsSection(page.applications, `${page.accountPath}/applications/remove`, page.csrfToken) : ''}
 ${form('/logout', 'Sign out', 'secondary')}`,
+    page.passkeys?.scriptNonce,
   );
+}
+
+/** The user's passkeys: each named, with when it was added and last used; any can be removed. */
+function passkeysSection(passkeys: NonNullable<AccountPage['passkeys']>, removeAction: string, csrf: string): string {
+  const items = passkeys.list
+    .map(
+      (p) => `<li><span class="what">${escapeHtml(p.name)} <span class="status">${p.synced ? 'Synced' : 'This device only'}</span></span>
+<span class="muted">added ${escapeHtml(day(p.createdAt))} · ${p.lastUsedAt === null ? 'never used' : `last used ${escapeHtml(day(p.lastUsedAt))}`}</span>${
+        p.counterRegressedAt === null ? '' : `\n<span class="alert" role="alert">On ${escapeHtml(day(p.counterRegressedAt))} this passkey answered like a copy of itself. If you did not copy it, remove it.</span>`
+      }
+<form method="post" action="${escapeHtml(removeAction)}"><input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}"><input type="hidden" name="passkey" value="${escapeHtml(p.id)}"><button type="submit" class="secondary small">Remove</button></form></li>`,
+    )
+    .join('\n');
+  return `<section class="factor" aria-labelledby="passkeys-heading">
+<h2 id="passkeys-heading">Passkeys <span class="status${passkeys.list.length > 0 ? ' on' : ''}">${passkeys.list.length > 0 ? `${passkeys.list.length}` : 'None'}</span></h2>
+<p>${passkeys.list.length > 0 ? 'Sign in with your device’s screen lock or a security key, without a password; after a password, a passkey also serves as the second step.' : 'Sign in with your device’s screen lock or a security key instead of a password. Passkeys cannot be used on a fake site.'}</p>
+${passkeys.list.length > 0 ? `<ul class="scopes passkeys">\n${items}\n</ul>\n` : ''}${passkeyForm(passkeys.add)}
+</section>`;
 }
 
 const day = (seconds: number) => new Date(seconds * 1000).toISOString().slice(0, 10);
@@ -218,5 +262,35 @@ export function freshSignInPage(assetsPath: string, action: string, csrfToken: s
 <input type="hidden" name="csrf_token" value="${escapeHtml(csrfToken)}">
 <div class="actions"><button type="submit" class="primary">Sign in again</button></div>
 </form>`,
+  );
+}
+
+/**
+ * A sign-in that must use a passkey (acr_values `phr`, or the passkey policy): the user's passkey, or
+ * adding one when they have none.
+ */
+export interface PasskeyStepPage {
+  assetsPath: string;
+  username: string;
+  /** Why: the application that asks. */
+  reason: string;
+  form: PasskeyFormView;
+  scriptNonce: string;
+  error?: string;
+}
+
+export function passkeyStepPage(page: PasskeyStepPage): string {
+  const adding = page.form.mode === 'create';
+  return layout(
+    page.assetsPath,
+    adding ? 'Add a passkey' : 'Use your passkey',
+    `<h1>${adding ? 'Add a passkey' : 'Use your passkey'}</h1>
+<p class="who">Signed in as ${escapeHtml(page.username)}</p>
+<p class="notice" role="status">${escapeHtml(page.reason)}</p>
+<p>${adding ? 'A passkey signs you in with your device’s screen lock or a security key, and cannot be used on a fake site. Add one now to continue.' : 'Confirm it is you with your passkey to continue.'}</p>
+${alert(page.error)}
+<noscript><p class="alert">Passkeys need JavaScript in this browser.</p></noscript>
+${passkeyForm(page.form)}`,
+    page.scriptNonce,
   );
 }

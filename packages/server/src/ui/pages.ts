@@ -1,7 +1,10 @@
 import { escapeHtml } from './security-headers.ts';
 
-/** A page's frame: no script anywhere, the stylesheet from our own origin. */
-export function layout(assetsPath: string, title: string, body: string): string {
+/**
+ * A page's frame: the stylesheet from our own origin, and no script unless `scriptNonce` is given: then
+ * the passkey script (ui/passkey-script.ts), and only it, under that nonce.
+ */
+export function layout(assetsPath: string, title: string, body: string, scriptNonce?: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -10,7 +13,7 @@ export function layout(assetsPath: string, title: string, body: string): string 
 <meta name="robots" content="noindex">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${escapeHtml(assetsPath)}/latchkey.css">
-</head>
+${scriptNonce ? `<script src="${escapeHtml(assetsPath)}/passkey.js" nonce="${escapeHtml(scriptNonce)}" defer></script>\n` : ''}</head>
 <body>
 <main>
 <p class="brand">Latchkey</p>
@@ -34,7 +37,39 @@ export function alert(message: string | undefined): string {
   return message ? `<p class="alert" role="alert">${escapeHtml(message)}</p>` : '';
 }
 
+/** A form that runs a WebAuthn ceremony (ui/passkey-script.ts) and posts its result. */
+export interface PasskeyFormView {
+  action: string;
+  mode: 'get' | 'create';
+  /** PublicKeyCredentialRequestOptionsJSON or PublicKeyCredentialCreationOptionsJSON. */
+  options: unknown;
+  csrfToken: string;
+  carried: HiddenFields;
+  label: string;
+  kind?: 'primary' | 'secondary';
+  /** A field for the passkey's name (adding one on the account page). */
+  nameField?: boolean;
+}
+
+/** Hidden until the script finds WebAuthn in the browser. */
+export function passkeyForm(view: PasskeyFormView): string {
+  const name = view.nameField
+    ? `<label for="passkey-name">Name</label>
+<input type="text" id="passkey-name" name="name" maxlength="60" placeholder="Work laptop" autocomplete="off">
+`
+    : '';
+  return `<form method="post" action="${escapeHtml(view.action)}" class="passkey" data-passkey="${view.mode}" data-options="${escapeHtml(JSON.stringify(view.options))}" hidden>
+<input type="hidden" name="csrf_token" value="${escapeHtml(view.csrfToken)}">
+${hiddenFields(view.carried)}
+<input type="hidden" name="credential" value="">
+${name}<p class="alert passkey-error" role="alert" hidden>Your passkey could not be used. Try again, or use another way.</p>
+<div class="actions"><button type="submit" class="${view.kind ?? 'secondary'}">${escapeHtml(view.label)}</button></div>
+</form>`;
+}
+
 export interface LoginPage {
+  /** "Sign in with a passkey" (a discoverable credential, no username), and the nonce of its script. */
+  passkey?: { form: PasskeyFormView; scriptNonce: string };
   assetsPath: string;
   action: string;
   clientName: string;
@@ -59,7 +94,8 @@ ${hiddenFields(page.carried)}
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
-</form>`,
+</form>${page.passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkeyForm(page.passkey.form)}` : ''}`,
+    page.passkey?.scriptNonce,
   );
 }
 

@@ -50,4 +50,11 @@ section.factor h2{font-size:16px;margin:0 0 6px}
 dl.profile{display:grid;grid-template-columns:auto 1fr;gap:6px 16px;margin:0 0 20px;font-size:14px}
 dl.profile dt{color:#616e7c}
 dl.profile dd{margin:0}
+[hidden]{display:none!important}
+.or{display:flex;align-items:center;gap:12px;margin:20px 0 0;color:#616e7c;font-size:13px}
+.or::before,.or::after{content:"";flex:1;border-top:1px solid #e4e7eb}
+form.passkey .actions{margin-top:16px}
+ul.passkeys li{display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px}
+ul.passkeys .what{flex-basis:100%}
+ul.passkeys form{margin:0 0 0 auto}
 `;

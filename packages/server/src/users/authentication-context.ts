@@ -26,10 +26,10 @@ export const ACR = {
 export type AcrValue = (typeof ACR)[keyof typeof ACR];
 
 /**
- * The classes this server can reach today, for discovery: a password, and a password with a one-time
- * code. `phr` is listed once passkeys can be used to sign in (docs/authentication-context.md).
+ * The classes this server can reach, for discovery: a password, two factors, and a passkey
+ * (docs/authentication-context.md).
  */
-export const ACR_VALUES_SUPPORTED: readonly AcrValue[] = [ACR.password, ACR.mfa];
+export const ACR_VALUES_SUPPORTED: readonly AcrValue[] = [ACR.password, ACR.mfa, ACR.phishingResistant];
 
 /** The authentication of a session and of the tokens issued under it. */
 export interface Authentication {
@@ -72,14 +72,16 @@ export function meetsAcr(acr: string, methods: readonly AuthenticationMethod[]):
 }
 
 /**
- * Whether an authorization request's `acr_values` (OIDC Core §3.1.2.1) ask for more than the
- * session's sign-in: none of them is met, and one is a class the user can reach by adding a factor
- * now (two factors: an authenticator app). A request for classes Latchkey cannot reach (an unknown
- * value, `phr` before passkeys) is answered with the sign-in as it is: acr_values is voluntary, and the
- * token's `acr` says what it was.
+ * What an authorization request's `acr_values` (OIDC Core §3.1.2.1) ask the user to add when none of
+ * them is met by the session's sign-in: a passkey when `phr` is among them, else a second factor when
+ * the multi-factor class is. A request for classes Latchkey does not know is answered with the sign-in
+ * as it is: acr_values is voluntary, and the token's `acr` says what it was.
  */
-export function stepUpNeeded(acrValues: readonly string[], methods: readonly AuthenticationMethod[]): boolean {
-  return acrValues.includes(ACR.mfa) && !acrValues.some((acr) => meetsAcr(acr, methods));
+export function stepUpNeeded(acrValues: readonly string[], methods: readonly AuthenticationMethod[]): 'passkey' | 'second-factor' | undefined {
+  if (acrValues.some((acr) => meetsAcr(acr, methods))) return undefined;
+  if (acrValues.includes(ACR.phishingResistant)) return 'passkey';
+  if (acrValues.includes(ACR.mfa)) return 'second-factor';
+  return undefined;
 }
 
 /** Methods as stored: space-separated, like a scope. */

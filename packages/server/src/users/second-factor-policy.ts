@@ -11,3 +11,12 @@ import type { User } from '../storage/user-store.ts';
 export function secondFactorRequired(settings: Pick<Settings, 'requireSecondFactor'>, user: Pick<User, 'secondFactorRequired'>, client?: Pick<Client, 'requireSecondFactor'>): boolean {
   return settings.requireSecondFactor || user.secondFactorRequired === true || client?.requireSecondFactor === true;
 }
+
+/**
+ * Who must sign in with a passkey (phishing-resistant, acr `phr`): everyone (LATCHKEY_REQUIRE_PASSKEY)
+ * or the users of a client (`clients update --require-passkey`). A sign-in without one goes on to the
+ * user's passkey, or to adding one.
+ */
+export function passkeyRequired(settings: Pick<Settings, 'requirePasskey'>, client?: Pick<Client, 'requirePasskey'>): boolean {
+  return settings.requirePasskey || client?.requirePasskey === true;
+}

@@ -94,9 +94,13 @@ export async function endPasswordOnlySessions(storage: Storage, userId: string):
   return ended;
 }
 
-/** Whether the session's sign-in lacks the second factor its user has set up (RFC 8176 `mfa` absent). */
+/**
+ * Whether the session's sign-in lacks the second factor its user has set up (RFC 8176 `mfa` absent):
+ * an authenticator app or a passkey.
+ */
 export async function secondFactorDue(storage: Storage, session: Session): Promise<boolean> {
-  return !session.amr.includes('mfa') && (await storage.totp.isEnabled(session.userId));
+  if (session.amr.includes('mfa')) return false;
+  return (await storage.totp.isEnabled(session.userId)) || (await storage.passkeys.hasAny(session.userId));
 }
 
 async function liveSession(storage: Storage, value: string | undefined, now: number): Promise<Session | undefined> {

@@ -26,6 +26,8 @@ export interface UserFactors {
   totp: { createdAt: number; confirmedAt: number | null } | null;
   /** Recovery codes left of those issued; null: none issued. */
   recoveryCodes: { remaining: number; total: number; lastUsedAt: number | null } | null;
+  /** The user's passkeys: name, kind, dates; never a key. */
+  passkeys: { name: string; synced: boolean; createdAt: number; lastUsedAt: number | null; counterRegressedAt: number | null }[];
 }
 
 /** A user as shown to admins: never the password hash. */
@@ -102,7 +104,7 @@ export class UserRegistry {
     }
   }
 
-  /** The user's second factors (an authenticator app today), as shown to admins: never a secret. */
+  /** The user's second factors (an authenticator app, recovery codes, passkeys), as shown to admins: never a secret. */
   async factors(username: string): Promise<UserFactors> {
     const user = await this.get(username);
     const totp = await this.storage.totp.find(user.id);
@@ -111,6 +113,13 @@ export class UserRegistry {
       username: user.username,
       totp: totp === undefined ? null : { confirmedAt: totp.confirmedAt, createdAt: totp.createdAt },
       recoveryCodes: recovery.total === 0 ? null : recovery,
+      passkeys: (await this.storage.passkeys.listForUser(user.id)).map((p) => ({
+        name: p.name,
+        synced: p.deviceType === 'multiDevice',
+        createdAt: p.createdAt,
+        lastUsedAt: p.lastUsedAt,
+        counterRegressedAt: p.counterRegressedAt,
+      })),
     };
   }
 
@@ -123,6 +132,8 @@ export class UserRegistry {
     const user = await this.get(username);
     const removed = (await this.storage.totp.delete(user.id)) ? ['totp'] : [];
     if ((await this.storage.recoveryCodes.deleteForUser(user.id)) > 0) removed.push('recovery_codes');
+    const passkeys = await this.storage.passkeys.deleteForUser(user.id);
+    if (passkeys > 0) removed.push(`${passkeys} passkey(s)`);
     const sessions = await this.storage.sessions.deleteForUser(user.id);
     return { removed, sessions };
   }

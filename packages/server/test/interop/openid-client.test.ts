@@ -190,7 +190,7 @@ for (const backend of await backends()) {
 
     test('acr and amr (OIDC Core §2, RFC 8176): the ID token says how the user signed in, the access token and introspection say the same, a refresh keeps it', async () => {
       const metadata = (await publicConfig()).serverMetadata();
-      assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:acr:password', 'urn:latchkey:acr:mfa']);
+      assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:acr:password', 'urn:latchkey:acr:mfa', 'phr']);
       assert.ok(metadata.claims_supported?.includes('acr') && metadata.claims_supported.includes('amr'));
       const config = await confidentialConfig();
       // acr_values is voluntary (OIDC Core §3.1.2.1): the answer says what the sign-in was.

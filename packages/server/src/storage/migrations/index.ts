@@ -22,6 +22,7 @@ import * as m0020 from './0020-totp.ts';
 import * as m0021 from './0021-recovery-codes.ts';
 import * as m0022 from './0022-session-devices.ts';
 import * as m0023 from './0023-second-factor-policy.ts';
+import * as m0024 from './0024-passkeys.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -48,6 +49,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0021-recovery-codes': m0021,
   '0022-session-devices': m0022,
   '0023-second-factor-policy': m0023,
+  '0024-passkeys': m0024,
 };
 
 /** Every migration, in order. */
