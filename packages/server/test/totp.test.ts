@@ -216,14 +216,19 @@ for (const backend of await backends()) {
       assert.equal(answers.filter((a) => a.status === 400).length, 3);
     });
 
-    test('guessing is limited per account like passwords: after five wrong codes, 429 with Retry-After, even for the right code', async () => {
+    test('guessing is limited per account like passwords: five wrong codes end the half sign-in, then 429 with Retry-After, even for the right code', async () => {
       const { secret } = await userWithTotp('erin');
       const browser = new FormBrowser();
       let page = await signInToAccount(browser, 'erin');
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 4; i++) {
         page = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { code: String(100000 + i) } });
         assert.equal(page.status, 400, `wrong code ${i + 1}`);
       }
+      // The fifth wrong code ends the half sign-in: the password must be given again.
+      const ended = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { code: '100004' }, followRedirects: true });
+      assert.match(ended.text, /name="password"/, 'back to the login form');
+      page = await signInToAccount(browser, 'erin');
+      assert.match(page.text, /Two-step verification/);
       const limited = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { code: codeAt(secret) } });
       assert.equal(limited.status, 429);
       // The first wait is 30 s after the fifth failure; a second may have passed since.
@@ -234,6 +239,35 @@ for (const backend of await backends()) {
       const other = new FormBrowser();
       const otherPage = await signInToAccount(other, 'erin');
       assert.equal((await other.submit(otherPage, other.forms(otherPage.text, otherPage.url)[0]!, { values: { code: codeAt(secret) } })).status, 429);
+    });
+
+    test('a secret that cannot be decrypted (LATCHKEY_SECRET changed) gets a clear 503 page, never a 500', async () => {
+      const { secret, id } = await userWithTotp('gus');
+      const storage = s.server.context.storage;
+      await storage.db.kysely.updateTable('totp_factors').set({ secret_enc: 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }).where('user_id', '=', id).execute();
+      const browser = new FormBrowser();
+      const page = await signInToAccount(browser, 'gus');
+      const refused = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { code: codeAt(secret) } });
+      assert.equal(refused.status, 503);
+      assert.match(refused.text, /cannot be checked right now/);
+      assert.doesNotMatch(refused.text, /Error|at .*\.ts/);
+    });
+
+    test('NIST SP 800-63B §5.2.2: past 100 wrong codes in a row the factor is locked, the right code too, until the operator resets it', async () => {
+      const { secret, id } = await userWithTotp('fiona');
+      const storage = s.server.context.storage;
+      // 100 failures already counted, their wait over (as if spread over a day).
+      const now = Math.floor(Date.now() / 1000);
+      await storage.db.kysely.insertInto('login_throttles').values({ key: `totp:account:${id}`, failures: 100, last_failure_at: now - 60, blocked_until: now - 1 }).execute();
+      const browser = new FormBrowser();
+      const page = await signInToAccount(browser, 'fiona');
+      const locked = await browser.submit(page, browser.forms(page.text, page.url)[0]!, { values: { code: codeAt(secret) } });
+      assert.equal(locked.status, 429);
+      assert.match(locked.text, /locked/);
+      assert.equal((await storage.sessions.listForUser(id)).filter((x) => x.amr.includes('mfa')).length, 1, 'only the session that set the app up has two factors');
+      const reset = await runLatchkey(['users', 'reset-factors', 'fiona'], dbEnv(db));
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.equal(await storage.loginThrottles.get(`totp:account:${id}`, 0), undefined, 'the count is gone with the factor');
     });
 
     test('forms without their CSRF token change nothing; turning the app off needs a sign-in of the last ten minutes', async (t: TestContext) => {

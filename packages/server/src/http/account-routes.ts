@@ -289,6 +289,8 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         reply.header('retry-after', String(check.retryAfterSeconds));
         return showSetup(reply, now, 429, `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`);
       }
+      if (check.reason === 'unreadable') return showSetup(reply, now, 503, 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.');
+      if (check.reason === 'locked') return showSetup(reply, now, 429, 'Too many wrong codes. Ask your administrator to reset your sign-in methods.');
       return showSetup(reply, now, 400, 'That code is not right. Check the time on your phone, and enter the code the app shows now.');
     }
     // The user just showed both factors: this browser's session becomes a two-factor one (a new

@@ -311,7 +311,15 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
         const check = await checkTotpCode(ctx, user, optionalParam(params, 'code') ?? '', true);
         if (!check.ok) {
           if (check.reason === 'rate_limited') reply.header('retry-after', String(check.retryAfterSeconds));
-          return setupPage(reply, authorization, current, check.reason === 'rate_limited' ? 429 : 400, check.reason === 'rate_limited' ? `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.` : 'That code is not right. Check the time on your phone, and enter the code the app shows now.');
+          const error =
+            check.reason === 'rate_limited'
+              ? `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`
+              : check.reason === 'locked'
+                ? 'Too many wrong codes. Ask your administrator to reset your sign-in methods.'
+                : check.reason === 'unreadable'
+                  ? 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.'
+                : 'That code is not right. Check the time on your phone, and enter the code the app shows now.';
+          return setupPage(reply, authorization, current, check.reason === 'invalid_code' ? 400 : check.reason === 'unreadable' ? 503 : 429, error);
         }
         // Both factors shown: a new session (new cookie: no fixation) with amr pwd, otp, mfa.
         await ctx.storage.sessions.delete(sha256(current.value));

@@ -17,6 +17,9 @@ import { optionalParam, sendPage } from './page-reply.ts';
 /** A second-step challenge is good for one partial session and one form. */
 const passkeyBinding = (sessionValue: string, action: string) => `${sessionValue}\u0000${action}`;
 
+/** Wrong codes after which a half sign-in ends (the password must be given again). */
+export const WRONG_CODES_PER_SIGN_IN = 5;
+
 /** RFC 8176: a password and a one-time code, two factors. */
 export const PASSWORD_AND_OTP: readonly AuthenticationMethod[] = ['pwd', 'otp', 'mfa'];
 
@@ -124,6 +127,19 @@ export class OtpForm {
     if (!user) return { ok: false, reason: 'no_session' };
     const check = await checkSecondFactor(this.ctx, user, optionalParam(params, 'code') ?? '');
     if (!check.ok) {
+      if (check.reason === 'unreadable') {
+        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 503, 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.') };
+      }
+      if (check.reason === 'locked') {
+        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 429, 'Too many wrong codes: this sign-in method is locked. Ask your administrator to reset it.') };
+      }
+      // A few wrong codes end the half sign-in: the next try starts again with the password, whose
+      // own limits then apply too (docs/account.md).
+      if (check.reason === 'invalid_code' && check.failures % WRONG_CODES_PER_SIGN_IN === 0) {
+        await this.ctx.storage.sessions.delete(sha256(current.value));
+        request.log.info({ user: user.id }, 'half sign-in ended after wrong codes');
+        return { ok: false, reason: 'no_session' };
+      }
       if (check.reason === 'rate_limited') {
         reply.header('retry-after', String(check.retryAfterSeconds));
         const error = `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`;

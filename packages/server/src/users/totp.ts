@@ -1,6 +1,7 @@
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import type { ServerContext } from '../context.ts';
+import { ConfigError } from '../errors.ts';
 import type { User } from '../storage/user-store.ts';
 import { normalizeRecoveryCode, useRecoveryCode } from './recovery-codes.ts';
 import { accountDelaySeconds, ACCOUNT_FAILURES_KEPT_SECONDS, FREE_FAILURES_PER_ACCOUNT, MAX_DOUBLINGS } from './authenticate-user.ts';
@@ -28,7 +29,26 @@ export interface TotpEnrolment {
   qrSvg: string;
 }
 
-export type TotpCheck = { ok: true } | { ok: false; reason: 'invalid_code' } | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+/**
+ * `invalid_code` says how many wrong codes in a row the account has now; `locked`: too many (below),
+ * no code is checked until the failures are forgotten or an operator resets the user's factors.
+ */
+export type TotpCheck =
+  | { ok: true }
+  | { ok: false; reason: 'invalid_code'; failures: number }
+  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
+  | { ok: false; reason: 'locked' }
+  /** The stored secret cannot be decrypted (LATCHKEY_SECRET changed): only an operator's reset helps. */
+  | { ok: false; reason: 'unreadable' };
+
+/**
+ * NIST SP 800-63B §5.2.2: "the verifier SHALL effectively limit the number of consecutive failed
+ * authentication attempts on a single account to no more than 100". Past that the factor is locked.
+ */
+export const MAX_CONSECUTIVE_CODE_FAILURES = 100;
+
+/** The key under which an account's wrong codes are counted (storage/login-throttle-store.ts). */
+export const totpThrottleKey = (userId: string) => `totp:account:${userId}`;
 
 /** The authenticated data that binds an encrypted secret to its user's row (keys/key-encryption.ts). */
 const aad = (userId: string) => `totp:${userId}`;
@@ -58,7 +78,15 @@ export async function beginTotpEnrolment(ctx: ServerContext, user: User): Promis
 export async function pendingTotpEnrolment(ctx: ServerContext, user: User): Promise<TotpEnrolment | undefined> {
   const factor = await ctx.storage.totp.find(user.id);
   if (!factor || factor.confirmedAt !== null) return undefined;
-  return enrolmentOf(ctx, user, ctx.encryption.decrypt(factor.secretEnc, aad(user.id), `the TOTP secret of user ${user.id}`));
+  let secret: string;
+  try {
+    secret = ctx.encryption.decrypt(factor.secretEnc, aad(user.id), `the TOTP secret of user ${user.id}`);
+  } catch (err) {
+    // Unreadable (LATCHKEY_SECRET changed): as if none were pending; a new setup replaces it.
+    if (err instanceof ConfigError) return undefined;
+    throw err;
+  }
+  return enrolmentOf(ctx, user, secret);
 }
 
 async function enrolmentOf(ctx: ServerContext, user: User, secret: string): Promise<TotpEnrolment> {
@@ -76,10 +104,20 @@ async function enrolmentOf(ctx: ServerContext, user: User, secret: string): Prom
  */
 async function throttled(ctx: ServerContext, user: User, check: () => Promise<boolean>): Promise<TotpCheck> {
   const now = ctx.now();
-  const key = `totp:account:${user.id}`;
+  const key = totpThrottleKey(user.id);
   const reserved = await ctx.storage.loginThrottles.reserve(key, now, now - ACCOUNT_FAILURES_KEPT_SECONDS, accountDelaySeconds, FREE_FAILURES_PER_ACCOUNT + MAX_DOUBLINGS);
   if (!reserved.ok) return { ok: false, reason: 'rate_limited', retryAfterSeconds: reserved.retryAfterSeconds };
-  if (!(await check())) return { ok: false, reason: 'invalid_code' };
+  // The reservation counted this attempt: more than the limit before it, and nothing is checked.
+  if (reserved.failures > MAX_CONSECUTIVE_CODE_FAILURES) return { ok: false, reason: 'locked' };
+  let right: boolean;
+  try {
+    right = await check();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    ctx.logger.error({ user: user.id, err }, 'the authenticator secret cannot be decrypted: was LATCHKEY_SECRET changed?');
+    return { ok: false, reason: 'unreadable' };
+  }
+  if (!right) return { ok: false, reason: 'invalid_code', failures: reserved.failures };
   await ctx.storage.loginThrottles.reset(key);
   return { ok: true };
 }

@@ -6,6 +6,7 @@ import type { Storage } from '../storage/storage.ts';
 import type { User } from '../storage/user-store.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 import { endPasswordOnlySessions } from './sessions.ts';
+import { totpThrottleKey } from './totp.ts';
 
 /** Usernames: 1-64 of a-z 0-9 . _ - @ (so an email address works as a username), compared lower-case. */
 const USERNAME = /^[a-z0-9._@-]{1,64}$/;
@@ -132,6 +133,8 @@ export class UserRegistry {
     const user = await this.get(username);
     const removed = (await this.storage.totp.delete(user.id)) ? ['totp'] : [];
     if ((await this.storage.recoveryCodes.deleteForUser(user.id)) > 0) removed.push('recovery_codes');
+    // A locked factor's count of wrong codes goes too (users/totp.ts).
+    await this.storage.loginThrottles.reset(totpThrottleKey(user.id));
     const passkeys = await this.storage.passkeys.deleteForUser(user.id);
     if (passkeys > 0) removed.push(`${passkeys} passkey(s)`);
     const sessions = await this.storage.sessions.deleteForUser(user.id);
