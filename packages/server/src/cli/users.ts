@@ -94,9 +94,9 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
               counter_regressed_at: iso(p.counterRegressedAt),
             })),
           },
-          `username: ${factors.username}\npassword: yes\nauthenticator app (TOTP): ${state}\nrecovery codes: ${codesState}\npasskeys: ${
+          `username: ${factors.username}\npassword: yes\nauthenticator app (TOTP): ${state}\nrecovery codes: ${codesState}\npasskeys:${
             factors.passkeys.length === 0
-              ? 'none'
+              ? ' none'
               : factors.passkeys
                   .map((p) => `\n  ${p.name} (${p.synced ? 'synced' : 'this device only'}), added ${iso(p.createdAt)}, ${p.lastUsedAt === null ? 'never used' : `last used ${iso(p.lastUsedAt)}`}${p.counterRegressedAt === null ? '' : `, COUNTER WENT BACK ${iso(p.counterRegressedAt)}`}`)
                   .join('')
