@@ -371,6 +371,84 @@ for (const backend of await backends()) {
       assert.equal((await storage().passkeys.listForUser(again.user.id)).length, 0);
     });
 
+    test('hostile answers get 400, never a 500, and change nothing: ids that are not base64url, no user handle, an unsigned lower counter, odd transports, a name with markup', async () => {
+      const { user, authenticator } = await userWithPasskey('carla');
+      const refusedWith = async (mangle: (answer: any) => unknown) => {
+        const browser = new FormBrowser();
+        const login = await loginPage(browser);
+        const pk = passkeyFormOf(browser, login, '/login/passkey');
+        const page = await browser.submit(login, pk.form, { values: { credential: JSON.stringify(mangle(authenticator.get(pk.options))) } });
+        assert.equal(page.status, 400, page.text.slice(0, 300));
+        assert.equal(sessionCookieOf(page), undefined);
+      };
+      await refusedWith((a) => ({ ...a, id: 'a\u0000b' }));
+      await refusedWith((a) => ({ ...a, id: 'A'.repeat(1400) }));
+      await refusedWith((a) => ({ ...a, id: 42 }));
+      await refusedWith((a) => ({ ...a, response: 'x' }));
+      await refusedWith((a) => ({ ...a, response: { ...a.response, signature: 42 } }));
+      // W3C WebAuthn §7.2 step 6: without a username, the user handle must name the user.
+      await refusedWith((a) => ({ ...a, response: { ...a.response, userHandle: undefined } }));
+      // A counter below the recorded one but no valid signature: refused, and no clone is recorded.
+      await storage().db.kysely.updateTable('passkeys').set({ counter: 50 }).where('user_id', '=', user.id).execute();
+      authenticator.credentials[0]!.counter = 10;
+      await refusedWith((a) => ({ ...a, response: { ...a.response, signature: Buffer.from('not a signature').toString('base64url') } }));
+      const [kept] = await storage().passkeys.listForUser(user.id);
+      assert.equal(kept!.counterRegressedAt, null, 'an unsigned answer marks nothing');
+      assert.equal(kept!.counter, 50);
+
+      // Registration: transports that are not a list, and a name with markup (shown escaped).
+      const browser = new FormBrowser();
+      await new UserRegistry(storage()).create({ username: 'dario', password: PASSWORD });
+      const home = await signInToAccount(browser, 'dario');
+      const add = passkeyFormOf(browser, home, '/account/passkeys');
+      const created = new SoftAuthenticator(origin).create(add.options) as any;
+      created.response.transports = 'usb';
+      const added = await browser.submit(home, add.form, { values: { credential: JSON.stringify(created), name: '<img src=x onerror=alert(1)>' }, followRedirects: true });
+      assert.match(added.text, /Your passkey is added/);
+      assert.match(added.text, /&#60;img src=x onerror=alert\(1\)&#62;/);
+      assert.doesNotMatch(added.text, /<img/);
+      // An answer whose id is not the one in the authenticator data.
+      const again = await browser.get(account());
+      const add2 = passkeyFormOf(browser, again, '/account/passkeys');
+      const mismatched = { ...(new SoftAuthenticator(origin).create(add2.options) as any), id: 'AAAAAAAA', rawId: 'AAAAAAAA' };
+      const refused = await browser.submit(again, add2.form, { values: { credential: JSON.stringify(mismatched) } });
+      assert.equal(refused.status, 400);
+      assert.equal((await storage().passkeys.listForUser((await storage().users.findByUsername('dario'))!.id)).length, 1);
+    });
+
+    test('the account page signs in with a passkey too; a disabled user cannot', async () => {
+      const { authenticator } = await userWithPasskey('elsa');
+      const browser = new FormBrowser();
+      const login = await browser.get(account());
+      const pk = passkeyFormOf(browser, login, '/account/login/passkey');
+      const home = await browser.submit(login, pk.form, { values: { credential: JSON.stringify(authenticator.get(pk.options)) }, followRedirects: true });
+      assert.match(home.text, /Your account/);
+      await new UserRegistry(storage()).disable('elsa');
+      const other = new FormBrowser();
+      const login2 = await other.get(account());
+      const pk2 = passkeyFormOf(other, login2, '/account/login/passkey');
+      const refused = await other.submit(login2, pk2.form, { values: { credential: JSON.stringify(authenticator.get(pk2.options)) } });
+      assert.equal(refused.status, 400);
+      assert.match(refused.text, /disabled/);
+    });
+
+    test('step-up cannot add a passkey with an old session (a stolen cookie): the user signs in again first', async () => {
+      const user = await new UserRegistry(storage()).create({ username: 'fritz', password: PASSWORD });
+      const browser = new FormBrowser();
+      const url = authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid', extra: { acr_values: 'phr' } }, pkcePair().challenge);
+      const login = await browser.get(url, { followRedirects: true });
+      const stepUp = await browser.submit(login, browser.forms(login.text, login.url)[0]!, { values: { username: 'fritz', password: PASSWORD }, followRedirects: true });
+      const add = passkeyFormOf(browser, stepUp, '/login/passkey/required/add');
+      const [session] = await storage().sessions.listForUser(user.id);
+      await storage().db.kysely.updateTable('sessions').set({ auth_time: session!.authTime - 3600 }).where('id_hash', '=', session!.idHash).execute();
+      const refused = await browser.submit(stepUp, add.form, { values: { credential: JSON.stringify(new SoftAuthenticator(origin).create(add.options)) } });
+      assert.equal(refused.status, 303);
+      assert.equal(new URL(refused.location!, s.issuer).pathname, '/login');
+      assert.equal((await storage().passkeys.listForUser(user.id)).length, 0, 'nothing added');
+      const page = await browser.get(stepUp.url);
+      assert.equal(new URL(page.location!, s.issuer).pathname, '/login', 'the page sends the old session to sign in again');
+    });
+
     test('discovery lists phr among acr_values_supported', async () => {
       const metadata = (await (await fetch(`${s.issuer}/.well-known/openid-configuration`)).json()) as { acr_values_supported: string[] };
       assert.deepEqual(metadata.acr_values_supported, ['urn:latchkey:acr:password', 'urn:latchkey:acr:mfa', 'phr']);

@@ -14,6 +14,7 @@ import { authenticationOptions, registerPasskey, registrationOptions, verifyPass
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionOrigin, startSession } from '../users/sessions.ts';
 import type { BrowserSteps } from './browser-routes.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
+import { FRESH_SIGN_IN_SECONDS } from './account-routes.ts';
 
 /**
  * A signed-in user whose sign-in must include a passkey before the authorization goes on (acr_values
@@ -28,6 +29,8 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
   const csrfBinding = (value: string) => `passkey-step:${value}`;
   const challengeBinding = (value: string, action: string) => `${value}\u0000${action}`;
 
+  const stale = (session: Session) => session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS;
+
   const current = async (request: FastifyRequest): Promise<{ session: Session; value: string } | undefined> => {
     const value = steps.sessionValue(request);
     const session = await steps.currentSession(request);
@@ -38,6 +41,9 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
     const user = await ctx.storage.users.findById(now.session.userId);
     if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
     const has = await ctx.storage.passkeys.hasAny(user.id);
+    // Adding a way to sign in needs a recent sign-in, as on the account page: an old session (a
+    // stolen cookie) signs in again first, then comes back here.
+    if (!has && stale(now.session)) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
     const clientName = authorization.client.source === 'operator' ? authorization.client.name : redirectHost(authorization.redirectUri);
     const token = csrfToken(ctx.macKey, csrfBinding(now.value));
     const nonce = randomToken(16);
@@ -102,8 +108,9 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
           }
           const user = await ctx.storage.users.findById(now.session.userId);
           if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
-          // Only a user without passkeys adds one here; one who has them uses them.
+          // Only a user without passkeys adds one here; one who has them uses them. A recent sign-in only.
           if (await ctx.storage.passkeys.hasAny(user.id)) return show(reply, authorization, now, 400, 'Use one of your passkeys.');
+          if (stale(now.session)) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
           const result = await registerPasskey(ctx, user, binding, credential, optionalParam(params, 'name') ?? '');
           if (!result.ok) {
             request.log.info({ reason: result.reason }, 'passkey not added');

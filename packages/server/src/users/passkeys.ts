@@ -150,12 +150,15 @@ export type PasskeyAssertion =
 
 export type PasskeyRegistration = { ok: true; passkey: Passkey; methods: AuthenticationMethod[] } | { ok: false; reason: PasskeyRefusal };
 
+const CREDENTIAL_ID = /^[A-Za-z0-9_-]{1,1364}$/;
+
 /** The credential a page's script posted: the JSON of PublicKeyCredential.toJSON() (§5.1.8), or undefined. */
 function parseCredential<T>(text: string | undefined): T | undefined {
   if (text === undefined || text.length > 20_000) return undefined;
   try {
     const value = JSON.parse(text) as { id?: unknown; rawId?: unknown; type?: unknown; response?: unknown };
-    if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || value.id.length === 0 || value.id.length > 1400) return undefined;
+    // §7.1 step 24: a credential id is at most 1023 bytes; base64url of that is at most 1364 characters.
+    if (typeof value !== 'object' || value === null || typeof value.id !== 'string' || !CREDENTIAL_ID.test(value.id)) return undefined;
     if (value.type !== 'public-key' || typeof value.response !== 'object' || value.response === null) return undefined;
     if (typeof value.rawId !== 'string') return undefined;
     return value as T;
@@ -191,8 +194,10 @@ export async function verifyPasskeyAssertion(
   const passkey = await ctx.storage.passkeys.find(response.id);
   if (!passkey) return { ok: false, reason: 'unknown_credential' };
   if (expectedUserId !== undefined && passkey.userId !== expectedUserId) return { ok: false, reason: 'wrong_user' };
-  // §7.2 step 6: a user handle, when the authenticator returns one, must be the credential's owner.
+  // §7.2 step 6: the user handle, which must be there when the user was not named before (a sign-in
+  // without a username), must be the credential's owner.
   const handle = response.response.userHandle;
+  if ((handle === undefined || handle === null) && expectedUserId === undefined) return { ok: false, reason: 'wrong_user' };
   if (handle !== undefined && handle !== null && handle !== Buffer.from(passkey.userId, 'utf8').toString('base64url')) return { ok: false, reason: 'wrong_user' };
   let challenge: { nonce: string; expiresAt: number } | undefined;
   let verification;
@@ -203,20 +208,23 @@ export async function verifyPasskeyAssertion(
       expectedOrigin: relyingParty(ctx).origin,
       expectedRPID: relyingParty(ctx).id,
       expectedType: 'webauthn.get',
-      credential: { id: passkey.credentialId, publicKey: new Uint8Array(Buffer.from(passkey.publicKey, 'base64url')), counter: passkey.counter, transports: transportsOf(passkey) },
+      // Counter 0 here: the library compares counters before it checks the signature, so its check
+      // would let an unsigned answer mark a passkey as cloned. Ours follows the signature (below).
+      credential: { id: passkey.credentialId, publicKey: new Uint8Array(Buffer.from(passkey.publicKey, 'base64url')), counter: 0, transports: transportsOf(passkey) },
       requireUserVerification: userVerificationRequired(ctx, purpose),
     });
-  } catch (err) {
-    // The library says so in words only: a counter at or below the one recorded (§6.1.1).
-    if (err instanceof Error && /counter value \d+ was lower than expected/.test(err.message)) {
-      await ctx.storage.passkeys.recordCounterRegression(passkey.credentialId, ctx.now());
-      return { ok: false, reason: 'counter_regressed' };
-    }
+  } catch {
     return { ok: false, reason: 'invalid' };
   }
   if (!verification.verified || !challenge) return { ok: false, reason: 'invalid' };
   if (!(await consumeChallenge(ctx, challenge))) return { ok: false, reason: 'replayed' };
   const info = verification.authenticationInfo;
+  // §6.1.1 / §7.2 step 22: a signed counter at or below the one recorded (unless both are 0, an
+  // authenticator that keeps none) means two copies of the key: refused, and recorded.
+  if ((info.newCounter > 0 || passkey.counter > 0) && info.newCounter <= passkey.counter) {
+    await ctx.storage.passkeys.recordCounterRegression(passkey.credentialId, ctx.now());
+    return { ok: false, reason: 'counter_regressed' };
+  }
   if (!(await ctx.storage.passkeys.recordUse(passkey.credentialId, passkey.counter, info.newCounter, info.credentialBackedUp, ctx.now()))) {
     return { ok: false, reason: 'replayed' };
   }
@@ -248,8 +256,10 @@ export async function registerPasskey(ctx: ServerContext, user: User, binding: s
     return { ok: false, reason: 'invalid' };
   }
   if (!verification.verified || !verification.registrationInfo || !challenge) return { ok: false, reason: 'invalid' };
-  if (!(await consumeChallenge(ctx, challenge))) return { ok: false, reason: 'replayed' };
   const info = verification.registrationInfo;
+  // §7.1 step 24: at most 1023 bytes; and the id in the authenticator data is the one the client named.
+  if (!CREDENTIAL_ID.test(info.credential.id) || info.credential.id !== response.id) return { ok: false, reason: 'invalid' };
+  if (!(await consumeChallenge(ctx, challenge))) return { ok: false, reason: 'replayed' };
   const existing = await ctx.storage.passkeys.listForUser(user.id);
   const passkey: Passkey = {
     credentialId: info.credential.id,
@@ -257,7 +267,7 @@ export async function registerPasskey(ctx: ServerContext, user: User, binding: s
     name: passkeyName(name, existing.length + 1),
     publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
     counter: info.credential.counter,
-    transports: (response.response.transports ?? []).filter((t) => TRANSPORTS.has(t)),
+    transports: knownTransports(response.response.transports),
     deviceType: info.credentialDeviceType,
     backedUp: info.credentialBackedUp,
     createdAt: ctx.now(),
@@ -266,6 +276,12 @@ export async function registerPasskey(ctx: ServerContext, user: User, binding: s
   };
   if (!(await ctx.storage.passkeys.create(passkey))) return { ok: false, reason: 'duplicate' };
   return { ok: true, passkey, methods: methodsOf(info.credentialDeviceType, info.userVerified) };
+}
+
+/** AuthenticatorTransport values the client reported (§5.2.1.1): the known ones, once each. */
+function knownTransports(reported: unknown): string[] {
+  if (!Array.isArray(reported)) return [];
+  return [...new Set(reported.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)))];
 }
 
 /** The name the user typed, tidied (control characters out, at most NAME_MAX characters), or "Passkey N". */
