@@ -81,6 +81,17 @@ for (const backend of await backends()) {
       assert.doesNotMatch(done.text, /Safari on iOS/);
       assert.match((await phone.get(account())).text, /Sign in/, 'the phone must sign in again');
       assert.match((await laptop.get(account())).text, /Your account/, 'this browser stays signed in');
+      // "Sign out all other browsers": two more, both signed out at once, this one stays.
+      const tablet = new FormBrowser();
+      const desk = new FormBrowser();
+      await signIn(tablet, 'nina', PASSWORD, SAFARI);
+      await signIn(desk, 'nina');
+      const before = await laptop.get(account());
+      const all = await laptop.submit(before, formOf(laptop, before, '/account/sessions/end-others'), { followRedirects: true });
+      assert.match(all.text, /Every other browser is signed out/);
+      for (const other of [tablet, desk]) assert.match((await other.get(account())).text, /Sign in/);
+      assert.match((await laptop.get(account())).text, /Your account/);
+      assert.doesNotMatch(all.text, /Sign out all other browsers/, 'no other browser is left');
     });
 
     test('applications with access: a sign-in lists the application; removing it revokes its tokens and its consent', async () => {
@@ -89,6 +100,8 @@ for (const backend of await backends()) {
       const page = await browser.get(account());
       assert.match(page.text, /Applications with access/);
       assert.match(page.text, /Demo Shop/);
+      // With what it may do: the scopes of its grants.
+      assert.match(page.text, /can use <code>email<\/code> <code>offline_access<\/code> <code>openid<\/code> <code>orders:read<\/code> <code>profile<\/code>/);
       const userinfo = () => fetch(`${s.issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
       assert.equal((await userinfo()).status, 200);
       const removed = await browser.submit(page, formOf(browser, page, '/account/applications/remove', ['client_id', seed.publicClient]), { followRedirects: true });

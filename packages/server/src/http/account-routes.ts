@@ -31,6 +31,7 @@ const NOTICES: Record<string, string> = {
   'recovery-codes': 'Your new recovery codes are ready; the earlier ones no longer work.',
   password: 'Your password is changed; every other browser is signed out.',
   'session-ended': 'That browser is signed out.',
+  'sessions-ended': 'Every other browser is signed out.',
   'application-removed': 'The application no longer has access.',
   'passkey-added': 'Your passkey is added: you can sign in with it.',
   'passkey-removed': 'The passkey is removed.',
@@ -97,7 +98,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         const client = await ctx.storage.clients.find(c.clientId);
         // An application that registered itself chose its own name: said so (docs/security.md L77).
         const name = client ? (client.source === 'operator' ? client.name : `${client.name} (unverified)`) : c.clientId;
-        return { clientId: c.clientId, name, lastGrantAt: c.lastGrantAt };
+        return { clientId: c.clientId, name, lastGrantAt: c.lastGrantAt, scopes: c.scopes };
       }),
     );
     return named;
@@ -370,6 +371,20 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const target = (await ctx.storage.sessions.listForUser(now.session.userId)).find((s) => s.idHash !== now.session.idHash && sessionRef(s.idHash) === ref);
     if (target) await ctx.storage.sessions.delete(target.idHash);
     return redirect(reply, `${accountPath}?updated=session-ended`);
+  });
+
+  app.post(`${PATHS.account}/sessions/end-others`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now } = checked;
+    let ended = 0;
+    for (const s of await ctx.storage.sessions.listForUser(now.session.userId)) {
+      if (s.idHash === now.session.idHash) continue;
+      await ctx.storage.sessions.delete(s.idHash);
+      ended++;
+    }
+    request.log.info({ user: now.session.userId, sessions: ended }, 'other sessions signed out on the account page');
+    return redirect(reply, `${accountPath}?updated=sessions-ended`);
   });
 
   // Removing an application revokes every grant the user gave it (codes, refresh and access tokens,

@@ -177,7 +177,7 @@ export class GrantStore {
   }
 
   /** The clients a user has live grants with: how many, and when the last was made (the account page's list). */
-  async liveClientsForUser(userId: string): Promise<{ clientId: string; grants: number; lastGrantAt: number }[]> {
+  async liveClientsForUser(userId: string): Promise<{ clientId: string; grants: number; lastGrantAt: number; scopes: string[] }[]> {
     const rows = await this.db
       .selectFrom('grants')
       .select((eb) => ['client_id', eb.fn.countAll<number | string>().as('grants'), eb.fn.max('created_at').as('last')])
@@ -186,7 +186,20 @@ export class GrantStore {
       .groupBy('client_id')
       .orderBy('last', 'desc')
       .execute();
-    return rows.map((r) => ({ clientId: r.client_id, grants: Number(r.grants), lastGrantAt: toInt(r.last as number | string) }));
+    // The scopes of those grants, together per client: what the application can do now.
+    const scoped = await this.db.selectFrom('grants').select(['client_id', 'scope']).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+    const scopes = new Map<string, Set<string>>();
+    for (const g of scoped) {
+      const set = scopes.get(g.client_id) ?? new Set<string>();
+      for (const scope of g.scope.split(' ')) if (scope !== '') set.add(scope);
+      scopes.set(g.client_id, set);
+    }
+    return rows.map((r) => ({
+      clientId: r.client_id,
+      grants: Number(r.grants),
+      lastGrantAt: toInt(r.last as number | string),
+      scopes: [...(scopes.get(r.client_id) ?? [])].sort(),
+    }));
   }
 
   /** Revokes every live grant of a user with one client (the user removed its access): their tokens stop working. */

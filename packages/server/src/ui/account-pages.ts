@@ -68,7 +68,7 @@ export interface AccountPage {
   /** Where the user is signed in: each session's browser, address and last use; `ref` names it in the form. */
   sessions?: { ref: string; browser: string; address: string | null; lastSeenAt: number; current: boolean }[];
   /** The applications the user let in: name, last sign-in; `clientId` names it in the form. */
-  applications?: { clientId: string; name: string; lastGrantAt: number }[];
+  applications?: { clientId: string; name: string; lastGrantAt: number; scopes: string[] }[];
   /** The user's passkeys, and the form that adds one (with its script's nonce). */
   passkeys?: {
     list: { id: string; name: string; createdAt: number; lastUsedAt: number | null; synced: boolean; counterRegressedAt: number | null }[];
@@ -164,11 +164,15 @@ function sessionsSection(sessions: NonNullable<AccountPage['sessions']>, action:
       }</li>`,
     )
     .join('\n');
+  const others = sessions.some((s) => !s.current)
+    ? `
+<form method="post" action="${escapeHtml(`${action}-others`)}"><input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}"><div class="actions"><button type="submit" class="secondary">Sign out all other browsers</button></div></form>`
+    : '';
   return `<section class="factor" aria-labelledby="sessions-heading">
 <h2 id="sessions-heading">Where you're signed in</h2>
 <ul class="scopes sessions">
 ${items}
-</ul>
+</ul>${others}
 </section>`;
 }
 
@@ -177,7 +181,7 @@ function applicationsSection(applications: NonNullable<AccountPage['applications
   const items = applications
     .map(
       (a) => `<li><span class="what">${escapeHtml(a.name)}</span>
-<span class="muted">last signed in ${escapeHtml(day(a.lastGrantAt))}</span>
+<span class="muted">last signed in ${escapeHtml(day(a.lastGrantAt))}${a.scopes.length > 0 ? ` · can use ${a.scopes.map((s) => `<code>${escapeHtml(s)}</code>`).join(' ')}` : ''}</span>
 <form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}"><input type="hidden" name="client_id" value="${escapeHtml(a.clientId)}"><button type="submit" class="secondary small">Remove access</button></form></li>`,
     )
     .join('\n');
