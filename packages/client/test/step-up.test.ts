@@ -216,11 +216,12 @@ describe('step-up (RFC 9470) with the SDK', () => {
     const client = new LatchkeyClient({ issuer: lk.issuer, clientId: lk.seed.publicClient });
     const browser = new FormBrowser();
     // acr_values is a request the server may not satisfy (OIDC Core §3.1.2.1, "Voluntary Claim"): Latchkey
-    // cannot reach `phr` before passkeys, so without requireAcr the login succeeds, and says what the user
-    // did. (A request for MFA_ACR has the user set up an authenticator app: packages/server/test/totp.test.ts.)
-    const asked = await client.createAuthorizationRequest({ redirectUri: lk.seed.redirectUri, scope: SCOPE, acrValues: ['phr', 'urn:example:gold'] });
-    assert.equal(new URL(asked.url).searchParams.get('acr_values'), 'phr urn:example:gold');
-    assert.deepEqual(asked.acrValues, ['phr', 'urn:example:gold']);
+    // does not know these classes, so without requireAcr the login succeeds, and says what the user did.
+    // (A request for MFA_ACR has the user set up an authenticator app, one for `phr` a passkey:
+    // packages/server/test/totp.test.ts, passkeys.test.ts.)
+    const asked = await client.createAuthorizationRequest({ redirectUri: lk.seed.redirectUri, scope: SCOPE, acrValues: ['urn:example:silver', 'urn:example:gold'] });
+    assert.equal(new URL(asked.url).searchParams.get('acr_values'), 'urn:example:silver urn:example:gold');
+    assert.deepEqual(asked.acrValues, ['urn:example:silver', 'urn:example:gold']);
     const tokens = await client.handleCallback(await authorizeInBrowser(browser, lk.issuer, asked.url), asked);
     assert.equal(tokens.acr, PASSWORD_ACR);
     assert.deepEqual(tokens.amr, ['pwd']);
@@ -228,11 +229,11 @@ describe('step-up (RFC 9470) with the SDK', () => {
     const refreshed = await client.refresh(tokens.refreshToken!, { previous: tokens });
     assert.equal(refreshed.acr, PASSWORD_ACR, 'a refresh keeps the sign-in (OIDC Core §12.2)');
 
-    const strict = await client.createAuthorizationRequest({ redirectUri: lk.seed.redirectUri, scope: SCOPE, acrValues: 'phr', requireAcr: true });
+    const strict = await client.createAuthorizationRequest({ redirectUri: lk.seed.redirectUri, scope: SCOPE, acrValues: 'urn:example:gold', requireAcr: true });
     await assert.rejects(client.handleCallback(await authorizeInBrowser(browser, lk.issuer, strict.url), strict), (err: unknown) => {
       assert.ok(err instanceof IdTokenValidationError, String(err));
       assert.equal(err.check, 'acr');
-      assert.match(err.message, /acr "urn:latchkey:acr:password", not one of the acr_values required \(phr\)/);
+      assert.match(err.message, /acr "urn:latchkey:acr:password", not one of the acr_values required \(urn:example:gold\)/);
       return true;
     });
     const satisfied = await client.createAuthorizationRequest({ redirectUri: lk.seed.redirectUri, scope: SCOPE, acr_values: `${MFA_ACR} ${PASSWORD_ACR}`, requireAcr: true });
@@ -386,9 +387,9 @@ describe('step-up through the BFF', () => {
 
   test('requireAcr through the BFF: the login cookie carries acr_values, and the callback refuses another acr', async () => {
     const browser = new FormBrowser();
-    // phr: a class Latchkey cannot reach before passkeys, so the sign-in comes back with a password's acr.
-    const started = await bff.login({ acrValues: ['phr'], requireAcr: true, returnTo: '/admin' });
-    assert.equal(new URL(String(started.headers.location)).searchParams.get('acr_values'), 'phr');
+    // A class Latchkey does not know, so the sign-in comes back with a password's acr.
+    const started = await bff.login({ acrValues: ['urn:example:gold'], requireAcr: true, returnTo: '/admin' });
+    assert.equal(new URL(String(started.headers.location)).searchParams.get('acr_values'), 'urn:example:gold');
     const loginCookie = parseSetCookie(String(started.headers['set-cookie']))!;
     const walked = await walkAuthorization(browser, lk.issuer, String(started.headers.location));
     const request = { url: `${walked.callback.pathname}${walked.callback.search}`, headers: { cookie: `${loginCookie.name}=${loginCookie.value}` } };

@@ -72,15 +72,18 @@ export function meetsAcr(acr: string, methods: readonly AuthenticationMethod[]):
 }
 
 /**
- * What an authorization request's `acr_values` (OIDC Core §3.1.2.1) ask the user to add when none of
- * them is met by the session's sign-in: a passkey when `phr` is among them, else a second factor when
- * the multi-factor class is. A request for classes Latchkey does not know is answered with the sign-in
- * as it is: acr_values is voluntary, and the token's `acr` says what it was.
+ * What an authorization request's `acr_values` (OIDC Core §3.1.2.1: "in order of preference") ask the
+ * user to add when none of them is met by the session's sign-in: for the first class Latchkey can
+ * reach, a second factor (the multi-factor class) or a passkey (`phr`). A request for classes Latchkey
+ * does not know is answered with the sign-in as it is: acr_values is voluntary, and the token's `acr`
+ * says what it was.
  */
 export function stepUpNeeded(acrValues: readonly string[], methods: readonly AuthenticationMethod[]): 'passkey' | 'second-factor' | undefined {
   if (acrValues.some((acr) => meetsAcr(acr, methods))) return undefined;
-  if (acrValues.includes(ACR.phishingResistant)) return 'passkey';
-  if (acrValues.includes(ACR.mfa)) return 'second-factor';
+  for (const acr of acrValues) {
+    if (acr === ACR.mfa) return 'second-factor';
+    if (acr === ACR.phishingResistant) return 'passkey';
+  }
   return undefined;
 }
 
