@@ -142,6 +142,68 @@ describe('passkeys in Chromium with a virtual authenticator (sqlite)', () => {
     await context.close();
   });
 
+  test('a passkey as the second step after a password, step-up to phr from a password session, and removal on /account', { skip: chromiumSkip() }, async () => {
+    browser ??= await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 520, height: 1000 } });
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    // The client's redirect URI answers with a plain page (nothing runs there): the flow can go on after it.
+    await context.route('https://app.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'callback' }));
+    const authenticator = await virtualAuthenticator(page, true);
+    const storage = s.server.context.storage;
+    const carl = await new UserRegistry(storage).create({ username: 'carl', password: PASSWORD });
+
+    // Step-up: an application asks for acr phr; Carl has a password only, so he adds a passkey there.
+    const stepUp = pkcePair();
+    await page.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid', extra: { acr_values: 'phr' } }, stepUp.challenge));
+    await page.fill('input[name=username]', 'carl');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('form:not([data-passkey]) button[type=submit]');
+    await page.waitForSelector('h1:text("Add a passkey")');
+    await page.waitForSelector('form[data-passkey=create]', { state: 'visible' });
+    await page.screenshot({ path: join(ARTIFACTS, 'passkey-step-up.png'), fullPage: true });
+    await page.fill('#passkey-name', 'Desk');
+    await page.click('button:text("Add a passkey")');
+    await page.waitForSelector('button[name=decision][value=allow]');
+    const [stepUpRedirect] = await Promise.all([
+      page.waitForResponse((r) => r.status() === 303 && (r.headers().location ?? '').startsWith(seed.redirectUri)),
+      page.click('button[name=decision][value=allow]').catch(() => undefined),
+    ]);
+    const stepUpTokens = await exchangeCode(s, { clientId: seed.publicClient, code: new URL(stepUpRedirect.headers().location!).searchParams.get('code')!, verifier: stepUp.verifier });
+    assert.equal(decodeJwt(stepUpTokens.body.id_token as string).acr, 'phr');
+    assert.equal((await storage.passkeys.listForUser(carl.id)).length, 1);
+
+    // A new sign-in with the password: the second step is the passkey.
+    await context.clearCookies();
+    const second = pkcePair();
+    await page.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid' }, second.challenge));
+    await page.fill('input[name=username]', 'carl');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('form:not([data-passkey]) button[type=submit]');
+    await page.waitForSelector('button:text("Use a passkey")', { state: 'visible' });
+    await page.screenshot({ path: join(ARTIFACTS, 'login-second-step-passkey.png'), fullPage: true });
+    const [secondRedirect] = await Promise.all([
+      page.waitForResponse((r) => r.status() === 303 && (r.headers().location ?? '').startsWith(seed.redirectUri)),
+      page.click('button:text("Use a passkey")'),
+    ]);
+    const secondTokens = await exchangeCode(s, { clientId: seed.publicClient, code: new URL(secondRedirect.headers().location!).searchParams.get('code')!, verifier: second.verifier });
+    assert.deepEqual(decodeJwt(secondTokens.body.id_token as string).amr, ['pwd', 'hwk', 'user', 'mfa']);
+
+    // Removal on the account page (the sign-in is recent), after which the password alone signs in.
+    await page.goto(`${s.issuer}/account`);
+    await page.waitForSelector('ul.passkeys');
+    await page.click('ul.passkeys button:text("Remove")');
+    await page.waitForSelector('text=The passkey is removed');
+    assert.equal((await storage.passkeys.listForUser(carl.id)).length, 0);
+    assert.equal(await page.locator('ul.passkeys').count(), 0);
+    assert.deepEqual(violations, [], 'no CSP violation on any page');
+    void authenticator;
+    await context.close();
+  });
+
   /** Adds a passkey for `username` through /account on `page` and signs out; returns the credential. */
   async function seedPasskey(page: Page, authenticator: { cdp: CDPSession; id: string }, username: string) {
     await page.goto(`${s.issuer}/account`);
