@@ -185,6 +185,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     return { now, params };
   };
 
+  /** A change to how the user signs in, from a sign-in older than FRESH_SIGN_IN_SECONDS: sign in again first. */
+  const askFreshSignIn = (reply: FastifyReply, now: Current) =>
+    sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+
   app.get(PATHS.account, async (request, reply) => {
     const now = await current(request);
     if (!now) return signIn(request, reply);
@@ -221,9 +225,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const checked = await form(request, reply);
     if (!('now' in checked)) return checked;
     const { now, params } = checked;
-    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
-      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
-    }
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
     const user = await ctx.storage.users.findById(now.session.userId);
     if (!user) return redirect(reply, accountPath);
     const result = await registerPasskey(ctx, user, addPasskeyBinding(now.value), optionalParam(params, 'credential'), optionalParam(params, 'name') ?? '');
@@ -243,9 +245,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const checked = await form(request, reply);
     if (!('now' in checked)) return checked;
     const { now, params } = checked;
-    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
-      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
-    }
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
     const removed = await ctx.storage.passkeys.delete(now.session.userId, optionalParam(params, 'passkey') ?? '');
     if (removed) {
       // Half sign-ins (password given, passkey not) would become whole ones without the factor: they end.
@@ -308,9 +308,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const checked = await form(request, reply);
     if (!('now' in checked)) return checked;
     const { now } = checked;
-    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
-      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
-    }
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
     if (!(await ctx.storage.totp.isEnabled(now.session.userId))) return redirect(reply, accountPath);
     const codes = await issueRecoveryCodes(ctx, now.session.userId);
     request.log.info({ user: now.session.userId }, 'new recovery codes issued');
@@ -321,9 +319,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const checked = await form(request, reply);
     if (!('now' in checked)) return checked;
     const { now } = checked;
-    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) {
-      return sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
-    }
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
     await ctx.storage.totp.delete(now.session.userId);
     await ctx.storage.recoveryCodes.deleteForUser(now.session.userId);
     // Half sign-ins (password given, code not) would become whole ones without the factor: they end.
