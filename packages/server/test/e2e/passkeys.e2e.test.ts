@@ -150,8 +150,6 @@ describe('passkeys in Chromium with a virtual authenticator (sqlite)', () => {
     page.on('console', (m) => {
       if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
     });
-    // The client's redirect URI answers with a plain page (nothing runs there): the flow can go on after it.
-    await context.route('https://app.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'callback' }));
     const authenticator = await virtualAuthenticator(page, true);
     const storage = s.server.context.storage;
     const carl = await new UserRegistry(storage).create({ username: 'carl', password: PASSWORD });
@@ -175,11 +173,14 @@ describe('passkeys in Chromium with a virtual authenticator (sqlite)', () => {
     const stepUpTokens = await exchangeCode(s, { clientId: seed.publicClient, code: new URL(stepUpRedirect.headers().location!).searchParams.get('code')!, verifier: stepUp.verifier });
     assert.equal(decodeJwt(stepUpTokens.body.id_token as string).acr, 'phr');
     assert.equal((await storage.passkeys.listForUser(carl.id)).length, 1);
+    // The client's redirect URI is not served here (the browser ends on its error page): let that
+    // navigation end before the next one starts.
+    await settle(page);
 
     // A new sign-in with the password: the second step is the passkey.
     await context.clearCookies();
     const second = pkcePair();
-    await page.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid' }, second.challenge));
+    await gotoAfterSettling(page, authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid' }, second.challenge));
     await page.fill('input[name=username]', 'carl');
     await page.fill('input[name=password]', PASSWORD);
     await page.click('form:not([data-passkey]) button[type=submit]');
@@ -191,9 +192,10 @@ describe('passkeys in Chromium with a virtual authenticator (sqlite)', () => {
     ]);
     const secondTokens = await exchangeCode(s, { clientId: seed.publicClient, code: new URL(secondRedirect.headers().location!).searchParams.get('code')!, verifier: second.verifier });
     assert.deepEqual(decodeJwt(secondTokens.body.id_token as string).amr, ['pwd', 'hwk', 'user', 'mfa']);
+    await settle(page);
 
     // Removal on the account page (the sign-in is recent), after which the password alone signs in.
-    await page.goto(`${s.issuer}/account`);
+    await gotoAfterSettling(page, `${s.issuer}/account`);
     await page.waitForSelector('ul.passkeys');
     await page.click('ul.passkeys button:text("Remove")');
     await page.waitForSelector('text=The passkey is removed');
@@ -203,6 +205,28 @@ describe('passkeys in Chromium with a virtual authenticator (sqlite)', () => {
     void authenticator;
     await context.close();
   });
+
+  /**
+   * The client's redirect URI is not served here: the browser's navigation there ends on Chromium's
+   * error page, which may still be loading when the test moves on. Waits for it, and goes to `url`,
+   * again if that navigation interrupts this one.
+   */
+  async function settle(page: Page): Promise<void> {
+    await page.waitForURL(/^chrome-error:/, { timeout: 5000 }).catch(() => undefined);
+    await page.waitForLoadState('load').catch(() => undefined);
+  }
+  async function gotoAfterSettling(page: Page, url: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.goto(url);
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !/interrupted by another navigation/.test(String(err))) throw err;
+        await page.waitForLoadState('load').catch(() => undefined);
+        if (page.url() === url) return;
+      }
+    }
+  }
 
   /** Adds a passkey for `username` through /account on `page` and signs out; returns the credential. */
   async function seedPasskey(page: Page, authenticator: { cdp: CDPSession; id: string }, username: string) {
