@@ -4,6 +4,7 @@ import type { IssuerUrls } from './config/issuer-urls.ts';
 import type { KeyEncryption } from './keys/key-encryption.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Storage } from './storage/storage.ts';
+import type { MailOutbox } from './mail/outbox.ts';
 
 /** What endpoints, grants and admin commands need: settings, storage and keys. No HTTP in here. */
 export interface ServerContext {
@@ -21,6 +22,8 @@ export interface ServerContext {
   macKey: Buffer;
   /** The issuer's URLs: its path prefix, whether it is https, each endpoint's URL. */
   urls: IssuerUrls;
+  /** Outgoing mail (mail/outbox.ts): `enabled` when LATCHKEY_SMTP_URL is set. */
+  mail: MailOutbox;
   /** Now, in whole seconds since the epoch: the one clock of the server (lib/clock.ts). */
   now(): number;
 }

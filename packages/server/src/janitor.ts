@@ -55,6 +55,9 @@ export class Janitor {
     // Rotated refresh tokens past their grace window, with the sealed responses they kept for it.
     await drain((limit) => storage.refreshTokens.purgeForgotten(now, limit));
     await drain((limit) => storage.deviceCodes.purgeExpired(now - CODE_KEEP_AFTER_EXPIRY_SECONDS, limit));
+    // Mail links a day past their expiry; sent and given-up mail (bodies already gone) after a week.
+    await drain((limit) => storage.emailLinks.purgeExpired(now - 24 * 3600, limit));
+    await drain((limit) => storage.mailOutbox.purgeDone(now - 7 * 24 * 3600, limit));
     await drain((limit) => storage.grants.purgeExpiredAccessTokens(now, limit));
     // A grant with nothing left to issue goes once its codes' replay window has passed too.
     await drain((limit) => storage.grants.purgeSpent(now, CODE_KEEP_AFTER_EXPIRY_SECONDS + AUTHORIZATION_CODE_TTL_SECONDS, limit));

@@ -8,6 +8,7 @@ import { issuerIsInsecure } from './config/load.ts';
 import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { Janitor } from './janitor.ts';
+import { MailOutbox } from './mail/outbox.ts';
 import { KeyEncryption } from './keys/key-encryption.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import { resolveSecret } from './keys/secret.ts';
@@ -43,6 +44,7 @@ export async function createServer(
   const mtlsApp = settings.mtlsPort > 0 ? buildMtlsApp(context) : undefined;
   const janitor = new Janitor(context);
   janitor.start();
+  context.mail.start();
   let closed = false;
   return {
     context,
@@ -61,6 +63,7 @@ export async function createServer(
       closed = true;
       janitor.stop();
       await app.close();
+      await context.mail.stop();
       await mtlsApp?.close();
       await context.storage.close();
     },
@@ -109,7 +112,20 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
     const encryption = new KeyEncryption(secret);
     const keys = new KeyRing(storage.signingKeys, encryption, settings.keyCacheSeconds);
     await keys.initialize();
-    return { settings, storage, keys, encryption, logger, macKey: deriveMacKey(secret), urls: issuerUrls(settings.issuer), now: nowSeconds };
+    const context: ServerContext = {
+      settings,
+      storage,
+      keys,
+      encryption,
+      logger,
+      macKey: deriveMacKey(secret),
+      urls: issuerUrls(settings.issuer),
+      now: nowSeconds,
+      mail: undefined as unknown as MailOutbox,
+    };
+    // The outbox reads the context's clock, which tests may move.
+    context.mail = new MailOutbox({ settings, storage, encryption, logger, now: () => context.now() });
+    return context;
   } catch (err) {
     await storage.close();
     throw err;

@@ -12,3 +12,4 @@ export * from './tls.ts';
 export * from './dpop.ts';
 export * from './pki.ts';
 export * from './webauthn.ts';
+export * from './smtp.ts';

@@ -133,6 +133,16 @@ export interface Settings {
    * user (PIN, biometrics). A passkey that signs in alone always must.
    */
   passkeyRequireUserVerification: boolean;
+  /**
+   * Outgoing mail (issue 16): an SMTP URL for nodemailer (`smtp://user:pass@host:587` upgrades with
+   * STARTTLS when offered, `smtps://host:465` is TLS from the start). Unset: no mail is sent, and the
+   * features that need it (password reset, email verification) are not offered.
+   */
+  smtpUrl: string | undefined;
+  /** The From of Latchkey's mail: an address, or `Name <address>`. */
+  mailFrom: string;
+  /** Refuse to send over a connection that did not become TLS (STARTTLS required). */
+  smtpRequireTls: boolean;
 }
 
 /** Who may register a client at the registration endpoint (registration/register.ts). */
@@ -200,6 +210,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'requireSecondFactor', env: 'LATCHKEY_REQUIRE_SECOND_FACTOR', type: 'boolean', default: false },
   { key: 'requirePasskey', env: 'LATCHKEY_REQUIRE_PASSKEY', type: 'boolean', default: false },
   { key: 'passkeyRequireUserVerification', env: 'LATCHKEY_PASSKEY_REQUIRE_USER_VERIFICATION', type: 'boolean', default: true },
+  { key: 'smtpUrl', env: 'LATCHKEY_SMTP_URL', type: 'optional-string', default: undefined },
+  { key: 'mailFrom', env: 'LATCHKEY_MAIL_FROM', type: 'string', default: 'Latchkey <no-reply@localhost>' },
+  { key: 'smtpRequireTls', env: 'LATCHKEY_SMTP_REQUIRE_TLS', type: 'boolean', default: false },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

@@ -12,6 +12,8 @@ export const PATHS = {
   loginOtpSetup: '/login/otp/setup',
   loginPasskey: '/login/passkey',
   loginPasskeyStep: '/login/passkey/required',
+  forgotPassword: '/login/forgot',
+  resetPassword: '/login/reset',
   account: '/account',
   consent: '/consent',
   deviceAuthorization: '/device_authorization',

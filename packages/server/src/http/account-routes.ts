@@ -5,6 +5,10 @@ import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
+import { plausibleEmail, sendVerificationLink } from '../users/email-links.ts';
+
+/** Verification links a user may have sent per hour. */
+const VERIFICATION_LINKS_PER_HOUR = 5;
 import type { Session } from '../storage/session-store.ts';
 import { accountPage, freshSignInPage, recoveryCodesPage, totpSetupPage } from '../ui/account-pages.ts';
 import { issueRecoveryCodes } from '../users/recovery-codes.ts';
@@ -34,6 +38,7 @@ const NOTICES: Record<string, string> = {
   'sessions-ended': 'Every other browser is signed out.',
   'application-removed': 'The application no longer has access.',
   'passkey-added': 'Your passkey is added: you can sign in with it.',
+  'email-link-sent': 'We sent a link to the address. Open it to confirm the address (it works for 24 hours).',
   'passkey-removed': 'The passkey is removed.',
 };
 
@@ -140,6 +145,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         accountPath,
         csrfToken: token,
         user,
+        mail: ctx.mail.enabled,
         ...(passkeysAvailable(ctx) ? { passkeys } : {}),
         totp: enabled ? { enabled, since: factor!.confirmedAt! } : { enabled },
         ...(enabled ? { recovery: await ctx.storage.recoveryCodes.status(user.id) } : {}),
@@ -367,6 +373,41 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const target = (await ctx.storage.sessions.listForUser(now.session.userId)).find((s) => s.idHash !== now.session.idHash && sessionRef(s.idHash) === ref);
     if (target) await ctx.storage.sessions.delete(target.idHash);
     return redirect(reply, `${accountPath}?updated=session-ended`);
+  });
+
+  // Email: a link to the current address confirms it; a new address is used once its link is opened
+  // (users/email-links.ts). A change needs a recent sign-in; at most a few links per hour per account.
+  const sendLink = async (request: FastifyRequest, reply: FastifyReply, now: Current, email: string) => {
+    if (!ctx.mail.enabled) return redirect(reply, accountPath);
+    const user = await ctx.storage.users.findById(now.session.userId);
+    if (!user) return redirect(reply, accountPath);
+    const time = ctx.now();
+    const windowStart = time - (time % 3600);
+    if ((await ctx.storage.rateLimits.hit(`verify-email:user:${user.id}`, windowStart)) > VERIFICATION_LINKS_PER_HOUR) {
+      reply.header('retry-after', String(windowStart + 3600 - time));
+      return showAccount(reply, now, 429, { error: 'Too many links sent. Try again in an hour.' });
+    }
+    await sendVerificationLink(ctx, user, email);
+    request.log.info({ user: user.id, change: email !== user.email }, 'email verification link sent');
+    return redirect(reply, `${accountPath}?updated=email-link-sent`);
+  };
+
+  app.post(`${PATHS.account}/email/verify`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const user = await ctx.storage.users.findById(checked.now.session.userId);
+    if (!user?.email || user.emailVerified) return redirect(reply, accountPath);
+    return sendLink(request, reply, checked.now, user.email);
+  });
+
+  app.post(`${PATHS.account}/email`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const { now, params } = checked;
+    if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
+    const email = (optionalParam(params, 'email') ?? '').trim();
+    if (!plausibleEmail(email)) return showAccount(reply, now, 400, { error: 'That is not an email address.' });
+    return sendLink(request, reply, now, email);
   });
 
   app.post(`${PATHS.account}/sessions/end-others`, async (request, reply) => {

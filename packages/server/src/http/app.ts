@@ -13,6 +13,7 @@ import { registerBrowserRoutes } from './browser-routes.ts';
 import { registerLogoutRoutes } from './logout-routes.ts';
 import { registerDeviceRoutes } from './device-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
+import { registerEmailRoutes } from './email-routes.ts';
 import { registerCors } from './cors.ts';
 import { authorizationHeader, dpopHeaders } from './authorization-header.ts';
 import { registerRegistrationRoutes } from './registration-routes.ts';
@@ -115,6 +116,7 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
       registerLogoutRoutes(pages, ctx);
       registerDeviceRoutes(pages, ctx);
       registerAccountRoutes(pages, ctx);
+      registerEmailRoutes(pages, ctx);
     },
     { prefix },
   );

@@ -13,6 +13,7 @@ import { sessionOrigin, secondFactorDue, SESSION_ABSOLUTE_SECONDS, sessionCookie
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
+import { PATHS } from '../config/paths.ts';
 
 /** How long the login form's CSRF binding lives. */
 const LOGIN_BINDING_SECONDS = 30 * 60;
@@ -92,6 +93,7 @@ export class LoginForm {
         username: page.username,
         error,
         ...(passkey ? { passkey } : {}),
+        ...(this.ctx.mail.enabled ? { forgotPath: `${this.ctx.urls.pathPrefix}${PATHS.forgotPassword}` } : {}),
       }),
       passkey?.scriptNonce,
     );

@@ -34,6 +34,37 @@ export interface Database {
   totp_factors: TotpFactorRow;
   recovery_codes: RecoveryCodeRow;
   passkeys: PasskeyRow;
+  email_links: EmailLinkRow;
+  mail_outbox: MailOutboxRow;
+}
+
+/** A link sent by mail (users/email-links.ts), by the SHA-256 of its token. */
+export interface EmailLinkRow {
+  token_hash: string;
+  user_id: string;
+  /** verify-email or reset-password. */
+  purpose: string;
+  /** The address the link was sent to (for verify-email: the address it verifies). */
+  email: string;
+  created_at: number | string;
+  expires_at: number | string;
+  used_at: number | string | null;
+}
+
+/** A message waiting to be sent, or sent (mail/outbox.ts). */
+export interface MailOutboxRow {
+  id: string;
+  recipient: string;
+  kind: string;
+  /** Subject and bodies as JSON, encrypted (keys/key-encryption.ts); emptied once sent. */
+  body_enc: string;
+  attempts: number | string;
+  next_attempt_at: number | string;
+  locked_until: number | string;
+  created_at: number | string;
+  sent_at: number | string | null;
+  failed_at: number | string | null;
+  last_error: string | null;
 }
 
 /** A user's passkey (users/passkeys.ts): a WebAuthn credential and what its authenticator reported. */
@@ -266,6 +297,8 @@ export interface UserRow {
   password_changed_at: number | string;
   /** 1: the user must sign in with two factors (issue 15). */
   second_factor_required: number | string;
+  /** 1: the user proved they receive mail at `email` (issue 16). */
+  email_verified: number | string;
 }
 
 export interface OpaqueAccessTokenRow {

@@ -10,6 +10,8 @@ import { InitialAccessTokenStore } from './initial-access-token-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
 import { PushedRequestStore } from './pushed-request-store.ts';
 import { PasskeyStore } from './passkey-store.ts';
+import { EmailLinkStore } from './email-link-store.ts';
+import { MailOutboxStore } from './mail-outbox-store.ts';
 import { LoginThrottleStore } from './login-throttle-store.ts';
 import { RateLimitStore } from './rate-limit-store.ts';
 import { RefreshTokenStore } from './refresh-token-store.ts';
@@ -36,6 +38,8 @@ export class Storage {
   readonly totp: TotpStore;
   readonly recoveryCodes: RecoveryCodeStore;
   readonly passkeys: PasskeyStore;
+  readonly emailLinks: EmailLinkStore;
+  readonly mailOutbox: MailOutboxStore;
   readonly grants: GrantStore;
   readonly rateLimits: RateLimitStore;
   readonly loginThrottles: LoginThrottleStore;
@@ -64,6 +68,8 @@ export class Storage {
     this.totp = new TotpStore(db.kysely);
     this.recoveryCodes = new RecoveryCodeStore(db.kysely);
     this.passkeys = new PasskeyStore(db.kysely);
+    this.emailLinks = new EmailLinkStore(db.kysely);
+    this.mailOutbox = new MailOutboxStore(db.kysely);
     this.grants = new GrantStore(db.kysely, db.dialect);
     this.rateLimits = new RateLimitStore(db.kysely);
     this.loginThrottles = new LoginThrottleStore(db.kysely);

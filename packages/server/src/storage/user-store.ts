@@ -14,6 +14,8 @@ export interface User {
   passwordChangedAt: number;
   /** The user must sign in with two factors (users/second-factor-policy.ts). */
   secondFactorRequired?: boolean;
+  /** The user proved they receive mail at `email` (OIDC Core §5.1 email_verified). */
+  emailVerified?: boolean;
 }
 
 /** Users: people who log in at the authorization server. */
@@ -37,6 +39,7 @@ export class UserStore {
         created_at: user.createdAt,
         password_changed_at: user.passwordChangedAt,
         second_factor_required: user.secondFactorRequired ? 1 : 0,
+        email_verified: user.emailVerified ? 1 : 0,
       })
       .execute();
   }
@@ -69,6 +72,19 @@ export class UserStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** The users whose address is `email` (compared without regard to case); addresses need not be unique. */
+  async findByEmail(email: string): Promise<User[]> {
+    if (email.includes('\u0000')) return [];
+    const rows = await this.db.selectFrom('users').selectAll().where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).limit(20).execute();
+    return rows.map(toUser);
+  }
+
+  /** Sets the user's address and whether it is verified; false when there is no such user. */
+  async setEmail(id: string, email: string | null, verified: boolean): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ email, email_verified: verified ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async setPasswordHash(username: string, passwordHash: string, changedAt: number): Promise<boolean> {
     const result = await this.db
       .updateTable('users')
@@ -90,5 +106,6 @@ function toUser(row: UserRow): User {
     createdAt: toInt(row.created_at),
     passwordChangedAt: toInt(row.password_changed_at),
     secondFactorRequired: Number(row.second_factor_required) === 1,
+    emailVerified: Number(row.email_verified) === 1,
   };
 }

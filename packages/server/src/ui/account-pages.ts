@@ -63,7 +63,9 @@ export interface AccountPage {
   /** The account page's own path, the forms' actions are under it. */
   accountPath: string;
   csrfToken: string;
-  user: { username: string; name: string | null; email: string | null };
+  user: { username: string; name: string | null; email: string | null; emailVerified?: boolean };
+  /** Mail is configured: the address can be confirmed and changed from here. */
+  mail?: boolean;
   totp: { enabled: boolean; since?: number };
   /** Where the user is signed in: each session's browser, address and last use; `ref` names it in the form. */
   sessions?: { ref: string; browser: string; address: string | null; lastSeenAt: number; current: boolean }[];
@@ -95,7 +97,8 @@ export function accountPage(page: AccountPage): string {
 ${page.notice ? `<p class="notice" role="status">${escapeHtml(page.notice)}</p>` : ''}${alert(page.error)}
 <dl class="profile">
 <dt>Username</dt><dd>${escapeHtml(user.username)}</dd>
-${user.name ? `<dt>Name</dt><dd>${escapeHtml(user.name)}</dd>\n` : ''}${user.email ? `<dt>Email</dt><dd>${escapeHtml(user.email)}</dd>\n` : ''}</dl>
+${user.name ? `<dt>Name</dt><dd>${escapeHtml(user.name)}</dd>\n` : ''}${user.email ? `<dt>Email</dt><dd>${escapeHtml(user.email)} <span class="status${user.emailVerified ? ' on' : ''}">${user.emailVerified ? 'Confirmed' : 'Not confirmed'}</span></dd>\n` : ''}</dl>
+${page.mail ? emailSection(page.accountPath, page.csrfToken, user) : ''}
 <section class="factor" aria-labelledby="totp-heading">
 <h2 id="totp-heading">Authenticator app <span class="status${totp.enabled ? ' on' : ''}">${totp.enabled ? 'On' : 'Off'}</span></h2>
 <p>${
@@ -130,6 +133,24 @@ function passkeysSection(passkeys: NonNullable<AccountPage['passkeys']>, removeA
 <h2 id="passkeys-heading">Passkeys <span class="status${passkeys.list.length > 0 ? ' on' : ''}">${passkeys.list.length > 0 ? `${passkeys.list.length}` : 'None'}</span></h2>
 <p>${passkeys.list.length > 0 ? 'Sign in with your device’s screen lock or a security key, without a password; after a password, a passkey also serves as the second step.' : 'Sign in with your device’s screen lock or a security key instead of a password. Passkeys cannot be used on a fake site.'}</p>
 ${passkeys.list.length > 0 ? `<ul class="scopes passkeys">\n${items}\n</ul>\n` : ''}${passkeyForm(passkeys.add)}
+</section>`;
+}
+
+/** Confirming the address, and changing it (the new one is used once its link is followed). */
+function emailSection(accountPath: string, csrf: string, user: AccountPage['user']): string {
+  const confirm =
+    user.email && !user.emailVerified
+      ? `<form method="post" action="${escapeHtml(`${accountPath}/email/verify`)}"><input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}"><div class="actions"><button type="submit" class="primary">Send a confirmation link</button></div></form>\n`
+      : '';
+  return `<section class="factor" aria-labelledby="email-heading">
+<h2 id="email-heading">Email address</h2>
+${confirm}<form method="post" action="${escapeHtml(`${accountPath}/email`)}">
+<input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}">
+<label for="new-email">${user.email ? 'New address' : 'Address'}</label>
+<input type="email" id="new-email" name="email" autocomplete="email" maxlength="254" required>
+<p class="muted">We send a link to the new address; it replaces the current one when you open the link.</p>
+<div class="actions"><button type="submit" class="secondary">${user.email ? 'Change address' : 'Add address'}</button></div>
+</form>
 </section>`;
 }
 

@@ -68,6 +68,8 @@ ${name}<p class="alert passkey-error" role="alert" hidden>Your passkey could not
 }
 
 export interface LoginPage {
+  /** Where "Forgot password?" leads (mail is configured); no link without it. */
+  forgotPath?: string;
   /** "Sign in with a passkey" (a discoverable credential, no username), and the nonce of its script. */
   passkey?: { form: PasskeyFormView; scriptNonce: string };
   assetsPath: string;
@@ -93,7 +95,7 @@ ${hiddenFields(page.carried)}
 <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${escapeHtml(page.username ?? '')}">
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
-<div class="actions"><button type="submit" class="primary">Sign in</button></div>
+${page.forgotPath ? `<p class="forgot"><a href="${escapeHtml(page.forgotPath)}">Forgot password?</a></p>\n` : ''}<div class="actions"><button type="submit" class="primary">Sign in</button></div>
 </form>${page.passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkeyForm(page.passkey.form)}` : ''}`,
     page.passkey?.scriptNonce,
   );

@@ -57,4 +57,6 @@ form.passkey .actions{margin-top:16px}
 ul.passkeys li{display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px}
 ul.passkeys .what{flex-basis:100%}
 ul.passkeys form{margin:0 0 0 auto}
+.forgot{margin:8px 0 0;font-size:14px;text-align:right}
+.forgot a{color:#2c4bdb}
 `;

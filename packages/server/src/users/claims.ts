@@ -2,8 +2,8 @@ import type { User } from '../storage/user-store.ts';
 
 /**
  * OIDC Core §5.4: the claims each standard scope asks for, from what Latchkey knows of a user.
- * `profile`: name and preferred_username; `email`: email and email_verified (Latchkey does not
- * verify addresses, so it says so).
+ * `profile`: name and preferred_username; `email`: email and email_verified (true once the user
+ * followed a verification link sent to that address: users/email-links.ts).
  */
 export function userClaims(user: User, scopes: readonly string[]): Record<string, unknown> {
   const claims: Record<string, unknown> = {};
@@ -13,7 +13,7 @@ export function userClaims(user: User, scopes: readonly string[]): Record<string
   }
   if (scopes.includes('email') && user.email !== null) {
     claims.email = user.email;
-    claims.email_verified = false;
+    claims.email_verified = user.emailVerified === true;
   }
   return claims;
 }

@@ -173,7 +173,7 @@ function normalizeUsername(username: string): string {
   return normalized;
 }
 
-function checkPassword(password: string): void {
+export function checkPassword(password: string): void {
   // NIST SP 800-63B §5.1.1.2: at least 8 characters; all printing characters and spaces allowed.
   if ([...password].length < MIN_PASSWORD_LENGTH) {
     throw new RegistryError(`a password needs at least ${MIN_PASSWORD_LENGTH} characters`, 'invalid');

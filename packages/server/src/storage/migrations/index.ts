@@ -23,6 +23,7 @@ import * as m0021 from './0021-recovery-codes.ts';
 import * as m0022 from './0022-session-devices.ts';
 import * as m0023 from './0023-second-factor-policy.ts';
 import * as m0024 from './0024-passkeys.ts';
+import * as m0025 from './0025-email.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -50,6 +51,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0022-session-devices': m0022,
   '0023-second-factor-policy': m0023,
   '0024-passkeys': m0024,
+  '0025-email': m0025,
 };
 
 /** Every migration, in order. */
