@@ -8,7 +8,7 @@ main{width:100%;max-width:420px;background:#fff;border-radius:12px;box-shadow:0 
 h1{font-size:22px;line-height:1.3;margin:0 0 8px}
 p{line-height:1.5;margin:0 0 16px;color:#3e4c59}
 label{display:block;font-size:14px;font-weight:600;margin:16px 0 6px}
-input[type=text],input[type=password]{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd2d9;border-radius:8px}
+input[type=text],input[type=password],input[type=email]{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd2d9;border-radius:8px}
 input:focus,button:focus{outline:3px solid #9fb3ff;outline-offset:1px}
 .actions{display:flex;gap:12px;margin-top:24px}
 button{flex:1;font:inherit;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid transparent;cursor:pointer}
