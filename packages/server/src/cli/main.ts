@@ -68,6 +68,8 @@ Commands:
   users require-second-factor USERNAME [--off]
                                 the user must sign in with two factors (--off: no longer)
   users factors USERNAME        the user's second factors (authenticator app)
+  users invite EMAIL [--expires-in SECONDS]
+                                a single-use sign-up link for LATCHKEY_SIGNUP=invite (mailed when mail is set up)
   users reset-factors USERNAME  remove them (a lost phone) and end the user's sessions
   login --issuer URL --client-id ID [--scope "openid profile offline_access"] [--token-file FILE]
                                 sign in from this terminal with the device flow; tokens kept in FILE (0600)

@@ -3,6 +3,7 @@ import { UserRegistry } from '../users/user-registry.ts';
 import { print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readPassword } from './password-input.ts';
 import { withContext } from './with-context.ts';
+import { inviteUser } from '../users/signup.ts';
 
 const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
 
@@ -21,6 +22,19 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
           password,
         });
         print(args, userJson(user), `created user ${user.username}\n${userText(user)}`);
+        return 0;
+      }
+      case 'invite': {
+        const email = requirePositional(args.positionals, 'the email address');
+        const raw = args.values['expires-in'];
+        const expires = raw === undefined ? undefined : Number(raw);
+        if (expires !== undefined && (!/^\d+$/.test(String(raw)) || !Number.isSafeInteger(expires))) throw new UsageError('--expires-in takes whole seconds');
+        const invitation = await inviteUser(ctx, email, expires);
+        print(
+          args,
+          { email: invitation.email, link: invitation.link, expires_at: iso(invitation.expiresAt), mailed: invitation.mailed },
+          `invitation for ${invitation.email}, until ${iso(invitation.expiresAt)}${invitation.mailed ? ' (mailed: a running server sends it)' : ''}:\n${invitation.link}\nThe link works once; only its hash is kept.`,
+        );
         return 0;
       }
       case 'list': {

@@ -143,7 +143,20 @@ export interface Settings {
   mailFrom: string;
   /** Refuse to send over a connection that did not become TLS (STARTTLS required). */
   smtpRequireTls: boolean;
+  /**
+   * Who may create an account at `/signup` (issue 16): `off`, `invite` (single-use invitations from
+   * `users invite`), or `open` (anyone, when their address is confirmed; `signupEmailDomains` narrows it).
+   */
+  signup: SignupPolicy;
+  /** With open sign-up: the only email domains allowed (comma-separated, e.g. `example.com,example.org`); empty: any. */
+  signupEmailDomains: string;
+  /** Sign-ups from one address per hour. */
+  signupRateLimitPerHour: number;
 }
+
+/** Who may create an account (users/signup.ts). */
+export type SignupPolicy = 'off' | 'invite' | 'open';
+export const SIGNUP_POLICIES: readonly SignupPolicy[] = ['off', 'invite', 'open'];
 
 /** Who may register a client at the registration endpoint (registration/register.ts). */
 export type RegistrationPolicy = 'off' | 'initial-access-token' | 'open';
@@ -213,6 +226,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'smtpUrl', env: 'LATCHKEY_SMTP_URL', type: 'optional-string', default: undefined },
   { key: 'mailFrom', env: 'LATCHKEY_MAIL_FROM', type: 'string', default: 'Latchkey <no-reply@localhost>' },
   { key: 'smtpRequireTls', env: 'LATCHKEY_SMTP_REQUIRE_TLS', type: 'boolean', default: false },
+  { key: 'signup', env: 'LATCHKEY_SIGNUP', type: 'string', default: 'off' },
+  { key: 'signupEmailDomains', env: 'LATCHKEY_SIGNUP_EMAIL_DOMAINS', type: 'string', default: '' },
+  { key: 'signupRateLimitPerHour', env: 'LATCHKEY_SIGNUP_RATE_LIMIT_PER_HOUR', type: 'integer', default: 10 },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

@@ -8,6 +8,7 @@ import {
   CONFIG_FILE_ENV,
   OPTIONS,
   REGISTRATION_POLICIES,
+  SIGNUP_POLICIES,
   type ClientMetadataPolicy,
   type OptionSpec,
   type RegistrationPolicy,
@@ -175,6 +176,11 @@ export function validateSettings(settings: Settings): void {
   if (!REGISTRATION_POLICIES.includes(settings.registration as RegistrationPolicy)) {
     throw new ConfigError(`LATCHKEY_REGISTRATION must be one of ${REGISTRATION_POLICIES.join(', ')}`);
   }
+  if (!SIGNUP_POLICIES.includes(settings.signup)) throw new ConfigError(`LATCHKEY_SIGNUP must be one of ${SIGNUP_POLICIES.join(', ')}`);
+  if (settings.signup === 'open' && settings.smtpUrl === undefined) {
+    throw new ConfigError('LATCHKEY_SIGNUP=open needs mail (LATCHKEY_SMTP_URL): an address is confirmed before the account is used');
+  }
+  if (settings.signupRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_SIGNUP_RATE_LIMIT_PER_HOUR must be at least 1');
   if (settings.registrationRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_REGISTRATION_RATE_LIMIT_PER_HOUR must be at least 1');
   validateClientMetadataSettings(settings);
   if (settings.outboundCaFile !== undefined) {

@@ -14,6 +14,7 @@ export const PATHS = {
   loginPasskeyStep: '/login/passkey/required',
   forgotPassword: '/login/forgot',
   resetPassword: '/login/reset',
+  signup: '/signup',
   account: '/account',
   consent: '/consent',
   deviceAuthorization: '/device_authorization',

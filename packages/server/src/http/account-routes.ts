@@ -6,6 +6,7 @@ import type { FormParams } from '../lib/form-params.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
 import { plausibleEmail, sendVerificationLink } from '../users/email-links.ts';
+import { checkChosenPassword } from '../users/password-rules.ts';
 
 /** Verification links a user may have sent per hour. */
 const VERIFICATION_LINKS_PER_HOUR = 5;
@@ -352,7 +353,9 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       return showAccount(reply, now, 400, { error: 'The current password is not right.' });
     }
     try {
-      await new UserRegistry(ctx.storage).setPassword(user.username, optionalParam(params, 'new_password') ?? '');
+      const chosen = optionalParam(params, 'new_password') ?? '';
+      checkChosenPassword(chosen, user);
+      await new UserRegistry(ctx.storage).setPassword(user.username, chosen);
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'invalid') return showAccount(reply, now, 400, { error: `The new password is not accepted: ${err.message}.` });
       throw err;

@@ -14,6 +14,7 @@ import { registerLogoutRoutes } from './logout-routes.ts';
 import { registerDeviceRoutes } from './device-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { registerEmailRoutes } from './email-routes.ts';
+import { registerSignupRoutes } from './signup-routes.ts';
 import { registerCors } from './cors.ts';
 import { authorizationHeader, dpopHeaders } from './authorization-header.ts';
 import { registerRegistrationRoutes } from './registration-routes.ts';
@@ -117,6 +118,7 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
       registerDeviceRoutes(pages, ctx);
       registerAccountRoutes(pages, ctx);
       registerEmailRoutes(pages, ctx);
+      registerSignupRoutes(pages, ctx);
     },
     { prefix },
   );

@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PATHS } from '../config/paths.ts';
 import type { ServerContext } from '../context.ts';
-import { cookieHeader, readCookie } from '../lib/cookies.ts';
-import { randomToken } from '../lib/random.ts';
-import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
+import { AnonymousForm } from './anonymous-form.ts';
 import { forgotPasswordPage, forgotPasswordSentPage, noticePage, resetPasswordPage } from '../ui/email-pages.ts';
 import { errorPage } from '../ui/pages.ts';
 import { requestPasswordReset, resetLinkLive, resetPassword, verifyEmail } from '../users/email-links.ts';
@@ -19,21 +17,9 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: ServerContext): v
   if (!ctx.mail.enabled) return;
   const assetsPath = `${ctx.urls.pathPrefix}/assets`;
   const prefix = ctx.urls.pathPrefix;
-  const formCookie = ctx.urls.secure ? '__Host-latchkey_form' : 'latchkey_form';
-
-  /** The browser's form cookie (set now when it has none) and the CSRF token bound to it. */
-  const formToken = (request: FastifyRequest, reply: FastifyReply, purpose: string) => {
-    let value = readCookie(request.headers.cookie, formCookie);
-    if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) {
-      value = randomToken(32);
-      reply.header('set-cookie', cookieHeader(formCookie, value, ctx.urls.secure, 3600));
-    }
-    return csrfToken(ctx.macKey, `${purpose}:${value}`);
-  };
-  const formTokenValid = (request: FastifyRequest, purpose: string, submitted: string | undefined) => {
-    const value = readCookie(request.headers.cookie, formCookie);
-    return value !== undefined && verifyCsrfToken(ctx.macKey, `${purpose}:${value}`, submitted);
-  };
+  const forms = new AnonymousForm(ctx);
+  const formToken = (request: FastifyRequest, reply: FastifyReply, purpose: string) => forms.token(request, reply, purpose);
+  const formTokenValid = (request: FastifyRequest, purpose: string, submitted: string | undefined) => forms.valid(request, purpose, submitted);
   const unreadable = (reply: FastifyReply) => sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
 
   const forgotAction = `${prefix}${PATHS.forgotPassword}`;

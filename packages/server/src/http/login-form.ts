@@ -94,6 +94,7 @@ export class LoginForm {
         error,
         ...(passkey ? { passkey } : {}),
         ...(this.ctx.mail.enabled ? { forgotPath: `${this.ctx.urls.pathPrefix}${PATHS.forgotPassword}` } : {}),
+        ...(this.ctx.settings.signup === 'open' ? { signupPath: `${this.ctx.urls.pathPrefix}${PATHS.signup}` } : {}),
       }),
       passkey?.scriptNonce,
     );
@@ -122,6 +123,10 @@ export class LoginForm {
       const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
       // 400, not 401: a 401 must carry a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a form has none.
       return { ok: false, reply: await this.show(request, reply, retry, 400, error) };
+    }
+    // A user who signed up signs in once the address is confirmed (users/signup.ts).
+    if (result.user.emailConfirmationRequired && !result.user.emailVerified) {
+      return { ok: false, reply: await this.show(request, reply, retry, 403, `Confirm your email address first: open the link we sent to ${result.user.email ?? 'your address'}.`) };
     }
     return this.signedIn(request, reply, result.user, PASSWORD_ONLY);
   }

@@ -77,7 +77,8 @@ export class MailOutbox {
     const body = JSON.stringify({ subject: message.subject, text: message.text, html: message.html });
     await this.storage.mailOutbox.enqueue({ id, recipient: message.to, kind: message.kind, bodyEnc: this.encryption.encrypt(body, aad(id)) }, this.now());
     this.logger.info({ mail: id, kind: message.kind }, 'mail queued');
-    this.kick();
+    // A server sends it now; a CLI process leaves it to the running server's sender.
+    if (this.timer) this.kick();
   }
 
   /** Starts looking for due messages every few seconds (retries, other nodes' messages). */

@@ -63,3 +63,20 @@ export function resetPasswordMessage(mail: LinkMail & { username: string }): Mai
     html: html(title, lines, mail.link, 'Choose a new password'),
   };
 }
+
+/** An operator's invitation to create an account (users/signup.ts). */
+export function invitationMessage(mail: LinkMail): MailMessage {
+  const title = 'You are invited';
+  const lines = [
+    `You are invited to create an account at ${mail.service}.`,
+    `To create it, open the link below. It works once, for ${mail.validFor}.`,
+    'If you did not expect this, ignore this message.',
+  ];
+  return {
+    to: mail.to,
+    kind: 'invitation',
+    subject: `${mail.service}: you are invited to create an account`,
+    text: `${title}\n\n${lines.join('\n\n')}\n\n${mail.link}\n`,
+    html: html(title, lines, mail.link, 'Create my account'),
+  };
+}

@@ -36,6 +36,7 @@ export interface Database {
   passkeys: PasskeyRow;
   email_links: EmailLinkRow;
   mail_outbox: MailOutboxRow;
+  invitations: InvitationRow;
 }
 
 /** A link sent by mail (users/email-links.ts), by the SHA-256 of its token. */
@@ -299,6 +300,18 @@ export interface UserRow {
   second_factor_required: number | string;
   /** 1: the user proved they receive mail at `email` (issue 16). */
   email_verified: number | string;
+  /** 1: signed up, and cannot sign in before confirming the address (issue 16). */
+  email_confirmation_required: number | string;
+}
+
+/** An invitation to sign up (users/signup.ts), by the SHA-256 of its token. */
+export interface InvitationRow {
+  token_hash: string;
+  email: string;
+  created_at: number | string;
+  expires_at: number | string;
+  used_at: number | string | null;
+  user_id: string | null;
 }
 
 export interface OpaqueAccessTokenRow {

@@ -16,6 +16,8 @@ export interface User {
   secondFactorRequired?: boolean;
   /** The user proved they receive mail at `email` (OIDC Core §5.1 email_verified). */
   emailVerified?: boolean;
+  /** Signed up and not yet confirmed the address: cannot sign in (users/signup.ts). */
+  emailConfirmationRequired?: boolean;
 }
 
 /** Users: people who log in at the authorization server. */
@@ -40,6 +42,7 @@ export class UserStore {
         password_changed_at: user.passwordChangedAt,
         second_factor_required: user.secondFactorRequired ? 1 : 0,
         email_verified: user.emailVerified ? 1 : 0,
+        email_confirmation_required: user.emailConfirmationRequired ? 1 : 0,
       })
       .execute();
   }
@@ -81,7 +84,12 @@ export class UserStore {
 
   /** Sets the user's address and whether it is verified; false when there is no such user. */
   async setEmail(id: string, email: string | null, verified: boolean): Promise<boolean> {
-    const result = await this.db.updateTable('users').set({ email, email_verified: verified ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
+    // A confirmed address also ends the wait of a user who signed up.
+    const result = await this.db
+      .updateTable('users')
+      .set(verified ? { email, email_verified: 1, email_confirmation_required: 0 } : { email, email_verified: 0 })
+      .where('id', '=', id)
+      .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 
@@ -107,5 +115,6 @@ function toUser(row: UserRow): User {
     passwordChangedAt: toInt(row.password_changed_at),
     secondFactorRequired: Number(row.second_factor_required) === 1,
     emailVerified: Number(row.email_verified) === 1,
+    emailConfirmationRequired: Number(row.email_confirmation_required) === 1,
   };
 }

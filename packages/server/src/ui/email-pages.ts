@@ -56,3 +56,40 @@ export function noticePage(assetsPath: string, title: string, text: string, link
 <p>${escapeHtml(text)}</p>${link ? `\n<div class="actions"><a class="button primary" href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></div>` : ''}`,
   );
 }
+
+/** The sign-up form; with an invitation the address is the invitation's and cannot be changed. */
+export function signupPage(page: {
+  assetsPath: string;
+  action: string;
+  csrfToken: string;
+  invitation?: { token: string; email: string };
+  values?: { username?: string; email?: string; name?: string };
+  error?: string;
+}): string {
+  const v = page.values ?? {};
+  const email = page.invitation
+    ? `<label for="email">Email</label>
+<input type="email" id="email" value="${escapeHtml(page.invitation.email)}" disabled>
+<input type="hidden" name="invitation" value="${escapeHtml(page.invitation.token)}">`
+    : `<label for="email">Email</label>
+<input type="email" id="email" name="email" autocomplete="email" maxlength="254" required value="${escapeHtml(v.email ?? '')}">`;
+  return layout(
+    page.assetsPath,
+    'Create your account',
+    `<h1>Create your account</h1>
+${page.invitation ? '<p>You were invited. Choose a username and a password.</p>' : '<p>We send a link to your address to confirm it before you sign in.</p>'}
+${alert(page.error)}
+<form method="post" action="${escapeHtml(page.action)}">
+<input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
+${email}
+<label for="username">Username</label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="64" required value="${escapeHtml(v.username ?? '')}">
+<label for="name">Name <span class="muted">(optional)</span></label>
+<input type="text" id="name" name="name" autocomplete="name" maxlength="200" value="${escapeHtml(v.name ?? '')}">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="new-password" minlength="8" required>
+<p class="muted">At least 8 characters, not one known from breaches.</p>
+<div class="actions"><button type="submit" class="primary">Create account</button></div>
+</form>`,
+  );
+}

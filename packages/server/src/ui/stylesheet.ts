@@ -59,4 +59,6 @@ ul.passkeys .what{flex-basis:100%}
 ul.passkeys form{margin:0 0 0 auto}
 .forgot{margin:8px 0 0;font-size:14px;text-align:right}
 .forgot a{color:#2c4bdb}
+.signup{margin:20px 0 0;text-align:center}
+.signup a{color:#2c4bdb}
 `;

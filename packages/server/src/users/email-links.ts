@@ -5,7 +5,8 @@ import { randomToken, sha256 } from '../lib/random.ts';
 import { resetPasswordMessage, verifyEmailMessage } from '../mail/templates.ts';
 import type { EmailLinkPurpose } from '../storage/email-link-store.ts';
 import type { User } from '../storage/user-store.ts';
-import { checkPassword, UserRegistry } from './user-registry.ts';
+import { checkChosenPassword } from './password-rules.ts';
+import { UserRegistry } from './user-registry.ts';
 
 /**
  * Single-use links sent by mail (issue 16): email verification and password reset. The token (256
@@ -101,17 +102,18 @@ export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'inva
  * refresh and access tokens stop working): whoever knew the old password is out.
  */
 export async function resetPassword(ctx: ServerContext, token: string, password: string): Promise<ResetOutcome> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return { ok: false, reason: 'invalid_link' };
+  const live = await ctx.storage.emailLinks.findLive(sha256(token), 'reset-password', ctx.now());
+  const user = live && (await ctx.storage.users.findById(live.userId));
+  if (!user || user.disabledAt !== null) return { ok: false, reason: 'invalid_link' };
   try {
-    checkPassword(password);
+    checkChosenPassword(password, user);
   } catch (err) {
     if (err instanceof RegistryError) return { ok: false, reason: 'invalid_password', message: err.message };
     throw err;
   }
-  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return { ok: false, reason: 'invalid_link' };
   const link = await ctx.storage.emailLinks.use(sha256(token), 'reset-password', ctx.now());
   if (!link) return { ok: false, reason: 'invalid_link' };
-  const user = await ctx.storage.users.findById(link.userId);
-  if (!user || user.disabledAt !== null) return { ok: false, reason: 'invalid_link' };
   await new UserRegistry(ctx.storage).setPassword(user.username, password);
   await ctx.storage.grants.revokeAllForUser(user.id, ctx.now());
   await ctx.storage.emailLinks.retire(user.id, 'reset-password', ctx.now());

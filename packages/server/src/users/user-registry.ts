@@ -18,6 +18,10 @@ export interface CreateUserInput {
   email?: string;
   name?: string;
   password: string;
+  /** The address is known to be the user's (an invitation mailed to it). */
+  emailVerified?: boolean;
+  /** Signed up: no sign-in until the address is confirmed. */
+  emailConfirmationRequired?: boolean;
 }
 
 /** A user's second factors as shown to admins; `totp` null: none set up. */
@@ -60,6 +64,8 @@ export class UserRegistry {
       disabledAt: null,
       createdAt: now,
       passwordChangedAt: now,
+      emailVerified: input.emailVerified === true,
+      emailConfirmationRequired: input.emailConfirmationRequired === true,
     };
     try {
       await this.storage.users.create(user);

@@ -24,6 +24,7 @@ import * as m0022 from './0022-session-devices.ts';
 import * as m0023 from './0023-second-factor-policy.ts';
 import * as m0024 from './0024-passkeys.ts';
 import * as m0025 from './0025-email.ts';
+import * as m0026 from './0026-signup.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -52,6 +53,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0023-second-factor-policy': m0023,
   '0024-passkeys': m0024,
   '0025-email': m0025,
+  '0026-signup': m0026,
 };
 
 /** Every migration, in order. */
