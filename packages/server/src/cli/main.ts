@@ -8,6 +8,7 @@ import { registrationCommand } from './registration.ts';
 import { keysCommand } from './keys.ts';
 import { resourcesCommand } from './resources.ts';
 import { usersCommand } from './users.ts';
+import { providersCommand } from './providers.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { migrateCommand, serveCommand } from './serve.ts';
 import { UsageError, type CliIo } from './io.ts';
@@ -71,6 +72,10 @@ Commands:
   users invite EMAIL [--expires-in SECONDS]
                                 a single-use sign-up link for LATCHKEY_SIGNUP=invite (mailed when mail is set up)
   users reset-factors USERNAME  remove them (a lost phone) and end the user's sessions
+  providers add ID --issuer URL --client-id ID --name "DISPLAY NAME" [--client-secret-stdin]
+                 [--scopes "openid email profile"] [--link-by-email]
+                                an upstream OpenID provider users may sign in with
+  providers list | remove ID
   login --issuer URL --client-id ID [--scope "openid profile offline_access"] [--token-file FILE]
                                 sign in from this terminal with the device flow; tokens kept in FILE (0600)
   whoami [--token-file FILE]    who the stored tokens belong to (refreshing them when needed)
@@ -120,6 +125,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         audiences: { type: 'string' },
         'auth-method': { type: 'string' },
         'client-id': { type: 'string' },
+        'client-secret-stdin': { type: 'boolean', default: false },
+        'link-by-email': { type: 'boolean', default: false },
         'redirect-uris': { type: 'string' },
         'post-logout-redirect-uris': { type: 'string' },
         'first-party': { type: 'boolean', default: false },
@@ -191,6 +198,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         return await keysCommand(args);
       case 'users':
         return await usersCommand(args);
+      case 'providers':
+        return await providersCommand(args);
       case 'login':
         return await loginCommand(args);
       case 'whoami':

@@ -152,6 +152,8 @@ export interface Settings {
   signupEmailDomains: string;
   /** Sign-ups from one address per hour. */
   signupRateLimitPerHour: number;
+  /** Upstream OpenID providers may be on loopback, over http: development and tests only. */
+  allowLoopbackUpstream: boolean;
 }
 
 /** Who may create an account (users/signup.ts). */
@@ -229,6 +231,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'signup', env: 'LATCHKEY_SIGNUP', type: 'string', default: 'off' },
   { key: 'signupEmailDomains', env: 'LATCHKEY_SIGNUP_EMAIL_DOMAINS', type: 'string', default: '' },
   { key: 'signupRateLimitPerHour', env: 'LATCHKEY_SIGNUP_RATE_LIMIT_PER_HOUR', type: 'integer', default: 10 },
+  { key: 'allowLoopbackUpstream', env: 'LATCHKEY_ALLOW_LOOPBACK_UPSTREAM', type: 'boolean', default: false },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

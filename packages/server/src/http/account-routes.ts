@@ -7,6 +7,7 @@ import { randomToken, sha256 } from '../lib/random.ts';
 import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
 import { plausibleEmail, sendVerificationLink } from '../users/email-links.ts';
 import { checkChosenPassword } from '../users/password-rules.ts';
+import { linksOf, unlink } from '../federation/accounts.ts';
 
 /** Verification links a user may have sent per hour. */
 const VERIFICATION_LINKS_PER_HOUR = 5;
@@ -37,6 +38,7 @@ const NOTICES: Record<string, string> = {
   password: 'Your password is changed; every other browser is signed out.',
   'session-ended': 'That browser is signed out.',
   'sessions-ended': 'Every other browser is signed out.',
+  'link-removed': 'That sign-in is removed.',
   'application-removed': 'The application no longer has access.',
   'passkey-added': 'Your passkey is added: you can sign in with it.',
   'email-link-sent': 'We sent a link to the address. Open it to confirm the address (it works for 24 hours).',
@@ -147,6 +149,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         csrfToken: token,
         user,
         mail: ctx.mail.enabled,
+        links: await linksOf(ctx, user.id),
         ...(passkeysAvailable(ctx) ? { passkeys } : {}),
         totp: enabled ? { enabled, since: factor!.confirmedAt! } : { enabled },
         ...(enabled ? { recovery: await ctx.storage.recoveryCodes.status(user.id) } : {}),
@@ -411,6 +414,14 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const email = (optionalParam(params, 'email') ?? '').trim();
     if (!plausibleEmail(email)) return showAccount(reply, now, 400, { error: 'That is not an email address.' });
     return sendLink(request, reply, now, email);
+  });
+
+  app.post(`${PATHS.account}/links/remove`, async (request, reply) => {
+    const checked = await form(request, reply);
+    if (!('now' in checked)) return checked;
+    const provider = optionalParam(checked.params, 'provider') ?? '';
+    if (await unlink(ctx, checked.now.session.userId, provider)) request.log.info({ user: checked.now.session.userId, provider }, 'upstream link removed on the account page');
+    return redirect(reply, `${accountPath}?updated=link-removed`);
   });
 
   app.post(`${PATHS.account}/sessions/end-others`, async (request, reply) => {

@@ -9,6 +9,7 @@ import { authorizationResponseUrl, toClientIfUnavailable } from '../authorize/au
 import { authenticationDue, consentGiven, decideNextStep, needsFreshLogin, type NextStep } from '../authorize/decide.ts';
 import { PASSKEY_SCRIPT } from '../ui/passkey-script.ts';
 import { registerPasskeyStepRoutes } from './passkey-step-routes.ts';
+import { registerFederationRoutes } from './federation-routes.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
 import { AccessDenied } from '../errors.ts';
@@ -50,6 +51,7 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff').send(PASSKEY_SCRIPT),
   );
   registerPasskeyStepRoutes(app, ctx, steps);
+  registerFederationRoutes(app, ctx, steps);
 }
 
 /** What the steps share: redirects, the URLs of the pages, the session, and how errors are answered. */
@@ -160,6 +162,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     carried: authorization.params,
     username: authorization.loginHint,
     passkeyAction: `${ctx.urls.pathPrefix}${PATHS.loginPasskey}`,
+    upstreamPath: `${ctx.urls.pathPrefix}${PATHS.login}/upstream`,
   });
 
   app.get(PATHS.login, async (request, reply) => {

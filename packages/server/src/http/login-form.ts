@@ -14,6 +14,7 @@ import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
 import { optionalParam, sendPage } from './page-reply.ts';
 import { PATHS } from '../config/paths.ts';
+import { listProviders } from '../federation/providers.ts';
 
 /** How long the login form's CSRF binding lives. */
 const LOGIN_BINDING_SECONDS = 30 * 60;
@@ -27,6 +28,8 @@ export interface LoginFormPage {
   username?: string | undefined;
   /** Where "Sign in with a passkey" posts (LoginForm.submitPasskey); no passkey option without it. */
   passkeyAction?: string;
+  /** Where the buttons of upstream providers lead (`{upstreamPath}/{id}?{carried}`); none without it. */
+  upstreamPath?: string;
 }
 
 /** `secondFactorDue`: the user has an authenticator app, so the session still owes its code (http/otp-form.ts). */
@@ -81,6 +84,11 @@ export class LoginForm {
           },
         }
       : undefined;
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(page.carried)) for (const v of typeof value === 'string' ? [value] : value) query.append(name, v);
+    const providers = page.upstreamPath
+      ? (await listProviders(this.ctx)).map((p) => ({ name: p.displayName, href: `${page.upstreamPath}/${p.id}?${query.toString()}` }))
+      : [];
     return sendPage(
       reply,
       status,
@@ -89,6 +97,7 @@ export class LoginForm {
         action: page.action,
         clientName: page.clientName,
         csrfToken: token,
+        ...(providers.length > 0 ? { providers } : {}),
         carried: page.carried,
         username: page.username,
         error,

@@ -30,6 +30,10 @@ export interface GuardedFetchOptions {
   what: string;
   /** LATCHKEY_OUTBOUND_CA_FILE: a PEM file of authorities trusted besides the public ones. */
   caFile?: string | undefined;
+  /** POST with this body and these headers (an upstream token endpoint); default GET. */
+  post?: { body: string; headers: Record<string, string> };
+  /** Any status is an answer (an OAuth error is a 400 with a JSON body); default only 200. Redirects never. */
+  anyStatus?: boolean;
 }
 
 /** The certificates of each CA file read, by path: read once, at the first fetch that needs them. */
@@ -68,6 +72,7 @@ export function checkCaFile(path: string): string | undefined {
 
 /** A 200 answer of the guarded fetch. */
 export interface GuardedResponse {
+  status: number;
   headers: IncomingHttpHeaders;
   body: Buffer;
 }
@@ -242,8 +247,8 @@ export async function fetchGuarded(uri: string, options: GuardedFetchOptions): P
     const transport = url.protocol === 'https:' ? https : http;
     const answer = new Promise<GuardedResponse>((resolve, reject) => {
       request = transport.request(url, {
-        method: 'GET',
-        headers: { accept: options.accept, 'user-agent': 'latchkey' },
+        method: options.post ? 'POST' : 'GET',
+        headers: { ...(options.post?.headers ?? {}), accept: options.accept, 'user-agent': 'latchkey' },
         lookup: pinned,
         // A fresh connection: a pooled one may have been made by another lookup.
         agent: false,
@@ -258,7 +263,10 @@ export async function fetchGuarded(uri: string, options: GuardedFetchOptions): P
           reject(error);
         };
         // Redirects are not followed: the target was never checked, and may be anywhere.
-        if (response.statusCode !== 200) return fail(`${what} answered ${response.statusCode}; only 200 is accepted (no redirects)`);
+        const status = response.statusCode ?? 0;
+        if (options.anyStatus ? status >= 300 && status < 400 : status !== 200) {
+          return fail(`${what} answered ${status}; ${options.anyStatus ? 'redirects are not followed' : 'only 200 is accepted (no redirects)'}`);
+        }
         const declared = Number(response.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) return fail(`${what} document is larger than ${maxBytes} bytes`);
         const chunks: Buffer[] = [];
@@ -268,10 +276,10 @@ export async function fetchGuarded(uri: string, options: GuardedFetchOptions): P
           if (size > maxBytes) return fail(`${what} document is larger than ${maxBytes} bytes`);
           chunks.push(chunk);
         });
-        response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+        response.on('end', () => resolve({ status, headers: response.headers, body: Buffer.concat(chunks) }));
         response.on('error', (err) => reject(new OutboundFetchError(`${what} fetch failed: ${err.message}`)));
       });
-      request.end();
+      request.end(options.post?.body);
     });
     return await Promise.race([answer, deadline]);
   } finally {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 
 /** Kinds of single-use values; each its own key space (docs/security.md C31). */
-export type ReplayType = 'client_assertion' | 'dpop_proof' | 'webauthn_challenge';
+export type ReplayType = 'client_assertion' | 'dpop_proof' | 'webauthn_challenge' | 'upstream_state';
 
 /**
  * Values that may be used once, such as the `jti` of a client assertion (RFC 7523 §3 item 7), each

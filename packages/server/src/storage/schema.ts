@@ -37,6 +37,31 @@ export interface Database {
   email_links: EmailLinkRow;
   mail_outbox: MailOutboxRow;
   invitations: InvitationRow;
+  upstream_providers: UpstreamProviderRow;
+  user_links: UserLinkRow;
+}
+
+/** An upstream OpenID provider (federation/providers.ts). */
+export interface UpstreamProviderRow {
+  id: string;
+  issuer: string;
+  client_id: string;
+  /** Encrypted (keys/key-encryption.ts); null: a public client (PKCE only). */
+  client_secret_enc: string | null;
+  scopes: string;
+  display_name: string;
+  link_by_email: number | string;
+  created_at: number | string;
+}
+
+/** A local user's link to an upstream account (federation/accounts.ts). */
+export interface UserLinkRow {
+  provider_id: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: number | string;
+  last_used_at: number | string;
 }
 
 /** A link sent by mail (users/email-links.ts), by the SHA-256 of its token. */

@@ -64,6 +64,8 @@ export interface AccountPage {
   accountPath: string;
   csrfToken: string;
   user: { username: string; name: string | null; email: string | null; emailVerified?: boolean };
+  /** The upstream providers the user signs in with (federation/accounts.ts). */
+  links?: { providerId: string; displayName: string; email: string | null; lastUsedAt: number }[];
   /** Mail is configured: the address can be confirmed and changed from here. */
   mail?: boolean;
   totp: { enabled: boolean; since?: number };
@@ -110,6 +112,7 @@ ${totp.enabled ? form('/totp/remove', 'Turn off', 'secondary') : form('/totp', '
 </section>
 ${page.passkeys ? passkeysSection(page.passkeys, `${page.accountPath}/passkeys/remove`, page.csrfToken) : ''}
 ${totp.enabled && page.recovery ? recoverySection(page.recovery, form('/recovery-codes', 'Get new recovery codes', 'secondary')) : ''}
+${page.links && page.links.length > 0 ? linksSection(page.links, `${page.accountPath}/links/remove`, page.csrfToken) : ''}
 ${passwordSection(`${page.accountPath}/password`, page.csrfToken)}
 ${page.sessions ? sessionsSection(page.sessions, `${page.accountPath}/sessions/end`, page.csrfToken) : ''}
 ${page.applications ? applicationsSection(page.applications, `${page.accountPath}/applications/remove`, page.csrfToken) : ''}
@@ -133,6 +136,24 @@ function passkeysSection(passkeys: NonNullable<AccountPage['passkeys']>, removeA
 <h2 id="passkeys-heading">Passkeys <span class="status${passkeys.list.length > 0 ? ' on' : ''}">${passkeys.list.length > 0 ? `${passkeys.list.length}` : 'None'}</span></h2>
 <p>${passkeys.list.length > 0 ? 'Sign in with your device’s screen lock or a security key, without a password; after a password, a passkey also serves as the second step.' : 'Sign in with your device’s screen lock or a security key instead of a password. Passkeys cannot be used on a fake site.'}</p>
 ${passkeys.list.length > 0 ? `<ul class="scopes passkeys">\n${items}\n</ul>\n` : ''}${passkeyForm(passkeys.add)}
+</section>`;
+}
+
+/** The other providers the user signs in with; each link can be removed. */
+function linksSection(links: NonNullable<AccountPage['links']>, action: string, csrf: string): string {
+  const items = links
+    .map(
+      (l) => `<li><span class="what">${escapeHtml(l.displayName)}</span>
+<span class="muted">${l.email ? `${escapeHtml(l.email)} · ` : ''}last used ${escapeHtml(day(l.lastUsedAt))}</span>
+<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf_token" value="${escapeHtml(csrf)}"><input type="hidden" name="provider" value="${escapeHtml(l.providerId)}"><button type="submit" class="secondary small">Remove</button></form></li>`,
+    )
+    .join('\n');
+  return `<section class="factor" aria-labelledby="links-heading">
+<h2 id="links-heading">Sign-in with other accounts</h2>
+<p>You can sign in with these. Removing one stops it; your account stays.</p>
+<ul class="scopes sessions">
+${items}
+</ul>
 </section>`;
 }
 

@@ -68,6 +68,8 @@ ${name}<p class="alert passkey-error" role="alert" hidden>Your passkey could not
 }
 
 export interface LoginPage {
+  /** "Sign in with <provider>" buttons: upstream OpenID providers (federation/). */
+  providers?: { name: string; href: string }[];
   /** Where "Create an account" leads (open sign-up); no link without it. */
   signupPath?: string;
   /** Where "Forgot password?" leads (mail is configured); no link without it. */
@@ -98,7 +100,11 @@ ${hiddenFields(page.carried)}
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 ${page.forgotPath ? `<p class="forgot"><a href="${escapeHtml(page.forgotPath)}">Forgot password?</a></p>\n` : ''}<div class="actions"><button type="submit" class="primary">Sign in</button></div>
-</form>${page.passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkeyForm(page.passkey.form)}` : ''}${page.signupPath ? `\n<p class="muted signup">New here? <a href="${escapeHtml(page.signupPath)}">Create an account</a></p>` : ''}`,
+</form>${page.passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkeyForm(page.passkey.form)}` : ''}${
+      page.providers && page.providers.length > 0
+        ? `\n${page.passkey ? '' : '<div class="or" role="separator"><span>or</span></div>\n'}<div class="providers">${page.providers.map((p) => `<a class="button" href="${escapeHtml(p.href)}">Sign in with ${escapeHtml(p.name)}</a>`).join('')}</div>`
+        : ''
+    }${page.signupPath ? `\n<p class="muted signup">New here? <a href="${escapeHtml(page.signupPath)}">Create an account</a></p>` : ''}`,
     page.passkey?.scriptNonce,
   );
 }

@@ -61,4 +61,5 @@ ul.passkeys form{margin:0 0 0 auto}
 .forgot a{color:#2c4bdb}
 .signup{margin:20px 0 0;text-align:center}
 .signup a{color:#2c4bdb}
+.providers{display:flex;flex-direction:column;gap:10px;margin-top:16px}
 `;

@@ -8,9 +8,10 @@
  * RFC 8176 §2 values Latchkey uses: `pwd` password, `otp` one-time code, `hwk` / `swk` a key in
  * hardware / software (a passkey), `user` user presence and verification, `mfa` more than one factor.
  */
-export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'mfa';
+export type AuthenticationMethod = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user' | 'mfa' | 'fed';
 
-const METHODS: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'hwk', 'swk', 'user', 'mfa']);
+/** `fed` (not an RFC 8176 value; RFC 8176 §2 allows others): signed in at an upstream provider (federation/). */
+const METHODS: ReadonlySet<string> = new Set<AuthenticationMethod>(['pwd', 'otp', 'hwk', 'swk', 'user', 'mfa', 'fed']);
 
 /**
  * The classes of authentication (`acr` values), weakest first; discovery lists them as

@@ -25,6 +25,7 @@ import * as m0023 from './0023-second-factor-policy.ts';
 import * as m0024 from './0024-passkeys.ts';
 import * as m0025 from './0025-email.ts';
 import * as m0026 from './0026-signup.ts';
+import * as m0027 from './0027-upstream-providers.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -54,6 +55,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0024-passkeys': m0024,
   '0025-email': m0025,
   '0026-signup': m0026,
+  '0027-upstream-providers': m0027,
 };
 
 /** Every migration, in order. */

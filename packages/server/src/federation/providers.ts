@@ -1,0 +1,95 @@
+import type { ServerContext } from '../context.ts';
+import { RegistryError } from '../errors.ts';
+import { checkFetchableUrl } from '../lib/outbound-fetch.ts';
+
+/**
+ * The upstream OpenID providers users may sign in with (issue 16), registered by the operator (the CLI
+ * and, later, the admin API call these). The client secret Latchkey presents to the provider is kept
+ * encrypted with the LATCHKEY_SECRET key; it is never shown again.
+ */
+
+export interface UpstreamProvider {
+  /** A short name in URLs and the CLI: `google`, `corp-sso`. */
+  id: string;
+  issuer: string;
+  clientId: string;
+  /** Null: a public client (PKCE only). */
+  clientSecret: string | null;
+  scopes: string[];
+  displayName: string;
+  /** Link a first sign-in to the local user with the same address, when the provider says it is verified. */
+  linkByEmail: boolean;
+  createdAt: number;
+}
+
+export interface AddProviderInput {
+  id: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes?: string[];
+  displayName: string;
+  linkByEmail?: boolean;
+}
+
+const ID = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const aad = (id: string) => `upstream-provider:${id}`;
+
+export async function addProvider(ctx: ServerContext, input: AddProviderInput): Promise<UpstreamProvider> {
+  if (!ID.test(input.id)) throw new RegistryError('a provider id is 1-40 of a-z 0-9 - (starting with a letter or digit)', 'invalid');
+  const issuer = input.issuer.trim().replace(/\/$/, '');
+  const refused = checkFetchableUrl(issuer, 2000);
+  if (refused && !(ctx.settings.allowLoopbackUpstream && /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(issuer))) {
+    throw new RegistryError(`the issuer ${refused}`, 'invalid');
+  }
+  if (input.clientId.trim() === '' || input.clientId.length > 400) throw new RegistryError('the client id is 1-400 characters', 'invalid');
+  const displayName = input.displayName.trim();
+  if (displayName === '' || displayName.length > 100) throw new RegistryError('the display name is 1-100 characters', 'invalid');
+  const scopes = input.scopes && input.scopes.length > 0 ? input.scopes : ['openid', 'email', 'profile'];
+  if (!scopes.includes('openid')) throw new RegistryError('the scopes must include openid (an ID token says who signed in)', 'invalid');
+  const now = ctx.now();
+  const secret = input.clientSecret?.trim() ? input.clientSecret.trim() : null;
+  const result = await ctx.storage.db.kysely
+    .insertInto('upstream_providers')
+    .values({
+      id: input.id,
+      issuer,
+      client_id: input.clientId.trim(),
+      client_secret_enc: secret === null ? null : ctx.encryption.encrypt(secret, aad(input.id)),
+      scopes: scopes.join(' '),
+      display_name: displayName,
+      link_by_email: input.linkByEmail ? 1 : 0,
+      created_at: now,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) throw new RegistryError(`provider ${input.id} exists already`, 'conflict');
+  return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, scopes, displayName, linkByEmail: input.linkByEmail === true, createdAt: now };
+}
+
+export async function listProviders(ctx: ServerContext): Promise<UpstreamProvider[]> {
+  const rows = await ctx.storage.db.kysely.selectFrom('upstream_providers').selectAll().orderBy('display_name').execute();
+  return rows.map((row) => ({
+    id: row.id,
+    issuer: row.issuer,
+    clientId: row.client_id,
+    clientSecret: row.client_secret_enc === null ? null : ctx.encryption.decrypt(row.client_secret_enc, aad(row.id), `the client secret of provider ${row.id}`),
+    scopes: row.scopes.split(' '),
+    displayName: row.display_name,
+    linkByEmail: Number(row.link_by_email) === 1,
+    createdAt: Number(row.created_at),
+  }));
+}
+
+export async function findProvider(ctx: ServerContext, id: string): Promise<UpstreamProvider | undefined> {
+  if (!ID.test(id)) return undefined;
+  return (await listProviders(ctx)).find((p) => p.id === id);
+}
+
+/** Removes a provider and its links (its users keep their accounts, without that way in). */
+export async function removeProvider(ctx: ServerContext, id: string): Promise<{ links: number }> {
+  const result = await ctx.storage.db.kysely.deleteFrom('upstream_providers').where('id', '=', id).executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw new RegistryError(`no provider ${id}`, 'not_found');
+  const links = await ctx.storage.db.kysely.deleteFrom('user_links').where('provider_id', '=', id).executeTakeFirst();
+  return { links: Number(links.numDeletedRows) };
+}
