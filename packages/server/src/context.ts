@@ -5,6 +5,7 @@ import type { KeyEncryption } from './keys/key-encryption.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Storage } from './storage/storage.ts';
 import type { MailOutbox } from './mail/outbox.ts';
+import type { Theme } from './ui/theme.ts';
 
 /** What endpoints, grants and admin commands need: settings, storage and keys. No HTTP in here. */
 export interface ServerContext {
@@ -22,6 +23,8 @@ export interface ServerContext {
   macKey: Buffer;
   /** The issuer's URLs: its path prefix, whether it is https, each endpoint's URL. */
   urls: IssuerUrls;
+  /** The operator's look (ui/theme.ts): product name, colour, stylesheet, logo. */
+  theme: Theme;
   /** Outgoing mail (mail/outbox.ts): `enabled` when LATCHKEY_SMTP_URL is set. */
   mail: MailOutbox;
   /** Now, in whole seconds since the epoch: the one clock of the server (lib/clock.ts). */

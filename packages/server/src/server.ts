@@ -9,6 +9,7 @@ import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { Janitor } from './janitor.ts';
 import { MailOutbox } from './mail/outbox.ts';
+import { loadTheme } from './ui/theme.ts';
 import { KeyEncryption } from './keys/key-encryption.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import { resolveSecret } from './keys/secret.ts';
@@ -122,6 +123,7 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
       urls: issuerUrls(settings.issuer),
       now: nowSeconds,
       mail: undefined as unknown as MailOutbox,
+      theme: loadTheme(settings),
     };
     // The outbox reads the context's clock, which tests may move.
     context.mail = new MailOutbox({ settings, storage, encryption, logger, now: () => context.now() });

@@ -154,6 +154,16 @@ export interface Settings {
   signupRateLimitPerHour: number;
   /** Upstream OpenID providers may be on loopback, over http: development and tests only. */
   allowLoopbackUpstream: boolean;
+  /** The product name on every page and in mail (issue 16): the operator's, or Latchkey. */
+  productName: string;
+  /** The pages' main colour (buttons, links), a CSS hex colour such as `#0a7d5a`; unset: Latchkey's blue. */
+  themeColor: string | undefined;
+  /**
+   * A directory with the operator's look: `theme.css` (loaded after Latchkey's stylesheet) and `logo.svg`
+   * or `logo.png` (shown instead of the product name's text). Served from the issuer's own origin, so the
+   * pages' CSP stays as strict.
+   */
+  themeDir: string | undefined;
 }
 
 /** Who may create an account (users/signup.ts). */
@@ -232,6 +242,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'signupEmailDomains', env: 'LATCHKEY_SIGNUP_EMAIL_DOMAINS', type: 'string', default: '' },
   { key: 'signupRateLimitPerHour', env: 'LATCHKEY_SIGNUP_RATE_LIMIT_PER_HOUR', type: 'integer', default: 10 },
   { key: 'allowLoopbackUpstream', env: 'LATCHKEY_ALLOW_LOOPBACK_UPSTREAM', type: 'boolean', default: false },
+  { key: 'productName', env: 'LATCHKEY_PRODUCT_NAME', type: 'string', default: 'Latchkey' },
+  { key: 'themeColor', env: 'LATCHKEY_THEME_COLOR', type: 'optional-string', default: undefined },
+  { key: 'themeDir', env: 'LATCHKEY_THEME_DIR', type: 'optional-string', default: undefined },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

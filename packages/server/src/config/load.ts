@@ -180,6 +180,8 @@ export function validateSettings(settings: Settings): void {
   if (settings.signup === 'open' && settings.smtpUrl === undefined) {
     throw new ConfigError('LATCHKEY_SIGNUP=open needs mail (LATCHKEY_SMTP_URL): an address is confirmed before the account is used');
   }
+  if (settings.themeColor !== undefined && !/^#[0-9a-fA-F]{6}$/.test(settings.themeColor)) throw new ConfigError('LATCHKEY_THEME_COLOR must be a colour like #0a7d5a');
+  if (settings.productName.trim() === '' || settings.productName.length > 60) throw new ConfigError('LATCHKEY_PRODUCT_NAME must be 1-60 characters');
   if (settings.signupRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_SIGNUP_RATE_LIMIT_PER_HOUR must be at least 1');
   if (settings.registrationRateLimitPerHour < 1) throw new ConfigError('LATCHKEY_REGISTRATION_RATE_LIMIT_PER_HOUR must be at least 1');
   validateClientMetadataSettings(settings);

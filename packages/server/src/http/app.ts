@@ -80,6 +80,8 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
   app.addContentTypeParser('application/x-www-form-urlencoded', formBodyParser(settings.bodyLimitBytes, settings.bodyTimeoutSeconds * 1000));
 
   const prefix = ctx.urls.pathPrefix;
+  // The operator's look, for every page this app sends (http/page-reply.ts sendPage).
+  app.decorate('latchkeyBranding', { theme: ctx.theme, assetsPath: `${prefix}/assets` });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });

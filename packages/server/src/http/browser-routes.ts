@@ -47,6 +47,17 @@ export function registerBrowserRoutes(app: FastifyInstance, ctx: ServerContext):
   app.get('/assets/latchkey.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET),
   );
+  // The operator's look (ui/theme.ts): its colours, stylesheet and logo, from this origin.
+  const { theme } = ctx;
+  if (theme.colorCss) app.get('/assets/theme-colors.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(theme.colorCss));
+  if (theme.css) app.get('/assets/theme.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(theme.css));
+  if (theme.logo) {
+    const logo = theme.logo;
+    // Opened on its own, an SVG is a document: it may run nothing.
+    app.get(`/assets/${logo.file}`, async (_request, reply) =>
+      reply.type(logo.type).header('cache-control', 'public, max-age=3600').header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").header('x-content-type-options', 'nosniff').send(logo.body),
+    );
+  }
   app.get('/assets/passkey.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff').send(PASSKEY_SCRIPT),
   );

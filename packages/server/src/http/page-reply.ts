@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceUnavailable } from '../errors.ts';
 import { errorPage } from '../ui/pages.ts';
 import { PAGE_SECURITY_HEADERS, pageHeadersWithScript } from '../ui/security-headers.ts';
+import { brandPage, type Theme } from '../ui/theme.ts';
 import { asOAuthError } from './error-reply.ts';
 import { FormParams } from '../lib/form-params.ts';
 
@@ -10,11 +11,14 @@ import { FormParams } from '../lib/form-params.ts';
  * page runs the passkey script under this nonce.
  */
 export function sendPage(reply: FastifyReply, status: number, html: string, scriptNonce?: string): FastifyReply {
+  // The operator's look (ui/theme.ts), set on the app by http/app.ts.
+  const branding = (reply.server as unknown as { latchkeyBranding?: { theme: Theme; assetsPath: string } }).latchkeyBranding;
+  const page = brandPage(html, branding?.theme ?? { productName: 'Latchkey' }, branding?.assetsPath ?? '/assets');
   return reply
     .code(status)
     .headers(scriptNonce ? pageHeadersWithScript(scriptNonce) : PAGE_SECURITY_HEADERS)
     .type('text/html; charset=utf-8')
-    .send(html);
+    .send(page);
 }
 
 /** A page's parameters: the form body of a POST, the query string of a GET; undefined for a body we cannot read. */

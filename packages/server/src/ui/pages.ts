@@ -1,4 +1,5 @@
 import { escapeHtml } from './security-headers.ts';
+import { BRAND_MARK, HEAD_MARK } from './theme.ts';
 
 /**
  * A page's frame: the stylesheet from our own origin, and no script unless `scriptNonce` is given: then
@@ -13,10 +14,11 @@ export function layout(assetsPath: string, title: string, body: string, scriptNo
 <meta name="robots" content="noindex">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${escapeHtml(assetsPath)}/latchkey.css">
+${HEAD_MARK}
 ${scriptNonce ? `<script src="${escapeHtml(assetsPath)}/passkey.js" nonce="${escapeHtml(scriptNonce)}" defer></script>\n` : ''}</head>
 <body>
 <main>
-<p class="brand">Latchkey</p>
+${BRAND_MARK}
 ${body}
 </main>
 </body>

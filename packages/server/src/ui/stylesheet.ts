@@ -1,5 +1,6 @@
 /** The one stylesheet of the login, consent and error pages, served from our origin (CSP style-src 'self'). */
 export const STYLESHEET = `
+:root{--lk-primary:#2c4bdb;--lk-primary-hover:#233db5;--lk-focus:#9fb3ff}
 *{box-sizing:border-box}
 html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1f2933;background:#f3f5f8}
 body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:24px}
@@ -9,11 +10,11 @@ h1{font-size:22px;line-height:1.3;margin:0 0 8px}
 p{line-height:1.5;margin:0 0 16px;color:#3e4c59}
 label{display:block;font-size:14px;font-weight:600;margin:16px 0 6px}
 input[type=text],input[type=password],input[type=email]{width:100%;font:inherit;padding:10px 12px;border:1px solid #cbd2d9;border-radius:8px}
-input:focus,button:focus{outline:3px solid #9fb3ff;outline-offset:1px}
+input:focus,button:focus{outline:3px solid var(--lk-focus);outline-offset:1px}
 .actions{display:flex;gap:12px;margin-top:24px}
 button{flex:1;font:inherit;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid transparent;cursor:pointer}
-button.primary{background:#2c4bdb;color:#fff}
-button.primary:hover{background:#233db5}
+button.primary{background:var(--lk-primary);color:#fff}
+button.primary:hover{background:var(--lk-primary-hover)}
 button.secondary{background:#fff;color:#1f2933;border-color:#cbd2d9}
 button.secondary:hover{background:#f3f5f8}
 a.button{flex:1;display:inline-block;text-align:center;text-decoration:none;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid #cbd2d9;color:#1f2933}
@@ -40,10 +41,10 @@ ul.sessions li,ul.applications li{display:flex;flex-wrap:wrap;align-items:center
 ul.sessions .what,ul.applications .what{flex-basis:100%}
 ul.sessions form,ul.applications form{margin:0 0 0 auto}
 button.small{flex:none;padding:5px 10px;font-size:13px}
-details.recovery summary{cursor:pointer;color:#2c4bdb}
+details.recovery summary{cursor:pointer;color:var(--lk-primary)}
 ol.recovery-codes{padding-left:28px;margin:0 0 8px;font-size:15px;line-height:1.8}
 ol.recovery-codes code{white-space:nowrap;letter-spacing:.03em}
-a.button.primary{background:#2c4bdb;color:#fff;border-color:transparent}
+a.button.primary{background:var(--lk-primary);color:#fff;border-color:transparent}
 section.factor h2{font-size:16px;margin:0 0 6px}
 .status{font-size:13px;font-weight:600;padding:2px 8px;border-radius:99px;background:#e4e7eb;color:#3e4c59;margin-left:6px}
 .status.on{background:#d9f2e1;color:#1d5b32}
@@ -58,8 +59,9 @@ ul.passkeys li{display:flex;flex-wrap:wrap;align-items:center;gap:4px 12px}
 ul.passkeys .what{flex-basis:100%}
 ul.passkeys form{margin:0 0 0 auto}
 .forgot{margin:8px 0 0;font-size:14px;text-align:right}
-.forgot a{color:#2c4bdb}
+.forgot a{color:var(--lk-primary)}
 .signup{margin:20px 0 0;text-align:center}
-.signup a{color:#2c4bdb}
+.signup a{color:var(--lk-primary)}
 .providers{display:flex;flex-direction:column;gap:10px;margin-top:16px}
+.brand img{display:block;max-height:40px;max-width:200px}
 `;

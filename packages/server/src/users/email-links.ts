@@ -36,7 +36,8 @@ async function issueLink(ctx: ServerContext, user: User, purpose: EmailLinkPurpo
   return token;
 }
 
-const service = (ctx: ServerContext) => new URL(ctx.settings.issuer).host;
+/** Who the mail is from, in words: the operator's product name, or the issuer's host for Latchkey's own. */
+export const service = (ctx: ServerContext) => (ctx.theme.productName !== 'Latchkey' ? ctx.theme.productName : new URL(ctx.settings.issuer).host);
 
 /**
  * Sends a link that verifies `email` for the user: their current address, or a new one, which

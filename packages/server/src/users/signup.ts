@@ -4,7 +4,7 @@ import { addressKey } from '../lib/address-key.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { invitationMessage } from '../mail/templates.ts';
 import type { User } from '../storage/user-store.ts';
-import { plausibleEmail, sendVerificationLink } from './email-links.ts';
+import { plausibleEmail, sendVerificationLink, service } from './email-links.ts';
 import { checkChosenPassword } from './password-rules.ts';
 import { UserRegistry } from './user-registry.ts';
 
@@ -42,7 +42,7 @@ export async function inviteUser(ctx: ServerContext, email: string, expiresInSec
     .execute();
   const link = `${ctx.settings.issuer}/signup?invitation=${token}`;
   const mailed = ctx.mail.enabled;
-  if (mailed) await ctx.mail.enqueue(invitationMessage({ to: address, service: new URL(ctx.settings.issuer).host, link, validFor: `${Math.round(expiresInSeconds / 86400) || 1} day(s)` }));
+  if (mailed) await ctx.mail.enqueue(invitationMessage({ to: address, service: service(ctx), link, validFor: `${Math.round(expiresInSeconds / 86400) || 1} day(s)` }));
   return { email: address, link, expiresAt: now + expiresInSeconds, mailed };
 }
 

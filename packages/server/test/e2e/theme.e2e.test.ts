@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { authorizeUrl, chromiumSkip, FormBrowser, launchChromium, pkcePair, type RunningServer, seedUserFlow, sqlite, startServer, type TestDatabase, type UserFlowSeed } from '@latchkey/testing';
+
+const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
+const THEME_DIR = fileURLToPath(new URL('../fixtures/theme/', import.meta.url));
+
+/**
+ * The operator's look (issue 16): a product name, a colour, their stylesheet and logo from
+ * LATCHKEY_THEME_DIR, all served from the issuer's origin so the pages' CSP does not change; rendered
+ * in Chromium with no CSP violation, and a screenshot saved.
+ */
+describe('the operator\'s look (sqlite)', () => {
+  let db: TestDatabase;
+  let s: RunningServer;
+  let seed: UserFlowSeed;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    db = await sqlite.create();
+    s = await startServer(db, { productName: 'Acme ID', themeColor: '#0a7d5a', themeDir: THEME_DIR });
+    seed = await seedUserFlow(s);
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await s?.close();
+    await db?.drop();
+  });
+
+  test('pages carry the logo, the colours and the stylesheet from the issuer\'s origin; the CSP stays as strict', async () => {
+    const page = await new FormBrowser().get(`${s.issuer}/account`);
+    assert.match(page.text, /<p class="brand"><img src="\/assets\/logo\.svg" alt="Acme ID"><\/p>/);
+    assert.match(page.text, /<link rel="stylesheet" href="\/assets\/theme-colors\.css">\n<link rel="stylesheet" href="\/assets\/theme\.css">/);
+    assert.doesNotMatch(page.text, /Latchkey/, 'the product name replaces Latchkey\'s');
+    assert.equal(page.headers.get('content-security-policy'), "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    const colors = await fetch(`${s.issuer}/assets/theme-colors.css`);
+    assert.match(await colors.text(), /--lk-primary:#0a7d5a/);
+    const logo = await fetch(`${s.issuer}/assets/logo.svg`);
+    assert.equal(logo.headers.get('content-type'), 'image/svg+xml');
+    assert.match(logo.headers.get('content-security-policy') ?? '', /default-src 'none'/, 'an SVG opened on its own runs nothing');
+    assert.equal((await fetch(`${s.issuer}/assets/theme.css`)).status, 200);
+  });
+
+  test('in Chromium: the login page with the operator\'s look, and no CSP violation', { skip: chromiumSkip() }, async () => {
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 520, height: 760 } });
+    const tab = await context.newPage();
+    const violations: string[] = [];
+    tab.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    await tab.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid' }, pkcePair().challenge));
+    await tab.waitForSelector('.brand img');
+    // Evaluated in the page (no DOM types in this Node project).
+    const color = await tab.evaluate('getComputedStyle(document.querySelector("button.primary")).backgroundColor');
+    assert.equal(color, 'rgb(10, 125, 90)', 'the operator\'s colour');
+    const loaded = await tab.evaluate('document.querySelector(".brand img").naturalWidth');
+    assert.ok(Number(loaded) > 0, 'the logo loads');
+    await tab.screenshot({ path: join(ARTIFACTS, 'login-themed.png'), fullPage: true });
+    assert.deepEqual(violations, []);
+    await context.close();
+  });
+});
