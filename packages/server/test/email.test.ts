@@ -61,6 +61,13 @@ for (const backend of await backends()) {
       const login = await browser.get(account());
       return browser.submit(login, browser.forms(login.text, login.url)[0]!, { values: { username, password }, followRedirects: true });
     };
+    /** Opens a verification link and presses its Confirm button (opening alone changes nothing). */
+    const confirmLink = async (link: string) => {
+      const browser = new FormBrowser();
+      const page = await browser.get(link);
+      if (page.status !== 200) return page;
+      return browser.submit(page, formOf(browser, page, '/account/verify-email'));
+    };
     /** Waits until the outbox has nothing due (the sender runs outside the request). */
     const settled = async () => {
       for (let i = 0; i < 50; i++) {
@@ -141,6 +148,16 @@ for (const backend of await backends()) {
       }
     });
 
+    test('a username shaped like an address does not capture the reset of the account with that address: each gets its own link', async () => {
+      await new UserRegistry(storage()).create({ username: 'boss@example.com', password: PASSWORD, email: 'squatter@example.com' });
+      await newUser('ceo', 'boss@example.com');
+      await askReset('boss@example.com');
+      const own = await smtp.waitFor((m) => m.to.includes('boss@example.com') && /account ceo /.test(m.text));
+      assert.ok(own.link, 'the account whose address it is gets its link');
+      const squatter = await smtp.waitFor((m) => m.to.includes('squatter@example.com'));
+      assert.match(squatter.text, /account boss@example\.com /, 'the other gets its own, at its own address');
+    });
+
     test('limits: three links per account per hour, ten requests per address per hour (429)', async () => {
       await newUser('ida', 'ida@example.com');
       for (let i = 0; i < 5; i++) assert.equal((await askReset('ida')).status, 200);
@@ -166,7 +183,12 @@ for (const backend of await backends()) {
       const sent = await browser.submit(home, formOf(browser, home, '/account/email/verify'), { followRedirects: true });
       assert.match(sent.text, /We sent a link/);
       const mail = await smtp.waitFor((m) => m.to.includes('jude@example.com') && /confirm your email/.test(m.subject));
-      const opened = await new FormBrowser().get(mail.link!);
+      // Opening the link (a mail scanner does) confirms nothing; its button does.
+      const shown = await new FormBrowser().get(mail.link!);
+      assert.equal(shown.status, 200);
+      assert.match(shown.text, /Use <strong>jude@example\.com<\/strong> for your account\?/);
+      assert.equal((await storage().users.findByUsername('jude'))!.emailVerified, false);
+      const opened = await confirmLink(mail.link!);
       assert.equal(opened.status, 200);
       assert.match(opened.text, /is now the confirmed address/);
       assert.equal((await new FormBrowser().get(mail.link!)).status, 400, 'once only');
@@ -185,7 +207,7 @@ for (const backend of await backends()) {
       assert.match(sent.text, /We sent a link/);
       const mail = await smtp.waitFor((m) => m.to.includes('kurt@new.example'));
       assert.equal((await storage().users.findById(user.id))!.email, 'kurt@old.example', 'unchanged until verified');
-      await new FormBrowser().get(mail.link!);
+      await confirmLink(mail.link!);
       const changed = (await storage().users.findById(user.id))!;
       assert.equal(changed.email, 'kurt@new.example');
       assert.equal(changed.emailVerified, true);

@@ -20,6 +20,7 @@ import {
   walkAuthorization,
 } from '@latchkey/testing';
 import { addProvider } from '../src/federation/providers.ts';
+import { UserRegistry } from '../src/users/user-registry.ts';
 
 /**
  * Sign-in with another identity provider (issue 16): a second Latchkey server, started here, is the
@@ -41,7 +42,8 @@ for (const backend of await backends()) {
       downDb = await backend.create();
       upDb = await sqlite.create();
       down = await startServer(downDb, { allowLoopbackUpstream: true });
-      up = await startServer(upDb);
+      // The upstream fetches this server's key for private_key_jwt from loopback: a development setting.
+      up = await startServer(upDb, { allowLoopbackJwksUri: true });
       downSeed = await seedUserFlow(down);
       upSeed = await seedUserFlow(up);
       const callback = `${down.issuer}/login/upstream/callback`;
@@ -49,6 +51,18 @@ for (const backend of await backends()) {
         const rp = await up.registry.createClient({ name, type: 'confidential', grantTypes: ['authorization_code'], scopes: ['openid', 'email', 'profile'], redirectUris: [callback], firstParty: true });
         await addProvider(down.server.context, { id, issuer: up.issuer, clientId: rp.client.clientId, clientSecret: rp.clientSecret!, displayName: name, linkByEmail });
       }
+      // A provider that authenticates this server by private_key_jwt (RFC 7523), its key at our jwks URL.
+      const jwtClient = await up.registry.createClient({
+        name: 'Downstream JWT',
+        type: 'confidential',
+        grantTypes: ['authorization_code'],
+        scopes: ['openid', 'email', 'profile'],
+        redirectUris: [callback],
+        firstParty: true,
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwksUri: `${down.issuer}/login/upstream/upco-jwt/jwks`,
+      });
+      await addProvider(down.server.context, { id: 'upco-jwt', issuer: up.issuer, clientId: jwtClient.client.clientId, privateKeyJwt: true, displayName: 'Upstream JWT' });
     });
     after(async () => {
       await down?.close();
@@ -61,7 +75,7 @@ for (const backend of await backends()) {
      * From an authorization at the downstream server: the provider's button, the upstream's login form
      * (alice there), and back; returns the downstream callback's answer and the callback URL itself.
      */
-    const viaUpstream = async (browser: FormBrowser, providerName: string, verifierPair = pkcePair()) => {
+    const viaUpstream = async (browser: FormBrowser, providerName: string, verifierPair = pkcePair(), username = 'alice') => {
       const login = await browser.get(authorizeUrl(down, { clientId: downSeed.publicClient, scope: 'openid profile' }, verifierPair.challenge), { followRedirects: true });
       const href = new RegExp(`href="([^"]+)">Sign in with ${providerName}<`).exec(login.text)?.[1];
       assert.ok(href, `no button for ${providerName}: ${login.text.slice(0, 600)}`);
@@ -70,7 +84,7 @@ for (const backend of await backends()) {
       assert.ok(toProvider.location!.startsWith(`${up.issuer}/authorize?`), toProvider.location);
       const upstreamLogin = await browser.get(toProvider.location!, { followRedirects: true });
       assert.equal(new URL(upstreamLogin.url).origin, up.issuer);
-      const back = await browser.submit(upstreamLogin, browser.forms(upstreamLogin.text, upstreamLogin.url)[0]!, { values: { username: 'alice', password: PASSWORD } });
+      const back = await browser.submit(upstreamLogin, browser.forms(upstreamLogin.text, upstreamLogin.url)[0]!, { values: { username, password: PASSWORD } });
       assert.equal(back.status, 303);
       const callbackUrl = back.location!;
       assert.ok(callbackUrl.startsWith(`${down.issuer}/login/upstream/callback?`), callbackUrl);
@@ -119,6 +133,8 @@ for (const backend of await backends()) {
 
     test('linking by address: only when the upstream says it is verified and the provider allows it', async () => {
       await up.server.context.storage.users.setEmail(upSeed.user.id, 'alice@example.com', true);
+      // Only a local address that is itself verified is linked to.
+      await down.server.context.storage.users.setEmail(downSeed.user.id, 'alice@example.com', true);
       // Exactly one local user with the address: the accounts the upstream made before go.
       await down.server.context.storage.db.kysely.deleteFrom('users').where('username', 'like', 'alice-%').execute();
       try {
@@ -132,6 +148,31 @@ for (const backend of await backends()) {
       } finally {
         await up.server.context.storage.users.setEmail(upSeed.user.id, 'alice@example.com', false);
       }
+    });
+
+    test('private_key_jwt: the provider checks an assertion signed with the key this server publishes for it', async () => {
+      const jwks = (await (await fetch(`${down.issuer}/login/upstream/upco-jwt/jwks`)).json()) as { keys: Record<string, unknown>[] };
+      assert.equal(jwks.keys.length, 1);
+      assert.equal(jwks.keys[0]!.kty, 'EC');
+      assert.equal(jwks.keys[0]!.d, undefined, 'the public half only');
+      assert.equal((await fetch(`${down.issuer}/login/upstream/upco/jwks`)).status, 404, 'none for a provider with a secret');
+      const rows = await down.server.context.storage.db.kysely.selectFrom('upstream_providers').select('private_jwk_enc').where('id', '=', 'upco-jwt').execute();
+      assert.ok(rows[0]!.private_jwk_enc && !rows[0]!.private_jwk_enc.includes('"d"'), 'the private key encrypted at rest');
+      const browser = new FormBrowser();
+      const { answer, verifier } = await viaUpstream(browser, 'Upstream JWT');
+      const claims = await finish(browser, answer, verifier);
+      assert.deepEqual(claims.amr, ['fed']);
+    });
+
+    test('linking by address never joins a local account whose address is unconfirmed (made by someone else)', async () => {
+      // Mallory signed up here with Vic's address and never confirmed it.
+      const mallory = await new UserRegistry(down.server.context.storage).create({ username: 'mallory', password: PASSWORD, email: 'vic@example.com', emailConfirmationRequired: true });
+      const vic = await new UserRegistry(up.server.context.storage).create({ username: 'vic', password: PASSWORD, email: 'vic@example.com', emailVerified: true });
+      void vic;
+      const browser = new FormBrowser();
+      const { answer, verifier } = await viaUpstream(browser, 'Upstream Linking', pkcePair(), 'vic');
+      const claims = await finish(browser, answer, verifier);
+      assert.notEqual(claims.sub, mallory.id, "not Mallory's account");
     });
 
     test('a callback replayed, forged, or without this browser\'s transaction signs nobody in', async () => {

@@ -66,7 +66,10 @@ for (const backend of await backends()) {
       assert.equal(early.status, 403);
       assert.match(early.text, /Confirm your email address first/);
       const mail = await smtp.waitFor((m) => m.to.includes('nora@example.com'));
-      assert.equal((await new FormBrowser().get(mail.link!)).status, 200);
+      const confirm = new FormBrowser();
+      const shown = await confirm.get(mail.link!);
+      assert.equal(shown.status, 200);
+      assert.equal((await confirm.submit(shown, formOf(confirm, shown, '/account/verify-email'))).status, 200);
       const home = await signIn('nora', GOOD);
       assert.match(home.text, /Your account/);
       assert.match(home.text, /nora@example\.com <span class="status on">Confirmed/);
@@ -85,6 +88,11 @@ for (const backend of await backends()) {
         [{ username: 'nora', email: 'nora2@example.org', password: GOOD }, /username is taken/],
         [{ username: 'omar', email: 'not-an-address', password: GOOD }, /some email domains only|not an email address/],
         [{ username: 'Bad Name!', email: 'omar@example.com', password: GOOD }, /username is 1-64/],
+        // A username shaped like somebody else's address would capture their "Forgot password?".
+        [{ username: 'ceo@example.com', email: 'omar@example.com', password: GOOD }, /cannot be an email address other than your own/],
+        // Control characters (PostgreSQL cannot store a NUL): refused, never a 500.
+        [{ username: 'omar', email: 'omar\u0000x@example.com', password: GOOD }, /not an email address|some email domains only/],
+        [{ username: 'omar', email: 'omar@example.com', name: 'O\u0000mar', password: GOOD }, /control characters/],
       ];
       for (const [values, why] of cases) {
         const page = await signUp(values);

@@ -72,7 +72,7 @@ Commands:
   users invite EMAIL [--expires-in SECONDS]
                                 a single-use sign-up link for LATCHKEY_SIGNUP=invite (mailed when mail is set up)
   users reset-factors USERNAME  remove them (a lost phone) and end the user's sessions
-  providers add ID --issuer URL --client-id ID --name "DISPLAY NAME" [--client-secret-stdin]
+  providers add ID --issuer URL --client-id ID --name "DISPLAY NAME" [--client-secret-stdin | --private-key-jwt]
                  [--scopes "openid email profile"] [--link-by-email]
                                 an upstream OpenID provider users may sign in with
   providers list | remove ID
@@ -127,6 +127,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'client-id': { type: 'string' },
         'client-secret-stdin': { type: 'boolean', default: false },
         'link-by-email': { type: 'boolean', default: false },
+        'private-key-jwt': { type: 'boolean', default: false },
         'redirect-uris': { type: 'string' },
         'post-logout-redirect-uris': { type: 'string' },
         'first-party': { type: 'boolean', default: false },

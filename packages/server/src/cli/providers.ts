@@ -1,4 +1,4 @@
-import { addProvider, listProviders, removeProvider, type UpstreamProvider } from '../federation/providers.ts';
+import { addProvider, listProviders, publicJwks, removeProvider, type UpstreamProvider } from '../federation/providers.ts';
 import { callbackUrl } from '../federation/upstream-login.ts';
 import { print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readPassword } from './password-input.ts';
@@ -17,13 +17,17 @@ export async function providersCommand(args: CommandArgs): Promise<number> {
           clientId: requireString(args.values, 'client-id'),
           displayName: requireString(args.values, 'name'),
           ...(secret !== undefined ? { clientSecret: secret } : {}),
+          privateKeyJwt: args.values['private-key-jwt'] === true,
           ...(typeof args.values.scopes === 'string' ? { scopes: args.values.scopes.split(/[\s,]+/).filter((s) => s !== '') } : {}),
           linkByEmail: args.values['link-by-email'] === true,
         });
+        const jwksUri = `${ctx.settings.issuer}/login/upstream/${provider.id}/jwks`;
         print(
           args,
-          { provider: providerJson(provider), redirect_uri: callbackUrl(ctx) },
-          `added provider ${provider.id} (${provider.displayName})\nregister this redirect URI at the provider: ${callbackUrl(ctx)}`,
+          { provider: providerJson(provider), redirect_uri: callbackUrl(ctx), ...(provider.privateJwk ? { jwks_uri: jwksUri, jwks: publicJwks(provider) } : {}) },
+          `added provider ${provider.id} (${provider.displayName})\nregister this redirect URI at the provider: ${callbackUrl(ctx)}${
+            provider.privateJwk ? `\nprivate_key_jwt: register this jwks_uri there: ${jwksUri}\n(or the key itself: ${JSON.stringify(publicJwks(provider))})` : ''
+          }`,
         );
         return 0;
       }
@@ -46,5 +50,6 @@ export async function providersCommand(args: CommandArgs): Promise<number> {
 
 /** A provider as shown: never its client secret. */
 function providerJson(p: UpstreamProvider) {
-  return { id: p.id, name: p.displayName, issuer: p.issuer, client_id: p.clientId, confidential: p.clientSecret !== null, scopes: p.scopes, link_by_email: p.linkByEmail };
+  const auth = p.privateJwk ? 'private_key_jwt' : p.clientSecret !== null ? 'client_secret_basic' : 'none';
+  return { id: p.id, name: p.displayName, issuer: p.issuer, client_id: p.clientId, confidential: auth !== 'none', token_endpoint_auth_method: auth, scopes: p.scopes, link_by_email: p.linkByEmail };
 }

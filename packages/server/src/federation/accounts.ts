@@ -20,7 +20,8 @@ export async function accountFor(ctx: ServerContext, identity: UpstreamIdentity)
   const link = await db.selectFrom('user_links').select('user_id').where('provider_id', '=', identity.provider.id).where('subject', '=', identity.subject).executeTakeFirst();
   if (link) {
     const user = await ctx.storage.users.findById(link.user_id);
-    if (user && user.disabledAt === null) {
+    // A local account that signed up and never confirmed its address is not signed in this way either.
+    if (user && user.disabledAt === null && !(user.emailConfirmationRequired && !user.emailVerified)) {
       await db.updateTable('user_links').set({ last_used_at: now }).where('provider_id', '=', identity.provider.id).where('subject', '=', identity.subject).execute();
       return { ok: true, user, created: false, linked: false };
     }
@@ -31,7 +32,9 @@ export async function accountFor(ctx: ServerContext, identity: UpstreamIdentity)
   let user: User | undefined;
   let created = false;
   if (identity.provider.linkByEmail && identity.email && identity.emailVerified) {
-    const same = await ctx.storage.users.findByEmail(identity.email);
+    // Only a local address that is itself verified: an account someone made with another's address
+    // and never confirmed must not receive that person's sign-in.
+    const same = (await ctx.storage.users.findByEmail(identity.email)).filter((u) => u.emailVerified === true && !u.emailConfirmationRequired);
     if (same.length === 1) {
       if (same[0]!.disabledAt !== null) return { ok: false, reason: 'disabled' };
       user = same[0];
@@ -54,6 +57,8 @@ async function createLocalUser(ctx: ServerContext, identity: UpstreamIdentity): 
   const base =
     (identity.preferredUsername ?? identity.email ?? `${identity.provider.id}-${identity.subject}`)
       .toLowerCase()
+      // Never an address as username: "Forgot password?" looks usernames up first (users/email-links.ts).
+      .replace(/@.*$/, '')
       .replace(/[^a-z0-9._@-]+/g, '-')
       .replace(/^[-.]+|[-.]+$/g, '')
       .slice(0, 56) || identity.provider.id;
@@ -67,7 +72,9 @@ async function createLocalUser(ctx: ServerContext, identity: UpstreamIdentity): 
         password: randomToken(32),
         ...(identity.email ? { email: identity.email } : {}),
         ...(identity.name ? { name: identity.name } : {}),
-        emailVerified: identity.email !== undefined && identity.emailVerified,
+        // The provider's email_verified is passed on only when the operator trusts it about addresses
+        // (--link-by-email); otherwise the address is the user's word, unverified.
+        emailVerified: identity.email !== undefined && identity.emailVerified && identity.provider.linkByEmail,
       });
       return (await ctx.storage.users.findById(view.id))!;
     } catch (err) {

@@ -1,6 +1,14 @@
 import type { ServerContext } from '../context.ts';
 import { RegistryError } from '../errors.ts';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { checkFetchableUrl } from '../lib/outbound-fetch.ts';
+
+/** The public half of a provider's `private_key_jwt` key, as a JWKS for the provider to fetch or be given. */
+export function publicJwks(provider: UpstreamProvider): { keys: JWK[] } {
+  if (!provider.privateJwk) return { keys: [] };
+  const { d: _d, ...publicJwk } = provider.privateJwk;
+  return { keys: [publicJwk] };
+}
 
 /**
  * The upstream OpenID providers users may sign in with (issue 16), registered by the operator (the CLI
@@ -13,8 +21,10 @@ export interface UpstreamProvider {
   id: string;
   issuer: string;
   clientId: string;
-  /** Null: a public client (PKCE only). */
+  /** Null: no secret (`private_key_jwt`, or a public client with PKCE only). */
   clientSecret: string | null;
+  /** Latchkey's key for `private_key_jwt` (RFC 7523) at this provider; null: not used. */
+  privateJwk: JWK | null;
   scopes: string[];
   displayName: string;
   /** Link a first sign-in to the local user with the same address, when the provider says it is verified. */
@@ -27,6 +37,8 @@ export interface AddProviderInput {
   issuer: string;
   clientId: string;
   clientSecret?: string;
+  /** Authenticate with `private_key_jwt`: Latchkey makes an ES256 key pair for this provider. */
+  privateKeyJwt?: boolean;
   scopes?: string[];
   displayName: string;
   linkByEmail?: boolean;
@@ -49,6 +61,15 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
   if (!scopes.includes('openid')) throw new RegistryError('the scopes must include openid (an ID token says who signed in)', 'invalid');
   const now = ctx.now();
   const secret = input.clientSecret?.trim() ? input.clientSecret.trim() : null;
+  if (secret !== null && input.privateKeyJwt) throw new RegistryError('give a client secret or private_key_jwt, not both', 'invalid');
+  let privateJwk: JWK | null = null;
+  if (input.privateKeyJwt) {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    privateJwk = await exportJWK(privateKey);
+    privateJwk.kid = await calculateJwkThumbprint(privateJwk);
+    privateJwk.alg = 'ES256';
+    privateJwk.use = 'sig';
+  }
   const result = await ctx.storage.db.kysely
     .insertInto('upstream_providers')
     .values({
@@ -56,6 +77,7 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
       issuer,
       client_id: input.clientId.trim(),
       client_secret_enc: secret === null ? null : ctx.encryption.encrypt(secret, aad(input.id)),
+      private_jwk_enc: privateJwk === null ? null : ctx.encryption.encrypt(JSON.stringify(privateJwk), `${aad(input.id)}:jwk`),
       scopes: scopes.join(' '),
       display_name: displayName,
       link_by_email: input.linkByEmail ? 1 : 0,
@@ -64,7 +86,7 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
     .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) throw new RegistryError(`provider ${input.id} exists already`, 'conflict');
-  return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, scopes, displayName, linkByEmail: input.linkByEmail === true, createdAt: now };
+  return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, privateJwk, scopes, displayName, linkByEmail: input.linkByEmail === true, createdAt: now };
 }
 
 export async function listProviders(ctx: ServerContext): Promise<UpstreamProvider[]> {
@@ -74,6 +96,7 @@ export async function listProviders(ctx: ServerContext): Promise<UpstreamProvide
     issuer: row.issuer,
     clientId: row.client_id,
     clientSecret: row.client_secret_enc === null ? null : ctx.encryption.decrypt(row.client_secret_enc, aad(row.id), `the client secret of provider ${row.id}`),
+    privateJwk: row.private_jwk_enc === null ? null : (JSON.parse(ctx.encryption.decrypt(row.private_jwk_enc, `${aad(row.id)}:jwk`, `the key of provider ${row.id}`)) as JWK),
     scopes: row.scopes.split(' '),
     displayName: row.display_name,
     linkByEmail: Number(row.link_by_email) === 1,

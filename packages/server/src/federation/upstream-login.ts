@@ -1,3 +1,4 @@
+import { importJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { ServerContext } from '../context.ts';
 import { fetchGuarded, OutboundFetchError } from '../lib/outbound-fetch.ts';
@@ -12,6 +13,9 @@ import type { UpstreamProvider } from './providers.ts';
  * carries between the two legs (state, nonce, code verifier, the authorization request it came from)
  * is sealed in a cookie; the state is single use through the replay store.
  */
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** How long the user may take at the provider. */
 export const UPSTREAM_LOGIN_SECONDS = 10 * 60;
@@ -137,7 +141,11 @@ export async function finishUpstreamLogin(ctx: ServerContext, sealed: string | u
   if (!provider) throw new UpstreamLoginError('the provider is no longer registered');
   const as = await metadataOf(ctx, provider);
   const client: oauth.Client = { client_id: provider.clientId };
-  const auth = provider.clientSecret ? oauth.ClientSecretBasic(provider.clientSecret) : oauth.None();
+  const auth = provider.privateJwk
+    ? oauth.PrivateKeyJwt({ key: (await importJWK(provider.privateJwk, 'ES256')) as unknown as oauth.PrivateKey['key'], kid: provider.privateJwk.kid! })
+    : provider.clientSecret
+      ? oauth.ClientSecretBasic(provider.clientSecret)
+      : oauth.None();
   let identity: oauth.IDToken;
   try {
     const callbackParams = oauth.validateAuthResponse(as, client, currentUrl, transaction.state);
@@ -153,7 +161,10 @@ export async function finishUpstreamLogin(ctx: ServerContext, sealed: string | u
     const detail = typeof oauthError.error === 'string' ? ` (${oauthError.error}${typeof oauthError.error_description === 'string' ? `: ${oauthError.error_description}` : ''})` : '';
     throw new UpstreamLoginError(`the provider's answer was refused: ${(err as Error).message}${detail}`);
   }
-  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined);
+  // Claims are the provider's words: control characters or oversized values are not taken (a NUL
+  // cannot even be stored in PostgreSQL).
+  const text = (value: unknown, max: number) => (typeof value === 'string' && value.length > 0 && value.length <= max && !CONTROL.test(value) ? value : undefined);
+  if (identity.sub.length > 255 || CONTROL.test(identity.sub)) throw new UpstreamLoginError('the provider\'s sub is longer than 255 characters or has control characters');
   const email = text(identity.email, 320);
   const name = text(identity.name, 200);
   const preferredUsername = text(identity.preferred_username, 200);

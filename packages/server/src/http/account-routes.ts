@@ -24,7 +24,7 @@ import { mac } from '../lib/mac.ts';
 import { describeUserAgent } from '../ui/user-agent.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { UserRegistry } from '../users/user-registry.ts';
-import { OtpForm, PASSWORD_AND_OTP } from './otp-form.ts';
+import { OtpForm, withOtp } from './otp-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
 /** Turning a sign-in method off needs a sign-in at most this old (a stolen, idle session cannot). */
@@ -307,7 +307,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     // The user just showed both factors: this browser's session becomes a two-factor one (a new
     // cookie value), so it is not sent back to the code form; every other session asks for the code.
     await ctx.storage.sessions.delete(sha256(now.value));
-    const { value } = await startSession(ctx.storage, user.id, PASSWORD_AND_OTP, ctx.now(), sessionOrigin(request));
+    const { value } = await startSession(ctx.storage, user.id, withOtp(now.session.amr), ctx.now(), sessionOrigin(request));
     reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     request.log.info({ user: user.id }, 'authenticator app turned on');
     // Shown once, on this answer (never cached: ui/security-headers.ts); only their hashes are kept.

@@ -23,7 +23,7 @@ import { STYLESHEET } from '../ui/stylesheet.ts';
 import { resumeSession, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
 import { LoginForm } from './login-form.ts';
-import { OtpForm, PASSWORD_AND_OTP } from './otp-form.ts';
+import { OtpForm, withOtp } from './otp-form.ts';
 import { waitText } from './login-form.ts';
 import { sha256 } from '../lib/random.ts';
 import { recoveryCodesPage, totpSetupPage } from '../ui/account-pages.ts';
@@ -337,7 +337,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
         }
         // Both factors shown: a new session (new cookie: no fixation) with amr pwd, otp, mfa.
         await ctx.storage.sessions.delete(sha256(current.value));
-        const { value } = await startSession(ctx.storage, user.id, PASSWORD_AND_OTP, ctx.now(), sessionOrigin(request));
+        const { value } = await startSession(ctx.storage, user.id, withOtp(current.session.amr), ctx.now(), sessionOrigin(request));
         reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
         request.log.info({ user: user.id }, 'authenticator app turned on during a sign-in');
         const codes = await issueRecoveryCodes(ctx, user.id);

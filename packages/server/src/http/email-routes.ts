@@ -2,9 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PATHS } from '../config/paths.ts';
 import type { ServerContext } from '../context.ts';
 import { AnonymousForm } from './anonymous-form.ts';
-import { forgotPasswordPage, forgotPasswordSentPage, noticePage, resetPasswordPage } from '../ui/email-pages.ts';
+import { confirmEmailPage, forgotPasswordPage, forgotPasswordSentPage, noticePage, resetPasswordPage } from '../ui/email-pages.ts';
 import { errorPage } from '../ui/pages.ts';
-import { requestPasswordReset, resetLinkLive, resetPassword, verifyEmail } from '../users/email-links.ts';
+import { requestPasswordReset, resetLinkLive, resetPassword, verificationLinkLive, verifyEmail } from '../users/email-links.ts';
 import { waitText } from './login-form.ts';
 import { optionalParam, pageParams, sendPage } from './page-reply.ts';
 
@@ -71,9 +71,27 @@ export function registerEmailRoutes(app: FastifyInstance, ctx: ServerContext): v
     return sendPage(reply, 200, noticePage(assetsPath, 'Your password is changed', 'Every browser and application was signed out. Sign in with the new password.', { href: `${prefix}${PATHS.account}`, label: 'Go to your account' }));
   });
 
-  // The verification link: the address becomes the user's, verified (users/email-links.ts).
+  // The verification link. Opening it only shows a button (mail scanners open links, and must not
+  // confirm an address for whoever asked); the button's POST uses the link (users/email-links.ts).
+  const verifyAction = `${prefix}${PATHS.account}/verify-email`;
+  const deadVerification = (reply: FastifyReply) =>
+    sendPage(reply, 400, noticePage(assetsPath, 'This link does not work', 'It was used already, or it is more than a day old. Send a new one from your account page.', { href: `${prefix}${PATHS.account}`, label: 'Go to your account' }));
   app.get(`${PATHS.account}/verify-email`, async (request, reply) => {
     const token = pageParams(request)?.getAll('token')[0] ?? '';
+    const link = await verificationLinkLive(ctx, token);
+    if (!link) return deadVerification(reply);
+    return sendPage(reply, 200, confirmEmailPage({ assetsPath, action: verifyAction, token, email: link.email, csrfToken: formToken(request, reply, 'verify') }));
+  });
+
+  app.post(`${PATHS.account}/verify-email`, async (request, reply) => {
+    const params = pageParams(request);
+    if (!params) return unreadable(reply);
+    const token = optionalParam(params, 'token') ?? '';
+    if (!formTokenValid(request, 'verify', optionalParam(params, 'csrf_token'))) {
+      const link = await verificationLinkLive(ctx, token);
+      if (!link) return deadVerification(reply);
+      return sendPage(reply, 403, confirmEmailPage({ assetsPath, action: verifyAction, token, email: link.email, csrfToken: formToken(request, reply, 'verify'), error: 'The form expired. Please try again.' }));
+    }
     const user = await verifyEmail(ctx, token);
     if (!user) return sendPage(reply, 400, noticePage(assetsPath, 'This link does not work', 'It was used already, or it is more than a day old. Send a new one from your account page.', { href: `${prefix}${PATHS.account}`, label: 'Go to your account' }));
     request.log.info({ user: user.id }, 'email address verified');

@@ -4,7 +4,7 @@ import { decideNextStep } from '../authorize/decide.ts';
 import { PATHS } from '../config/paths.ts';
 import type { ServerContext } from '../context.ts';
 import { accountFor } from '../federation/accounts.ts';
-import { findProvider } from '../federation/providers.ts';
+import { findProvider, publicJwks } from '../federation/providers.ts';
 import { finishUpstreamLogin, startUpstreamLogin, UPSTREAM_LOGIN_SECONDS, UpstreamLoginError } from '../federation/upstream-login.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import { FormParams } from '../lib/form-params.ts';
@@ -45,6 +45,13 @@ export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContex
     } catch (err) {
       return steps.fail(request, reply, err);
     }
+  });
+
+  // Latchkey's public key for a provider that authenticates it by private_key_jwt (RFC 7523): its jwks_uri.
+  app.get(`${PATHS.login}/upstream/:provider/jwks`, async (request, reply) => {
+    const provider = await findProvider(ctx, (request.params as { provider: string }).provider);
+    if (!provider?.privateJwk) return reply.code(404).header('cache-control', 'no-store').send({ error: 'not_found' });
+    return reply.header('cache-control', 'public, max-age=300').type('application/json').send(publicJwks(provider));
   });
 
   app.get(`${PATHS.login}/upstream/callback`, async (request, reply) => {

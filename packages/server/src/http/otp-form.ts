@@ -20,8 +20,11 @@ const passkeyBinding = (sessionValue: string, action: string) => `${sessionValue
 /** Wrong codes after which a half sign-in ends (the password must be given again). */
 export const WRONG_CODES_PER_SIGN_IN = 5;
 
-/** RFC 8176: a password and a one-time code, two factors. */
-export const PASSWORD_AND_OTP: readonly AuthenticationMethod[] = ['pwd', 'otp', 'mfa'];
+/** The methods of a first step followed by a one-time code (RFC 8176): that step's, `otp`, and `mfa`. */
+export function withOtp(before: readonly AuthenticationMethod[]): AuthenticationMethod[] {
+  return [...before.filter((m) => m !== 'mfa' && m !== 'otp'), 'otp', 'mfa'];
+}
+
 
 export interface OtpFormPage {
   action: string;
@@ -151,7 +154,8 @@ export class OtpForm {
     // same amr; its use is recorded (storage/recovery-code-store.ts) and shown on the account page.
     if (check.method === 'recovery_code') request.log.warn({ user: user.id }, 'signed in with a recovery code');
     await this.ctx.storage.sessions.delete(sha256(current.value));
-    const { value, session } = await startSession(this.ctx.storage, user.id, PASSWORD_AND_OTP, this.ctx.now(), sessionOrigin(request));
+    // What the first step was (a password, or an upstream provider), then the code: two factors.
+    const { value, session } = await startSession(this.ctx.storage, user.id, withOtp(current.session.amr), this.ctx.now(), sessionOrigin(request));
     reply.header('set-cookie', sessionCookieHeader(value, this.ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     return { ok: true, value, session };
   }

@@ -48,6 +48,8 @@ export interface UpstreamProviderRow {
   client_id: string;
   /** Encrypted (keys/key-encryption.ts); null: a public client (PKCE only). */
   client_secret_enc: string | null;
+  /** Latchkey's private JWK for `private_key_jwt` at this provider, encrypted; null: a secret or none. */
+  private_jwk_enc: string | null;
   scopes: string;
   display_name: string;
   link_by_email: number | string;

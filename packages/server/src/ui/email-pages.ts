@@ -93,3 +93,19 @@ ${email}
 </form>`,
   );
 }
+
+/** The verification link's page: a button confirms (opening the link alone changes nothing). */
+export function confirmEmailPage(page: { assetsPath: string; action: string; csrfToken: string; token: string; email: string; error?: string }): string {
+  return layout(
+    page.assetsPath,
+    'Confirm your email address',
+    `<h1>Confirm your email address</h1>
+<p>Use <strong>${escapeHtml(page.email)}</strong> for your account?</p>
+${alert(page.error)}
+<form method="post" action="${escapeHtml(page.action)}">
+<input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
+<input type="hidden" name="token" value="${escapeHtml(page.token)}">
+<div class="actions"><button type="submit" class="primary">Confirm</button></div>
+</form>`,
+  );
+}

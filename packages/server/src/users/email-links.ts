@@ -25,7 +25,8 @@ export const RESETS_PER_ACCOUNT_PER_HOUR = 3;
 
 /** A loose check of an address: one @, something on each side, no spaces; at most 254 characters (RFC 5321 §4.5.3.1.3). */
 export function plausibleEmail(email: string): boolean {
-  return email.length <= 254 && /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/.test(email);
+  // eslint-disable-next-line no-control-regex
+  return email.length <= 254 && !/[\u0000-\u001f\u007f]/.test(email) && /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+\.[^\s@<>()",;:\\[\]]+$/.test(email);
 }
 
 async function issueLink(ctx: ServerContext, user: User, purpose: EmailLinkPurpose, email: string, seconds: number): Promise<string> {
@@ -47,6 +48,13 @@ export async function sendVerificationLink(ctx: ServerContext, user: User, email
   const token = await issueLink(ctx, user, 'verify-email', email, VERIFY_EMAIL_SECONDS);
   const link = `${ctx.settings.issuer}/account/verify-email?token=${token}`;
   await ctx.mail.enqueue(verifyEmailMessage({ to: email, service: service(ctx), link, validFor: '24 hours' }));
+}
+
+/** The live verification link of a token (without using it): the address it confirms. */
+export async function verificationLinkLive(ctx: ServerContext, token: string): Promise<{ email: string } | undefined> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  const link = await ctx.storage.emailLinks.findLive(sha256(token), 'verify-email', ctx.now());
+  return link ? { email: link.email } : undefined;
 }
 
 /** Follows a verification link: the address it was sent to becomes the user's, verified. */
@@ -76,8 +84,11 @@ export async function requestPasswordReset(ctx: ServerContext, identifier: strin
     deliver: async () => {
       const wanted = identifier.trim();
       if (wanted === '' || wanted.length > 254) return;
+      // By username and, for something that looks like an address, by address too: a username shaped
+      // like someone's address must not capture their reset (each account's link goes to its own address).
       const byName = await ctx.storage.users.findByUsername(wanted.toLowerCase());
-      const users = byName ? [byName] : await ctx.storage.users.findByEmail(wanted);
+      const byEmail = wanted.includes('@') ? await ctx.storage.users.findByEmail(wanted) : [];
+      const users = [...new Map([...(byName ? [byName] : []), ...byEmail].map((u) => [u.id, u])).values()];
       for (const user of users) {
         if (!user.email || user.disabledAt !== null) continue;
         // Per account too: someone who knows the address cannot fill its mailbox.

@@ -105,6 +105,10 @@ export async function signUp(ctx: ServerContext, input: SignupInput, address: st
   // An invitation is for its address: the account gets that one, confirmed.
   const address_ = invited ? invited.email : email;
   if (!plausibleEmail(address_)) return { ok: false, reason: 'invalid', message: 'That is not an email address.' };
+  // A username shaped like an address must be the user's own: "Forgot password?" looks usernames up.
+  if (input.username.includes('@') && input.username.trim().toLowerCase() !== address_.toLowerCase()) {
+    return { ok: false, reason: 'invalid', message: 'A username cannot be an email address other than your own.' };
+  }
   try {
     checkChosenPassword(input.password, { username: input.username, email: address_ });
   } catch (err) {

@@ -12,6 +12,8 @@ import { totpThrottleKey } from './totp.ts';
 const USERNAME = /^[a-z0-9._@-]{1,64}$/;
 /** A deliberately loose check: one @ with something on each side, no spaces. */
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export interface CreateUserInput {
   username: string;
@@ -49,9 +51,10 @@ export class UserRegistry {
   async create(input: CreateUserInput): Promise<UserView> {
     const username = normalizeUsername(input.username);
     const email = input.email?.trim() || null;
-    if (email !== null && (!EMAIL.test(email) || email.length > 320)) throw new RegistryError('the email address is not valid', 'invalid');
+    if (email !== null && (!EMAIL.test(email) || email.length > 320 || CONTROL.test(email))) throw new RegistryError('the email address is not valid', 'invalid');
     const name = input.name?.trim() || null;
     if (name !== null && name.length > 200) throw new RegistryError('the name is longer than 200 characters', 'invalid');
+    if (name !== null && CONTROL.test(name)) throw new RegistryError('the name has control characters', 'invalid');
     checkPassword(input.password);
     const now = nowSeconds();
     const user: User = {

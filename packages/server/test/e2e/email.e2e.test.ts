@@ -90,6 +90,7 @@ describe('password reset and email verification in Chromium (sqlite)', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'account-email.png'), fullPage: true });
     const confirm = await smtp.waitFor((m) => m.to.includes('mira@new.example'));
     await page.goto(confirm.link!);
+    await page.click('button:text("Confirm")');
     await page.waitForSelector('h1:text("Your email address is confirmed")');
     await page.click('a:text("Go to your account")');
     assert.match((await page.textContent('dl.profile')) ?? '', /mira@new\.example\s*Confirmed/);

@@ -5,7 +5,8 @@ import type { Kysely } from 'kysely';
 /**
  * Sign-in with another identity provider (issue 16): the upstream OpenID providers an operator
  * registered (their client secret encrypted at rest: Latchkey must present it), and the links between
- * an upstream account (provider, `sub`) and a local user.
+ * an upstream account (provider, `sub`) and a local user. A provider that authenticates Latchkey by
+ * `private_key_jwt` has Latchkey's key pair for it (the private key encrypted).
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
@@ -14,6 +15,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('issuer', 'varchar(2000)', (c) => c.notNull())
     .addColumn('client_id', 'varchar(400)', (c) => c.notNull())
     .addColumn('client_secret_enc', 'text')
+    .addColumn('private_jwk_enc', 'text')
     .addColumn('scopes', 'varchar(400)', (c) => c.notNull())
     .addColumn('display_name', 'varchar(100)', (c) => c.notNull())
     .addColumn('link_by_email', 'integer', (c) => c.notNull())
