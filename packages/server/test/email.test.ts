@@ -158,6 +158,15 @@ for (const backend of await backends()) {
       assert.match(squatter.text, /account boss@example\.com /, 'the other gets its own, at its own address');
     });
 
+    test('at most ten messages an hour to one address, however many accounts ask', async () => {
+      for (let i = 0; i < 12; i++) await newUser(`shared${i}`, 'shared@example.com');
+      await askReset('shared@example.com');
+      await settled();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await settled();
+      assert.equal(smtp.messages.filter((m) => m.to.includes('shared@example.com')).length, 10);
+    });
+
     test('limits: three links per account per hour, ten requests per address per hour (429)', async () => {
       await newUser('ida', 'ida@example.com');
       for (let i = 0; i < 5; i++) assert.equal((await askReset('ida')).status, 200);
@@ -211,6 +220,10 @@ for (const backend of await backends()) {
       const changed = (await storage().users.findById(user.id))!;
       assert.equal(changed.email, 'kurt@new.example');
       assert.equal(changed.emailVerified, true);
+      // The old address is told.
+      const notice = await smtp.waitFor((m) => m.to.includes('kurt@old.example') && /was changed/.test(m.subject));
+      assert.match(notice.text, /is now kurt@new\.example/);
+      assert.equal(notice.link, undefined, 'no link in it');
       // An old sign-in is asked to sign in again first.
       const [session] = await storage().sessions.listForUser(user.id);
       await storage().db.kysely.updateTable('sessions').set({ auth_time: session!.authTime - 3600 }).where('id_hash', '=', session!.idHash).execute();

@@ -3,7 +3,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/defaults.ts';
 import type { KeyEncryption } from '../keys/key-encryption.ts';
-import { randomIdentifier } from '../lib/random.ts';
+import { randomIdentifier, sha256 } from '../lib/random.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /** A message as the templates make it (mail/templates.ts). */
@@ -16,6 +16,8 @@ export interface MailMessage {
   html: string;
 }
 
+/** Messages to one address per hour, at most. */
+export const MAX_PER_RECIPIENT_PER_HOUR = 10;
 /** Attempts before a message is given up (the first and seven retries, over about two hours). */
 export const MAX_ATTEMPTS = 8;
 /** The wait after the first failure; it doubles after each, up to an hour. */
@@ -70,15 +72,29 @@ export class MailOutbox {
     return this.transport !== undefined;
   }
 
-  /** Queues a message and wakes the sender; the caller does not wait for SMTP. */
-  async enqueue(message: MailMessage): Promise<void> {
+  /**
+   * Queues a message and wakes the sender; the caller does not wait for SMTP. At most
+   * MAX_PER_RECIPIENT_PER_HOUR messages go to one address per hour, whatever asked for them (many
+   * accounts must not be able to fill one mailbox); past that a message is dropped and logged, and the
+   * caller's answer is the same. Returns whether it was queued.
+   */
+  async enqueue(message: MailMessage): Promise<boolean> {
     if (!this.enabled) throw new Error('mail is not configured (LATCHKEY_SMTP_URL)');
+    const now = this.now();
+    const windowStart = now - (now % 3600);
+    // The address is counted by its hash: the counter table holds no addresses.
+    const key = `mail:to:${sha256(message.to.trim().toLowerCase())}`;
+    if ((await this.storage.rateLimits.hit(key, windowStart)) > MAX_PER_RECIPIENT_PER_HOUR) {
+      this.logger.warn({ kind: message.kind }, 'mail not queued: too many messages to this address this hour');
+      return false;
+    }
     const id = randomIdentifier(16);
     const body = JSON.stringify({ subject: message.subject, text: message.text, html: message.html });
     await this.storage.mailOutbox.enqueue({ id, recipient: message.to, kind: message.kind, bodyEnc: this.encryption.encrypt(body, aad(id)) }, this.now());
     this.logger.info({ mail: id, kind: message.kind }, 'mail queued');
     // A server sends it now; a CLI process leaves it to the running server's sender.
     if (this.timer) this.kick();
+    return true;
   }
 
   /** Starts looking for due messages every few seconds (retries, other nodes' messages). */

@@ -80,3 +80,20 @@ export function invitationMessage(mail: LinkMail): MailMessage {
     html: html(title, lines, mail.link, 'Create my account'),
   };
 }
+
+/** Sent to the old address when the account's address changes: a change the user did not make shows. */
+export function emailChangedMessage(mail: { to: string; service: string; username: string; newEmail: string }): MailMessage {
+  const title = 'Your email address was changed';
+  const lines = [
+    `The email address of the account ${mail.username} at ${mail.service} is now ${mail.newEmail}; this address is no longer used for it.`,
+    'If you did not make this change, reset your password and contact your administrator.',
+  ];
+  const body = lines.map((p) => `<p style="margin:0 0 16px;line-height:1.5">${escapeHtml(p)}</p>`).join('\n');
+  return {
+    to: mail.to,
+    kind: 'email-changed',
+    subject: `${mail.service}: your email address was changed`,
+    text: `${title}\n\n${lines.join('\n\n')}\n`,
+    html: `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>\n<body style="margin:0;padding:24px;background:#f3f5f8;font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1f2933">\n<div style="max-width:480px;margin:0 auto;background:#fff;border-radius:12px;padding:32px">\n<h1 style="font-size:20px;margin:0 0 16px">${escapeHtml(title)}</h1>\n${body}\n</div>\n</body></html>\n`,
+  };
+}

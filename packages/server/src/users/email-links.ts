@@ -2,7 +2,7 @@ import type { ServerContext } from '../context.ts';
 import { RegistryError } from '../errors.ts';
 import { addressKey } from '../lib/address-key.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
-import { resetPasswordMessage, verifyEmailMessage } from '../mail/templates.ts';
+import { emailChangedMessage, resetPasswordMessage, verifyEmailMessage } from '../mail/templates.ts';
 import type { EmailLinkPurpose } from '../storage/email-link-store.ts';
 import type { User } from '../storage/user-store.ts';
 import { checkChosenPassword } from './password-rules.ts';
@@ -65,6 +65,12 @@ export async function verifyEmail(ctx: ServerContext, token: string): Promise<Us
   const user = await ctx.storage.users.findById(link.userId);
   if (!user || user.disabledAt !== null) return undefined;
   await ctx.storage.users.setEmail(user.id, link.email, true);
+  const old = user.email;
+  if (old !== null && old.toLowerCase() !== link.email.toLowerCase()) {
+    // The old address is told, and reset links sent to it stop working.
+    await ctx.storage.emailLinks.retire(user.id, 'reset-password', ctx.now());
+    await ctx.mail.enqueue(emailChangedMessage({ to: old, service: service(ctx), username: user.username, newEmail: link.email }));
+  }
   return { ...user, email: link.email, emailVerified: true };
 }
 
