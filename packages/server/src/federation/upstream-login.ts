@@ -76,12 +76,20 @@ const requestOptions = (ctx: ServerContext) => ({
   ...(ctx.settings.allowLoopbackUpstream ? { [oauth.allowInsecureRequests]: true } : {}),
 });
 
-/** The provider's metadata (OIDC Discovery), checked by oauth4webapi against its issuer. */
+/** Discovery documents are kept this long per node (a provider's endpoints rarely move). */
+const METADATA_CACHE_MS = 5 * 60 * 1000;
+const metadataCache = new Map<string, { as: oauth.AuthorizationServer; until: number }>();
+
+/** The provider's metadata (OIDC Discovery), checked by oauth4webapi against its issuer; cached a few minutes. */
 async function metadataOf(ctx: ServerContext, provider: UpstreamProvider): Promise<oauth.AuthorizationServer> {
+  const cached = metadataCache.get(provider.issuer);
+  if (cached && cached.until > Date.now()) return cached.as;
   const issuer = new URL(provider.issuer);
   try {
     const response = await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...requestOptions(ctx) });
-    return await oauth.processDiscoveryResponse(issuer, response);
+    const as = await oauth.processDiscoveryResponse(issuer, response);
+    metadataCache.set(provider.issuer, { as, until: Date.now() + METADATA_CACHE_MS });
+    return as;
   } catch (err) {
     throw new UpstreamLoginError(`the discovery of ${provider.issuer} failed: ${(err as Error).message}`);
   }
@@ -137,6 +145,9 @@ export async function finishUpstreamLogin(ctx: ServerContext, sealed: string | u
   if (!plain) throw new UpstreamLoginError('no sign-in at a provider is under way in this browser');
   const transaction = JSON.parse(plain) as Transaction;
   if (transaction.expiresAt <= ctx.now()) throw new UpstreamLoginError('the sign-in at the provider took too long');
+  // A callback of another transaction goes no further (no outbound request for it); oauth4webapi
+  // checks the state again below.
+  if (currentUrl.searchParams.get('state') !== transaction.state) throw new UpstreamLoginError('the state is not this browser\'s');
   const provider = await providers(transaction.provider);
   if (!provider) throw new UpstreamLoginError('the provider is no longer registered');
   const as = await metadataOf(ctx, provider);
