@@ -13,6 +13,7 @@ import {
   type Page,
   PASSWORD,
   pkcePair,
+  postForm,
   type RunningServer,
   runLatchkey,
   seedUserFlow,
@@ -447,6 +448,33 @@ for (const backend of await backends()) {
       assert.equal((await storage().passkeys.listForUser(user.id)).length, 0, 'nothing added');
       const page = await browser.get(stepUp.url);
       assert.equal(new URL(page.location!, s.issuer).pathname, '/login', 'the page sends the old session to sign in again');
+    });
+
+    test('the device page: sign in with a passkey; a client that requires one refuses a password sign-in (403)', async () => {
+      const { authenticator } = await userWithPasskey('gerd');
+      await new UserRegistry(storage()).create({ username: 'hilde', password: PASSWORD });
+      const tv = (await s.registry.createClient({ name: 'Passkey TV', type: 'public', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'], scopes: ['openid'], requirePasskey: true })).client.clientId;
+      const start = async () => (await postForm(`${s.issuer}/device_authorization`, { client_id: tv, scope: 'openid' })).body as { verification_uri_complete: string; user_code: string };
+      // A passkey sign-in on the device page: the approval goes through.
+      const first = await start();
+      const browser = new FormBrowser();
+      const login = await browser.get(first.verification_uri_complete, { followRedirects: true });
+      const pk = passkeyFormOf(browser, login, '/device/login/passkey');
+      const entry = await browser.submit(login, pk.form, { values: { credential: JSON.stringify(authenticator.get(pk.options)) }, followRedirects: true });
+      const allow = browser.forms(entry.text, entry.url).find((f) => f.buttons.some((b) => b.name === 'decision' && b.value === 'allow'));
+      assert.ok(allow, entry.text.slice(0, 500));
+      const done = await browser.submit(entry, allow, { button: { name: 'decision', value: 'allow' } });
+      assert.equal(done.status, 200);
+      assert.match(done.text, /Device connected/);
+      // A password sign-in under the passkey policy: refused, with the reason.
+      const second = await start();
+      const other = new FormBrowser();
+      const login2 = await other.get(second.verification_uri_complete, { followRedirects: true });
+      const entry2 = await other.submit(login2, other.forms(login2.text, login2.url)[0]!, { values: { username: 'hilde', password: PASSWORD }, followRedirects: true });
+      const allow2 = other.forms(entry2.text, entry2.url).find((f) => f.buttons.some((b) => b.name === 'decision' && b.value === 'allow'))!;
+      const refused = await other.submit(entry2, allow2, { button: { name: 'decision', value: 'allow' } });
+      assert.equal(refused.status, 403);
+      assert.match(refused.text, /needs a passkey/);
     });
 
     test('discovery lists phr among acr_values_supported', async () => {
