@@ -281,3 +281,36 @@ describe('without mail configured', () => {
     }
   });
 });
+
+describe("the operator's mail templates (sqlite)", () => {
+  test('files in LATCHKEY_THEME_DIR/mail replace the subject and bodies of a kind, filled with its values (escaped in HTML)', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { sqlite } = await import('@latchkey/testing');
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-theme-'));
+    mkdirSync(join(dir, 'mail'));
+    writeFileSync(join(dir, 'mail', 'reset-password.subject'), '{{service}}: new password for {{username}}\n');
+    writeFileSync(join(dir, 'mail', 'reset-password.txt'), 'Hello {{username}}, choose a password here: {{link}} ({{valid_for}}){{unknown}}\n');
+    writeFileSync(join(dir, 'mail', 'reset-password.html'), '<p>Hello <b>{{username}}</b>: <a href="{{link}}">reset</a></p>\n');
+    const db = await sqlite.create();
+    const smtp = await startSmtpServer();
+    const s = await startServer(db, { smtpUrl: smtp.url, themeDir: dir, productName: 'Acme <ID>' });
+    try {
+      await new UserRegistry(s.server.context.storage).create({ username: 'otto', password: PASSWORD, email: 'otto@example.com' });
+      const browser = new FormBrowser();
+      const page = await browser.get(`${s.issuer}/login/forgot`);
+      await browser.submit(page, browser.forms(page.text, page.url).find((f) => f.action.endsWith('/login/forgot'))!, { values: { identifier: 'otto' } });
+      const mail = await smtp.waitFor((m) => m.to.includes('otto@example.com'));
+      assert.equal(mail.subject, 'Acme <ID>: new password for otto');
+      assert.match(mail.text, /^Hello otto, choose a password here: http:\/\/127\.0\.0\.1:\d+\/login\/reset\?token=[A-Za-z0-9_-]{43} \(30 minutes\)\n/);
+      assert.match(mail.html, /<p>Hello <b>otto<\/b>: <a href="http:\/\/127\.0\.0\.1:\d+\/login\/reset\?token=[A-Za-z0-9_-]{43}">reset<\/a><\/p>/);
+      // A kind without files keeps Latchkey's words.
+    } finally {
+      await s.close();
+      await smtp.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,6 +2,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/defaults.ts';
+import { applyMailOverrides, loadMailOverrides, type MailOverrides } from './overrides.ts';
 import type { KeyEncryption } from '../keys/key-encryption.ts';
 import { randomIdentifier, sha256 } from '../lib/random.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -14,6 +15,8 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
+  /** The values an operator's template may use (mail/overrides.ts): `{{link}}`, `{{service}}`, ... */
+  vars?: Record<string, string>;
 }
 
 /** Messages to one address per hour, at most. */
@@ -44,6 +47,7 @@ export class MailOutbox {
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly transport: Transporter | undefined;
+  private readonly overrides: MailOverrides;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -54,6 +58,7 @@ export class MailOutbox {
     this.encryption = deps.encryption;
     this.logger = deps.logger;
     this.now = deps.now;
+    this.overrides = loadMailOverrides(deps.settings.themeDir);
     this.transport = deps.settings.smtpUrl
       ? nodemailer.createTransport({
           url: deps.settings.smtpUrl,
@@ -89,7 +94,8 @@ export class MailOutbox {
       return false;
     }
     const id = randomIdentifier(16);
-    const body = JSON.stringify({ subject: message.subject, text: message.text, html: message.html });
+    const final = applyMailOverrides(message, this.overrides);
+    const body = JSON.stringify({ subject: final.subject, text: final.text, html: final.html });
     await this.storage.mailOutbox.enqueue({ id, recipient: message.to, kind: message.kind, bodyEnc: this.encryption.encrypt(body, aad(id)) }, this.now());
     this.logger.info({ mail: id, kind: message.kind }, 'mail queued');
     // A server sends it now; a CLI process leaves it to the running server's sender.

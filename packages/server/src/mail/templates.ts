@@ -3,7 +3,8 @@ import type { MailMessage } from './outbox.ts';
 
 /**
  * The messages Latchkey sends, each as plain text and HTML (the same words; the HTML has no image,
- * script or remote resource). The link is the message's only secret.
+ * script or remote resource). The link is the message's only secret. An operator may replace any of
+ * them with files in LATCHKEY_THEME_DIR/mail (mail/overrides.ts), filled from each message's `vars`.
  */
 
 interface LinkMail {
@@ -41,6 +42,7 @@ export function verifyEmailMessage(mail: LinkMail): MailMessage {
   return {
     to: mail.to,
     kind: 'verify-email',
+    vars: { service: mail.service, link: mail.link, valid_for: mail.validFor },
     subject: `${mail.service}: confirm your email address`,
     text: `${title}\n\n${lines.join('\n\n')}\n\n${mail.link}\n`,
     html: html(title, lines, mail.link, 'Confirm my address'),
@@ -58,6 +60,7 @@ export function resetPasswordMessage(mail: LinkMail & { username: string }): Mai
   return {
     to: mail.to,
     kind: 'reset-password',
+    vars: { service: mail.service, link: mail.link, valid_for: mail.validFor, username: mail.username },
     subject: `${mail.service}: reset your password`,
     text: `${title}\n\n${lines.join('\n\n')}\n\n${mail.link}\n`,
     html: html(title, lines, mail.link, 'Choose a new password'),
@@ -75,6 +78,7 @@ export function invitationMessage(mail: LinkMail): MailMessage {
   return {
     to: mail.to,
     kind: 'invitation',
+    vars: { service: mail.service, link: mail.link, valid_for: mail.validFor },
     subject: `${mail.service}: you are invited to create an account`,
     text: `${title}\n\n${lines.join('\n\n')}\n\n${mail.link}\n`,
     html: html(title, lines, mail.link, 'Create my account'),
@@ -92,6 +96,7 @@ export function emailChangedMessage(mail: { to: string; service: string; usernam
   return {
     to: mail.to,
     kind: 'email-changed',
+    vars: { service: mail.service, username: mail.username, new_email: mail.newEmail },
     subject: `${mail.service}: your email address was changed`,
     text: `${title}\n\n${lines.join('\n\n')}\n`,
     html: `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>\n<body style="margin:0;padding:24px;background:#f3f5f8;font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1f2933">\n<div style="max-width:480px;margin:0 auto;background:#fff;border-radius:12px;padding:32px">\n<h1 style="font-size:20px;margin:0 0 16px">${escapeHtml(title)}</h1>\n${body}\n</div>\n</body></html>\n`,
