@@ -62,6 +62,8 @@ for (const backend of await backends()) {
         tokenEndpointAuthMethod: 'private_key_jwt',
         jwksUri: `${down.issuer}/login/upstream/upco-jwt/jwks`,
       });
+      const closedClient = await up.registry.createClient({ name: 'Link only', type: 'confidential', grantTypes: ['authorization_code'], scopes: ['openid', 'email', 'profile'], redirectUris: [callback], firstParty: true });
+      await addProvider(down.server.context, { id: 'upco-closed', issuer: up.issuer, clientId: closedClient.client.clientId, clientSecret: closedClient.clientSecret!, displayName: 'Link Only', createUsers: false });
       await addProvider(down.server.context, { id: 'upco-jwt', issuer: up.issuer, clientId: jwtClient.client.clientId, privateKeyJwt: true, displayName: 'Upstream JWT' });
     });
     after(async () => {
@@ -162,6 +164,16 @@ for (const backend of await backends()) {
       const { answer, verifier } = await viaUpstream(browser, 'Upstream JWT');
       const claims = await finish(browser, answer, verifier);
       assert.deepEqual(claims.amr, ['fed']);
+    });
+
+    test('a link-only provider (--no-create) signs in no one who has no account here', async () => {
+      const before = (await down.server.context.storage.users.list()).length;
+      const browser = new FormBrowser();
+      const { answer } = await viaUpstream(browser, 'Link Only');
+      assert.equal(answer.status, 403);
+      assert.match(answer.text, /There is no account here/);
+      assert.doesNotMatch(answer.headers.get('set-cookie') ?? '', /latchkey_session=[^;]/);
+      assert.equal((await down.server.context.storage.users.list()).length, before);
     });
 
     test('linking by address never joins a local account whose address is unconfirmed (made by someone else)', async () => {

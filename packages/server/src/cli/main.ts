@@ -73,7 +73,7 @@ Commands:
                                 a single-use sign-up link for LATCHKEY_SIGNUP=invite (mailed when mail is set up)
   users reset-factors USERNAME  remove them (a lost phone) and end the user's sessions
   providers add ID --issuer URL --client-id ID --name "DISPLAY NAME" [--client-secret-stdin | --private-key-jwt]
-                 [--scopes "openid email profile"] [--link-by-email]
+                 [--scopes "openid email profile"] [--link-by-email] [--no-create]
                                 an upstream OpenID provider users may sign in with
   providers list | remove ID
   login --issuer URL --client-id ID [--scope "openid profile offline_access"] [--token-file FILE]
@@ -128,6 +128,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         'client-secret-stdin': { type: 'boolean', default: false },
         'link-by-email': { type: 'boolean', default: false },
         'private-key-jwt': { type: 'boolean', default: false },
+        'no-create': { type: 'boolean', default: false },
         'redirect-uris': { type: 'string' },
         'post-logout-redirect-uris': { type: 'string' },
         'first-party': { type: 'boolean', default: false },

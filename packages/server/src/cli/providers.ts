@@ -20,6 +20,7 @@ export async function providersCommand(args: CommandArgs): Promise<number> {
           privateKeyJwt: args.values['private-key-jwt'] === true,
           ...(typeof args.values.scopes === 'string' ? { scopes: args.values.scopes.split(/[\s,]+/).filter((s) => s !== '') } : {}),
           linkByEmail: args.values['link-by-email'] === true,
+          createUsers: args.values['no-create'] !== true,
         });
         const jwksUri = `${ctx.settings.issuer}/login/upstream/${provider.id}/jwks`;
         print(
@@ -51,5 +52,5 @@ export async function providersCommand(args: CommandArgs): Promise<number> {
 /** A provider as shown: never its client secret. */
 function providerJson(p: UpstreamProvider) {
   const auth = p.privateJwk ? 'private_key_jwt' : p.clientSecret !== null ? 'client_secret_basic' : 'none';
-  return { id: p.id, name: p.displayName, issuer: p.issuer, client_id: p.clientId, confidential: auth !== 'none', token_endpoint_auth_method: auth, scopes: p.scopes, link_by_email: p.linkByEmail };
+  return { id: p.id, name: p.displayName, issuer: p.issuer, client_id: p.clientId, confidential: auth !== 'none', token_endpoint_auth_method: auth, scopes: p.scopes, link_by_email: p.linkByEmail, create_users: p.createUsers };
 }

@@ -12,7 +12,7 @@ import type { UpstreamIdentity } from './upstream-login.ts';
  * address; otherwise it creates a new local user (a username from the upstream's, made unique; no
  * usable password until the user sets one with "Forgot password?"). `sub` is compared as given.
  */
-export type AccountOutcome = { ok: true; user: User; created: boolean; linked: boolean } | { ok: false; reason: 'disabled' };
+export type AccountOutcome = { ok: true; user: User; created: boolean; linked: boolean } | { ok: false; reason: 'disabled' | 'no_account' };
 
 export async function accountFor(ctx: ServerContext, identity: UpstreamIdentity): Promise<AccountOutcome> {
   const db = ctx.storage.db.kysely;
@@ -41,6 +41,8 @@ export async function accountFor(ctx: ServerContext, identity: UpstreamIdentity)
     }
   }
   if (!user) {
+    // A link-only provider (`--no-create`): only users who exist here sign in this way.
+    if (!identity.provider.createUsers) return { ok: false, reason: 'no_account' };
     user = await createLocalUser(ctx, identity);
     created = true;
   }

@@ -29,6 +29,8 @@ export interface UpstreamProvider {
   displayName: string;
   /** Link a first sign-in to the local user with the same address, when the provider says it is verified. */
   linkByEmail: boolean;
+  /** A first sign-in without a local user to link creates one; false: it is refused (link only). */
+  createUsers: boolean;
   createdAt: number;
 }
 
@@ -42,6 +44,8 @@ export interface AddProviderInput {
   scopes?: string[];
   displayName: string;
   linkByEmail?: boolean;
+  /** Default true; false: only existing local users (by link or verified address) sign in this way. */
+  createUsers?: boolean;
 }
 
 const ID = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -81,12 +85,13 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
       scopes: scopes.join(' '),
       display_name: displayName,
       link_by_email: input.linkByEmail ? 1 : 0,
+      create_users: input.createUsers === false ? 0 : 1,
       created_at: now,
     })
     .onConflict((oc) => oc.column('id').doNothing())
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) throw new RegistryError(`provider ${input.id} exists already`, 'conflict');
-  return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, privateJwk, scopes, displayName, linkByEmail: input.linkByEmail === true, createdAt: now };
+  return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, privateJwk, scopes, displayName, linkByEmail: input.linkByEmail === true, createUsers: input.createUsers !== false, createdAt: now };
 }
 
 export async function listProviders(ctx: ServerContext): Promise<UpstreamProvider[]> {
@@ -100,6 +105,7 @@ export async function listProviders(ctx: ServerContext): Promise<UpstreamProvide
     scopes: row.scopes.split(' '),
     displayName: row.display_name,
     linkByEmail: Number(row.link_by_email) === 1,
+    createUsers: Number(row.create_users) === 1,
     createdAt: Number(row.created_at),
   }));
 }

@@ -70,7 +70,12 @@ export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContex
       for (const [name, value] of Object.entries(identity.params)) for (const v of typeof value === 'string' ? [value] : value) query.append(name, v);
       const authorization = await readAuthorizationRequest(ctx, new FormParams(query.toString()), 'page');
       const account = await accountFor(ctx, identity);
-      if (!account.ok) return sendPage(reply, 403, failed('Account disabled', 'This account is disabled.'));
+      if (!account.ok) {
+        request.log.info({ provider: identity.provider.id, reason: account.reason }, 'upstream sign-in without a local account');
+        return account.reason === 'disabled'
+          ? sendPage(reply, 403, failed('Account disabled', 'This account is disabled.'))
+          : sendPage(reply, 403, failed('No account here', `There is no account here for this ${identity.provider.displayName} sign-in. Ask an administrator to create one.`));
+      }
       request.log.info({ user: account.user.id, provider: identity.provider.id, created: account.created, linked: account.linked }, 'signed in with an upstream provider');
       // A new session (no fixation); any previous one of this browser ends.
       const previous = readCookie(request.headers.cookie, sessionCookie);

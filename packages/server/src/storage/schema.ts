@@ -53,6 +53,8 @@ export interface UpstreamProviderRow {
   scopes: string;
   display_name: string;
   link_by_email: number | string;
+  /** 0: link only (a first sign-in without a matching local user is refused). */
+  create_users: number | string;
   created_at: number | string;
 }
 

@@ -19,6 +19,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('scopes', 'varchar(400)', (c) => c.notNull())
     .addColumn('display_name', 'varchar(100)', (c) => c.notNull())
     .addColumn('link_by_email', 'integer', (c) => c.notNull())
+    .addColumn('create_users', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema
