@@ -55,5 +55,6 @@ export function brandPage(html: string, theme: Theme, assetsPath: string): strin
   const brand = theme.logo
     ? `<p class="brand"><img src="${escapeHtml(assetsPath)}/${theme.logo.file}" alt="${escapeHtml(theme.productName)}"></p>`
     : `<p class="brand">${escapeHtml(theme.productName)}</p>`;
-  return html.replace(HEAD_MARK, links).replace(BRAND_MARK, brand);
+  // Functions, not strings, as replacements: a `$&` in a product name stays text.
+  return html.replace(HEAD_MARK, () => links).replace(BRAND_MARK, () => brand);
 }
