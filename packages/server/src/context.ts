@@ -6,6 +6,7 @@ import type { KeyRing } from './keys/key-ring.ts';
 import type { Storage } from './storage/storage.ts';
 import type { MailOutbox } from './mail/outbox.ts';
 import type { Theme } from './ui/theme.ts';
+import type { Languages } from './i18n/languages.ts';
 
 /** What endpoints, grants and admin commands need: settings, storage and keys. No HTTP in here. */
 export interface ServerContext {
@@ -25,6 +26,8 @@ export interface ServerContext {
   urls: IssuerUrls;
   /** The operator's look (ui/theme.ts): product name, colour, stylesheet, logo. */
   theme: Theme;
+  /** The languages of pages and mail (i18n/languages.ts), with the operator's catalogs. */
+  languages: Languages;
   /** Outgoing mail (mail/outbox.ts): `enabled` when LATCHKEY_SMTP_URL is set. */
   mail: MailOutbox;
   /** Now, in whole seconds since the epoch: the one clock of the server (lib/clock.ts). */

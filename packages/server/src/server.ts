@@ -10,6 +10,7 @@ import { buildApp } from './http/app.ts';
 import { Janitor } from './janitor.ts';
 import { MailOutbox } from './mail/outbox.ts';
 import { loadTheme } from './ui/theme.ts';
+import { loadLanguages } from './i18n/operator-catalogs.ts';
 import { KeyEncryption } from './keys/key-encryption.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import { resolveSecret } from './keys/secret.ts';
@@ -124,6 +125,7 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
       now: nowSeconds,
       mail: undefined as unknown as MailOutbox,
       theme: loadTheme(settings),
+      languages: loadLanguages(settings),
     };
     // The outbox reads the context's clock, which tests may move.
     context.mail = new MailOutbox({ settings, storage, encryption, logger, now: () => context.now() });

@@ -18,6 +18,7 @@ import { matchRedirectUri, redirectUriRules } from '../registry/redirect-uri.ts'
 import type { Client } from '../registry/types.ts';
 import { isFapi2 } from '../profiles/fapi2.ts';
 import { PAR_PROOF_PARAM, verifyPushedProof } from './pushed-proof.ts';
+import { ENGLISH, type MessageKey } from '../i18n/catalogs.ts';
 
 /** The authorization request parameters Latchkey reads; the login and consent forms carry exactly these. */
 export const AUTHORIZATION_PARAMS = [
@@ -33,6 +34,7 @@ export const AUTHORIZATION_PARAMS = [
   'max_age',
   'acr_values',
   'login_hint',
+  'ui_locales',
   'resource',
   'dpop_jkt',
 ] as const;
@@ -74,6 +76,8 @@ export interface AuthorizationRequest {
   /** OIDC Core §3.1.2.1 `acr_values`, in order of preference; empty when none was asked for. */
   acrValues: string[];
   loginHint: string | undefined;
+  /** OIDC Core §3.1.2.1 `ui_locales`: the user's languages for the pages, in order of preference. */
+  uiLocales: string | undefined;
   /** RFC 9449 §10: the thumbprint of the DPoP key the code will be bound to; undefined: none. */
   dpopJkt: string | undefined;
   /** Whether the client pushed the request (RFC 9126), which a client or server may require. */
@@ -90,16 +94,17 @@ export interface AuthorizationRequest {
  * §4.1.2.1, RFC 9700 §4.11.2). The user sees an error page; nothing goes back to the redirect URI.
  */
 export class AuthorizationPageError extends Error {
-  readonly title: string;
-  readonly explanation: string;
+  /** The page's title and explanation, as messages in the user's language (i18n/). */
+  readonly title: MessageKey;
+  readonly explanation: MessageKey;
   readonly status: number;
 
   constructor(
-    title: string,
-    explanation: string,
+    title: MessageKey,
+    explanation: MessageKey,
     status = 400,
   ) {
-    super(explanation);
+    super(ENGLISH.messages[explanation]);
     this.title = title;
     this.explanation = explanation;
     this.status = status;
@@ -125,6 +130,8 @@ export class AuthorizationRedirectError extends Error {
 const MAX_STATE_LENGTH = 2000;
 const MAX_NONCE_LENGTH = 500;
 const MAX_LOGIN_HINT_LENGTH = 200;
+/** Longer lists than this are cut: no one prefers more languages than fit in it. */
+const MAX_UI_LOCALES_LENGTH = 200;
 /** A few class names; anything longer is not a list of acr values. */
 const MAX_ACR_VALUES_LENGTH = 512;
 
@@ -166,26 +173,26 @@ async function resolveClient(ctx: ServerContext, params: FormParams): Promise<{ 
     clientId = params.get('client_id');
     presented = params.get('redirect_uri');
   } catch {
-    throw new AuthorizationPageError('Invalid request', 'The request repeats client_id or redirect_uri.');
+    throw new AuthorizationPageError('error.invalid.title', 'error.invalid.repeatsClient');
   }
-  if (clientId === undefined) throw new AuthorizationPageError('Invalid request', 'The request has no client_id.');
+  if (clientId === undefined) throw new AuthorizationPageError('error.invalid.title', 'error.invalid.noClientId');
   const client = await findClient(ctx, clientId).catch((err: unknown) => {
     // draft-ietf-oauth-client-id-metadata-document §5.1: when fetching the document fails, "the
     // authorization server SHOULD abort the authorization request": a page, never a redirect.
     if (!(err instanceof ClientMetadataError)) throw err;
-    throw new AuthorizationPageError('Application not available', 'The application identifies itself by a client metadata document that could not be fetched or is not valid.');
+    throw new AuthorizationPageError('error.clientUnavailable.title', 'error.clientUnavailable.text');
   });
   if (!client || !client.grantTypes.includes('authorization_code')) {
-    throw new AuthorizationPageError('Unknown application', 'The application that sent you here is not registered for sign-in.');
+    throw new AuthorizationPageError('error.unknownClient.title', 'error.unknownClient.text');
   }
   // docs/security.md A1, A2, A4: exact match, else a page and never a redirect.
   const redirectUri = matchRedirectUri(client.redirectUris, presented, redirectUriRules(client.type));
   if (redirectUri === undefined) {
     throw new AuthorizationPageError(
-      'Invalid redirect',
+      'error.redirect.title',
       presented === undefined
-        ? 'The request has no redirect_uri and the application has several.'
-        : 'The redirect_uri is not one the application registered.',
+        ? 'error.redirect.missing'
+        : 'error.redirect.unregistered',
     );
   }
   return { client, redirectUri };
@@ -219,7 +226,7 @@ async function validateRest(ctx: ServerContext, client: Client, params: FormPara
   if (responseType !== 'code') throw new UnsupportedResponseType('only response_type=code is supported');
 
   // Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in these.
-  for (const name of ['state', 'nonce', 'login_hint', 'acr_values'] as const) {
+  for (const name of ['state', 'nonce', 'login_hint', 'acr_values', 'ui_locales'] as const) {
     if (/[\x00-\x1f\x7f]/.test(params.get(name) ?? '')) throw new InvalidRequest(`${name} must not contain control characters`);
   }
   const state = params.get('state');
@@ -247,11 +254,14 @@ async function validateRest(ctx: ServerContext, client: Client, params: FormPara
   if (acrText.length > MAX_ACR_VALUES_LENGTH) throw new InvalidRequest('acr_values is too long');
   const acrValues = [...new Set(acrText.split(' ').filter((v) => v !== ''))];
   const loginHint = params.get('login_hint')?.slice(0, MAX_LOGIN_HINT_LENGTH);
+  // OIDC Core §3.1.2.1 ui_locales: "An error SHOULD NOT result if some or all of the requested locales
+  // are not supported by the OpenID Provider": a language Latchkey lacks is passed over (i18n/languages.ts).
+  const uiLocales = params.get('ui_locales')?.slice(0, MAX_UI_LOCALES_LENGTH);
   // RFC 9449 §10: "dpop_jkt: The value of the JWK SHA-256 Thumbprint ... of the proof-of-possession
   // public key": 32 bytes, base64url without padding (43 characters).
   const dpopJkt = params.get('dpop_jkt');
   if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) throw new InvalidRequest('dpop_jkt must be a JWK SHA-256 thumbprint');
-  return { scope, resources, nonce, codeChallenge: pkce.challenge, prompt, maxAge, acrValues, loginHint, dpopJkt };
+  return { scope, resources, nonce, codeChallenge: pkce.challenge, prompt, maxAge, acrValues, loginHint, uiLocales, dpopJkt };
 }
 
 /**

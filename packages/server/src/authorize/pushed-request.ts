@@ -24,15 +24,15 @@ export async function usePushedRequest(ctx: ServerContext, params: FormParams): 
   try {
     clientId = params.get('client_id');
   } catch {
-    throw new AuthorizationPageError('Invalid request', 'The request repeats client_id.');
+    throw new AuthorizationPageError('error.invalid.title', 'error.invalid.repeatsClientId');
   }
-  if (clientId === undefined) throw new AuthorizationPageError('Invalid request', 'The request has no client_id.');
+  if (clientId === undefined) throw new AuthorizationPageError('error.invalid.title', 'error.invalid.noClientId');
   // RFC 9126 §4: "Authorization servers SHOULD treat request_uri values as one-time use" and "An expired
   // request_uri MUST be rejected as invalid"; §2.2: "The request_uri value MUST be bound to the client
   // that posted the authorization request." One atomic statement spends it, for its own client only.
   const pushed = await ctx.storage.pushedRequests.consume(sha256(requestUris[0]!), clientId, ctx.now());
   if (!pushed) {
-    throw new AuthorizationPageError('Invalid request', 'The request_uri is unknown, has expired or was used already, or another application pushed it.');
+    throw new AuthorizationPageError('error.invalid.title', 'error.invalid.requestUri');
   }
   return formParams(pushed);
 }

@@ -164,6 +164,11 @@ export interface Settings {
    * pages' CSP stays as strict.
    */
   themeDir: string | undefined;
+  /**
+   * The language of pages and mail for a user who asks for none Latchkey has (docs/languages.md): a
+   * built-in language (`en`, `de`) or one added in LATCHKEY_THEME_DIR/messages.
+   */
+  defaultLocale: string;
 }
 
 /** Who may create an account (users/signup.ts). */
@@ -245,6 +250,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'productName', env: 'LATCHKEY_PRODUCT_NAME', type: 'string', default: 'Latchkey' },
   { key: 'themeColor', env: 'LATCHKEY_THEME_COLOR', type: 'optional-string', default: undefined },
   { key: 'themeDir', env: 'LATCHKEY_THEME_DIR', type: 'optional-string', default: undefined },
+  { key: 'defaultLocale', env: 'LATCHKEY_DEFAULT_LOCALE', type: 'string', default: 'en' },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

@@ -87,6 +87,9 @@ export async function openIdConfiguration(ctx: ServerContext): Promise<Record<st
     end_session_endpoint: urls.endpoint('endSession'),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+    // OIDC Discovery §3: "Languages and scripts supported for the user interface, represented as a JSON
+    // array of BCP47 [RFC5646] language tag values."
+    ui_locales_supported: ctx.languages.supported,
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'amr', 'nonce', 'at_hash', 'azp', 'name', 'preferred_username', 'email', 'email_verified'],
     // OIDC Discovery §3: "JSON array containing a list of the Authentication Context Class References
     // that this OP supports" (users/authentication-context.ts).

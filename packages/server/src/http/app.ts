@@ -81,7 +81,7 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
 
   const prefix = ctx.urls.pathPrefix;
   // The operator's look, for every page this app sends (http/page-reply.ts sendPage).
-  app.decorate('latchkeyBranding', { theme: ctx.theme, assetsPath: `${prefix}/assets` });
+  app.decorate('latchkeyBranding', { theme: ctx.theme, assetsPath: `${prefix}/assets`, languages: ctx.languages });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });

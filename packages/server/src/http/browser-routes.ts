@@ -31,7 +31,7 @@ import { issueRecoveryCodes } from '../users/recovery-codes.ts';
 import { beginTotpEnrolment, checkTotpCode, pendingTotpEnrolment } from '../users/totp.ts';
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionOrigin, startSession } from '../users/sessions.ts';
 import type { FormParams } from '../lib/form-params.ts';
-import { optionalParam, pageParams, sendErrorPage, sendPage } from './page-reply.ts';
+import { optionalParam, pageParams, pageTranslator, sendErrorPage, sendPage } from './page-reply.ts';
 
 
 /**
@@ -126,7 +126,7 @@ export class BrowserSteps {
 
   paramsOf(request: FastifyRequest): FormParams {
     const params = pageParams(request);
-    if (!params) throw new AuthorizationPageError('Invalid request', 'The form could not be read.');
+    if (!params) throw new AuthorizationPageError('error.invalid.title', 'error.invalid.formUnreadable');
     return params;
   }
 
@@ -137,8 +137,11 @@ export class BrowserSteps {
    */
   fail(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
     if (err instanceof AuthorizationPageError) {
-      request.log.info({ reason: err.explanation }, 'authorization request refused with an error page');
-      return sendPage(reply, err.status, errorPage(this.assetsPath, err.title, err.explanation));
+      request.log.info({ reason: err.message }, 'authorization request refused with an error page');
+      // The request was not read: its ui_locales, if any, are taken as they came (i18n/languages.ts).
+      const params = pageParams(request);
+      const t = pageTranslator(request, params ? optionalParam(params, 'ui_locales') : undefined);
+      return sendPage(reply, err.status, errorPage(t, this.assetsPath, t.t(err.title), t.t(err.explanation)));
     }
     if (err instanceof AuthorizationRedirectError) {
       request.log.info({ error: err.oauth.error, detail: err.oauth.detail ?? err.oauth.description }, 'authorization request refused');
@@ -172,6 +175,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     clientName: authorization.client.source === 'operator' ? authorization.client.name : redirectHost(authorization.redirectUri),
     carried: authorization.params,
     username: authorization.loginHint,
+    uiLocales: authorization.uiLocales,
     passkeyAction: `${ctx.urls.pathPrefix}${PATHS.loginPasskey}`,
     upstreamPath: `${ctx.urls.pathPrefix}${PATHS.login}/upstream`,
   });
@@ -225,6 +229,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     action: `${ctx.urls.pathPrefix}${PATHS.loginOtp}`,
     carried: authorization.params,
     passkeyAction: `${ctx.urls.pathPrefix}${PATHS.loginOtp}/passkey`,
+    uiLocales: authorization.uiLocales,
   });
 
   app.post(`${PATHS.loginOtp}/passkey`, async (request, reply) => {
@@ -278,15 +283,17 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
     if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
     const enrolment = (await pendingTotpEnrolment(ctx, user)) ?? (await beginTotpEnrolment(ctx, user));
     if (!enrolment) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
+    const t = pageTranslator(reply.request, authorization.uiLocales);
     return sendPage(
       reply,
       status,
       totpSetupPage({
+        t,
         assetsPath: steps.assetsPath,
         action: `${ctx.urls.pathPrefix}${PATHS.loginOtpSetup}`,
         csrfToken: csrfToken(ctx.macKey, setupBinding(current.value)),
         carried: authorization.params,
-        reason: `${loginFormPage(authorization).clientName} asks for a second step when you sign in. Set it up now to continue.`,
+        reason: t.t('otp.setup.reason', { client: loginFormPage(authorization).clientName }),
         qrSvg: enrolment.qrSvg,
         secret: enrolment.secret,
         ...(error !== undefined ? { error } : {}),
@@ -315,10 +322,11 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
       const params = steps.paramsOf(request);
       const authorization = await readAuthorizationRequest(ctx, params, 'page');
       return await toClientIfUnavailable(authorization, async () => {
+        const t = pageTranslator(request, authorization.uiLocales);
         const current = await fullSession(request);
         if (!current) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
         if (!verifyCsrfToken(ctx.macKey, setupBinding(current.value), optionalParam(params, 'csrf_token'))) {
-          return setupPage(reply, authorization, current, 403, 'The form expired. Please enter the code again.');
+          return setupPage(reply, authorization, current, 403, t.t('otp.setup.formExpired'));
         }
         const user = await ctx.storage.users.findById(current.session.userId);
         if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
@@ -327,12 +335,12 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
           if (check.reason === 'rate_limited') reply.header('retry-after', String(check.retryAfterSeconds));
           const error =
             check.reason === 'rate_limited'
-              ? `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`
+              ? t.t('otp.tooManyWait', { wait: waitText(t, check.retryAfterSeconds) })
               : check.reason === 'locked'
-                ? 'Too many wrong codes. Ask your administrator to reset your sign-in methods.'
+                ? t.t('otp.tooMany')
                 : check.reason === 'unreadable'
-                  ? 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.'
-                : 'That code is not right. Check the time on your phone, and enter the code the app shows now.';
+                  ? t.t('otp.unreadable')
+                  : t.t('otp.setup.wrongCode');
           return setupPage(reply, authorization, current, check.reason === 'invalid_code' ? 400 : check.reason === 'unreadable' ? 503 : 429, error);
         }
         // Both factors shown: a new session (new cookie: no fixation) with amr pwd, otp, mfa.
@@ -343,7 +351,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
         const codes = await issueRecoveryCodes(ctx, user.id);
         // The link goes on with the authorization; the proof says this sign-in is fresh (prompt=login, max_age).
         const next = steps.pageUrl(`${PATHS.loginOtpSetup}/done`, authorization, { login_proof: loginProof(ctx.macKey, value, authorization.params) });
-        return sendPage(reply, 200, recoveryCodesPage(steps.assetsPath, codes, next, 'I have saved them, continue'));
+        return sendPage(reply, 200, recoveryCodesPage(t, steps.assetsPath, codes, next, t.t('otp.setup.savedContinue')));
       });
     } catch (err) {
       return steps.fail(request, reply, err);
@@ -381,17 +389,19 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
       if (due) return steps.sendNext(reply, authorization, { step: due });
       const user = await ctx.storage.users.findById(current.session.userId);
       const { client } = authorization;
+      const t = pageTranslator(request, authorization.uiLocales);
       return sendPage(
         reply,
         200,
         consentPage({
+          t,
           assetsPath: steps.assetsPath,
           action: `${ctx.urls.pathPrefix}${PATHS.consent}`,
           clientName: client.name,
           username: user?.name ?? user?.username ?? '',
           csrfToken: csrfToken(ctx.macKey, consentBinding(current.sessionValue)),
           carried: current.proof ? { ...authorization.params, login_proof: current.proof } : authorization.params,
-          scopes: await describeScopes(ctx, authorization.scope),
+          scopes: await describeScopes(ctx, authorization.scope, t),
           apis: await describeApis(ctx, client, authorization.scope, authorization.resources),
           // The MCP authorization specification asks that the consent page of a client that registered
           // itself show where the browser goes back to; docs/security.md L77.
@@ -431,7 +441,7 @@ function registerConsentRoutes(app: FastifyInstance, ctx: ServerContext, steps: 
       const error = new AccessDenied('the user denied the request');
       return steps.redirect(reply, authorizationResponseUrl(authorization.redirectUri, ctx.settings.issuer, authorization.state, { error }));
     }
-    throw new AuthorizationPageError('Invalid request', 'The form did not say whether to allow or deny.');
+    throw new AuthorizationPageError('error.invalid.title', 'error.invalid.noDecision');
   };
 
   app.post(PATHS.consent, async (request, reply) => {

@@ -12,7 +12,8 @@ import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie
 import { sessionOrigin, secondFactorDue, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
-import { optionalParam, sendPage } from './page-reply.ts';
+import { optionalParam, pageTranslator, sendPage } from './page-reply.ts';
+import type { Translator } from '../i18n/translator.ts';
 import { PATHS } from '../config/paths.ts';
 import { listProviders } from '../federation/providers.ts';
 
@@ -30,6 +31,8 @@ export interface LoginFormPage {
   passkeyAction?: string;
   /** Where the buttons of upstream providers lead (`{upstreamPath}/{id}?{carried}`); none without it. */
   upstreamPath?: string;
+  /** The authorization request's `ui_locales` (OIDC Core §3.1.2.1), which choose the page's language first. */
+  uiLocales?: string | undefined;
 }
 
 /** `secondFactorDue`: the user has an authenticator app, so the session still owes its code (http/otp-form.ts). */
@@ -64,6 +67,7 @@ export class LoginForm {
 
   /** Shows the form; `fresh` draws a new binding (after a failed CSRF check). */
   async show(request: FastifyRequest, reply: FastifyReply, page: LoginFormPage, status = 200, error?: string, fresh = false): Promise<FastifyReply> {
+    const t = pageTranslator(request, page.uiLocales);
     let binding = fresh ? undefined : this.binding(request);
     if (!binding) {
       binding = randomToken(32);
@@ -75,12 +79,13 @@ export class LoginForm {
       ? {
           scriptNonce: randomToken(16),
           form: {
+            t,
             action: page.passkeyAction,
             mode: 'get' as const,
             options: await authenticationOptions(this.ctx, 'sign-in', passkeyBinding(binding, page.passkeyAction)),
             csrfToken: token,
             carried: page.carried,
-            label: 'Sign in with a passkey',
+            label: t.t('login.withPasskey'),
           },
         }
       : undefined;
@@ -93,6 +98,7 @@ export class LoginForm {
       reply,
       status,
       loginPage({
+        t,
         assetsPath: this.assetsPath,
         action: page.action,
         clientName: page.clientName,
@@ -111,9 +117,10 @@ export class LoginForm {
 
   /** Checks the submitted form; on success the new session's cookie is set on `reply`. */
   async submit(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
+    const t = pageTranslator(request, page.uiLocales);
     const binding = this.binding(request);
     if (!binding || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
-      return { ok: false, reply: await this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
+      return { ok: false, reply: await this.show(request, reply, page, 403, t.t('login.formExpired'), true) };
     }
     const username = optionalParam(params, 'username') ?? '';
     const retry = { ...page, username };
@@ -126,16 +133,16 @@ export class LoginForm {
     if (!result.ok) {
       if (result.reason === 'rate_limited') {
         reply.header('retry-after', String(result.retryAfterSeconds));
-        const error = `Too many failed sign-in attempts. Try again in ${waitText(result.retryAfterSeconds)}.`;
+        const error = t.t('login.tooManyAttempts', { wait: waitText(t, result.retryAfterSeconds) });
         return { ok: false, reply: await this.show(request, reply, retry, 429, error) };
       }
-      const error = result.reason === 'disabled' ? 'This account is disabled.' : 'Wrong username or password.';
+      const error = t.t(result.reason === 'disabled' ? 'login.disabled' : 'login.wrongPassword');
       // 400, not 401: a 401 must carry a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a form has none.
       return { ok: false, reply: await this.show(request, reply, retry, 400, error) };
     }
     // A user who signed up signs in once the address is confirmed (users/signup.ts).
     if (result.user.emailConfirmationRequired && !result.user.emailVerified) {
-      return { ok: false, reply: await this.show(request, reply, retry, 403, `Confirm your email address first: open the link we sent to ${result.user.email ?? 'your address'}.`) };
+      return { ok: false, reply: await this.show(request, reply, retry, 403, t.t('login.confirmEmailFirst', { email: result.user.email ?? t.t('login.yourAddress') })) };
     }
     return this.signedIn(request, reply, result.user, PASSWORD_ONLY);
   }
@@ -146,14 +153,15 @@ export class LoginForm {
    * sign-in of two factors (users/passkeys.ts).
    */
   async submitPasskey(request: FastifyRequest, reply: FastifyReply, params: FormParams, page: LoginFormPage): Promise<LoginOutcome> {
+    const t = pageTranslator(request, page.uiLocales);
     const binding = this.binding(request);
     if (!binding || !page.passkeyAction || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
-      return { ok: false, reply: await this.show(request, reply, page, 403, 'The sign-in form expired. Please try again.', true) };
+      return { ok: false, reply: await this.show(request, reply, page, 403, t.t('login.formExpired'), true) };
     }
     const result = await verifyPasskeyAssertion(this.ctx, 'sign-in', passkeyBinding(binding, page.passkeyAction), optionalParam(params, 'credential'));
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'passkey sign-in refused');
-      const error = result.reason === 'disabled' ? 'This account is disabled.' : 'That passkey could not sign you in. Try again, or use your password.';
+      const error = t.t(result.reason === 'disabled' ? 'login.disabled' : 'login.passkeyFailed');
       return { ok: false, reply: await this.show(request, reply, page, 400, error) };
     }
     return this.signedIn(request, reply, result.user, withPasskey([], result.methods));
@@ -184,7 +192,7 @@ export class LoginForm {
 const passkeyBinding = (loginBinding: string, action: string) => `${loginBinding}\u0000${action}`;
 
 /** "45 seconds", "1 minute", "8 minutes": seconds below two minutes, whole minutes (rounded up) above. */
-export function waitText(seconds: number): string {
-  if (seconds < 120) return `${seconds} second${seconds === 1 ? '' : 's'}`;
-  return `${Math.ceil(seconds / 60)} minutes`;
+export function waitText(t: Translator, seconds: number): string {
+  if (seconds < 120) return t.plural('wait.seconds', seconds);
+  return t.plural('wait.minutes', Math.ceil(seconds / 60));
 }

@@ -9,7 +9,7 @@ import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
 import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
-import { optionalParam, pageParams, sendPage } from './page-reply.ts';
+import { optionalParam, pageParams, pageTranslator, sendPage } from './page-reply.ts';
 
 /**
  * How long after its `exp` an ID token is still accepted as a logout hint. RP-Initiated Logout 1.0 §2:
@@ -33,17 +33,20 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   const logout = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = pageParams(request);
-    if (!params) return page(reply, 400, errorPage(assetsPath, 'Invalid request', 'The sign-out request could not be read.'));
+    // RP-Initiated Logout §2 ui_locales: "End-User's preferred languages and scripts for the user
+    // interface" (i18n/languages.ts).
+    const t = pageTranslator(request, params ? optionalParam(params, 'ui_locales') : undefined);
+    if (!params) return page(reply, 400, errorPage(t, assetsPath, t.t('error.invalid.title'), t.t('logout.invalid.unreadable')));
     const idTokenHint = optionalParam(params, 'id_token_hint');
     const requestedRedirect = optionalParam(params, 'post_logout_redirect_uri');
     const state = optionalParam(params, 'state');
     const hint = idTokenHint ? await verifyHint(ctx, idTokenHint) : undefined;
     if (idTokenHint && !hint) {
-      return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The id_token_hint is not a valid ID token of this server.'));
+      return page(reply, 400, errorPage(t, assetsPath, t.t('logout.invalid.title'), t.t('logout.invalid.idToken')));
     }
     const clientId = optionalParam(params, 'client_id') ?? hint?.clientId;
     if (hint && clientId !== hint.clientId) {
-      return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'client_id does not match the id_token_hint.'));
+      return page(reply, 400, errorPage(t, assetsPath, t.t('logout.invalid.title'), t.t('logout.invalid.clientId')));
     }
     let client: Client | undefined;
     if (clientId) client = await ctx.storage.clients.find(clientId);
@@ -51,7 +54,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (requestedRedirect !== undefined) {
       // RP-Initiated Logout §3: the URI must exactly match one the client registered.
       if (!client || !client.postLogoutRedirectUris.includes(requestedRedirect)) {
-        return page(reply, 400, errorPage(assetsPath, 'Invalid sign-out request', 'The post_logout_redirect_uri is not registered.'));
+        return page(reply, 400, errorPage(t, assetsPath, t.t('logout.invalid.title'), t.t('logout.invalid.redirect')));
       }
       // RP-Initiated Logout §3: without an id_token_hint "the OP MUST NOT perform post-logout
       // redirection unless the OP has other means of confirming the legitimacy of the post-logout
@@ -72,7 +75,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
       (request.method === 'POST' && sessionValue !== undefined && verifyCsrfToken(ctx.macKey, `logout:${sessionValue}`, optionalParam(params, 'csrf_token')));
     if (session && sessionValue && !confirmed) {
       const carried: Record<string, string> = {};
-      for (const name of ['post_logout_redirect_uri', 'state', 'client_id']) {
+      for (const name of ['post_logout_redirect_uri', 'state', 'client_id', 'ui_locales']) {
         const value = optionalParam(params, name);
         if (value !== undefined) carried[name] = value;
       }
@@ -81,6 +84,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
         reply,
         200,
         logoutConfirmPage({
+          t,
           assetsPath,
           action: `${issuerPath}${PATHS.endSession}`,
           csrfToken: csrfToken(ctx.macKey, `logout:${sessionValue}`),
@@ -92,7 +96,7 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (sessionValue) await ctx.storage.sessions.delete(sha256(sessionValue));
     reply.header('set-cookie', sessionCookieHeader('', secure, 0));
     if (target) return reply.header('cache-control', 'no-store').redirect(target, 303);
-    return page(reply, 200, loggedOutPage(assetsPath));
+    return page(reply, 200, loggedOutPage(t, assetsPath));
   };
 
   app.get(PATHS.endSession, logout);

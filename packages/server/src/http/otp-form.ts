@@ -12,7 +12,7 @@ import type { AuthenticationMethod } from '../users/authentication-context.ts';
 import { sessionOrigin, resumePartialSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { checkSecondFactor } from '../users/totp.ts';
 import { waitText } from './login-form.ts';
-import { optionalParam, sendPage } from './page-reply.ts';
+import { optionalParam, pageTranslator, sendPage } from './page-reply.ts';
 
 /** A second-step challenge is good for one partial session and one form. */
 const passkeyBinding = (sessionValue: string, action: string) => `${sessionValue}\u0000${action}`;
@@ -31,6 +31,8 @@ export interface OtpFormPage {
   carried: HiddenFields;
   /** Where "Use a passkey" posts (OtpForm.submitPasskey); without it, no passkey option. */
   passkeyAction?: string;
+  /** The authorization request's `ui_locales` (OIDC Core §3.1.2.1), which choose the page's language first. */
+  uiLocales?: string | undefined;
 }
 
 export type OtpOutcome =
@@ -64,6 +66,7 @@ export class OtpForm {
   }
 
   async show(reply: FastifyReply, current: { session: Session; value: string }, page: OtpFormPage, status = 200, error?: string): Promise<FastifyReply> {
+    const t = pageTranslator(reply.request, page.uiLocales);
     const user = await this.ctx.storage.users.findById(current.session.userId);
     const token = csrfToken(this.ctx.macKey, `otp:${current.value}`);
     const usesPasskey = user !== undefined && page.passkeyAction !== undefined && passkeysAvailable(this.ctx) && (await this.ctx.storage.passkeys.hasAny(user.id));
@@ -72,12 +75,13 @@ export class OtpForm {
         ? {
             scriptNonce: randomToken(16),
             form: {
+              t,
               action: page.passkeyAction,
               mode: 'get' as const,
               options: await authenticationOptions(this.ctx, 'second-factor', passkeyBinding(current.value, page.passkeyAction), user),
               csrfToken: token,
               carried: page.carried,
-              label: 'Use a passkey',
+              label: t.t('otp.usePasskey'),
               kind: 'primary' as const,
             },
           }
@@ -86,6 +90,7 @@ export class OtpForm {
       reply,
       status,
       otpPage({
+        t,
         assetsPath: this.assetsPath,
         action: page.action,
         csrfToken: token,
@@ -107,12 +112,12 @@ export class OtpForm {
     const current = await this.partial(request);
     if (!current || !page.passkeyAction) return { ok: false, reason: 'no_session' };
     if (!verifyCsrfToken(this.ctx.macKey, `otp:${current.value}`, optionalParam(params, 'csrf_token'))) {
-      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, 'The form expired. Please try again.') };
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, pageTranslator(request, page.uiLocales).t('page.formExpired')) };
     }
     const result = await verifyPasskeyAssertion(this.ctx, 'second-factor', passkeyBinding(current.value, page.passkeyAction), optionalParam(params, 'credential'), current.session.userId);
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'passkey second step refused');
-      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, 'That passkey could not confirm it is you. Try again.') };
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, pageTranslator(request, page.uiLocales).t('otp.passkeyFailed')) };
     }
     await this.ctx.storage.sessions.delete(sha256(current.value));
     const { value, session } = await startSession(this.ctx.storage, result.user.id, withPasskey(current.session.amr, result.methods), this.ctx.now(), sessionOrigin(request));
@@ -124,17 +129,18 @@ export class OtpForm {
     const current = await this.partial(request);
     if (!current) return { ok: false, reason: 'no_session' };
     if (!verifyCsrfToken(this.ctx.macKey, `otp:${current.value}`, optionalParam(params, 'csrf_token'))) {
-      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, 'The form expired. Please try again.') };
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 403, pageTranslator(request, page.uiLocales).t('page.formExpired')) };
     }
     const user = await this.ctx.storage.users.findById(current.session.userId);
     if (!user) return { ok: false, reason: 'no_session' };
     const check = await checkSecondFactor(this.ctx, user, optionalParam(params, 'code') ?? '');
     if (!check.ok) {
+      const t = pageTranslator(request, page.uiLocales);
       if (check.reason === 'unreadable') {
-        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 503, 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.') };
+        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 503, t.t('otp.unreadable')) };
       }
       if (check.reason === 'locked') {
-        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 429, 'Too many wrong codes: this sign-in method is locked. Ask your administrator to reset it.') };
+        return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 429, t.t('otp.locked')) };
       }
       // A few wrong codes end the half sign-in: the next try starts again with the password, whose
       // own limits then apply too (docs/account.md).
@@ -145,10 +151,10 @@ export class OtpForm {
       }
       if (check.reason === 'rate_limited') {
         reply.header('retry-after', String(check.retryAfterSeconds));
-        const error = `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`;
+        const error = t.t('otp.tooManyWait', { wait: waitText(t, check.retryAfterSeconds) });
         return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 429, error) };
       }
-      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, 'That code is not right, or was used already. Try the next one.') };
+      return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, t.t('otp.wrongCode')) };
     }
     // A recovery code is a one-time code kept on paper (RFC 8176 has no value of its own for it): the
     // same amr; its use is recorded (storage/recovery-code-store.ts) and shown on the account page.

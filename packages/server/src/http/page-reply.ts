@@ -5,6 +5,32 @@ import { PAGE_SECURITY_HEADERS, pageHeadersWithScript } from '../ui/security-hea
 import { brandPage, type Theme } from '../ui/theme.ts';
 import { asOAuthError } from './error-reply.ts';
 import { FormParams } from '../lib/form-params.ts';
+import { Languages } from '../i18n/languages.ts';
+import type { Translator } from '../i18n/translator.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
+
+/** What http/app.ts sets on the app for every page: the operator's look and the languages. */
+interface PageSettings {
+  theme: Theme;
+  assetsPath: string;
+  languages: Languages;
+}
+
+const DEFAULT_LANGUAGES = new Languages();
+
+function pageSettings(server: unknown): PageSettings | undefined {
+  return (server as { latchkeyBranding?: PageSettings }).latchkeyBranding;
+}
+
+/**
+ * The user's language for a page (i18n/languages.ts): the authorization request's `ui_locales` when the
+ * page belongs to one, else the browser's Accept-Language, else the server's default.
+ */
+export function pageTranslator(request: FastifyRequest, uiLocales?: string): Translator {
+  const languages = pageSettings(request.server)?.languages ?? DEFAULT_LANGUAGES;
+  const accept = request.headers['accept-language'];
+  return languages.choose(uiLocales, typeof accept === 'string' ? accept : undefined);
+}
 
 /**
  * Sends an HTML page with the headers every page carries (ui/security-headers.ts); `scriptNonce`: the
@@ -12,11 +38,19 @@ import { FormParams } from '../lib/form-params.ts';
  */
 export function sendPage(reply: FastifyReply, status: number, html: string, scriptNonce?: string): FastifyReply {
   // The operator's look (ui/theme.ts), set on the app by http/app.ts.
-  const branding = (reply.server as unknown as { latchkeyBranding?: { theme: Theme; assetsPath: string } }).latchkeyBranding;
-  const page = brandPage(html, branding?.theme ?? { productName: 'Latchkey' }, branding?.assetsPath ?? '/assets');
+  const branding = pageSettings(reply.server);
+  const languages = branding?.languages ?? DEFAULT_LANGUAGES;
+  const page = brandPage(html, branding?.theme ?? { productName: 'Latchkey' }, branding?.assetsPath ?? '/assets', (locale, key) =>
+    languages.translator(locale).t(key as MessageKey),
+  );
+  // RFC 9110 §8.5 Content-Language: the page's language, as its <html lang> says (ui/pages.ts layout);
+  // §12.5.5 Vary: the language may follow the browser's Accept-Language.
+  const lang = /^<!doctype html>\s*<html lang="([A-Za-z0-9-]{1,35})"/.exec(page)?.[1];
+  if (lang) reply.header('content-language', lang);
   return reply
     .code(status)
     .headers(scriptNonce ? pageHeadersWithScript(scriptNonce) : PAGE_SECURITY_HEADERS)
+    .header('vary', 'Accept-Language')
     .type('text/html; charset=utf-8')
     .send(page);
 }
@@ -44,16 +78,17 @@ export function optionalParam(params: FormParams, name: string): string | undefi
  * 4xx), anything else 500. Never a detail of the failure.
  */
 export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, error: unknown, assetsPath: string): FastifyReply {
+  const t = pageTranslator(request);
   const oauth = asOAuthError(error);
   if (oauth instanceof ServiceUnavailable) {
     request.log.warn({ err: error }, 'database unavailable: page answered 503');
     reply.header('retry-after', String(oauth.retryAfterSeconds));
-    return sendPage(reply, 503, errorPage(assetsPath, 'Temporarily unavailable', 'The sign-in service is busy or under maintenance. Try again in a few seconds.'));
+    return sendPage(reply, 503, errorPage(t, assetsPath, t.t('error.unavailable.title'), t.t('error.unavailable.text')));
   }
   if (oauth && oauth.expose) {
     request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'page request refused');
-    return sendPage(reply, oauth.status, errorPage(assetsPath, 'Invalid request', 'The request could not be read.'));
+    return sendPage(reply, oauth.status, errorPage(t, assetsPath, t.t('error.invalid.title'), t.t('error.invalid.unreadable')));
   }
   request.log.error({ err: error }, 'page request failed');
-  return sendPage(reply, 500, errorPage(assetsPath, 'Something went wrong', 'The sign-in could not be completed.'));
+  return sendPage(reply, 500, errorPage(t, assetsPath, t.t('error.failed.title'), t.t('error.failed.text')));
 }

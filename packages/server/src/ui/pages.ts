@@ -1,13 +1,16 @@
+import type { MessageKey } from '../i18n/catalogs.ts';
+import type { Translator } from '../i18n/translator.ts';
 import { escapeHtml } from './security-headers.ts';
 import { BRAND_MARK, HEAD_MARK } from './theme.ts';
 
 /**
- * A page's frame: the stylesheet from our own origin, and no script unless `scriptNonce` is given: then
- * the passkey script (ui/passkey-script.ts), and only it, under that nonce.
+ * A page's frame, in the user's language (`lang`, `dir`): the stylesheet from our own origin, and no
+ * script unless `scriptNonce` is given: then the passkey script (ui/passkey-script.ts), and only it,
+ * under that nonce.
  */
-export function layout(assetsPath: string, title: string, body: string, scriptNonce?: string): string {
+export function layout(t: Translator, assetsPath: string, title: string, body: string, scriptNonce?: string): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(t.locale)}" dir="${t.dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,6 +44,7 @@ export function alert(message: string | undefined): string {
 
 /** A form that runs a WebAuthn ceremony (ui/passkey-script.ts) and posts its result. */
 export interface PasskeyFormView {
+  t: Translator;
   action: string;
   mode: 'get' | 'create';
   /** PublicKeyCredentialRequestOptionsJSON or PublicKeyCredentialCreationOptionsJSON. */
@@ -56,15 +60,15 @@ export interface PasskeyFormView {
 /** Hidden until the script finds WebAuthn in the browser. */
 export function passkeyForm(view: PasskeyFormView): string {
   const name = view.nameField
-    ? `<label for="passkey-name">Name</label>
-<input type="text" id="passkey-name" name="name" maxlength="60" placeholder="Work laptop" autocomplete="off">
+    ? `<label for="passkey-name">${escapeHtml(view.t.t('page.passkey.name'))}</label>
+<input type="text" id="passkey-name" name="name" maxlength="60" placeholder="${escapeHtml(view.t.t('page.passkey.namePlaceholder'))}" autocomplete="off">
 `
     : '';
   return `<form method="post" action="${escapeHtml(view.action)}" class="passkey" data-passkey="${view.mode}" data-options="${escapeHtml(JSON.stringify(view.options))}" hidden>
 <input type="hidden" name="csrf_token" value="${escapeHtml(view.csrfToken)}">
 ${hiddenFields(view.carried)}
 <input type="hidden" name="credential" value="">
-${name}<p class="alert passkey-error" role="alert" hidden>Your passkey could not be used. Try again, or use another way.</p>
+${name}<p class="alert passkey-error" role="alert" hidden>${escapeHtml(view.t.t('page.passkey.error'))}</p>
 <div class="actions"><button type="submit" class="${view.kind ?? 'secondary'}">${escapeHtml(view.label)}</button></div>
 </form>`;
 }
@@ -78,6 +82,7 @@ export interface LoginPage {
   forgotPath?: string;
   /** "Sign in with a passkey" (a discoverable credential, no username), and the nonce of its script. */
   passkey?: { form: PasskeyFormView; scriptNonce: string };
+  t: Translator;
   assetsPath: string;
   action: string;
   clientName: string;
@@ -87,31 +92,39 @@ export interface LoginPage {
   error?: string;
 }
 
+/** The separator between ways to sign in. */
+function or(t: Translator): string {
+  return `<div class="or" role="separator"><span>${escapeHtml(t.t('page.or'))}</span></div>`;
+}
+
 export function loginPage(page: LoginPage): string {
+  const { t } = page;
   return layout(
+    t,
     page.assetsPath,
-    'Sign in',
-    `<h1>Sign in</h1>
-<p>to continue to <strong>${escapeHtml(page.clientName)}</strong></p>
+    t.t('login.title'),
+    `<h1>${escapeHtml(t.t('login.title'))}</h1>
+<p>${t.html('login.continueTo', { client: `<strong>${escapeHtml(page.clientName)}</strong>` })}</p>
 ${alert(page.error)}
 <form method="post" action="${escapeHtml(page.action)}">
 <input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
 ${hiddenFields(page.carried)}
-<label for="username">Username</label>
+<label for="username">${escapeHtml(t.t('login.username'))}</label>
 <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${escapeHtml(page.username ?? '')}">
-<label for="password">Password</label>
+<label for="password">${escapeHtml(t.t('login.password'))}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
-${page.forgotPath ? `<p class="forgot"><a href="${escapeHtml(page.forgotPath)}">Forgot password?</a></p>\n` : ''}<div class="actions"><button type="submit" class="primary">Sign in</button></div>
-</form>${page.passkey ? `\n<div class="or" role="separator"><span>or</span></div>\n${passkeyForm(page.passkey.form)}` : ''}${
+${page.forgotPath ? `<p class="forgot"><a href="${escapeHtml(page.forgotPath)}">${escapeHtml(t.t('login.forgot'))}</a></p>\n` : ''}<div class="actions"><button type="submit" class="primary">${escapeHtml(t.t('login.submit'))}</button></div>
+</form>${page.passkey ? `\n${or(t)}\n${passkeyForm(page.passkey.form)}` : ''}${
       page.providers && page.providers.length > 0
-        ? `\n${page.passkey ? '' : '<div class="or" role="separator"><span>or</span></div>\n'}<div class="providers">${page.providers.map((p) => `<a class="button" href="${escapeHtml(p.href)}">Sign in with ${escapeHtml(p.name)}</a>`).join('')}</div>`
+        ? `\n${page.passkey ? '' : `${or(t)}\n`}<div class="providers">${page.providers.map((p) => `<a class="button" href="${escapeHtml(p.href)}">${escapeHtml(t.t('login.withProvider', { provider: p.name }))}</a>`).join('')}</div>`
         : ''
-    }${page.signupPath ? `\n<p class="muted signup">New here? <a href="${escapeHtml(page.signupPath)}">Create an account</a></p>` : ''}`,
+    }${page.signupPath ? `\n<p class="muted signup">${t.html('login.newHere', { link: `<a href="${escapeHtml(page.signupPath)}">${escapeHtml(t.t('login.createAccount'))}</a>` })}</p>` : ''}`,
     page.passkey?.scriptNonce,
   );
 }
 
 export interface ConsentPage {
+  t: Translator;
   assetsPath: string;
   action: string;
   clientName: string;
@@ -126,13 +139,14 @@ export interface ConsentPage {
    * names it by the host the browser returns to (its redirect URI), its self-chosen name only beside that.
    */
   unverified?: { redirectHost: string; describedBy?: string };
-  /** What follows the client's name in the heading (default: "wants to access your account"). */
-  asks?: string;
-  /** Text above the scope list (the device page names the code to compare). */
-  notice?: { before: string; strong: string; after: string };
+  /** The heading's message, with `{client}` where the client's name goes (default: "{client} wants to access your account"). */
+  heading?: MessageKey;
+  /** HTML above the scope list (the device page names the code to compare), escaped by the caller. */
+  noticeHtml?: string;
 }
 
 export function consentPage(page: ConsentPage): string {
+  const { t } = page;
   const items = page.scopes
     .map((s) => `<li><span class="what">${escapeHtml(s.description || s.scope)}</span><code>${escapeHtml(s.scope)}</code></li>`)
     .join('\n');
@@ -140,12 +154,13 @@ export function consentPage(page: ConsentPage): string {
   // browser really goes there); its display name is whatever it wrote at registration.
   const who = page.unverified ? page.unverified.redirectHost : page.clientName;
   return layout(
+    t,
     page.assetsPath,
-    `Allow ${who}?`,
-    `<h1><strong>${escapeHtml(who)}</strong> ${escapeHtml(page.asks ?? 'wants to access your account')}</h1>
-<p class="who">Signed in as ${escapeHtml(page.username)}</p>
-${page.unverified ? unverifiedNotice(page.clientName, page.unverified.redirectHost, page.unverified.describedBy) : ''}${page.notice ? `<p>${escapeHtml(page.notice.before)}<strong>${escapeHtml(page.notice.strong)}</strong>${escapeHtml(page.notice.after)}</p>
-` : ''}${page.apis && page.apis.length > 0 ? apiList(page.apis) : ''}<p>If you allow it, ${escapeHtml(who)} will be able to:</p>
+    t.t('consent.title', { client: who }),
+    `<h1>${t.html(page.heading ?? 'consent.wantsAccess', { client: `<strong>${escapeHtml(who)}</strong>` })}</h1>
+<p class="who">${escapeHtml(t.t('consent.signedInAs', { username: page.username }))}</p>
+${page.unverified ? unverifiedNotice(t, page.clientName, page.unverified.redirectHost, page.unverified.describedBy) : ''}${page.noticeHtml ? `<p>${page.noticeHtml}</p>
+` : ''}${page.apis && page.apis.length > 0 ? apiList(t, page.apis) : ''}<p>${escapeHtml(t.t('consent.willBeAbleTo', { client: who }))}</p>
 <ul class="scopes">
 ${items}
 </ul>
@@ -153,53 +168,57 @@ ${items}
 <input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
 ${hiddenFields(page.carried)}
 <div class="actions">
-<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
-<button type="submit" name="decision" value="allow" class="primary">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">${escapeHtml(t.t('consent.deny'))}</button>
+<button type="submit" name="decision" value="allow" class="primary">${escapeHtml(t.t('consent.allow'))}</button>
 </div>
 </form>`,
   );
 }
 
 /** The warning of an unverified application: plain words, the host it returns to, its own name as text. */
-function unverifiedNotice(clientName: string, redirectHost: string, describedBy: string | undefined): string {
+function unverifiedNotice(t: Translator, clientName: string, redirectHost: string, describedBy: string | undefined): string {
   const how = describedBy
-    ? `It describes itself in a document published at <strong class="publisher">${escapeHtml(describedBy)}</strong>: Latchkey does not know who runs it.`
-    : 'It registered itself with Latchkey: Latchkey does not know who runs it.';
+    ? t.html('consent.unverified.document', { publisher: `<strong class="publisher">${escapeHtml(describedBy)}</strong>` })
+    : t.html('consent.unverified.registered');
+  const host = `<strong class="host">${escapeHtml(redirectHost)}</strong>`;
   return `<div class="unverified" role="note">
-<p><strong>Unverified application.</strong> ${how}</p>
-<p>It calls itself <q class="given-name">${escapeHtml(clientName)}</q>. After you answer, you go back to <strong class="host">${escapeHtml(redirectHost)}</strong>.</p>
-<p>Allow it only if you trust <strong>${escapeHtml(redirectHost)}</strong>.</p>
+<p><strong>${escapeHtml(t.t('consent.unverified'))}</strong> ${how}</p>
+<p>${t.html('consent.unverified.callsItself', { name: `<q class="given-name">${escapeHtml(clientName)}</q>`, host })}</p>
+<p>${t.html('consent.unverified.trust', { host: `<strong>${escapeHtml(redirectHost)}</strong>` })}</p>
 </div>
 `;
 }
 
 /** RFC 8707: the APIs a token would be for, by name and identifier. */
-function apiList(apis: { name: string; identifier: string }[]): string {
+function apiList(t: Translator, apis: { name: string; identifier: string }[]): string {
   const items = apis
     .map((a) => `<li><span class="what">${escapeHtml(a.name)}</span><code>${escapeHtml(a.identifier)}</code></li>`)
     .join('\n');
-  return `<p>It asks for access to ${apis.length === 1 ? 'this API' : 'these APIs'}:</p>
+  return `<p>${escapeHtml(t.plural('consent.api', apis.length))}</p>
 <ul class="scopes apis">
 ${items}
 </ul>
 `;
 }
 
-export function errorPage(assetsPath: string, title: string, explanation: string): string {
+/** An error page: its title and explanation in the user's words already. */
+export function errorPage(t: Translator, assetsPath: string, title: string, explanation: string): string {
   return layout(
+    t,
     assetsPath,
     title,
     `<h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(explanation)}</p>
-<p class="muted">Go back to the application and try again. If this keeps happening, contact its support.</p>`,
+<p class="muted">${escapeHtml(t.t('error.goBack'))}</p>`,
   );
 }
 
-export function loggedOutPage(assetsPath: string): string {
-  return layout(assetsPath, 'Signed out', `<h1>You are signed out</h1>\n<p>You can close this window.</p>`);
+export function loggedOutPage(t: Translator, assetsPath: string): string {
+  return layout(t, assetsPath, t.t('logout.done.title'), `<h1>${escapeHtml(t.t('logout.done.heading'))}</h1>\n<p>${escapeHtml(t.t('logout.done.text'))}</p>`);
 }
 
 export interface LogoutConfirmPage {
+  t: Translator;
   assetsPath: string;
   action: string;
   csrfToken: string;
@@ -208,16 +227,18 @@ export interface LogoutConfirmPage {
 }
 
 export function logoutConfirmPage(page: LogoutConfirmPage): string {
-  const from = page.clientName ? ` from ${escapeHtml(page.clientName)}` : '';
+  const { t } = page;
   return layout(
+    t,
     page.assetsPath,
-    'Sign out?',
-    `<h1>Sign out?</h1>
-<p>A request${from} asks to end your Latchkey session.</p>
+    t.t('logout.title'),
+    `<h1>${escapeHtml(t.t('logout.title'))}</h1>
+<p>${escapeHtml(page.clientName ? t.t('logout.requestFrom', { client: page.clientName }) : t.t('logout.request'))}</p>
 <form method="post" action="${escapeHtml(page.action)}">
 <input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
 ${hiddenFields(page.carried)}
-<div class="actions"><button type="submit" class="primary">Sign out</button></div>
+<div class="actions"><button type="submit" class="primary">${escapeHtml(t.t('logout.submit'))}</button></div>
 </form>`,
   );
 }
+

@@ -1,12 +1,17 @@
 import type { ServerContext } from '../context.ts';
-import { OIDC_SCOPE_DESCRIPTIONS } from '../registry/oidc-scopes.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
+import type { Translator } from '../i18n/translator.ts';
+import { OIDC_SCOPES } from '../registry/oidc-scopes.ts';
 import type { Client } from '../registry/types.ts';
 
-/** The scopes as the consent page lists them: the built-in OIDC ones, then each API's own words. */
-export async function describeScopes(ctx: ServerContext, scopes: string[]): Promise<{ scope: string; description: string }[]> {
-  const descriptions = new Map<string, string>(OIDC_SCOPE_DESCRIPTIONS);
+/**
+ * The scopes as the consent page lists them: the built-in OIDC ones in the user's language, then each
+ * API's own words (as the operator wrote them, in one language).
+ */
+export async function describeScopes(ctx: ServerContext, scopes: string[], t: Translator): Promise<{ scope: string; description: string }[]> {
+  const descriptions = new Map<string, string>([...OIDC_SCOPES].map((s) => [s, t.t(`scope.${s}` as MessageKey)]));
   for (const resource of await ctx.storage.resources.list()) {
-    for (const s of resource.scopes) descriptions.set(s.scope, s.description || `${s.scope} on ${resource.name}`);
+    for (const s of resource.scopes) descriptions.set(s.scope, s.description || t.t('scope.onApi', { scope: s.scope, api: resource.name }));
   }
   return scopes.map((scope) => ({ scope, description: descriptions.get(scope) ?? scope }));
 }

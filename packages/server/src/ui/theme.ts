@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../config/defaults.ts';
+import { ConfigError } from '../errors.ts';
 import { escapeHtml } from './security-headers.ts';
 
 /**
@@ -16,6 +17,31 @@ export interface Theme {
   /** The operator's stylesheet. */
   css?: string;
   logo?: { file: string; type: string; body: Buffer };
+  /** The operator's page frame (LATCHKEY_THEME_DIR/layout.html), checked at start (`checkLayout`). */
+  layout?: string;
+}
+
+/**
+ * What an operator's layout.html may say (docs/theming.md): the page's language and direction, its
+ * title, what Latchkey puts in the head (stylesheets, the passkey script), the logo or product name,
+ * the page's content, the product name, and `{{t custom.name}}` for a message of the operator's
+ * catalogs (LATCHKEY_THEME_DIR/messages) in the page's language.
+ */
+const LAYOUT_PLACEHOLDER = /\{\{\s*(lang|dir|title|head|brand|content|product|t\s+custom\.[A-Za-z0-9_.-]+)\s*\}\}/g;
+const ANY_PLACEHOLDER = /\{\{[^}]*\}\}/g;
+
+/** The layout's mistakes: unknown placeholders, the two it cannot do without, a script (which CSP would block). */
+export function checkLayout(layout: string): string[] {
+  const problems: string[] = [];
+  for (const match of layout.matchAll(ANY_PLACEHOLDER)) {
+    if (!new RegExp(`^${LAYOUT_PLACEHOLDER.source}$`).test(match[0])) problems.push(`unknown placeholder ${match[0]}`);
+  }
+  for (const required of ['head', 'content']) {
+    const count = [...layout.matchAll(new RegExp(`\\{\\{\\s*${required}\\s*\\}\\}`, 'g'))].length;
+    if (count !== 1) problems.push(`{{${required}}} must appear exactly once (it appears ${count} times)`);
+  }
+  if (/<script\b/i.test(layout)) problems.push('a <script> cannot run: the pages allow only Latchkey\'s own script (Content-Security-Policy)');
+  return problems;
 }
 
 /** Darker by `amount` (0-1): the hover colour of a button. */
@@ -32,6 +58,12 @@ export function loadTheme(settings: Pick<Settings, 'productName' | 'themeColor' 
   if (settings.themeDir) {
     const css = join(settings.themeDir, 'theme.css');
     if (existsSync(css)) theme.css = readFileSync(css, 'utf8');
+    const layout = join(settings.themeDir, 'layout.html');
+    if (existsSync(layout)) {
+      theme.layout = readFileSync(layout, 'utf8');
+      const problems = checkLayout(theme.layout);
+      if (problems.length > 0) throw new ConfigError(`LATCHKEY_THEME_DIR/layout.html cannot be used:\n  ${problems.join('\n  ')}`);
+    }
     for (const [file, type] of [['logo.svg', 'image/svg+xml'], ['logo.png', 'image/png']] as const) {
       const path = join(settings.themeDir, file);
       if (existsSync(path)) {
@@ -47,8 +79,12 @@ export function loadTheme(settings: Pick<Settings, 'productName' | 'themeColor' 
 export const HEAD_MARK = '<!--lk:head-->';
 export const BRAND_MARK = '<!--lk:brand-->';
 
-/** Fills a page's markers: the theme's stylesheets in the head, the logo or the product name. */
-export function brandPage(html: string, theme: Theme, assetsPath: string): string {
+/**
+ * Fills a page's markers: the theme's stylesheets in the head, the logo or the product name; with an
+ * operator's layout, puts the page's parts into it. `message` gives an operator's `custom.*` message
+ * in a language.
+ */
+export function brandPage(html: string, theme: Theme, assetsPath: string, message: (locale: string, key: string) => string = (_l, key) => key): string {
   const links = [theme.colorCss ? `<link rel="stylesheet" href="${escapeHtml(assetsPath)}/theme-colors.css">` : '', theme.css ? `<link rel="stylesheet" href="${escapeHtml(assetsPath)}/theme.css">` : '']
     .filter((l) => l !== '')
     .join('\n');
@@ -56,5 +92,33 @@ export function brandPage(html: string, theme: Theme, assetsPath: string): strin
     ? `<p class="brand"><img src="${escapeHtml(assetsPath)}/${theme.logo.file}" alt="${escapeHtml(theme.productName)}"></p>`
     : `<p class="brand">${escapeHtml(theme.productName)}</p>`;
   // Functions, not strings, as replacements: a `$&` in a product name stays text.
-  return html.replace(HEAD_MARK, () => links).replace(BRAND_MARK, () => brand);
+  const page = html.replace(HEAD_MARK, () => links).replace(BRAND_MARK, () => brand);
+  return theme.layout ? intoLayout(theme.layout, page, brand, theme.productName, message) : page;
+}
+
+/**
+ * The parts of a page layout() made (ui/pages.ts), put into the operator's layout. The page is our own
+ * output, whose shape is fixed: `<html lang dir>`, the title, the rest of the head, the content of <main>.
+ */
+function intoLayout(layout: string, page: string, brand: string, productName: string, message: (locale: string, key: string) => string): string {
+  const html = /<html lang="([^"]*)" dir="([^"]*)">/.exec(page);
+  const head = /<title>([\s\S]*?)<\/title>\n([\s\S]*?)<\/head>/.exec(page);
+  const main = /<main>\n([\s\S]*)\n<\/main>/.exec(page);
+  if (!html || !head || !main) return page;
+  const [, lang = 'en', dir = 'ltr'] = html;
+  // The brand is a placeholder of its own in the operator's layout, so it leaves the content.
+  const content = (main[1] as string).replace(brand, '').replace(/^\n/, '');
+  const values: Record<string, string> = {
+    lang,
+    dir,
+    title: head[1] as string,
+    head: (head[2] as string).trim(),
+    brand,
+    content,
+    product: escapeHtml(productName),
+  };
+  return layout.replace(LAYOUT_PLACEHOLDER, (_whole, name: string) => {
+    if (/^t\s/.test(name)) return escapeHtml(message(lang, name.replace(/^t\s+/, '')));
+    return values[name] ?? '';
+  });
 }

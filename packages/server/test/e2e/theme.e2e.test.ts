@@ -8,6 +8,7 @@ import { authorizeUrl, chromiumSkip, FormBrowser, launchChromium, pkcePair, type
 
 const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
 const THEME_DIR = fileURLToPath(new URL('../fixtures/theme/', import.meta.url));
+const LAYOUT_THEME_DIR = fileURLToPath(new URL('../fixtures/theme-layout/', import.meta.url));
 
 /**
  * The operator's look (issue 16): a product name, a colour, their stylesheet and logo from
@@ -63,6 +64,65 @@ describe('the operator\'s look (sqlite)', () => {
     assert.ok(Number(loaded) > 0, 'the logo loads');
     await tab.screenshot({ path: join(ARTIFACTS, 'login-themed.png'), fullPage: true });
     assert.deepEqual(violations, []);
+    await context.close();
+  });
+});
+
+/**
+ * Pages in the second language, in the operator's frame (docs/languages.md): Chromium with a German
+ * locale gets German pages (its Accept-Language), the operator's layout around them and their own
+ * message in German; a right-to-left language is laid out right to left. Screenshots are saved.
+ */
+describe('pages in German and in the operator\'s frame, in Chromium (sqlite)', { skip: chromiumSkip() }, () => {
+  let db: TestDatabase;
+  let s: RunningServer;
+  let seed: UserFlowSeed;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    db = await sqlite.create();
+    s = await startServer(db, { productName: 'Acme ID', themeColor: '#0a7d5a', themeDir: LAYOUT_THEME_DIR });
+    seed = await seedUserFlow(s);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await s?.close();
+    await db?.drop();
+  });
+
+  test('login and consent in German, in the layout, with no CSP violation', async () => {
+    const context = await browser!.newContext({ viewport: { width: 520, height: 820 }, locale: 'de-DE' });
+    const tab = await context.newPage();
+    const violations: string[] = [];
+    tab.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    await tab.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid profile orders:read' }, pkcePair().challenge));
+    await tab.waitForSelector('footer.acme-footer');
+    assert.equal(await tab.evaluate('document.documentElement.lang'), 'de');
+    assert.equal(await tab.textContent('h1'), 'Anmelden');
+    assert.equal(await tab.textContent('footer.acme-footer a'), 'Datenschutzerklärung');
+    await tab.screenshot({ path: join(ARTIFACTS, 'login-de-layout.png'), fullPage: true });
+    await tab.fill('#username', seed.user.username);
+    await tab.fill('#password', seed.user.password);
+    await tab.click('button.primary');
+    await tab.waitForSelector('button[value="allow"]');
+    assert.equal(await tab.textContent('button[value="allow"]'), 'Zulassen');
+    assert.match((await tab.textContent('h1')) ?? '', /möchte auf Ihr Konto zugreifen/);
+    await tab.screenshot({ path: join(ARTIFACTS, 'consent-de-layout.png'), fullPage: true });
+    assert.deepEqual(violations, []);
+    await context.close();
+  });
+
+  test('a right-to-left language the operator added is laid out right to left', async () => {
+    const context = await browser!.newContext({ viewport: { width: 520, height: 760 }, locale: 'ar' });
+    const tab = await context.newPage();
+    await tab.goto(authorizeUrl(s, { clientId: seed.publicClient, scope: 'openid' }, pkcePair().challenge));
+    await tab.waitForSelector('h1');
+    assert.equal(await tab.evaluate('getComputedStyle(document.querySelector("main")).direction'), 'rtl');
+    await tab.screenshot({ path: join(ARTIFACTS, 'login-ar-rtl.png'), fullPage: true });
     await context.close();
   });
 });

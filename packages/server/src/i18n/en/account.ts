@@ -1,0 +1,3 @@
+/** English: the account messages (docs/languages.md). */
+export const messages = {
+} as const;
