@@ -58,6 +58,13 @@ export async function createServer(
         logger.info({ address: mtlsAddress, aliases: mtlsSettings(settings).urls?.issuer }, 'mutual TLS listener is ready');
       }
       logger.info({ address, issuer: settings.issuer, database: context.storage.db.location }, 'latchkey is ready');
+      const mismatch = loopbackPortMismatch(settings.issuer, address);
+      if (mismatch) {
+        logger.warn(
+          { issuer: settings.issuer, address },
+          `LATCHKEY_ISSUER names port ${mismatch.issuerPort} on this machine, but the server listens on port ${mismatch.servedPort}: clients will be sent to ${mismatch.issuerPort}. Set LATCHKEY_ISSUER to match PORT, or leave it unset.`,
+        );
+      }
       return address;
     },
     async close() {
@@ -153,4 +160,18 @@ export async function keyRetentionSeconds(ctx: ServerContext): Promise<number> {
   );
   const cache = Math.max(ctx.settings.keyCacheSeconds, (await ctx.storage.facts.get(MAX_KEY_CACHE_FACT)) ?? 0);
   return longest + cache + CLOCK_TOLERANCE_SECONDS + 60;
+}
+
+/**
+ * An issuer on this machine (localhost, 127.x, [::1]) whose port is not the one being served: every
+ * endpoint in discovery would point at another port, possibly another server. A proxy in front on
+ * the issuer's port is the one reason to do this on purpose; the warning says what was seen.
+ */
+export function loopbackPortMismatch(issuer: string, address: string): { issuerPort: number; servedPort: number } | undefined {
+  const url = new URL(issuer);
+  const host = url.hostname;
+  if (!(host === 'localhost' || host === '[::1]' || host.startsWith('127.'))) return undefined;
+  const issuerPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const servedPort = Number(new URL(address).port);
+  return servedPort && issuerPort !== servedPort ? { issuerPort, servedPort } : undefined;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { OPTIONS } from '../src/config/defaults.ts';
 import { loadSettings } from '../src/config/load.ts';
+import { loopbackPortMismatch } from '../src/server.ts';
 import { ConfigError } from '../src/errors.ts';
 
 describe('settings', () => {
@@ -43,6 +44,20 @@ describe('settings', () => {
     }
   });
 
+  test('without LATCHKEY_ISSUER the issuer follows PORT; a named issuer is kept', () => {
+    assert.equal(loadSettings({ env: { PORT: '9001' } }).issuer, 'http://localhost:9001');
+    assert.equal(loadSettings({ env: { PORT: '9001', HOST: '0.0.0.0' } }).issuer, 'http://localhost:9001');
+    assert.equal(loadSettings({ env: { PORT: '9001', LATCHKEY_ISSUER: 'http://localhost:9000' } }).issuer, 'http://localhost:9000');
+    assert.equal(loadSettings({ env: {}, overrides: { port: 9002 } }).issuer, 'http://localhost:9002');
+  });
+
+  test('an issuer on this machine with another port than the one served is reported', () => {
+    assert.deepEqual(loopbackPortMismatch('http://localhost:9000', 'http://127.0.0.1:9001'), { issuerPort: 9000, servedPort: 9001 });
+    assert.deepEqual(loopbackPortMismatch('https://127.0.0.1', 'http://127.0.0.1:9001'), { issuerPort: 443, servedPort: 9001 });
+    assert.equal(loopbackPortMismatch('http://localhost:9001', 'http://127.0.0.1:9001'), undefined);
+    assert.equal(loopbackPortMismatch('https://auth.example.com', 'http://127.0.0.1:9001'), undefined, 'a public issuer is a proxy\'s');
+  });
+
   test('a bad config file or value fails at startup with the option named', () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
     try {
@@ -60,6 +75,12 @@ describe('settings', () => {
         'the message never quotes the file',
       );
       assert.throws(() => loadSettings({ env: {}, configFile: join(dir, 'missing.json') }), /cannot read config file/);
+      // In JSON a number is a number and a boolean a boolean: quotes are a mistake, named.
+      const quoted = join(dir, 'quoted.json');
+      writeFileSync(quoted, JSON.stringify({ port: '9100' }));
+      assert.throws(() => loadSettings({ env: {}, configFile: quoted }), /quoted\.json: port must be a JSON number \(without quotes\)/);
+      writeFileSync(quoted, JSON.stringify({ allowInsecureIssuer: 'true' }));
+      assert.throws(() => loadSettings({ env: {}, configFile: quoted }), /allowInsecureIssuer must be true or false \(without quotes\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

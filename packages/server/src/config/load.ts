@@ -31,7 +31,7 @@ export function loadSettings(
   for (const spec of OPTIONS) {
     let value: unknown = spec.default;
     if (spec.key in file) {
-      value = coerce(spec, file[spec.key], `${configPath}: ${spec.key}`);
+      value = coerce(spec, file[spec.key], `${configPath}: ${spec.key}`, true);
       // A relative data directory in a config file is relative to that file, not to where one runs.
       if (spec.key === 'dataDir' && configPath) value = resolve(dirname(resolve(configPath)), value as string);
     }
@@ -42,6 +42,10 @@ export function loadSettings(
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value !== undefined) settings[key as keyof Settings] = value;
   }
+  // No issuer named anywhere: localhost on the port the server listens on (a second server on
+  // PORT=9001 must not announce the endpoints of the first on 9000).
+  const issuerNamed = 'issuer' in file || (env.LATCHKEY_ISSUER ?? '') !== '' || options.overrides?.issuer !== undefined;
+  if (!issuerNamed && (settings.port as number) <= 65535) settings.issuer = defaultIssuer(settings.port as number);
   const result = settings as Settings;
   validateSettings(result);
   return result;
@@ -72,15 +76,29 @@ function readConfigFile(path: string): Source {
   return parsed as Source;
 }
 
-function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
+/**
+ * The issuer when none is set: this machine, on the port the server listens on. (Any other host must
+ * be named: it is what clients are sent to, and over http only localhost is allowed.)
+ */
+export function defaultIssuer(port: number): string {
+  return `http://localhost:${port}`;
+}
+
+/**
+ * A value as its option's type. From the environment everything is text; in a JSON config file a
+ * number is a JSON number and a boolean a JSON boolean (`"port": "9100"` is a mistake, reported).
+ */
+function coerce(spec: OptionSpec, raw: unknown, where: string, json = false): unknown {
   switch (spec.type) {
     case 'integer': {
+      if (json && typeof raw !== 'number') throw new ConfigError(`${where} must be a JSON number (without quotes)`);
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${where} must be a non-negative integer`);
       return n;
     }
     case 'boolean': {
       if (typeof raw === 'boolean') return raw;
+      if (json) throw new ConfigError(`${where} must be true or false (without quotes)`);
       const s = String(raw).trim().toLowerCase();
       if (['1', 'true', 'yes', 'on'].includes(s)) return true;
       if (['0', 'false', 'no', 'off'].includes(s)) return false;
