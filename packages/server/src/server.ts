@@ -5,6 +5,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Settings } from './config/defaults.ts';
 import { CLOCK_TOLERANCE_SECONDS } from './config/defaults.ts';
 import { issuerIsInsecure } from './config/load.ts';
+import { ConfigError } from './errors.ts';
 import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { Janitor } from './janitor.ts';
@@ -52,7 +53,11 @@ export async function createServer(
     context,
     app,
     async listen(overrides = {}) {
-      const address = await app.listen({ port: overrides.port ?? settings.port, host: overrides.host ?? settings.host });
+      const port = overrides.port ?? settings.port;
+      const host = overrides.host ?? settings.host;
+      const address = await app.listen({ port, host }).catch((err: unknown) => {
+        throw listenError(err, host, port);
+      });
       if (mtlsApp) {
         const mtlsAddress = await mtlsApp.listen({ port: settings.mtlsPort, host: overrides.host ?? settings.host });
         logger.info({ address: mtlsAddress, aliases: mtlsSettings(settings).urls?.issuer }, 'mutual TLS listener is ready');
@@ -174,4 +179,22 @@ export function loopbackPortMismatch(issuer: string, address: string): { issuerP
   const issuerPort = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const servedPort = Number(new URL(address).port);
   return servedPort && issuerPort !== servedPort ? { issuerPort, servedPort } : undefined;
+}
+
+/** Why the server could not listen, naming the setting to change (HOST or PORT). */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`port ${port} on ${host} is already in use (PORT): stop what runs there or choose another port`);
+    case 'EACCES':
+      return new ConfigError(`port ${port} needs privileges this user does not have (PORT): use a port above 1023`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError(`HOST "${host}" does not resolve to an address of this machine (${code})`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(`HOST "${host}" is not an address of this machine (EADDRNOTAVAIL): use 127.0.0.1, 0.0.0.0 or one of its interfaces`);
+    default:
+      return err;
+  }
 }

@@ -48,7 +48,15 @@ async function postForm(url: string, form: Record<string, string>): Promise<{ st
 /** RFC 8414 metadata of the issuer; its `issuer` must be exactly the one asked for (§3.3). */
 async function discover(issuer: string): Promise<Record<string, unknown>> {
   const url = new URL(issuer);
-  const res = await fetch(`${url.origin}/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`);
+  let res: Response;
+  try {
+    res = await fetch(`${url.origin}/.well-known/oauth-authorization-server${url.pathname.replace(/\/$/, '')}`, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    // fetch says only "fetch failed"; the reason is its cause (ECONNREFUSED, ENOTFOUND, a timeout).
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).name;
+    throw new Error(`cannot reach the issuer ${issuer} (--issuer): ${why}`);
+  }
   if (!res.ok) throw new Error(`discovery at ${issuer} failed: HTTP ${res.status}`);
   const metadata = (await res.json()) as Record<string, unknown>;
   if (metadata.issuer !== issuer) throw new Error(`the server says its issuer is ${String(metadata.issuer)}, not ${issuer}`);

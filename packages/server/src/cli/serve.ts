@@ -1,5 +1,6 @@
 import { createServer } from '../server.ts';
 import { migrate, openDatabase } from '../storage/database.ts';
+import { unreachableDatabase } from '../storage/unavailable.ts';
 import { print, type CommandArgs } from './io.ts';
 
 /** `latchkey serve`: runs until SIGINT/SIGTERM, then closes connections and the database. */
@@ -20,9 +21,16 @@ export async function serveCommand(args: CommandArgs): Promise<number> {
 
 /** `latchkey migrate`: applies pending migrations and exits. */
 export async function migrateCommand(args: CommandArgs): Promise<number> {
-  const db = await openDatabase(args.settings);
+  let db;
   try {
-    const applied = await migrate(db);
+    db = await openDatabase(args.settings);
+  } catch (err) {
+    throw unreachableDatabase(args.settings, err);
+  }
+  try {
+    const applied = await migrate(db).catch((err: unknown) => {
+      throw unreachableDatabase(args.settings, err);
+    });
     print(
       args,
       { applied, database: db.location },

@@ -114,10 +114,16 @@ function coerce(spec: OptionSpec, raw: unknown, where: string, json = false): un
 /** The longest interval a Node timer can take, in whole seconds. */
 const MAX_INTERVAL_SECONDS = 2_147_483;
 
+/** pino's levels, most to least severe, and `silent`. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Checks that fail at boot rather than on the first request. */
 export function validateSettings(settings: Settings): void {
+  if (!LOG_LEVELS.includes(settings.logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (not "${settings.logLevel}")`);
+  }
   let url: URL;
   try {
     url = new URL(settings.issuer);

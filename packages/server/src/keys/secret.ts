@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDataDir } from '../lib/data-dir.ts';
 import { ConfigError } from '../errors.ts';
 
 export interface ResolvedSecret {
@@ -24,14 +25,13 @@ export function resolveSecret(settings: {
   if (settings.databaseUrl) {
     throw new ConfigError('LATCHKEY_SECRET is required with DATABASE_URL: every node must use the same secret to decrypt the signing keys');
   }
-  const dir = resolve(settings.dataDir);
+  const dir = ensureDataDir(settings.dataDir);
   const file = join(dir, 'secret');
   try {
     return { secret: readWhenWritten(file), generatedFile: file };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(32).toString('base64url');
   try {
     // 'wx': when two processes start at once on a fresh directory, exactly one writes the secret.

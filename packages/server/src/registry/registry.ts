@@ -135,6 +135,7 @@ export class Registry {
       }
     }
     if (new Set(names).size !== names.length) throw new RegistryError('a scope is listed twice', 'invalid');
+    if (await this.storage.resources.findByIdentifier(identifier)) throw new RegistryError(`resource ${identifier} exists already`, 'conflict');
     const taken = await this.storage.resources.existingScopes(names);
     if (taken.length > 0) throw new RegistryError(`scope already registered by another resource: ${taken.join(', ')}`, 'conflict');
     const ttl = input.accessTokenTtlSeconds ?? null;
@@ -155,7 +156,7 @@ export class Registry {
     try {
       await this.storage.resources.create(resource);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new RegistryError(`a resource or scope with that name exists already`, 'conflict');
+      if (isUniqueViolation(err)) throw new RegistryError(`resource ${identifier}, or one of its scopes, exists already`, 'conflict');
       throw err;
     }
     return resource;

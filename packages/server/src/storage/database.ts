@@ -1,4 +1,5 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { ensureDataDir } from '../lib/data-dir.ts';
 import { join, resolve } from 'node:path';
 import type SQLite from 'better-sqlite3';
 import {
@@ -56,7 +57,7 @@ export function sqliteFile(dataDir: string): string {
 export async function openDatabase(settings: DatabaseSettings): Promise<Db> {
   const timeoutMs = settings.databaseTimeoutSeconds === undefined ? undefined : settings.databaseTimeoutSeconds * 1000;
   if (settings.databaseUrl) return openPostgres(settings.databaseUrl, timeoutMs);
-  mkdirSync(resolve(settings.dataDir), { recursive: true, mode: 0o700 });
+  ensureDataDir(settings.dataDir);
   return openSqlite(sqliteFile(settings.dataDir), timeoutMs);
 }
 

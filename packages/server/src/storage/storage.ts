@@ -5,6 +5,7 @@ import { ClientStore } from './client-store.ts';
 import { ConsentStore } from './consent-store.ts';
 import { DeviceCodeStore } from './device-code-store.ts';
 import { migrate, openDatabase, type DatabaseSettings, type Db } from './database.ts';
+import { unreachableDatabase } from './unavailable.ts';
 import { GrantStore } from './grant-store.ts';
 import { InitialAccessTokenStore } from './initial-access-token-store.ts';
 import { OpaqueTokenStore } from './opaque-token-store.ts';
@@ -91,13 +92,17 @@ export class Storage {
    * one with it (`databaseTimeoutSeconds`).
    */
   static async open(settings: DatabaseSettings): Promise<Storage> {
-    const migrations = await openDatabase({ ...settings, databaseTimeoutSeconds: undefined });
     try {
-      await migrate(migrations);
-    } finally {
-      await migrations.close();
+      const migrations = await openDatabase({ ...settings, databaseTimeoutSeconds: undefined });
+      try {
+        await migrate(migrations);
+      } finally {
+        await migrations.close();
+      }
+      return new Storage(await openDatabase(settings));
+    } catch (err) {
+      throw unreachableDatabase(settings, err);
     }
-    return new Storage(await openDatabase(settings));
   }
 
   /** Whether the database answers a trivial query within `timeoutMs`. */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.ts';
 import type { DatabaseConnection, Dialect, Driver, QueryCompiler, TransactionSettings } from 'kysely';
 
 /**
@@ -148,4 +149,25 @@ export function reportingUnavailability(dialect: Dialect, options: { retryBusyMs
     createAdapter: () => dialect.createAdapter(),
     createIntrospector: (db) => dialect.createIntrospector(db),
   };
+}
+
+/**
+ * A database that cannot be reached when a process starts, as a configuration error that names it: the
+ * PostgreSQL host, port and database of DATABASE_URL (never its password), or the SQLite file.
+ */
+export function unreachableDatabase(settings: { databaseUrl: string | undefined; dataDir: string }, error: unknown): unknown {
+  if (!isUnavailable(error)) return error;
+  const cause = (error instanceof DatabaseUnavailable ? error.cause : error) as { code?: unknown; message?: unknown } | undefined;
+  const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : 'no answer';
+  if (settings.databaseUrl) {
+    let where = 'the server in DATABASE_URL';
+    try {
+      const url = new URL(settings.databaseUrl);
+      where = `${url.hostname || 'localhost'}:${url.port || 5432}, database "${decodeURIComponent(url.pathname.slice(1)) || 'postgres'}"`;
+    } catch {
+      // the URL was checked at load; keep the generic words
+    }
+    return new ConfigError(`cannot reach PostgreSQL at ${where} (DATABASE_URL): ${why}`);
+  }
+  return new ConfigError(`cannot open the SQLite database in ${settings.dataDir} (LATCHKEY_DATA_DIR): ${why}`);
 }
