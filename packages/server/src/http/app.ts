@@ -15,6 +15,7 @@ import { registerDeviceRoutes } from './device-routes.ts';
 import { registerAccountRoutes } from './account-routes.ts';
 import { registerEmailRoutes } from './email-routes.ts';
 import { registerSignupRoutes } from './signup-routes.ts';
+import { registerHomeRoutes } from './home-routes.ts';
 import { registerCors } from './cors.ts';
 import { authorizationHeader, dpopHeaders } from './authorization-header.ts';
 import { registerRegistrationRoutes } from './registration-routes.ts';
@@ -121,6 +122,7 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
       registerAccountRoutes(pages, ctx);
       registerEmailRoutes(pages, ctx);
       registerSignupRoutes(pages, ctx);
+      registerHomeRoutes(pages, ctx);
     },
     { prefix },
   );

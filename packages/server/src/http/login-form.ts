@@ -75,9 +75,10 @@ export class LoginForm {
     }
     const token = csrfToken(this.ctx.macKey, `login:${binding}`);
     // The passkey's challenge is bound to this browser's login binding and to the form it answers.
+    // The page's script (ui/passkey-script.ts): "Show password" always, the passkey form where offered.
+    const scriptNonce = randomToken(16);
     const passkey = page.passkeyAction && passkeysAvailable(this.ctx)
       ? {
-          scriptNonce: randomToken(16),
           form: {
             t,
             action: page.passkeyAction,
@@ -108,10 +109,11 @@ export class LoginForm {
         username: page.username,
         error,
         ...(passkey ? { passkey } : {}),
+        scriptNonce,
         ...(this.ctx.mail.enabled ? { forgotPath: `${this.ctx.urls.pathPrefix}${PATHS.forgotPassword}` } : {}),
         ...(this.ctx.settings.signup === 'open' ? { signupPath: `${this.ctx.urls.pathPrefix}${PATHS.signup}` } : {}),
       }),
-      passkey?.scriptNonce,
+      scriptNonce,
     );
   }
 

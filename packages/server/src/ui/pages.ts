@@ -80,8 +80,10 @@ export interface LoginPage {
   signupPath?: string;
   /** Where "Forgot password?" leads (mail is configured); no link without it. */
   forgotPath?: string;
-  /** "Sign in with a passkey" (a discoverable credential, no username), and the nonce of its script. */
-  passkey?: { form: PasskeyFormView; scriptNonce: string };
+  /** "Sign in with a passkey" (a discoverable credential, no username). */
+  passkey?: { form: PasskeyFormView };
+  /** The nonce of the page's script (ui/passkey-script.ts): "Show password" and the passkey form. */
+  scriptNonce: string;
   t: Translator;
   assetsPath: string;
   action: string;
@@ -113,14 +115,23 @@ ${hiddenFields(page.carried)}
 <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="${escapeHtml(page.username ?? '')}">
 <label for="password">${escapeHtml(t.t('login.password'))}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required>
+${showPassword(t, 'password')}
 ${page.forgotPath ? `<p class="forgot"><a href="${escapeHtml(page.forgotPath)}">${escapeHtml(t.t('login.forgot'))}</a></p>\n` : ''}<div class="actions"><button type="submit" class="primary">${escapeHtml(t.t('login.submit'))}</button></div>
 </form>${page.passkey ? `\n${or(t)}\n${passkeyForm(page.passkey.form)}` : ''}${
       page.providers && page.providers.length > 0
         ? `\n${page.passkey ? '' : `${or(t)}\n`}<div class="providers">${page.providers.map((p) => `<a class="button" href="${escapeHtml(p.href)}">${escapeHtml(t.t('login.withProvider', { provider: p.name }))}</a>`).join('')}</div>`
         : ''
     }${page.signupPath ? `\n<p class="muted signup">${t.html('login.newHere', { link: `<a href="${escapeHtml(page.signupPath)}">${escapeHtml(t.t('login.createAccount'))}</a>` })}</p>` : ''}`,
-    page.passkey?.scriptNonce,
+    page.scriptNonce,
   );
+}
+
+/**
+ * "Show password" for the password field `id`: hidden until the page's script runs
+ * (ui/passkey-script.ts), which needs the page's script nonce.
+ */
+export function showPassword(t: Translator, id: string): string {
+  return `<label class="show-password" hidden><input type="checkbox" data-show-password="${escapeHtml(id)}"> ${escapeHtml(t.t('login.showPassword'))}</label>`;
 }
 
 export interface ConsentPage {

@@ -6,6 +6,10 @@
  *
  * A passkey form: `<form data-passkey="get|create" data-options="{JSON options}" hidden>` with a hidden
  * `credential` input and an element `.passkey-error`. Forms stay hidden where WebAuthn is missing.
+ *
+ * It also runs "Show password" (issue 19): `<label hidden><input type="checkbox" data-show-password="ID">`
+ * shows the password field ID as text while checked, and back as a password before the form is sent
+ * (so a browser's password manager sees a password field). Without the script the box stays hidden.
  */
 export const PASSKEY_SCRIPT = `'use strict';
 (function () {
@@ -50,6 +54,16 @@ export const PASSKEY_SCRIPT = `'use strict';
       if (r.userHandle) json.response.userHandle = toText(r.userHandle);
     }
     return json;
+  }
+  var toggles = document.querySelectorAll('input[data-show-password]');
+  for (var t = 0; t < toggles.length; t++) {
+    (function (toggle) {
+      var field = document.getElementById(toggle.getAttribute('data-show-password'));
+      if (!field) return;
+      toggle.parentNode.hidden = false;
+      toggle.addEventListener('change', function () { field.type = toggle.checked ? 'text' : 'password'; });
+      if (field.form) field.form.addEventListener('submit', function () { field.type = 'password'; });
+    })(toggles[t]);
   }
   var supported = typeof window.PublicKeyCredential === 'function' && !!navigator.credentials;
   var forms = document.querySelectorAll('form[data-passkey]');

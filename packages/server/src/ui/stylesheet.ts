@@ -19,6 +19,11 @@ button.secondary{background:#fff;color:#1f2933;border-color:#cbd2d9}
 button.secondary:hover{background:#f3f5f8}
 a.button{flex:1;display:inline-block;text-align:center;text-decoration:none;font-weight:600;padding:11px 16px;border-radius:8px;border:1px solid #cbd2d9;color:#1f2933}
 .alert{background:#fdecec;color:#8a1c1c;border:1px solid #f5c2c2;border-radius:8px;padding:10px 12px;font-size:14px;margin:0 0 8px}
+label.show-password{display:flex;align-items:center;gap:6px;font-weight:400;font-size:14px;margin:8px 0 0}
+label.show-password[hidden]{display:none}
+label.show-password input{width:auto;margin:0}
+ul.links{padding-left:20px;margin:0 0 16px}
+ul.links li{margin:6px 0}
 ul.scopes{list-style:none;padding:0;margin:0 0 8px;border:1px solid #e4e7eb;border-radius:8px}
 ul.scopes li{padding:10px 12px;border-top:1px solid #e4e7eb}
 ul.scopes li:first-child{border-top:0}

@@ -38,7 +38,8 @@ describe('the operator\'s look (sqlite)', () => {
     assert.match(page.text, /<p class="brand"><img src="\/assets\/logo\.svg" alt="Acme ID"><\/p>/);
     assert.match(page.text, /<link rel="stylesheet" href="\/assets\/theme-colors\.css">\n<link rel="stylesheet" href="\/assets\/theme\.css">/);
     assert.doesNotMatch(page.text, /Latchkey/, 'the product name replaces Latchkey\'s');
-    assert.equal(page.headers.get('content-security-policy'), "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+    // The sign-in page runs Latchkey's one script ("Show password", passkeys) under its nonce; nothing else.
+    assert.match(page.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'nonce-[A-Za-z0-9_-]{22}'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'$/);
     const colors = await fetch(`${s.issuer}/assets/theme-colors.css`);
     assert.match(await colors.text(), /--lk-primary:#0a7d5a/);
     const logo = await fetch(`${s.issuer}/assets/logo.svg`);
@@ -104,9 +105,13 @@ describe('pages in German and in the operator\'s frame, in Chromium (sqlite)', {
     assert.equal(await tab.evaluate('document.documentElement.lang'), 'de');
     assert.equal(await tab.textContent('h1'), 'Anmelden');
     assert.equal(await tab.textContent('footer.acme-footer a'), 'Datenschutzerklärung');
-    await tab.screenshot({ path: join(ARTIFACTS, 'login-de-layout.png'), fullPage: true });
     await tab.fill('#username', seed.user.username);
     await tab.fill('#password', seed.user.password);
+    // "Show password" (the page's script): the password as text while checked, a password again when sent.
+    assert.equal(await tab.getAttribute('#password', 'type'), 'password');
+    await tab.click('text=Passwort anzeigen');
+    assert.equal(await tab.getAttribute('#password', 'type'), 'text');
+    await tab.screenshot({ path: join(ARTIFACTS, 'login-de-layout.png'), fullPage: true });
     await tab.click('button.primary');
     await tab.waitForSelector('button[value="allow"]');
     assert.equal(await tab.textContent('button[value="allow"]'), 'Zulassen');

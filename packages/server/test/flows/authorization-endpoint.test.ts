@@ -589,9 +589,9 @@ for (const backend of await backends()) {
         assert.equal(page.headers.get('x-frame-options'), 'DENY', why);
         assert.equal(page.headers.get('cache-control'), 'no-store', why);
         assert.match(page.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/, why);
-        // One script at most: Latchkey's passkey script from its own origin, under this response's nonce
-        // (the login page's "Sign in with a passkey", where the issuer can have passkeys: not on this
-        // IP-address issuer, see passkeys.test.ts); none on the other pages.
+        // One script at most: Latchkey's page script from its own origin, under this response's nonce
+        // (the login page's "Show password", and "Sign in with a passkey" where the issuer can have
+        // passkeys); none on the other pages.
         const scripts = page.text.match(/<script[^>]*>/gi) ?? [];
         const nonce = /script-src 'nonce-([A-Za-z0-9_-]{22,})'/.exec(csp)?.[1];
         if (nonce) {

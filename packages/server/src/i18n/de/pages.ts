@@ -12,6 +12,7 @@ export const messages: Record<keyof typeof english, string> = {
   'login.continueTo': 'um mit {client} fortzufahren',
   'login.username': 'Benutzername',
   'login.password': 'Passwort',
+  'login.showPassword': 'Passwort anzeigen',
   'login.forgot': 'Passwort vergessen?',
   'login.submit': 'Anmelden',
   'login.withPasskey': 'Mit einem Passkey anmelden',
@@ -91,6 +92,12 @@ export const messages: Record<keyof typeof english, string> = {
   'error.redirect.title': 'Ungültige Weiterleitung',
   'error.redirect.missing': 'Die Anfrage enthält keine redirect_uri, und die Anwendung hat mehrere registriert.',
   'error.redirect.unregistered': 'Die redirect_uri ist keine, die die Anwendung registriert hat.',
+
+  'home.what': 'Dies ist der Anmeldedienst von {product}: Anwendungen schicken Sie zum Anmelden hierher, und hier verwalten Sie Ihr Konto.',
+  'home.account': 'Ihr Konto',
+  'home.discovery': 'OpenID-Connect-Discovery',
+  'home.discoveryFor': '(für Entwickler)',
+  'home.issuer': 'Issuer:',
 
   'logout.title': 'Abmelden?',
   'logout.request': 'Eine Anfrage möchte Ihre Sitzung beenden.',

@@ -13,6 +13,7 @@ export const messages = {
   'login.continueTo': 'to continue to {client}',
   'login.username': 'Username',
   'login.password': 'Password',
+  'login.showPassword': 'Show password',
   'login.forgot': 'Forgot password?',
   'login.submit': 'Sign in',
   'login.withPasskey': 'Sign in with a passkey',
@@ -92,6 +93,12 @@ export const messages = {
   'error.redirect.title': 'Invalid redirect',
   'error.redirect.missing': 'The request has no redirect_uri and the application has several.',
   'error.redirect.unregistered': 'The redirect_uri is not one the application registered.',
+
+  'home.what': 'This is the sign-in service of {product}: applications send you here to sign in, and you manage your account here.',
+  'home.account': 'Your account',
+  'home.discovery': 'OpenID Connect discovery',
+  'home.discoveryFor': '(for developers)',
+  'home.issuer': 'Issuer:',
 
   'logout.title': 'Sign out?',
   'logout.request': 'A request asks to end your session.',
