@@ -14,7 +14,8 @@ import { passkeyRequired, secondFactorRequired } from '../users/second-factor-po
 import { ACR, acrOf } from '../users/authentication-context.ts';
 import { OtpForm, type OtpFormPage } from './otp-form.ts';
 import { LoginForm, type LoginFormPage } from './login-form.ts';
-import { optionalParam, pageParams, sendPage } from './page-reply.ts';
+import { optionalParam, pageParams, pageTranslator, sendPage } from './page-reply.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
 
 /**
  * The verification page of the device flow (RFC 8628 §3.3): the user logs in (the same SSO session
@@ -31,9 +32,9 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   // The login form (http/login-form.ts), carrying the code the user came with.
   const loginForm = new LoginForm(ctx, assetsPath);
-  const loginFormPage = (userCode: string | undefined): LoginFormPage => ({
+  const loginFormPage = (request: FastifyRequest, userCode: string | undefined): LoginFormPage => ({
     action: `${devicePath}/login`,
-    clientName: 'device sign-in',
+    clientName: pageTranslator(request).t('device.loginClient'),
     carried: userCode ? { user_code: userCode } : {},
     passkeyAction: `${devicePath}/login/passkey`,
   });
@@ -51,7 +52,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
   const signIn = async (request: FastifyRequest, reply: FastifyReply, userCode: string | undefined) => {
     const partial = await otpForm.partial(request);
     if (partial) return otpForm.show(reply, partial, otpFormPage(userCode));
-    return loginForm.show(request, reply, loginFormPage(userCode));
+    return loginForm.show(request, reply, loginFormPage(request, userCode));
   };
 
   const session = async (request: FastifyRequest) => {
@@ -60,18 +61,27 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
     return found && value ? { session: found, value } : undefined;
   };
 
-  const entry = async (reply: FastifyReply, current: { session: { userId: string }; value: string }, status: number, userCode?: string, error?: string) => {
+  const entry = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    current: { session: { userId: string }; value: string },
+    status: number,
+    userCode?: string,
+    error?: MessageKey,
+  ) => {
+    const t = pageTranslator(request);
     const user = await ctx.storage.users.findById(current.session.userId);
     return sendPage(
       reply,
       status,
       deviceEntryPage({
+        t,
         assetsPath,
         action: devicePath,
         csrfToken: csrfToken(ctx.macKey, `device:${current.value}`),
         username: user?.name ?? user?.username ?? '',
         ...(userCode !== undefined ? { userCode } : {}),
-        ...(error !== undefined ? { error } : {}),
+        ...(error !== undefined ? { error: t.t(error) } : {}),
       }),
     );
   };
@@ -79,45 +89,51 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
   const lookUp = (request: FastifyRequest, sessionIdHash: string, typed: string) =>
     lookUpUserCode(ctx, { sessionIdHash, address: request.ip, typed });
 
-  const confirm = async (reply: FastifyReply, current: { session: { userId: string }; value: string }, code: DeviceCode, typed: string) => {
+  const confirm = async (request: FastifyRequest, reply: FastifyReply, current: { session: { userId: string }; value: string }, code: DeviceCode, typed: string) => {
+    const t = pageTranslator(request);
     const client = await ctx.storage.clients.find(code.clientId);
     const user = await ctx.storage.users.findById(current.session.userId);
     return sendPage(
       reply,
       200,
       deviceConfirmPage({
+        t,
         assetsPath,
         action: devicePath,
         csrfToken: csrfToken(ctx.macKey, `device:${current.value}`),
         userCode: formatUserCode(normalizeUserCode(typed)!),
         clientName: client?.name ?? code.clientId,
         username: user?.name ?? user?.username ?? '',
-        scopes: await describeScopes(ctx, code.scope.split(' ')),
+        scopes: await describeScopes(ctx, code.scope.split(' '), t),
       }),
     );
   };
 
-  const limitedMessage = 'Too many wrong codes. Wait a few minutes and try again.';
-  const wrongMessage = 'That code is not valid. Check the code on your device; codes expire after 10 minutes.';
+  const limitedMessage = 'device.tooManyCodes';
+  const wrongMessage = 'device.wrongCode';
+  const unreadable = (request: FastifyRequest, reply: FastifyReply) => {
+    const t = pageTranslator(request);
+    return sendPage(reply, 400, errorPage(t, assetsPath, t.t('error.invalid.title'), t.t('error.invalid.formUnreadable')));
+  };
 
   app.get(PATHS.device, async (request, reply) => {
     const params = pageParams(request)!;
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const current = await session(request);
     if (!current) return signIn(request, reply, typed);
-    if (!typed) return entry(reply, current, 200);
+    if (!typed) return entry(request, reply, current, 200);
     // Arrived from verification_uri_complete: straight to the confirmation, where the code is shown.
     const code = await lookUp(request, current.session.idHash, typed);
-    if (code === 'limited') return entry(reply, current, 429, typed, limitedMessage);
-    if (!code) return entry(reply, current, 400, typed, wrongMessage);
-    return confirm(reply, current, code, typed);
+    if (code === 'limited') return entry(request, reply, current, 429, typed, limitedMessage);
+    if (!code) return entry(request, reply, current, 400, typed, wrongMessage);
+    return confirm(request, reply, current, code, typed);
   });
 
   app.post(`${PATHS.device}/login`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return unreadable(request, reply);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
-    const login = await loginForm.submit(request, reply, params, loginFormPage(typed));
+    const login = await loginForm.submit(request, reply, params, loginFormPage(request, typed));
     if (!login.ok) return login.reply;
     // With an authenticator app, the device page asks for the code next.
     return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
@@ -125,61 +141,63 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   app.post(`${PATHS.device}/login/passkey`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return unreadable(request, reply);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
-    const login = await loginForm.submitPasskey(request, reply, params, loginFormPage(typed));
+    const login = await loginForm.submitPasskey(request, reply, params, loginFormPage(request, typed));
     if (!login.ok) return login.reply;
     return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
   });
 
   app.post(`${PATHS.device}/otp/passkey`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return unreadable(request, reply);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const step = await otpForm.submitPasskey(request, reply, params, otpFormPage(typed));
-    if (!step.ok) return step.reason === 'refused' ? step.reply : loginForm.show(request, reply, loginFormPage(typed));
+    if (!step.ok) return step.reason === 'refused' ? step.reply : loginForm.show(request, reply, loginFormPage(request, typed));
     return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
   });
 
   app.post(`${PATHS.device}/otp`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return unreadable(request, reply);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32);
     const otp = await otpForm.submit(request, reply, params, otpFormPage(typed));
-    if (!otp.ok) return otp.reason === 'refused' ? otp.reply : loginForm.show(request, reply, loginFormPage(typed));
+    if (!otp.ok) return otp.reason === 'refused' ? otp.reply : loginForm.show(request, reply, loginFormPage(request, typed));
     return reply.header('cache-control', 'no-store').redirect(devicePage(typed), 303);
   });
 
   app.post(PATHS.device, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return unreadable(request, reply);
     const current = await session(request);
     const typed = optionalParam(params, 'user_code')?.slice(0, 32) ?? '';
     if (!current) return signIn(request, reply, typed);
     if (!verifyCsrfToken(ctx.macKey, `device:${current.value}`, optionalParam(params, 'csrf_token'))) {
-      return entry(reply, current, 403, typed, 'The form expired. Please enter the code again.');
+      return entry(request, reply, current, 403, typed, 'device.formExpired');
     }
     const code = await lookUp(request, current.session.idHash, typed);
-    if (code === 'limited') return entry(reply, current, 429, typed, limitedMessage);
-    if (!code) return entry(reply, current, 400, typed, wrongMessage);
+    if (code === 'limited') return entry(request, reply, current, 429, typed, limitedMessage);
+    if (!code) return entry(request, reply, current, 400, typed, wrongMessage);
     const decision = optionalParam(params, 'decision');
-    if (decision === undefined) return confirm(reply, current, code, typed);
-    if (decision !== 'allow' && decision !== 'deny') return entry(reply, current, 400, typed, 'Choose Allow or Deny.');
+    if (decision === undefined) return confirm(request, reply, current, code, typed);
+    if (decision !== 'allow' && decision !== 'deny') return entry(request, reply, current, 400, typed, 'device.chooseDecision');
     if (decision === 'allow' && !current.session.amr.includes('mfa')) {
       // The policy wants two factors and this sign-in has a password only: the user sets up an
       // authenticator app on the account page first (users/second-factor-policy.ts).
       const user = await ctx.storage.users.findById(current.session.userId);
       const client = await ctx.storage.clients.find(code.clientId);
       if (user && secondFactorRequired(ctx.settings, user, client)) {
-        return sendPage(reply, 403, errorPage(assetsPath, 'Two-step verification required', `This sign-in needs two-step verification. Set up an authenticator app on your account page (${issuerPath}${PATHS.account}), then enter the code again.`));
+        const t = pageTranslator(request);
+        return sendPage(reply, 403, errorPage(t, assetsPath, t.t('device.secondFactor.title'), t.t('device.secondFactor.text', { account: `${issuerPath}${PATHS.account}` })));
       }
     }
     if (decision === 'allow' && acrOf(current.session.amr) !== ACR.phishingResistant && passkeyRequired(ctx.settings, await ctx.storage.clients.find(code.clientId))) {
       // The policy wants a passkey: the user signs in with one (adding it on the account page first).
-      return sendPage(reply, 403, errorPage(assetsPath, 'Passkey required', `This sign-in needs a passkey. Sign out, then sign in with your passkey (add one on your account page, ${issuerPath}${PATHS.account}), and enter the code again.`));
+      const t = pageTranslator(request);
+      return sendPage(reply, 403, errorPage(t, assetsPath, t.t('device.passkey.title'), t.t('device.passkey.text', { account: `${issuerPath}${PATHS.account}` })));
     }
     const decided = await decideDeviceCode(ctx, code, current.session, decision);
-    if (!decided && decision === 'allow') return entry(reply, current, 400, typed, wrongMessage);
-    return sendPage(reply, 200, deviceDonePage(assetsPath, decision === 'allow'));
+    if (!decided && decision === 'allow') return entry(request, reply, current, 400, typed, wrongMessage);
+    return sendPage(reply, 200, deviceDonePage(pageTranslator(request), assetsPath, decision === 'allow'));
   });
 }

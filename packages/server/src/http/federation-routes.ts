@@ -13,7 +13,8 @@ import { loginProof } from '../ui/csrf.ts';
 import { errorPage } from '../ui/pages.ts';
 import { SESSION_ABSOLUTE_SECONDS, secondFactorDue, sessionCookieHeader, sessionCookieName, sessionOrigin, startSession } from '../users/sessions.ts';
 import type { BrowserSteps } from './browser-routes.ts';
-import { sendPage } from './page-reply.ts';
+import { pageTranslator, sendPage } from './page-reply.ts';
+import type { Translator } from '../i18n/translator.ts';
 
 /**
  * "Sign in with <provider>" on the login page of an authorization (federation/upstream-login.ts): the
@@ -25,13 +26,14 @@ import { sendPage } from './page-reply.ts';
 export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContext, steps: BrowserSteps): void {
   const cookie = ctx.urls.secure ? '__Host-latchkey_upstream' : 'latchkey_upstream';
   const sessionCookie = sessionCookieName(ctx.urls.secure);
-  const failed = (title: string, text: string) => errorPage(steps.assetsPath, title, text);
+  const failed = (t: Translator, title: string, text: string) => errorPage(t, steps.assetsPath, title, text);
 
   app.get(`${PATHS.login}/upstream/:provider`, async (request, reply) => {
     try {
       const authorization = await readAuthorizationRequest(ctx, steps.paramsOf(request), 'page');
+      const t = pageTranslator(request, authorization.uiLocales);
       const provider = await findProvider(ctx, (request.params as { provider: string }).provider);
-      if (!provider) return sendPage(reply, 404, failed('Unknown sign-in', 'This way of signing in does not exist.'));
+      if (!provider) return sendPage(reply, 404, failed(t, t.t('federation.unknown.title'), t.t('federation.unknown.text')));
       try {
         const started = await startUpstreamLogin(ctx, provider, authorization.params);
         // SameSite=Lax: the provider's redirect back is a top-level GET from its site, which carries it.
@@ -40,7 +42,8 @@ export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContex
       } catch (err) {
         if (!(err instanceof UpstreamLoginError)) throw err;
         request.log.warn({ provider: provider.id, reason: err.message }, 'upstream provider unavailable');
-        return sendPage(reply, 503, failed(`${provider.displayName} is not available`, `Signing in with ${provider.displayName} is not possible right now. Try again later, or sign in another way.`));
+        const named = { provider: provider.displayName };
+        return sendPage(reply, 503, failed(t, t.t('federation.unavailable.title', named), t.t('federation.unavailable.text', named)));
       }
     } catch (err) {
       return steps.fail(request, reply, err);
@@ -63,7 +66,8 @@ export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContex
       if (!(err instanceof UpstreamLoginError)) return steps.fail(request, reply, err);
       request.log.info({ reason: err.message }, 'upstream sign-in refused');
       reply.header('set-cookie', cookieHeader(cookie, '', ctx.urls.secure, 0));
-      return sendPage(reply, 400, failed('Sign-in failed', 'The sign-in at the other provider could not be completed. Go back to the application and try again.'));
+      const t = pageTranslator(request);
+      return sendPage(reply, 400, failed(t, t.t('federation.failed.title'), t.t('federation.failed.text')));
     }
     try {
       const query = new URLSearchParams();
@@ -72,9 +76,10 @@ export function registerFederationRoutes(app: FastifyInstance, ctx: ServerContex
       const account = await accountFor(ctx, identity);
       if (!account.ok) {
         request.log.info({ provider: identity.provider.id, reason: account.reason }, 'upstream sign-in without a local account');
+        const t = pageTranslator(request, authorization.uiLocales);
         return account.reason === 'disabled'
-          ? sendPage(reply, 403, failed('Account disabled', 'This account is disabled.'))
-          : sendPage(reply, 403, failed('No account here', `There is no account here for this ${identity.provider.displayName} sign-in. Ask an administrator to create one.`));
+          ? sendPage(reply, 403, failed(t, t.t('federation.disabled.title'), t.t('federation.disabled.text')))
+          : sendPage(reply, 403, failed(t, t.t('federation.noAccount.title'), t.t('federation.noAccount.text', { provider: identity.provider.displayName })));
       }
       request.log.info({ user: account.user.id, provider: identity.provider.id, created: account.created, linked: account.linked }, 'signed in with an upstream provider');
       // A new session (no fixation); any previous one of this browser ends.

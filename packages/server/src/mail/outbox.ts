@@ -17,6 +17,8 @@ export interface MailMessage {
   html: string;
   /** The values an operator's template may use (mail/overrides.ts): `{{link}}`, `{{service}}`, ... */
   vars?: Record<string, string>;
+  /** The language it is written in (a BCP 47 tag), which chooses the operator's files (mail/overrides.ts). */
+  locale?: string;
 }
 
 /** Messages to one address per hour, at most. */

@@ -1,26 +1,30 @@
+import type { Translator } from '../i18n/translator.ts';
 import { escapeHtml } from './security-headers.ts';
-import { consentPage, layout } from './pages.ts';
+import { alert, consentPage, layout } from './pages.ts';
 
 /** RFC 8628 §3.3: the page where the user types the code shown on the device. */
-export function deviceEntryPage(page: { assetsPath: string; action: string; csrfToken: string; userCode?: string; error?: string; username: string }): string {
+export function deviceEntryPage(page: { t: Translator; assetsPath: string; action: string; csrfToken: string; userCode?: string; error?: string; username: string }): string {
+  const { t } = page;
   return layout(
+    t,
     page.assetsPath,
-    'Connect a device',
-    `<h1>Connect a device</h1>
-<p class="who">Signed in as ${escapeHtml(page.username)}</p>
-<p>Enter the code shown on your device.</p>
-${page.error ? `<p class="alert" role="alert">${escapeHtml(page.error)}</p>` : ''}
+    t.t('device.title'),
+    `<h1>${escapeHtml(t.t('device.title'))}</h1>
+<p class="who">${escapeHtml(t.t('device.signedInAs', { username: page.username }))}</p>
+<p>${escapeHtml(t.t('device.enterCode'))}</p>
+${alert(page.error)}
 <form method="post" action="${escapeHtml(page.action)}">
 <input type="hidden" name="csrf_token" value="${escapeHtml(page.csrfToken)}">
-<label for="user_code">Code</label>
-<input type="text" id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" required autofocus placeholder="XXXX-XXXX" value="${escapeHtml(page.userCode ?? '')}">
-<div class="actions"><button type="submit" class="primary">Continue</button></div>
+<label for="user_code">${escapeHtml(t.t('device.code'))}</label>
+<input type="text" id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" spellcheck="false" required autofocus placeholder="${escapeHtml(t.t('device.codePlaceholder'))}" value="${escapeHtml(page.userCode ?? '')}">
+<div class="actions"><button type="submit" class="primary">${escapeHtml(t.t('device.continue'))}</button></div>
 </form>`,
   );
 }
 
 /** RFC 8628 §3.3, §5.4: which application and which scopes ask, and the code to compare. */
 export function deviceConfirmPage(page: {
+  t: Translator;
   assetsPath: string;
   action: string;
   csrfToken: string;
@@ -29,7 +33,9 @@ export function deviceConfirmPage(page: {
   username: string;
   scopes: { scope: string; description: string }[];
 }): string {
+  const { t } = page;
   return consentPage({
+    t,
     assetsPath: page.assetsPath,
     action: page.action,
     clientName: page.clientName,
@@ -37,17 +43,13 @@ export function deviceConfirmPage(page: {
     csrfToken: page.csrfToken,
     carried: { user_code: page.userCode },
     scopes: page.scopes,
-    asks: 'on a device wants to access your account',
-    notice: { before: 'Make sure your device shows the code ', strong: page.userCode, after: '. If it does not, deny.' },
+    heading: 'device.consent.heading',
+    noticeHtml: t.html('device.consent.compare', { code: `<strong>${escapeHtml(page.userCode)}</strong>` }),
   });
 }
 
-export function deviceDonePage(assetsPath: string, allowed: boolean): string {
-  return layout(
-    assetsPath,
-    allowed ? 'Device connected' : 'Request denied',
-    allowed
-      ? `<h1>Device connected</h1>\n<p>You can return to your device; it continues on its own.</p>`
-      : `<h1>Request denied</h1>\n<p>The device was not given access. You can close this window.</p>`,
-  );
+export function deviceDonePage(t: Translator, assetsPath: string, allowed: boolean): string {
+  const title = t.t(allowed ? 'device.allowed.title' : 'device.denied.title');
+  const text = t.t(allowed ? 'device.allowed.text' : 'device.denied.text');
+  return layout(t, assetsPath, title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(text)}</p>`);
 }

@@ -1,11 +1,11 @@
 import type { ServerContext } from '../context.ts';
-import { RegistryError } from '../errors.ts';
 import { addressKey } from '../lib/address-key.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
-import { emailChangedMessage, resetPasswordMessage, verifyEmailMessage } from '../mail/templates.ts';
+import type { Translator } from '../i18n/translator.ts';
+import { emailChangedMessage, resetPasswordMessage, validFor, verifyEmailMessage } from '../mail/templates.ts';
 import type { EmailLinkPurpose } from '../storage/email-link-store.ts';
 import type { User } from '../storage/user-store.ts';
-import { checkChosenPassword } from './password-rules.ts';
+import { chosenPasswordProblem, type PasswordProblem } from './password-rules.ts';
 import { UserRegistry } from './user-registry.ts';
 
 /**
@@ -40,14 +40,18 @@ async function issueLink(ctx: ServerContext, user: User, purpose: EmailLinkPurpo
 /** Who the mail is from, in words: the operator's product name, or the issuer's host for Latchkey's own. */
 export const service = (ctx: ServerContext) => (ctx.theme.productName !== 'Latchkey' ? ctx.theme.productName : new URL(ctx.settings.issuer).host);
 
+/** The language of mail when the caller names none: the server's default (LATCHKEY_DEFAULT_LOCALE). */
+export const defaultTranslator = (ctx: ServerContext): Translator => ctx.languages.translator(ctx.languages.defaultLocale);
+
 /**
  * Sends a link that verifies `email` for the user: their current address, or a new one, which
  * replaces the current one only when the link is followed (until then the old one stays in use).
+ * `t`: the language of the page that asked for it (the mail is written in it).
  */
-export async function sendVerificationLink(ctx: ServerContext, user: User, email: string): Promise<void> {
+export async function sendVerificationLink(ctx: ServerContext, user: User, email: string, t: Translator = defaultTranslator(ctx)): Promise<void> {
   const token = await issueLink(ctx, user, 'verify-email', email, VERIFY_EMAIL_SECONDS);
   const link = `${ctx.settings.issuer}/account/verify-email?token=${token}`;
-  await ctx.mail.enqueue(verifyEmailMessage({ to: email, service: service(ctx), link, validFor: '24 hours' }));
+  await ctx.mail.enqueue(verifyEmailMessage({ to: email, service: service(ctx), link, validFor: validFor(t, VERIFY_EMAIL_SECONDS / 3600, 'hours') }, t));
 }
 
 /** The live verification link of a token (without using it): the address it confirms. */
@@ -57,8 +61,11 @@ export async function verificationLinkLive(ctx: ServerContext, token: string): P
   return link ? { email: link.email } : undefined;
 }
 
-/** Follows a verification link: the address it was sent to becomes the user's, verified. */
-export async function verifyEmail(ctx: ServerContext, token: string): Promise<User | undefined> {
+/**
+ * Follows a verification link: the address it was sent to becomes the user's, verified. `t`: the
+ * language of the page, for the notice to the old address.
+ */
+export async function verifyEmail(ctx: ServerContext, token: string, t: Translator = defaultTranslator(ctx)): Promise<User | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   const link = await ctx.storage.emailLinks.use(sha256(token), 'verify-email', ctx.now());
   if (!link) return undefined;
@@ -69,7 +76,7 @@ export async function verifyEmail(ctx: ServerContext, token: string): Promise<Us
   if (old !== null && old.toLowerCase() !== link.email.toLowerCase()) {
     // The old address is told, and reset links sent to it stop working.
     await ctx.storage.emailLinks.retire(user.id, 'reset-password', ctx.now());
-    await ctx.mail.enqueue(emailChangedMessage({ to: old, service: service(ctx), username: user.username, newEmail: link.email }));
+    await ctx.mail.enqueue(emailChangedMessage({ to: old, service: service(ctx), username: user.username, newEmail: link.email }, t));
   }
   return { ...user, email: link.email, emailVerified: true };
 }
@@ -79,9 +86,10 @@ export type ResetRequest = { ok: true } | { ok: false; retryAfterSeconds: number
 /**
  * "Forgot password?": limits per requesting address, checked before anything else and the same for
  * every answer. The accounts (by username or address) are looked up and mailed after the answer is
- * sent (`deliver`), so neither the answer nor its timing says whether an account exists.
+ * sent (`deliver`), so neither the answer nor its timing says whether an account exists. `t`: the
+ * language of the page, which the mail is written in.
  */
-export async function requestPasswordReset(ctx: ServerContext, identifier: string, address: string): Promise<{ limited?: number; deliver: () => Promise<void> }> {
+export async function requestPasswordReset(ctx: ServerContext, identifier: string, address: string, t: Translator = defaultTranslator(ctx)): Promise<{ limited?: number; deliver: () => Promise<void> }> {
   const now = ctx.now();
   const windowStart = now - (now % 3600);
   const count = await ctx.storage.rateLimits.hit(`password-reset:${addressKey(address)}`, windowStart);
@@ -101,7 +109,7 @@ export async function requestPasswordReset(ctx: ServerContext, identifier: strin
         if ((await ctx.storage.rateLimits.hit(`password-reset:user:${user.id}`, windowStart)) > RESETS_PER_ACCOUNT_PER_HOUR) continue;
         const token = await issueLink(ctx, user, 'reset-password', user.email, RESET_PASSWORD_SECONDS);
         const link = `${ctx.settings.issuer}/login/reset?token=${token}`;
-        await ctx.mail.enqueue(resetPasswordMessage({ to: user.email, username: user.username, service: service(ctx), link, validFor: '30 minutes' }));
+        await ctx.mail.enqueue(resetPasswordMessage({ to: user.email, username: user.username, service: service(ctx), link, validFor: validFor(t, RESET_PASSWORD_SECONDS / 60, 'minutes') }, t));
       }
     },
   };
@@ -112,7 +120,7 @@ export async function resetLinkLive(ctx: ServerContext, token: string): Promise<
   return /^[A-Za-z0-9_-]{43}$/.test(token) && (await ctx.storage.emailLinks.findLive(sha256(token), 'reset-password', ctx.now())) !== undefined;
 }
 
-export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'invalid_link' } | { ok: false; reason: 'invalid_password'; message: string };
+export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'invalid_link' } | { ok: false; reason: 'invalid_password'; problem: PasswordProblem };
 
 /**
  * Sets a new password with a reset link: the password is checked first (a refused one leaves the link
@@ -124,12 +132,8 @@ export async function resetPassword(ctx: ServerContext, token: string, password:
   const live = await ctx.storage.emailLinks.findLive(sha256(token), 'reset-password', ctx.now());
   const user = live && (await ctx.storage.users.findById(live.userId));
   if (!user || user.disabledAt !== null) return { ok: false, reason: 'invalid_link' };
-  try {
-    checkChosenPassword(password, user);
-  } catch (err) {
-    if (err instanceof RegistryError) return { ok: false, reason: 'invalid_password', message: err.message };
-    throw err;
-  }
+  const problem = chosenPasswordProblem(password, user);
+  if (problem) return { ok: false, reason: 'invalid_password', problem };
   const link = await ctx.storage.emailLinks.use(sha256(token), 'reset-password', ctx.now());
   if (!link) return { ok: false, reason: 'invalid_link' };
   await new UserRegistry(ctx.storage).setPassword(user.username, password);

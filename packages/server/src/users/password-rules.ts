@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { RegistryError } from '../errors.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 import { checkPassword } from './user-registry.ts';
 
 /**
@@ -24,11 +26,57 @@ export function isCommonPassword(password: string): boolean {
   return commonPasswords().has(password.toLowerCase());
 }
 
-/** Throws RegistryError('invalid') with the reason in words when the user may not choose this password. */
-export function checkChosenPassword(password: string, user: { username?: string; email?: string | null } = {}): void {
-  checkPassword(password);
-  if (isCommonPassword(password)) throw new RegistryError('it is on a list of passwords known from breaches; choose another', 'invalid');
+/** Why a user may not choose a password. */
+export type PasswordProblem = 'too_short' | 'too_long' | 'common' | 'own';
+
+/** The English words of each problem, as RegistryError's message (the CLI and logs show them). */
+const PROBLEM_WORDS: Record<PasswordProblem, string> = {
+  too_short: `a password needs at least ${MIN_PASSWORD_LENGTH} characters`,
+  too_long: `a password has at most ${MAX_PASSWORD_LENGTH} characters`,
+  common: 'it is on a list of passwords known from breaches; choose another',
+  own: 'it must not be your username or email address',
+};
+
+/**
+ * The problem in the user's language, for a page (`The password is not accepted: {reason}.`): the
+ * message key and its values.
+ */
+export function passwordProblemMessage(problem: PasswordProblem): { key: MessageKey; values: Record<string, number> } {
+  switch (problem) {
+    case 'too_short':
+      return { key: 'signup.password.tooShort', values: { min: MIN_PASSWORD_LENGTH } };
+    case 'too_long':
+      return { key: 'signup.password.tooLong', values: { max: MAX_PASSWORD_LENGTH } };
+    case 'common':
+      return { key: 'signup.password.common', values: {} };
+    case 'own':
+      return { key: 'signup.password.own', values: {} };
+  }
+}
+
+/** The problem a RegistryError of checkChosenPassword names (by its words), else undefined. */
+export function passwordProblemOf(message: string): PasswordProblem | undefined {
+  return (Object.keys(PROBLEM_WORDS) as PasswordProblem[]).find((problem) => PROBLEM_WORDS[problem] === message);
+}
+
+/** A rule the user's chosen password breaks, else undefined. */
+export function chosenPasswordProblem(password: string, user: { username?: string; email?: string | null } = {}): PasswordProblem | undefined {
+  // The length rules of every password (user-registry.ts checkPassword), NIST SP 800-63B §5.1.1.2.
+  if ([...password].length < MIN_PASSWORD_LENGTH) return 'too_short';
+  if (password.length > MAX_PASSWORD_LENGTH) return 'too_long';
+  if (isCommonPassword(password)) return 'common';
   const lower = password.toLowerCase();
   const own = [user.username, user.email, user.email?.split('@')[0]].filter((v): v is string => typeof v === 'string' && v !== '');
-  if (own.some((v) => v.toLowerCase() === lower)) throw new RegistryError('it must not be your username or email address', 'invalid');
+  if (own.some((v) => v.toLowerCase() === lower)) return 'own';
+  return undefined;
+}
+
+/**
+ * Throws RegistryError('invalid') with the reason in (English) words when the user may not choose this
+ * password; `passwordProblemOf(err.message)` gives the problem back, for a page in the user's language.
+ */
+export function checkChosenPassword(password: string, user: { username?: string; email?: string | null } = {}): void {
+  const problem = chosenPasswordProblem(password, user);
+  if (problem) throw new RegistryError(PROBLEM_WORDS[problem], 'invalid');
+  checkPassword(password);
 }

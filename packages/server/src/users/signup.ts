@@ -2,10 +2,12 @@ import type { ServerContext } from '../context.ts';
 import { RegistryError } from '../errors.ts';
 import { addressKey } from '../lib/address-key.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
-import { invitationMessage } from '../mail/templates.ts';
+import type { Translator } from '../i18n/translator.ts';
+import { invitationMessage, validFor } from '../mail/templates.ts';
 import type { User } from '../storage/user-store.ts';
-import { plausibleEmail, sendVerificationLink, service } from './email-links.ts';
-import { checkChosenPassword } from './password-rules.ts';
+import { defaultTranslator, plausibleEmail, sendVerificationLink, service } from './email-links.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
+import { chosenPasswordProblem, type PasswordProblem } from './password-rules.ts';
 import { UserRegistry } from './user-registry.ts';
 
 /**
@@ -27,8 +29,11 @@ export interface Invitation {
   mailed: boolean;
 }
 
-/** One implementation for the CLI (and the admin API to come): creates an invitation, and mails it when mail is configured. */
-export async function inviteUser(ctx: ServerContext, email: string, expiresInSeconds = INVITATION_SECONDS): Promise<Invitation> {
+/**
+ * One implementation for the CLI (and the admin API to come): creates an invitation, and mails it when
+ * mail is configured, in the language of `t` (the server's default unless the caller names one).
+ */
+export async function inviteUser(ctx: ServerContext, email: string, expiresInSeconds = INVITATION_SECONDS, t: Translator = defaultTranslator(ctx)): Promise<Invitation> {
   const address = email.trim();
   if (!plausibleEmail(address)) throw new RegistryError('that is not an email address', 'invalid');
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 60 || expiresInSeconds > 90 * 24 * 3600) {
@@ -42,7 +47,7 @@ export async function inviteUser(ctx: ServerContext, email: string, expiresInSec
     .execute();
   const link = `${ctx.settings.issuer}/signup?invitation=${token}`;
   const mailed = ctx.mail.enabled;
-  if (mailed) await ctx.mail.enqueue(invitationMessage({ to: address, service: service(ctx), link, validFor: `${Math.round(expiresInSeconds / 86400) || 1} day(s)` }));
+  if (mailed) await ctx.mail.enqueue(invitationMessage({ to: address, service: service(ctx), link, validFor: validFor(t, Math.round(expiresInSeconds / 86400) || 1, 'days') }, t));
   return { email: address, link, expiresAt: now + expiresInSeconds, mailed };
 }
 
@@ -71,7 +76,16 @@ export interface SignupInput {
 export type SignupOutcome =
   /** `confirmed`: the address is confirmed (an invitation): the user may sign in now; else a link was mailed. */
   | { ok: true; user: User; confirmed: boolean }
-  | { ok: false; reason: 'closed' | 'rate_limited' | 'invalid'; message: string; retryAfterSeconds?: number };
+  /**
+   * `message`: why, as a message key the page translates; for a password the rules refuse it is
+   * `signup.passwordRefused`, and `password` says which rule (users/password-rules.ts).
+   */
+  | { ok: false; reason: 'closed' | 'rate_limited' | 'invalid'; message: MessageKey; password?: PasswordProblem; retryAfterSeconds?: number };
+
+/** The shape of a username (users/user-registry.ts), compared without regard to case. */
+const USERNAME = /^[a-z0-9._@-]{1,64}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Whether an address may sign up openly: any, or one of LATCHKEY_SIGNUP_EMAIL_DOMAINS. */
 export function domainAllowed(ctx: ServerContext, email: string): boolean {
@@ -84,37 +98,39 @@ export function domainAllowed(ctx: ServerContext, email: string): boolean {
 /**
  * Creates the account. Everything is checked before anything is written; an invitation is used with
  * one conditional UPDATE (so one account per invitation, on any node), and given back if the account
- * cannot be created (a username taken).
+ * cannot be created (a username taken). `t`: the language of the sign-up page, which the verification
+ * mail is written in (the server's default without it).
  */
-export async function signUp(ctx: ServerContext, input: SignupInput, address: string): Promise<SignupOutcome> {
+export async function signUp(ctx: ServerContext, input: SignupInput, address: string, t?: Translator): Promise<SignupOutcome> {
   const policy = ctx.settings.signup;
-  if (policy === 'off' || (policy === 'invite' && input.invitation === undefined)) return { ok: false, reason: 'closed', message: 'Sign-up is closed.' };
+  if (policy === 'off' || (policy === 'invite' && input.invitation === undefined)) return { ok: false, reason: 'closed', message: 'signup.closed' };
   const now = ctx.now();
   const windowStart = now - (now % 3600);
   if ((await ctx.storage.rateLimits.hit(`signup:${addressKey(address)}`, windowStart)) > ctx.settings.signupRateLimitPerHour) {
-    return { ok: false, reason: 'rate_limited', message: 'Too many sign-ups from your network. Try again later.', retryAfterSeconds: windowStart + 3600 - now };
+    return { ok: false, reason: 'rate_limited', message: 'signup.tooMany', retryAfterSeconds: windowStart + 3600 - now };
   }
   const email = input.email.trim();
   let invited: { email: string } | undefined;
   if (input.invitation !== undefined) {
     invited = await findInvitation(ctx, input.invitation);
-    if (!invited) return { ok: false, reason: 'closed', message: 'This invitation does not work: it was used already, or it expired.' };
+    if (!invited) return { ok: false, reason: 'closed', message: 'signup.invitationDead' };
   } else if (!domainAllowed(ctx, email)) {
-    return { ok: false, reason: 'invalid', message: 'Sign-up is open to some email domains only, and this address is not in one of them.' };
+    return { ok: false, reason: 'invalid', message: 'signup.domainNotAllowed' };
   }
   // An invitation is for its address: the account gets that one, confirmed.
   const address_ = invited ? invited.email : email;
-  if (!plausibleEmail(address_)) return { ok: false, reason: 'invalid', message: 'That is not an email address.' };
+  if (!plausibleEmail(address_)) return { ok: false, reason: 'invalid', message: 'signup.notAnAddress' };
   // A username shaped like an address must be the user's own: "Forgot password?" looks usernames up.
   if (input.username.includes('@') && input.username.trim().toLowerCase() !== address_.toLowerCase()) {
-    return { ok: false, reason: 'invalid', message: 'A username cannot be an email address other than your own.' };
+    return { ok: false, reason: 'invalid', message: 'signup.usernameIsAddress' };
   }
-  try {
-    checkChosenPassword(input.password, { username: input.username, email: address_ });
-  } catch (err) {
-    if (err instanceof RegistryError) return { ok: false, reason: 'invalid', message: `The password is not accepted: ${err.message}.` };
-    throw err;
-  }
+  const password = chosenPasswordProblem(input.password, { username: input.username, email: address_ });
+  if (password) return { ok: false, reason: 'invalid', message: 'signup.passwordRefused', password };
+  // What the registry would refuse (users/user-registry.ts), said here in words a page can translate.
+  if (!USERNAME.test(input.username.trim().toLowerCase())) return { ok: false, reason: 'invalid', message: 'signup.usernameInvalid' };
+  const name = input.name?.trim() ?? '';
+  if (name.length > 200) return { ok: false, reason: 'invalid', message: 'signup.nameTooLong' };
+  if (CONTROL.test(name)) return { ok: false, reason: 'invalid', message: 'signup.nameControl' };
   if (invited) {
     const used = await ctx.storage.db.kysely
       .updateTable('invitations')
@@ -123,7 +139,7 @@ export async function signUp(ctx: ServerContext, input: SignupInput, address: st
       .where('used_at', 'is', null)
       .where('expires_at', '>', now)
       .executeTakeFirst();
-    if (Number(used.numUpdatedRows) === 0) return { ok: false, reason: 'closed', message: 'This invitation does not work: it was used already, or it expired.' };
+    if (Number(used.numUpdatedRows) === 0) return { ok: false, reason: 'closed', message: 'signup.invitationDead' };
   }
   let view;
   try {
@@ -138,7 +154,7 @@ export async function signUp(ctx: ServerContext, input: SignupInput, address: st
   } catch (err) {
     if (invited) await ctx.storage.db.kysely.updateTable('invitations').set({ used_at: null }).where('token_hash', '=', sha256(input.invitation!)).execute();
     if (err instanceof RegistryError && (err.code === 'invalid' || err.code === 'conflict')) {
-      return { ok: false, reason: 'invalid', message: err.code === 'conflict' ? 'That username is taken. Choose another.' : `${err.message[0]!.toUpperCase()}${err.message.slice(1)}.` };
+      return { ok: false, reason: 'invalid', message: err.code === 'conflict' ? 'signup.usernameTaken' : 'signup.notAccepted' };
     }
     throw err;
   }
@@ -147,6 +163,6 @@ export async function signUp(ctx: ServerContext, input: SignupInput, address: st
     await ctx.storage.db.kysely.updateTable('invitations').set({ user_id: user.id }).where('token_hash', '=', sha256(input.invitation!)).execute();
     return { ok: true, user, confirmed: true };
   }
-  await sendVerificationLink(ctx, user, address_);
+  await sendVerificationLink(ctx, user, address_, t);
   return { ok: true, user, confirmed: false };
 }

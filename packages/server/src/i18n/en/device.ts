@@ -1,3 +1,24 @@
-/** English: the device messages (docs/languages.md). */
+/** English: the device flow's verification pages (RFC 8628 §3.3) (docs/languages.md). */
 export const messages = {
+  'device.title': 'Connect a device',
+  'device.signedInAs': 'Signed in as {username}',
+  'device.enterCode': 'Enter the code shown on your device.',
+  'device.code': 'Code',
+  'device.codePlaceholder': 'XXXX-XXXX',
+  'device.continue': 'Continue',
+  'device.loginClient': 'device sign-in',
+  'device.consent.heading': '{client} on a device wants to access your account',
+  'device.consent.compare': 'Make sure your device shows the code {code}. If it does not, deny.',
+  'device.allowed.title': 'Device connected',
+  'device.allowed.text': 'You can return to your device; it continues on its own.',
+  'device.denied.title': 'Request denied',
+  'device.denied.text': 'The device was not given access. You can close this window.',
+  'device.tooManyCodes': 'Too many wrong codes. Wait a few minutes and try again.',
+  'device.wrongCode': 'That code is not valid. Check the code on your device; codes expire after 10 minutes.',
+  'device.formExpired': 'The form expired. Please enter the code again.',
+  'device.chooseDecision': 'Choose Allow or Deny.',
+  'device.secondFactor.title': 'Two-step verification required',
+  'device.secondFactor.text': 'This sign-in needs two-step verification. Set up an authenticator app on your account page ({account}), then enter the code again.',
+  'device.passkey.title': 'Passkey required',
+  'device.passkey.text': 'This sign-in needs a passkey. Sign out, then sign in with your passkey (add one on your account page, {account}), and enter the code again.',
 } as const;
