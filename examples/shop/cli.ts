@@ -29,8 +29,20 @@ const USAGE = `usage: npm run demo:cli -- <command>
 /** Runs one command; resolves to the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
-  if (!command || rest.length > 0 || !['orders', 'login', 'logout'].includes(command)) {
+  if (command === '--help' || command === '-h' || command === 'help') {
     io.print(USAGE);
+    return 0;
+  }
+  if (!command) {
+    io.print(USAGE);
+    return 2;
+  }
+  if (!['orders', 'login', 'logout'].includes(command)) {
+    io.print(`unknown command "${command}": the commands are orders, login and logout (npm run demo:cli -- --help)`);
+    return 2;
+  }
+  if (rest.length > 0) {
+    io.print(`${command} takes no arguments (got: ${rest.join(' ')})`);
     return 2;
   }
   const demoFile = join(io.dataDir, 'demo.json');
@@ -39,6 +51,13 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     return 1;
   }
   const demo = JSON.parse(readFileSync(demoFile, 'utf8')) as DemoFile;
+  // A demo that was stopped (or killed) leaves its file behind: ask the issuer before anything else.
+  try {
+    await fetch(`${demo.issuer}/healthz`, { signal: AbortSignal.timeout(3_000) });
+  } catch {
+    io.print(`The demo is not running (nothing answers at ${demo.issuer}): start it with \`npm run demo\` (in another terminal).`);
+    return 1;
+  }
   const client = new LatchkeyClient({ issuer: demo.issuer, clientId: demo.cliClientId });
   const tokenFile = join(io.dataDir, 'cli-tokens.json');
   const save = (tokens: TokenSet) => {

@@ -5,7 +5,7 @@
  * `main.ts` runs it for `npm run demo`; the test runs it on free ports.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createServer, loadSettings, Registry, UserRegistry } from '@latchkey/server';
@@ -61,13 +61,20 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const ports = await choosePorts({ ...DEFAULT_PORTS, ...options.ports });
   const dataDir = options.dataDir ?? DEFAULT_DATA_DIR;
   const log = options.log ?? (() => {});
+  // Nothing is touched before it is sure the demo can start: a demo already running on this data
+  // directory, or a port taken, leaves the directory (and a running demo) as they are.
+  const running = runningDemo(dataDir);
+  if (running !== undefined) throw new DemoAlreadyRunning(dataDir, running);
+  await portsFree(ports);
   freshDataDir(dataDir);
+  writeFileSync(join(dataDir, PID_FILE), `${process.pid}\n`);
 
   // Stopped in reverse order by close(), or when a later step fails to start.
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) await closer();
   };
+  closers.push(async () => rmSync(join(dataDir, PID_FILE), { force: true }));
   try {
     const pki = createDemoPki(dataDir);
     const issuer = `http://localhost:${ports.issuer}`;
@@ -163,6 +170,52 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** The process running the demo on a data directory, while it runs. */
+const PID_FILE = 'demo.pid';
+
+/** A demo already runs on this data directory; starting another would empty it under the first. */
+export class DemoAlreadyRunning extends Error {
+  readonly pid: number;
+  constructor(dataDir: string, pid: number) {
+    super(`the demo is already running (process ${pid}) with its data in ${dataDir}: stop it first (Ctrl-C in its terminal)`);
+    this.pid = pid;
+  }
+}
+
+/** The process of a demo running on `dataDir`: its pid file names a live process other than this one. */
+function runningDemo(dataDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dataDir, PID_FILE), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: it exists but is someone else's; ESRCH: gone (a demo that was killed), the file is stale.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/** Every fixed port can be listened on now, else an EADDRINUSE error naming the taken ones. */
+async function portsFree(ports: Ports): Promise<void> {
+  const taken: string[] = [];
+  for (const [name, port] of Object.entries(ports)) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createNetServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, HOST, () => probe.close(() => resolve(true)));
+    });
+    if (!free) taken.push(`${port} (${name})`);
+  }
+  if (taken.length > 0) {
+    throw Object.assign(new Error(`port ${taken.join(', ')} on ${HOST} is taken`), { code: 'EADDRINUSE' });
   }
 }
 

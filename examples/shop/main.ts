@@ -9,7 +9,7 @@
  */
 import { relative } from 'node:path';
 import { DEFAULT_DATA_DIR, DEFAULT_PORTS, type Ports } from './config.ts';
-import { startDemo } from './demo.ts';
+import { DemoAlreadyRunning, startDemo } from './demo.ts';
 
 const PORT_VARIABLES: Record<keyof Ports, string> = {
   issuer: 'LATCHKEY_PORT',
@@ -45,7 +45,9 @@ try {
   });
 } catch (err) {
   const code = (err as NodeJS.ErrnoException).code;
-  console.error(code === 'EADDRINUSE' ? `A port is taken (${(err as Error).message}). Stop what uses it, or choose other ports (see examples/shop/README.md).` : err);
+  if (err instanceof DemoAlreadyRunning) console.error(`The demo is already running (process ${err.pid}): use it, or stop it (Ctrl-C in its terminal) before starting it again.`);
+  else if (code === 'EADDRINUSE') console.error(`A port is taken (${(err as Error).message}). Stop what uses it, or choose other ports (see examples/shop/README.md). Nothing was changed.`);
+  else console.error(err);
   process.exit(1);
 }
 
