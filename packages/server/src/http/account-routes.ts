@@ -6,7 +6,7 @@ import type { FormParams } from '../lib/form-params.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
 import { plausibleEmail, sendVerificationLink } from '../users/email-links.ts';
-import { checkChosenPassword } from '../users/password-rules.ts';
+import { checkChosenPassword, passwordProblemMessage, passwordProblemOf } from '../users/password-rules.ts';
 import { linksOf, unlink } from '../federation/accounts.ts';
 
 /** Verification links a user may have sent per hour. */
@@ -25,25 +25,38 @@ import { describeUserAgent } from '../ui/user-agent.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
 import { UserRegistry } from '../users/user-registry.ts';
 import { OtpForm, withOtp } from './otp-form.ts';
-import { optionalParam, pageParams, sendPage } from './page-reply.ts';
+import { optionalParam, pageParams, pageTranslator, sendPage } from './page-reply.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
+import type { Translator } from '../i18n/translator.ts';
 
 /** Turning a sign-in method off needs a sign-in at most this old (a stolen, idle session cannot). */
 export const FRESH_SIGN_IN_SECONDS = 10 * 60;
 
 /** What `?updated=` may say after a change, and the notice the page then shows. */
-const NOTICES: Record<string, string> = {
-  'totp-on': 'Your authenticator app is on: signing in now asks for its code.',
-  'totp-off': 'Your authenticator app is off.',
-  'recovery-codes': 'Your new recovery codes are ready; the earlier ones no longer work.',
-  password: 'Your password is changed; every other browser is signed out.',
-  'session-ended': 'That browser is signed out.',
-  'sessions-ended': 'Every other browser is signed out.',
-  'link-removed': 'That sign-in is removed.',
-  'application-removed': 'The application no longer has access.',
-  'passkey-added': 'Your passkey is added: you can sign in with it.',
-  'email-link-sent': 'We sent a link to the address. Open it to confirm the address (it works for 24 hours).',
-  'passkey-removed': 'The passkey is removed.',
+const NOTICES: Record<string, MessageKey> = {
+  'totp-on': 'account.notice.totpOn',
+  'totp-off': 'account.notice.totpOff',
+  'recovery-codes': 'account.notice.recoveryCodes',
+  password: 'account.notice.password',
+  'session-ended': 'account.notice.sessionEnded',
+  'sessions-ended': 'account.notice.sessionsEnded',
+  'link-removed': 'account.notice.linkRemoved',
+  'application-removed': 'account.notice.applicationRemoved',
+  'passkey-added': 'account.notice.passkeyAdded',
+  'email-link-sent': 'account.notice.emailLinkSent',
+  'passkey-removed': 'account.notice.passkeyRemoved',
 };
+
+/**
+ * Why a new password is refused, in the user's language: checkChosenPassword (users/password-rules.ts)
+ * decides and names the rule; a reason it does not name is shown in its own words.
+ */
+function passwordRefusal(t: Translator, err: RegistryError): string {
+  const problem = passwordProblemOf(err.message);
+  const words = problem ? passwordProblemMessage(problem) : undefined;
+  const reason = words ? t.t(words.key, words.values) : err.message;
+  return t.t('account.error.passwordRefused', { reason });
+}
 
 interface Current {
   session: Session;
@@ -62,7 +75,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
   const accountPath = `${ctx.urls.pathPrefix}${PATHS.account}`;
   const sessionCookie = sessionCookieName(ctx.urls.secure);
   const loginForm = new LoginForm(ctx, assetsPath);
-  const loginPage = { action: `${accountPath}/login`, clientName: 'your account', carried: {}, passkeyAction: `${accountPath}/login/passkey` };
+  // The login page says "to continue to your account" in the user's language.
+  const loginPage = (request: FastifyRequest) => ({
+    action: `${accountPath}/login`,
+    clientName: pageTranslator(request).t('account.login.client'),
+    carried: {},
+    passkeyAction: `${accountPath}/login/passkey`,
+  });
   const otpForm = new OtpForm(ctx, assetsPath);
   const otpPage = { action: `${accountPath}/otp`, carried: {}, passkeyAction: `${accountPath}/otp/passkey` };
   const addPasskeyAction = `${accountPath}/passkeys`;
@@ -81,44 +100,46 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
   const signIn = async (request: FastifyRequest, reply: FastifyReply) => {
     const partial = await otpForm.partial(request);
     if (partial) return otpForm.show(reply, partial, otpPage);
-    return loginForm.show(request, reply, loginPage);
+    return loginForm.show(request, reply, loginPage(request));
   };
 
   /** A session's name in the forms: a MAC of its id hash, so the page shows nothing a cookie could be made from. */
   const sessionRef = (idHash: string) => mac(ctx.macKey, 'account-session', idHash, 16);
 
-  const sessionsOf = async (userId: string, current: Session) => {
+  const sessionsOf = async (t: Translator, userId: string, current: Session) => {
     const now = ctx.now();
     const live = (await ctx.storage.sessions.listForUser(userId)).filter((s) => s.expiresAt > now && s.lastSeenAt + SESSION_IDLE_SECONDS > now);
     return live.map((s) => ({
       ref: sessionRef(s.idHash),
-      browser: describeUserAgent(s.userAgent),
+      browser: describeUserAgent(t, s.userAgent),
       address: s.address ?? null,
       lastSeenAt: s.lastSeenAt,
       current: s.idHash === current.idHash,
     }));
   };
 
-  const applicationsOf = async (userId: string) => {
+  const applicationsOf = async (t: Translator, userId: string) => {
     const clients = await ctx.storage.grants.liveClientsForUser(userId);
     const named = await Promise.all(
       clients.map(async (c) => {
         const client = await ctx.storage.clients.find(c.clientId);
         // An application that registered itself chose its own name: said so (docs/security.md L77).
-        const name = client ? (client.source === 'operator' ? client.name : `${client.name} (unverified)`) : c.clientId;
+        const name = client ? (client.source === 'operator' ? client.name : t.t('account.applications.unverified', { name: client.name })) : c.clientId;
         return { clientId: c.clientId, name, lastGrantAt: c.lastGrantAt, scopes: c.scopes };
       }),
     );
     return named;
   };
 
+  /** The account page; `extra`: its notice or error, translated. */
   const showAccount = async (reply: FastifyReply, now: Current, status = 200, extra: { notice?: string; error?: string } = {}) => {
+    const t = pageTranslator(reply.request);
     const user = await ctx.storage.users.findById(now.session.userId);
     if (!user) return redirect(reply, accountPath);
     const factor = await ctx.storage.totp.find(user.id);
     const enabled = factor?.confirmedAt != null;
-    const sessions = await sessionsOf(user.id, now.session);
-    const applications = await applicationsOf(user.id);
+    const sessions = await sessionsOf(t, user.id, now.session);
+    const applications = await applicationsOf(t, user.id);
     const token = csrfToken(ctx.macKey, binding(now.value));
     const passkeys = {
       list: (await ctx.storage.passkeys.listForUser(user.id)).map((p) => ({
@@ -130,12 +151,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         counterRegressedAt: p.counterRegressedAt,
       })),
       add: {
+        t,
         action: addPasskeyAction,
         mode: 'create' as const,
         options: await registrationOptions(ctx, user, addPasskeyBinding(now.value)),
         csrfToken: token,
         carried: {},
-        label: 'Add a passkey',
+        label: t.t('account.passkeys.add'),
         nameField: true,
       },
       scriptNonce: randomToken(16),
@@ -144,6 +166,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       reply,
       status,
       accountPage({
+        t,
         assetsPath,
         accountPath,
         csrfToken: token,
@@ -169,6 +192,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       reply,
       status,
       totpSetupPage({
+        t: pageTranslator(reply.request),
         assetsPath,
         action: `${accountPath}/totp/confirm`,
         cancelPath: accountPath,
@@ -180,50 +204,56 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     );
   };
 
+  /** A form body that could not be read: the error page. */
+  const formUnreadable = (request: FastifyRequest, reply: FastifyReply) => {
+    const t = pageTranslator(request);
+    return sendPage(reply, 400, errorPage(t, assetsPath, t.t('error.invalid.title'), t.t('error.invalid.formUnreadable')));
+  };
+
   /**
    * A form of the signed-in user: the session, the parameters, and the CSRF check. Anything else gets
    * its answer here: the sign-in forms, or the account page again (a forged or stale form).
    */
   const form = async (request: FastifyRequest, reply: FastifyReply): Promise<{ now: Current; params: FormParams } | FastifyReply> => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return formUnreadable(request, reply);
     const now = await current(request);
     if (!now) return signIn(request, reply);
     if (!verifyCsrfToken(ctx.macKey, binding(now.value), optionalParam(params, 'csrf_token'))) {
-      return showAccount(reply, now, 403, { error: 'The form expired. Please try again.' });
+      return showAccount(reply, now, 403, { error: pageTranslator(request).t('page.formExpired') });
     }
     return { now, params };
   };
 
   /** A change to how the user signs in, from a sign-in older than FRESH_SIGN_IN_SECONDS: sign in again first. */
   const askFreshSignIn = (reply: FastifyReply, now: Current) =>
-    sendPage(reply, 403, freshSignInPage(assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
+    sendPage(reply, 403, freshSignInPage(pageTranslator(reply.request), assetsPath, `${accountPath}/reauthenticate`, csrfToken(ctx.macKey, binding(now.value))));
 
   app.get(PATHS.account, async (request, reply) => {
     const now = await current(request);
     if (!now) return signIn(request, reply);
     const updated = pageParams(request)?.getAll('updated')[0];
-    return showAccount(reply, now, 200, updated !== undefined && Object.hasOwn(NOTICES, updated) ? { notice: NOTICES[updated]! } : {});
+    return showAccount(reply, now, 200, updated !== undefined && Object.hasOwn(NOTICES, updated) ? { notice: pageTranslator(request).t(NOTICES[updated]!) } : {});
   });
 
   app.post(`${PATHS.account}/login`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
-    const login = await loginForm.submit(request, reply, params, loginPage);
+    if (!params) return formUnreadable(request, reply);
+    const login = await loginForm.submit(request, reply, params, loginPage(request));
     // With an authenticator app, the account page asks for the code next.
     return login.ok ? redirect(reply, accountPath) : login.reply;
   });
 
   app.post(`${PATHS.account}/login/passkey`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
-    const login = await loginForm.submitPasskey(request, reply, params, loginPage);
+    if (!params) return formUnreadable(request, reply);
+    const login = await loginForm.submitPasskey(request, reply, params, loginPage(request));
     return login.ok ? redirect(reply, accountPath) : login.reply;
   });
 
   app.post(`${PATHS.account}/otp/passkey`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return formUnreadable(request, reply);
     const step = await otpForm.submitPasskey(request, reply, params, otpPage);
     if (!step.ok && step.reason === 'refused') return step.reply;
     return redirect(reply, accountPath);
@@ -241,7 +271,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const result = await registerPasskey(ctx, user, addPasskeyBinding(now.value), optionalParam(params, 'credential'), optionalParam(params, 'name') ?? '');
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'passkey not added');
-      const error = result.reason === 'duplicate' ? 'That passkey is added already.' : 'The passkey could not be added. Please try again.';
+      const error = pageTranslator(request).t(result.reason === 'duplicate' ? 'account.error.passkeyDuplicate' : 'account.error.passkeyNotAdded');
       return showAccount(reply, now, 400, { error });
     }
     await ctx.storage.sessions.delete(sha256(now.value));
@@ -267,7 +297,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.post(`${PATHS.account}/otp`, async (request, reply) => {
     const params = pageParams(request);
-    if (!params) return sendPage(reply, 400, errorPage(assetsPath, 'Invalid request', 'The form could not be read.'));
+    if (!params) return formUnreadable(request, reply);
     const otp = await otpForm.submit(request, reply, params, otpPage);
     if (!otp.ok && otp.reason === 'refused') return otp.reply;
     return redirect(reply, accountPath);
@@ -296,13 +326,14 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     if (!user) return redirect(reply, accountPath);
     const check = await checkTotpCode(ctx, user, optionalParam(params, 'code') ?? '', true);
     if (!check.ok) {
+      const t = pageTranslator(request);
       if (check.reason === 'rate_limited') {
         reply.header('retry-after', String(check.retryAfterSeconds));
-        return showSetup(reply, now, 429, `Too many wrong codes. Try again in ${waitText(check.retryAfterSeconds)}.`);
+        return showSetup(reply, now, 429, t.t('otp.tooManyWait', { wait: waitText(t, check.retryAfterSeconds) }));
       }
-      if (check.reason === 'unreadable') return showSetup(reply, now, 503, 'Your authenticator app cannot be checked right now. Ask your administrator to reset your sign-in methods.');
-      if (check.reason === 'locked') return showSetup(reply, now, 429, 'Too many wrong codes. Ask your administrator to reset your sign-in methods.');
-      return showSetup(reply, now, 400, 'That code is not right. Check the time on your phone, and enter the code the app shows now.');
+      if (check.reason === 'unreadable') return showSetup(reply, now, 503, t.t('otp.unreadable'));
+      if (check.reason === 'locked') return showSetup(reply, now, 429, t.t('otp.tooMany'));
+      return showSetup(reply, now, 400, t.t('otp.setup.wrongCode'));
     }
     // The user just showed both factors: this browser's session becomes a two-factor one (a new
     // cookie value), so it is not sent back to the code form; every other session asks for the code.
@@ -311,7 +342,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     request.log.info({ user: user.id }, 'authenticator app turned on');
     // Shown once, on this answer (never cached: ui/security-headers.ts); only their hashes are kept.
-    return sendPage(reply, 200, recoveryCodesPage(assetsPath, await issueRecoveryCodes(ctx, user.id), `${accountPath}?updated=totp-on`));
+    return sendPage(reply, 200, recoveryCodesPage(pageTranslator(request), assetsPath, await issueRecoveryCodes(ctx, user.id), `${accountPath}?updated=totp-on`));
   });
 
   app.post(`${PATHS.account}/recovery-codes`, async (request, reply) => {
@@ -322,7 +353,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     if (!(await ctx.storage.totp.isEnabled(now.session.userId))) return redirect(reply, accountPath);
     const codes = await issueRecoveryCodes(ctx, now.session.userId);
     request.log.info({ user: now.session.userId }, 'new recovery codes issued');
-    return sendPage(reply, 200, recoveryCodesPage(assetsPath, codes, `${accountPath}?updated=recovery-codes`));
+    return sendPage(reply, 200, recoveryCodesPage(pageTranslator(request), assetsPath, codes, `${accountPath}?updated=recovery-codes`));
   });
 
   app.post(`${PATHS.account}/totp/remove`, async (request, reply) => {
@@ -348,19 +379,20 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const user = await ctx.storage.users.findById(now.session.userId);
     if (!user) return redirect(reply, accountPath);
     const result = await authenticateUser(ctx.storage, ctx.macKey, { username: user.username, password: optionalParam(params, 'current_password') ?? '', address: request.ip });
+    const t = pageTranslator(request);
     if (!result.ok) {
       if (result.reason === 'rate_limited') {
         reply.header('retry-after', String(result.retryAfterSeconds));
-        return showAccount(reply, now, 429, { error: `Too many wrong passwords. Try again in ${waitText(result.retryAfterSeconds)}.` });
+        return showAccount(reply, now, 429, { error: t.t('account.error.tooManyPasswords', { wait: waitText(t, result.retryAfterSeconds) }) });
       }
-      return showAccount(reply, now, 400, { error: 'The current password is not right.' });
+      return showAccount(reply, now, 400, { error: t.t('account.error.wrongPassword') });
     }
     try {
       const chosen = optionalParam(params, 'new_password') ?? '';
       checkChosenPassword(chosen, user);
       await new UserRegistry(ctx.storage).setPassword(user.username, chosen);
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'invalid') return showAccount(reply, now, 400, { error: `The new password is not accepted: ${err.message}.` });
+      if (err instanceof RegistryError && err.code === 'invalid') return showAccount(reply, now, 400, { error: passwordRefusal(t, err) });
       throw err;
     }
     // The same sign-in, a new cookie: auth_time stays, so a password change is no fresh sign-in for
@@ -391,9 +423,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const windowStart = time - (time % 3600);
     if ((await ctx.storage.rateLimits.hit(`verify-email:user:${user.id}`, windowStart)) > VERIFICATION_LINKS_PER_HOUR) {
       reply.header('retry-after', String(windowStart + 3600 - time));
-      return showAccount(reply, now, 429, { error: 'Too many links sent. Try again in an hour.' });
+      return showAccount(reply, now, 429, { error: pageTranslator(request).t('account.error.tooManyLinks') });
     }
-    await sendVerificationLink(ctx, user, email);
+    // The mail is written in the language of the page that asked for it.
+    await sendVerificationLink(ctx, user, email, pageTranslator(request));
     request.log.info({ user: user.id, change: email !== user.email }, 'email verification link sent');
     return redirect(reply, `${accountPath}?updated=email-link-sent`);
   };
@@ -412,7 +445,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const { now, params } = checked;
     if (now.session.authTime < ctx.now() - FRESH_SIGN_IN_SECONDS) return askFreshSignIn(reply, now);
     const email = (optionalParam(params, 'email') ?? '').trim();
-    if (!plausibleEmail(email)) return showAccount(reply, now, 400, { error: 'That is not an email address.' });
+    if (!plausibleEmail(email)) return showAccount(reply, now, 400, { error: pageTranslator(request).t('account.error.notAnEmail') });
     return sendLink(request, reply, now, email);
   });
 

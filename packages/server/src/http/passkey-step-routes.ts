@@ -13,8 +13,9 @@ import type { AuthenticationMethod } from '../users/authentication-context.ts';
 import { authenticationOptions, registerPasskey, registrationOptions, verifyPasskeyAssertion, withPasskey } from '../users/passkeys.ts';
 import { SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionOrigin, startSession } from '../users/sessions.ts';
 import type { BrowserSteps } from './browser-routes.ts';
-import { optionalParam, sendPage } from './page-reply.ts';
+import { optionalParam, pageTranslator, sendPage } from './page-reply.ts';
 import { FRESH_SIGN_IN_SECONDS } from './account-routes.ts';
+import type { MessageKey } from '../i18n/catalogs.ts';
 
 /**
  * A signed-in user whose sign-in must include a passkey before the authorization goes on (acr_values
@@ -37,7 +38,9 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
     return session && value ? { session, value } : undefined;
   };
 
-  const show = async (reply: FastifyReply, authorization: AuthorizationRequest, now: { session: Session; value: string }, status = 200, error?: string) => {
+  /** The page; `error`: a message key of what went wrong, said in the page's language. */
+  const show = async (reply: FastifyReply, authorization: AuthorizationRequest, now: { session: Session; value: string }, status = 200, error?: MessageKey) => {
+    const t = pageTranslator(reply.request, authorization.uiLocales);
     const user = await ctx.storage.users.findById(now.session.userId);
     if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
     const has = await ctx.storage.passkeys.hasAny(user.id);
@@ -48,18 +51,25 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
     const token = csrfToken(ctx.macKey, csrfBinding(now.value));
     const nonce = randomToken(16);
     const form = has
-      ? { action: useAction, mode: 'get' as const, options: await authenticationOptions(ctx, 'step-up', challengeBinding(now.value, useAction), user), label: 'Use my passkey' }
-      : { action: addAction, mode: 'create' as const, options: await registrationOptions(ctx, user, challengeBinding(now.value, addAction)), label: 'Add a passkey', nameField: true };
+      ? { action: useAction, mode: 'get' as const, options: await authenticationOptions(ctx, 'step-up', challengeBinding(now.value, useAction), user), label: t.t('account.passkeyStep.useButton') }
+      : {
+          action: addAction,
+          mode: 'create' as const,
+          options: await registrationOptions(ctx, user, challengeBinding(now.value, addAction)),
+          label: t.t('account.passkeyStep.addButton'),
+          nameField: true,
+        };
     return sendPage(
       reply,
       status,
       passkeyStepPage({
+        t,
         assetsPath: steps.assetsPath,
         username: user.name ?? user.username,
-        reason: `${clientName} asks you to sign in with a passkey.`,
-        form: { ...form, csrfToken: token, carried: authorization.params, kind: 'primary' },
+        reason: t.t('account.passkeyStep.reason', { client: clientName }),
+        form: { ...form, t, csrfToken: token, carried: authorization.params, kind: 'primary' },
         scriptNonce: nonce,
-        ...(error !== undefined ? { error } : {}),
+        ...(error !== undefined ? { error: t.t(error) } : {}),
       }),
       nonce,
     );
@@ -94,7 +104,7 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
           const now = await current(request);
           if (!now) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
           if (!verifyCsrfToken(ctx.macKey, csrfBinding(now.value), optionalParam(params, 'csrf_token'))) {
-            return show(reply, authorization, now, 403, 'The form expired. Please try again.');
+            return show(reply, authorization, now, 403, 'page.formExpired');
           }
           const credential = optionalParam(params, 'credential');
           const binding = challengeBinding(now.value, action);
@@ -102,19 +112,19 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
             const result = await verifyPasskeyAssertion(ctx, 'step-up', binding, credential, now.session.userId);
             if (!result.ok) {
               request.log.info({ reason: result.reason }, 'passkey step-up refused');
-              return show(reply, authorization, now, 400, 'That passkey could not confirm it is you. Try again.');
+              return show(reply, authorization, now, 400, 'otp.passkeyFailed');
             }
             return passed(request, reply, authorization, now, result.methods);
           }
           const user = await ctx.storage.users.findById(now.session.userId);
           if (!user) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
           // Only a user without passkeys adds one here; one who has them uses them. A recent sign-in only.
-          if (await ctx.storage.passkeys.hasAny(user.id)) return show(reply, authorization, now, 400, 'Use one of your passkeys.');
+          if (await ctx.storage.passkeys.hasAny(user.id)) return show(reply, authorization, now, 400, 'account.passkeyStep.useOneOfYours');
           if (stale(now.session)) return steps.redirect(reply, steps.pageUrl(PATHS.login, authorization));
           const result = await registerPasskey(ctx, user, binding, credential, optionalParam(params, 'name') ?? '');
           if (!result.ok) {
             request.log.info({ reason: result.reason }, 'passkey not added');
-            return show(reply, authorization, now, 400, 'The passkey could not be added. Try again.');
+            return show(reply, authorization, now, 400, 'account.passkeyStep.notAdded');
           }
           request.log.info({ user: user.id }, 'passkey added during a sign-in');
           return passed(request, reply, authorization, now, result.methods);

@@ -1,9 +1,12 @@
+import type { Translator } from '../i18n/translator.ts';
+
 /**
- * A User-Agent in words a person recognises ("Firefox on Windows"), for the account page's list of
- * signed-in browsers. A rough guess from well-known tokens, never used for any decision.
+ * A User-Agent in words a person recognises ("Firefox on Windows"), in the page's language, for the
+ * account page's list of signed-in browsers. A rough guess from well-known tokens, never used for any
+ * decision. The names of browsers and systems are names, the same in every language.
  */
-export function describeUserAgent(userAgent: string | null | undefined): string {
-  if (!userAgent) return 'Unknown browser';
+export function describeUserAgent(t: Translator, userAgent: string | null | undefined): string {
+  if (!userAgent) return t.t('account.browser.unknown');
   const browser = /Edg\//.test(userAgent)
     ? 'Edge'
     : /Firefox\//.test(userAgent)
@@ -14,7 +17,7 @@ export function describeUserAgent(userAgent: string | null | undefined): string 
           ? 'Safari'
           : /curl\//.test(userAgent)
             ? 'curl'
-            : 'A browser';
+            : t.t('account.browser.other');
   const system = /iPhone|iPad/.test(userAgent)
     ? 'iOS'
     : /Android/.test(userAgent)
@@ -26,5 +29,5 @@ export function describeUserAgent(userAgent: string | null | undefined): string 
           : /Linux/.test(userAgent)
             ? 'Linux'
             : undefined;
-  return system ? `${browser} on ${system}` : browser;
+  return system ? t.t('account.browser.onSystem', { browser, system }) : browser;
 }

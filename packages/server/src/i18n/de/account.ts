@@ -1,5 +1,130 @@
 import type { messages as english } from '../en/account.ts';
 
-/** Deutsch: account. */
+/**
+ * Deutsch: Kontoseite, Einrichtung der Authenticator-App, Wiederherstellungscodes, erneutes Anmelden
+ * und der Passkey-Schritt einer Anmeldung.
+ */
 export const messages: Record<keyof typeof english, string> = {
+  'account.title': 'Ihr Konto',
+  'account.signOut': 'Abmelden',
+  'account.remove': 'Entfernen',
+  // Füllt login.continueTo („um mit {client} fortzufahren“): daher der Dativ.
+  'account.login.client': 'Ihrem Konto',
+
+  'account.profile.username': 'Benutzername',
+  'account.profile.name': 'Name',
+  'account.profile.email': 'E-Mail-Adresse',
+  'account.profile.confirmed': 'Bestätigt',
+  'account.profile.notConfirmed': 'Nicht bestätigt',
+
+  'account.email.heading': 'E-Mail-Adresse',
+  'account.email.sendConfirmation': 'Bestätigungslink senden',
+  'account.email.newAddress': 'Neue Adresse',
+  'account.email.address': 'Adresse',
+  'account.email.help': 'Wir senden einen Link an die neue Adresse; sie ersetzt die bisherige, sobald Sie den Link öffnen.',
+  'account.email.change': 'Adresse ändern',
+  'account.email.add': 'Adresse hinzufügen',
+
+  'account.totp.heading': 'Authenticator-App',
+  'account.totp.on': 'Ein',
+  'account.totp.off': 'Aus',
+  'account.totp.enabled': 'Bei der Anmeldung wird ein Code aus Ihrer Authenticator-App abgefragt.',
+  'account.totp.enabledSince': 'Bei der Anmeldung wird seit {day} ein Code aus Ihrer Authenticator-App abgefragt.',
+  'account.totp.disabled': 'Fügen Sie der Anmeldung einen zweiten Schritt hinzu: einen 6-stelligen Code aus einer Authenticator-App auf Ihrem Telefon.',
+  'account.totp.turnOff': 'Ausschalten',
+  'account.totp.setUp': 'Einrichten',
+
+  'account.passkeys.heading': 'Passkeys',
+  'account.passkeys.none': 'Keine',
+  'account.passkeys.some': 'Melden Sie sich ohne Passwort mit der Bildschirmsperre Ihres Geräts oder einem Sicherheitsschlüssel an; nach einem Passwort dient ein Passkey auch als zweiter Schritt.',
+  'account.passkeys.intro': 'Melden Sie sich statt mit einem Passwort mit der Bildschirmsperre Ihres Geräts oder einem Sicherheitsschlüssel an. Passkeys funktionieren nicht auf gefälschten Websites.',
+  'account.passkeys.synced': 'Synchronisiert',
+  'account.passkeys.thisDevice': 'Nur dieses Gerät',
+  'account.passkeys.added': 'hinzugefügt am {day}',
+  'account.passkeys.lastUsed': 'zuletzt verwendet am {day}',
+  'account.passkeys.neverUsed': 'nie verwendet',
+  'account.passkeys.copied': 'Am {day} hat dieser Passkey wie eine Kopie seiner selbst geantwortet. Wenn Sie ihn nicht kopiert haben, entfernen Sie ihn.',
+  'account.passkeys.add': 'Passkey hinzufügen',
+
+  'account.recovery.heading': 'Wiederherstellungscodes',
+  'account.recovery.used': 'Am {day} wurde ein Wiederherstellungscode zur Anmeldung verwendet. Wenn Sie das nicht waren, ändern Sie Ihr Passwort und lassen Sie sich neue Codes geben.',
+  'account.recovery.left': '{remaining} von {total} übrig. Jeder Code meldet Sie einmal an, wenn Ihre Authenticator-App nicht zur Hand ist.',
+  'account.recovery.newCodes': 'Neue Wiederherstellungscodes erstellen',
+
+  'account.links.heading': 'Anmeldung mit anderen Konten',
+  'account.links.intro': 'Mit diesen können Sie sich anmelden. Wenn Sie eines entfernen, funktioniert es nicht mehr; Ihr Konto bleibt bestehen.',
+  'account.links.lastUsed': 'zuletzt verwendet am {day}',
+
+  'account.password.heading': 'Passwort',
+  'account.password.intro': 'Wenn Sie es ändern, werden Sie überall sonst abgemeldet.',
+  'account.password.current': 'Aktuelles Passwort',
+  'account.password.new': 'Neues Passwort',
+  'account.password.change': 'Passwort ändern',
+
+  'account.sessions.heading': 'Wo Sie angemeldet sind',
+  'account.sessions.thisBrowser': 'Dieser Browser',
+  'account.sessions.addressUnknown': 'Adresse unbekannt',
+  'account.sessions.lastActive': 'zuletzt aktiv am {day}',
+  'account.sessions.signOutOthers': 'Alle anderen Browser abmelden',
+
+  'account.applications.heading': 'Anwendungen mit Zugriff',
+  'account.applications.none': 'Keine.',
+  'account.applications.intro': 'Wenn Sie eine entfernen, wird sie abgemeldet: Ihre Tokens funktionieren nicht mehr, und sie muss Sie erneut fragen.',
+  'account.applications.lastSignedIn': 'zuletzt angemeldet am {day}',
+  'account.applications.canUse': 'darf {scopes} verwenden',
+  'account.applications.remove': 'Zugriff entfernen',
+  'account.applications.unverified': '{name} (nicht überprüft)',
+
+  'account.browser.unknown': 'Unbekannter Browser',
+  'account.browser.other': 'Ein Browser',
+  'account.browser.onSystem': '{browser} unter {system}',
+
+  'account.notice.totpOn': 'Ihre Authenticator-App ist eingeschaltet: Bei der Anmeldung wird jetzt ihr Code abgefragt.',
+  'account.notice.totpOff': 'Ihre Authenticator-App ist ausgeschaltet.',
+  'account.notice.recoveryCodes': 'Ihre neuen Wiederherstellungscodes sind bereit; die bisherigen funktionieren nicht mehr.',
+  'account.notice.password': 'Ihr Passwort ist geändert; alle anderen Browser sind abgemeldet.',
+  'account.notice.sessionEnded': 'Dieser Browser ist abgemeldet.',
+  'account.notice.sessionsEnded': 'Alle anderen Browser sind abgemeldet.',
+  'account.notice.linkRemoved': 'Diese Anmeldemöglichkeit ist entfernt.',
+  'account.notice.applicationRemoved': 'Die Anwendung hat keinen Zugriff mehr.',
+  'account.notice.passkeyAdded': 'Ihr Passkey ist hinzugefügt: Sie können sich damit anmelden.',
+  'account.notice.emailLinkSent': 'Wir haben einen Link an die Adresse gesendet. Öffnen Sie ihn, um die Adresse zu bestätigen (er ist 24 Stunden gültig).',
+  'account.notice.passkeyRemoved': 'Der Passkey ist entfernt.',
+
+  'account.error.passkeyDuplicate': 'Dieser Passkey ist bereits hinzugefügt.',
+  'account.error.passkeyNotAdded': 'Der Passkey konnte nicht hinzugefügt werden. Bitte versuchen Sie es erneut.',
+  'account.error.tooManyLinks': 'Zu viele Links gesendet. Versuchen Sie es in einer Stunde erneut.',
+  'account.error.notAnEmail': 'Das ist keine E-Mail-Adresse.',
+  'account.error.tooManyPasswords': 'Zu viele falsche Passwörter. Versuchen Sie es in {wait} erneut.',
+  'account.error.wrongPassword': 'Das aktuelle Passwort ist falsch.',
+  'account.error.passwordRefused': 'Das neue Passwort wird nicht akzeptiert: {reason}.',
+
+  'account.recoveryCodes.title': 'Ihre Wiederherstellungscodes',
+  'account.recoveryCodes.keepSafe': 'Bewahren Sie diese an einem sicheren Ort auf, nicht bei Ihrem Telefon. Jeder Code meldet Sie einmal an, wenn Sie Ihre Authenticator-App verlieren. {shownOnce}; frühere Codes funktionieren nicht mehr.',
+  'account.recoveryCodes.shownOnce': 'Sie werden nur jetzt angezeigt',
+  'account.recoveryCodes.saved': 'Ich habe sie gespeichert',
+
+  'account.totpSetup.title': 'Authenticator-App einrichten',
+  'account.totpSetup.scan': 'Scannen Sie diesen Code mit Ihrer Authenticator-App (Google Authenticator, 1Password, Authy, ...).',
+  'account.totpSetup.qrLabel': 'QR-Code Ihres Authenticator-Schlüssels',
+  'account.totpSetup.cantScan': 'Scannen nicht möglich? Geben Sie stattdessen diesen Schlüssel in der App ein:',
+  'account.totpSetup.enterCode': 'Geben Sie dann den 6-stelligen Code ein, den sie anzeigt',
+  'account.totpSetup.cancel': 'Abbrechen',
+  'account.totpSetup.turnOn': 'Einschalten',
+
+  'account.freshSignIn.title': 'Erneut anmelden',
+  'account.freshSignIn.text': 'Zu Ihrer Sicherheit ist für Änderungen an Ihrer Anmeldung eine kürzlich erfolgte Anmeldung nötig. Melden Sie sich erneut an und versuchen Sie es dann noch einmal.',
+  'account.freshSignIn.submit': 'Erneut anmelden',
+
+  'account.passkeyStep.addTitle': 'Passkey hinzufügen',
+  'account.passkeyStep.useTitle': 'Ihren Passkey verwenden',
+  'account.passkeyStep.signedInAs': 'Angemeldet als {username}',
+  'account.passkeyStep.addText': 'Ein Passkey meldet Sie mit der Bildschirmsperre Ihres Geräts oder einem Sicherheitsschlüssel an und funktioniert nicht auf gefälschten Websites. Fügen Sie jetzt einen hinzu, um fortzufahren.',
+  'account.passkeyStep.useText': 'Bestätigen Sie mit Ihrem Passkey, dass Sie es sind, um fortzufahren.',
+  'account.passkeyStep.needsScript': 'Passkeys benötigen in diesem Browser JavaScript.',
+  'account.passkeyStep.reason': '{client} bittet Sie, sich mit einem Passkey anzumelden.',
+  'account.passkeyStep.useButton': 'Meinen Passkey verwenden',
+  'account.passkeyStep.addButton': 'Passkey hinzufügen',
+  'account.passkeyStep.useOneOfYours': 'Verwenden Sie einen Ihrer Passkeys.',
+  'account.passkeyStep.notAdded': 'Der Passkey konnte nicht hinzugefügt werden. Versuchen Sie es erneut.',
 };
