@@ -6,7 +6,7 @@ import type { FormParams } from '../lib/form-params.ts';
 import { randomToken, sha256 } from '../lib/random.ts';
 import { passkeysAvailable, registerPasskey, registrationOptions, withPasskey } from '../users/passkeys.ts';
 import { plausibleEmail, sendVerificationLink } from '../users/email-links.ts';
-import { checkChosenPassword, passwordProblemMessage, passwordProblemOf } from '../users/password-rules.ts';
+import { chosenPasswordProblem, passwordProblemMessage, type PasswordProblem } from '../users/password-rules.ts';
 import { linksOf, unlink } from '../federation/accounts.ts';
 
 /** Verification links a user may have sent per hour. */
@@ -19,7 +19,6 @@ import { errorPage } from '../ui/pages.ts';
 import { endPasswordOnlySessions, sessionOrigin, resumeSession, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { beginTotpEnrolment, checkTotpCode, pendingTotpEnrolment } from '../users/totp.ts';
 import { LoginForm, waitText } from './login-form.ts';
-import { RegistryError } from '../errors.ts';
 import { mac } from '../lib/mac.ts';
 import { describeUserAgent } from '../ui/user-agent.ts';
 import { authenticateUser } from '../users/authenticate-user.ts';
@@ -47,15 +46,10 @@ const NOTICES: Record<string, MessageKey> = {
   'passkey-removed': 'account.notice.passkeyRemoved',
 };
 
-/**
- * Why a new password is refused, in the user's language: checkChosenPassword (users/password-rules.ts)
- * decides and names the rule; a reason it does not name is shown in its own words.
- */
-function passwordRefusal(t: Translator, err: RegistryError): string {
-  const problem = passwordProblemOf(err.message);
-  const words = problem ? passwordProblemMessage(problem) : undefined;
-  const reason = words ? t.t(words.key, words.values) : err.message;
-  return t.t('account.error.passwordRefused', { reason });
+/** Why a new password is refused (users/password-rules.ts), in the user's language. */
+function passwordRefusal(t: Translator, problem: PasswordProblem): string {
+  const words = passwordProblemMessage(problem);
+  return t.t('account.error.passwordRefused', { reason: t.t(words.key, words.values) });
 }
 
 interface Current {
@@ -387,14 +381,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       }
       return showAccount(reply, now, 400, { error: t.t('account.error.wrongPassword') });
     }
-    try {
-      const chosen = optionalParam(params, 'new_password') ?? '';
-      checkChosenPassword(chosen, user);
-      await new UserRegistry(ctx.storage).setPassword(user.username, chosen);
-    } catch (err) {
-      if (err instanceof RegistryError && err.code === 'invalid') return showAccount(reply, now, 400, { error: passwordRefusal(t, err) });
-      throw err;
-    }
+    const chosen = optionalParam(params, 'new_password') ?? '';
+    const problem = chosenPasswordProblem(chosen, user);
+    if (problem) return showAccount(reply, now, 400, { error: passwordRefusal(t, problem) });
+    await new UserRegistry(ctx.storage).setPassword(user.username, chosen);
     // The same sign-in, a new cookie: auth_time stays, so a password change is no fresh sign-in for
     // turning a factor off (a stolen cookie plus the password must not be enough for that).
     const { value } = await startSession(ctx.storage, user.id, now.session.amr, ctx.now(), sessionOrigin(request), now.session.authTime);

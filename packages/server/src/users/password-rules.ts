@@ -54,11 +54,6 @@ export function passwordProblemMessage(problem: PasswordProblem): { key: Message
   }
 }
 
-/** The problem a RegistryError of checkChosenPassword names (by its words), else undefined. */
-export function passwordProblemOf(message: string): PasswordProblem | undefined {
-  return (Object.keys(PROBLEM_WORDS) as PasswordProblem[]).find((problem) => PROBLEM_WORDS[problem] === message);
-}
-
 /** A rule the user's chosen password breaks, else undefined. */
 export function chosenPasswordProblem(password: string, user: { username?: string; email?: string | null } = {}): PasswordProblem | undefined {
   // The length rules of every password (user-registry.ts checkPassword), NIST SP 800-63B §5.1.1.2.
@@ -73,7 +68,7 @@ export function chosenPasswordProblem(password: string, user: { username?: strin
 
 /**
  * Throws RegistryError('invalid') with the reason in (English) words when the user may not choose this
- * password; `passwordProblemOf(err.message)` gives the problem back, for a page in the user's language.
+ * password (the CLI and the registry); pages use `chosenPasswordProblem` and word the problem themselves.
  */
 export function checkChosenPassword(password: string, user: { username?: string; email?: string | null } = {}): void {
   const problem = chosenPasswordProblem(password, user);
