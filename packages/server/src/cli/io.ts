@@ -16,7 +16,7 @@ export interface CommandArgs {
   io: CliIo;
 }
 
-/** A mistake in how the command was called: printed with the usage, exit code 2. */
+/** A mistake in how the command was called: printed as one line (`error: ...`, and where its help is), exit code 2. */
 export class UsageError extends Error {}
 
 export function list(value: string | string[] | boolean | undefined): string[] {
