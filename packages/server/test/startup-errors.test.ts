@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,10 +43,10 @@ describe('startup errors name the failing part', () => {
   test('a data directory that is a file, under /proc, or not writable', async () => {
     const file = join(dir, 'file');
     writeFileSync(file, 'x');
-    let result = await runLatchkey(['clients', 'list'], { LATCHKEY_DATA_DIR: file });
+    let result = await runLatchkey(['migrate'], { LATCHKEY_DATA_DIR: file });
     assert.equal(result.code, 1);
     oneLine(result.stderr, /^error: LATCHKEY_DATA_DIR .*file: it is a file, not a directory$/);
-    result = await runLatchkey(['clients', 'list'], { LATCHKEY_DATA_DIR: '/proc/latchkey-test' }, { timeoutMs: 15_000 });
+    result = await runLatchkey(['migrate'], { LATCHKEY_DATA_DIR: '/proc/latchkey-test' }, { timeoutMs: 15_000 });
     assert.equal(result.signal, null, 'no hang');
     assert.equal(result.code, 1);
     oneLine(result.stderr, /^error: LATCHKEY_DATA_DIR \/proc\/latchkey-test cannot be created \(E[A-Z]+ at \/proc\/latchkey-test\)$/);
@@ -54,7 +54,7 @@ describe('startup errors name the failing part', () => {
       const locked = join(dir, 'locked');
       mkdirSync(locked);
       chmodSync(locked, 0o500);
-      result = await runLatchkey(['clients', 'list'], { LATCHKEY_DATA_DIR: locked });
+      result = await runLatchkey(['migrate'], { LATCHKEY_DATA_DIR: locked });
       assert.equal(result.code, 1);
       oneLine(result.stderr, /^error: LATCHKEY_DATA_DIR .*locked is not writable by this user$/);
     }
@@ -81,6 +81,19 @@ describe('startup errors name the failing part', () => {
     const result = await runLatchkey(['login', '--issuer', `http://127.0.0.1:${port}`, '--client-id', 'cli', '--token-file', join(dir, 'tokens.json')], {});
     assert.equal(result.code, 1);
     oneLine(result.stderr, new RegExp(`^error: cannot reach the issuer http://127\\.0\\.0\\.1:${port} \\(--issuer\\): ECONNREFUSED$`));
+  });
+
+  test('a read command where there is no database says so, creates nothing, and names the database it reads', async () => {
+    const missing = join(dir, 'elsewhere', 'data');
+    const result = await runLatchkey(['clients', 'list'], { LATCHKEY_DATA_DIR: missing });
+    assert.equal(result.code, 1);
+    oneLine(result.stderr, /^error: there is no Latchkey database in .*elsewhere\/data \(LATCHKEY_DATA_DIR, relative to .*\): run this where the server runs, or set LATCHKEY_DATA_DIR \(or DATABASE_URL\) to the server's$/);
+    assert.equal(existsSync(join(dir, 'elsewhere')), false, 'no directory made');
+    const env = { LATCHKEY_DATA_DIR: join(dir, 'e') };
+    assert.equal((await runLatchkey(['migrate'], env)).code, 0);
+    const empty = await runLatchkey(['clients', 'list'], env);
+    assert.equal(empty.code, 0);
+    assert.equal(empty.stdout.trim(), `no clients in ${join(dir, 'e', 'latchkey.db')}`);
   });
 
   test('re-creating a resource names it', async () => {

@@ -2,7 +2,7 @@ import type { ClientProfile, ClientType, IdTokenAlgorithm, TokenEndpointAuthMeth
 import type { TokenExchangePolicy } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readJwksFile } from './jwks-file.ts';
-import { withContext } from './with-context.ts';
+import { databaseWords, withContext } from './with-context.ts';
 import { SUBJECT_METADATA, tlsSubjectMetadata, type TlsClientAuthSubject } from '../mtls/subject.ts';
 
 export async function clientsCommand(args: CommandArgs): Promise<number> {
@@ -52,7 +52,7 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         print(
           args,
           { clients: clients.map(clientJson) },
-          clients.length ? clients.map((c) => `${c.clientId}  ${c.type.padEnd(12)} ${c.source.padEnd(20)} ${c.name}`).join('\n') : 'no clients',
+          clients.length ? clients.map((c) => `${c.clientId}  ${c.type.padEnd(12)} ${c.source.padEnd(20)} ${c.name}`).join('\n') : `no clients in ${databaseWords(_ctx)}`,
         );
         return 0;
       }

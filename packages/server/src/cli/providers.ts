@@ -2,7 +2,7 @@ import { addProvider, listProviders, publicJwks, removeProvider, type UpstreamPr
 import { callbackUrl } from '../federation/upstream-login.ts';
 import { print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readPassword } from './password-input.ts';
-import { withContext } from './with-context.ts';
+import { databaseWords, withContext } from './with-context.ts';
 
 /** `providers add|list|remove`: the upstream OpenID providers users may sign in with (federation/providers.ts). */
 export async function providersCommand(args: CommandArgs): Promise<number> {
@@ -34,7 +34,7 @@ export async function providersCommand(args: CommandArgs): Promise<number> {
       }
       case 'list': {
         const all = await listProviders(ctx);
-        print(args, { providers: all.map(providerJson) }, all.length === 0 ? 'no providers' : all.map((p) => `${p.id}  ${p.displayName}  ${p.issuer}${p.linkByEmail ? '  (links by verified email)' : ''}`).join('\n'));
+        print(args, { providers: all.map(providerJson) }, all.length === 0 ? `no providers in ${databaseWords(ctx)}` : all.map((p) => `${p.id}  ${p.displayName}  ${p.issuer}${p.linkByEmail ? '  (links by verified email)' : ''}`).join('\n'));
         return 0;
       }
       case 'remove': {

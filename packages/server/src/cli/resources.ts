@@ -1,6 +1,6 @@
 import type { AccessTokenFormat, Resource } from '../registry/types.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
-import { withContext } from './with-context.ts';
+import { databaseWords, withContext } from './with-context.ts';
 
 export async function resourcesCommand(args: CommandArgs): Promise<number> {
   const sub = args.positionals[0];
@@ -41,7 +41,7 @@ export async function resourcesCommand(args: CommandArgs): Promise<number> {
         print(
           args,
           { resources: resources.map(resourceJson) },
-          resources.length ? resources.map(resourceText).join('\n\n') : 'no resources',
+          resources.length ? resources.map(resourceText).join('\n\n') : `no resources in ${databaseWords(_ctx)}`,
         );
         return 0;
       }

@@ -2,7 +2,7 @@ import type { UserView } from '../users/user-registry.ts';
 import { UserRegistry } from '../users/user-registry.ts';
 import { print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readPassword } from './password-input.ts';
-import { withContext } from './with-context.ts';
+import { databaseWords, withContext } from './with-context.ts';
 import { inviteUser } from '../users/signup.ts';
 
 const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
@@ -42,7 +42,7 @@ export async function usersCommand(args: CommandArgs): Promise<number> {
         print(
           args,
           { users: all.map(userJson) },
-          all.length ? all.map((u) => `${u.username.padEnd(24)} ${u.disabledAt === null ? 'active  ' : 'disabled'} ${u.name ?? ''}`).join('\n') : 'no users',
+          all.length ? all.map((u) => `${u.username.padEnd(24)} ${u.disabledAt === null ? 'active  ' : 'disabled'} ${u.name ?? ''}`).join('\n') : `no users in ${databaseWords(ctx)}`,
         );
         return 0;
       }
