@@ -27,6 +27,7 @@ describe('the issuer\'s home page (sqlite)', () => {
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('vary'), 'Accept, Accept-Language');
     const html = await res.text();
     assert.match(html, /<h1>Acme ID<\/h1>/);
     assert.match(html, /<a href="\/account">Your account<\/a>/);
@@ -45,6 +46,8 @@ describe('the issuer\'s home page (sqlite)', () => {
     for (const accept of ['application/json', '*/*', undefined]) {
       const res = await fetch(`${s.issuer}/`, accept ? { headers: { accept } } : {});
       assert.equal(res.status, 404, String(accept));
+      assert.equal(res.headers.get('vary'), 'Accept');
+      assert.equal(res.headers.get('cache-control'), 'no-store');
       assert.deepEqual(await res.json(), { error: 'not_found', error_description: 'no such endpoint' });
     }
   });

@@ -57,6 +57,7 @@ describe('message catalogs (i18n/)', () => {
     assert.equal(languages.choose(undefined, 'en;q=0.4, de;q=0.8').locale, 'de');
     assert.equal(languages.choose(undefined, 'fr, it').locale, 'en', 'nothing offered: the default');
     assert.equal(languages.choose('*', undefined).locale, 'en', 'a wildcard is not a language tag');
+    assert.equal(languages.choose('xx,* de;q=0 de', 'en').locale, 'de', 'only tags count in ui_locales: not lists, wildcards or weights');
     assert.equal(languages.choose(undefined, 'x'.repeat(5000)).locale, 'en');
     assert.equal(new Languages(BUILT_IN_CATALOGS, 'de').choose(undefined, undefined).locale, 'de', 'the operator\'s default');
     assert.deepEqual(new Languages(BUILT_IN_CATALOGS, 'de').supported, ['de', 'en']);
@@ -80,13 +81,16 @@ describe('message catalogs (i18n/)', () => {
 
     const bad = mkdtempSync(join(tmpdir(), 'latchkey-messages-'));
     mkdirSync(join(bad, 'messages'));
-    writeFileSync(join(bad, 'messages', 'fr.json'), JSON.stringify({ 'login.titel': 'x', 'login.withProvider': 'Avec {fournisseur}', 'login.submit': 3 }));
+    writeFileSync(join(bad, 'messages', 'fr.json'), JSON.stringify({ 'login.titel': 'x', 'login.withProvider': 'Avec {fournisseur}', 'login.submit': 3, 'consent.unverified.trust': 'Autorisez-la si vous lui faites confiance.', constructor: 'x', 'wait.seconds.one': 'une seconde' }));
     writeFileSync(join(bad, 'messages', 'not a tag!.json'), '{}');
     writeFileSync(join(bad, 'messages', 'it.json'), '{ nope');
     assert.throws(() => loadCatalogs(bad), (err: Error) => {
       assert.match(err.message, /fr\.json: "login\.titel" is not a message Latchkey has/);
       assert.match(err.message, /fr\.json: "login\.withProvider" uses \{fournisseur\}, which it is not given \(it has \{provider\}\)/);
       assert.match(err.message, /fr\.json: "login\.submit" must be a string/);
+      assert.match(err.message, /fr\.json: "consent\.unverified\.trust" must keep \{host\}/, 'a translation may not hide where the browser goes');
+      assert.match(err.message, /fr\.json: "constructor" is not a message Latchkey has/);
+      assert.doesNotMatch(err.message, /wait\.seconds\.one/, 'a singular may spell its number out');
       assert.match(err.message, /not a tag!\.json: "not a tag!" is not a language tag/);
       assert.match(err.message, /it\.json: not valid JSON/);
       return err.name === 'ConfigError';
@@ -101,6 +105,18 @@ describe('message catalogs (i18n/)', () => {
       '{{content}} must appear exactly once (it appears 2 times)',
       'a <script> cannot run: the pages allow only Latchkey\'s own script (Content-Security-Policy)',
     ]);
+    // Escaped values are safe in text and in double-quoted attributes only.
+    assert.deepEqual(checkLayout('<meta content={{title}}>{{content}}{{head}}'), [
+      '{{head}} must come before {{content}}',
+      '{{title}} inside a tag must be within double quotes (attr="{{title}}")',
+    ]);
+    assert.deepEqual(checkLayout('{{head}}<style>{{product}}</style><!-- {{title}} --><textarea>{{lang}}</textarea><div {{content}}>'), [
+      '{{product}} cannot be inside <style>',
+      '{{title}} cannot be inside a comment',
+      '{{lang}} cannot be inside <textarea>',
+      '{{content}} cannot be inside a tag',
+    ]);
+    assert.deepEqual(checkLayout('<title>{{title}} · {{product}}</title>{{head}}<p class="x {{dir}}">{{brand}}</p>{{content}}'), []);
     const theme = loadTheme({ productName: 'Acme <ID>', themeColor: undefined, themeDir: LAYOUT_THEME });
     const t = new Languages().translator('de');
     const page = brandPage(layout(t, '/assets', 'Titel', '<p>Inhalt</p>'), theme, '/assets', (locale, key) => `${locale}:${key}`);

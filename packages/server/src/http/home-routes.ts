@@ -13,8 +13,10 @@ export function registerHomeRoutes(app: FastifyInstance, ctx: ServerContext): vo
   const { pathPrefix } = ctx.urls;
   app.get('/', async (request, reply) => {
     const accept = request.headers.accept ?? '';
+    // RFC 9110 §12.5.5: the answer depends on Accept; neither is kept by a cache (RFC 9111 §5.2.2.5).
+    reply.header('vary', 'Accept');
     if (!/\btext\/html\b/.test(accept)) {
-      return reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });
+      return reply.code(404).header('cache-control', 'no-store').type('application/json; charset=utf-8').send({ error: 'not_found', error_description: 'no such endpoint' });
     }
     const t = pageTranslator(request);
     return sendPage(

@@ -43,14 +43,15 @@ export function sendPage(reply: FastifyReply, status: number, html: string, scri
   const page = brandPage(html, branding?.theme ?? { productName: 'Latchkey' }, branding?.assetsPath ?? '/assets', (locale, key) =>
     languages.translator(locale).t(key as MessageKey),
   );
-  // RFC 9110 §8.5 Content-Language: the page's language, as its <html lang> says (ui/pages.ts layout);
-  // §12.5.5 Vary: the language may follow the browser's Accept-Language.
-  const lang = /^<!doctype html>\s*<html lang="([A-Za-z0-9-]{1,35})"/.exec(page)?.[1];
+  // RFC 9110 §8.5 Content-Language: the page's language, as ui/pages.ts layout() wrote it (before an
+  // operator's layout could change the frame); §12.5.5 Vary: it may follow the browser's Accept-Language.
+  const lang = /^<!doctype html>\s*<html lang="([A-Za-z0-9-]{1,35})"/.exec(html)?.[1];
   if (lang) reply.header('content-language', lang);
+  const vary = reply.getHeader('vary');
   return reply
     .code(status)
     .headers(scriptNonce ? pageHeadersWithScript(scriptNonce) : PAGE_SECURITY_HEADERS)
-    .header('vary', 'Accept-Language')
+    .header('vary', vary ? `${String(vary)}, Accept-Language` : 'Accept-Language')
     .type('text/html; charset=utf-8')
     .send(page);
 }

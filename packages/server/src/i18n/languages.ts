@@ -2,6 +2,9 @@ import Negotiator from 'negotiator';
 import { BUILT_IN_CATALOGS, ENGLISH } from './catalogs.ts';
 import { Translator, type Catalog } from './translator.ts';
 
+/** A BCP 47 language tag's shape (RFC 5646 §2.1): a language, then subtags of letters and digits. */
+const LANGUAGE_TAG = /^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/;
+
 /** Longest `ui_locales` or `Accept-Language` read; the rest is ignored (no language tag list is longer). */
 const MAX_PREFERENCE_LENGTH = 512;
 
@@ -27,12 +30,13 @@ export class Languages {
 
   /** The words of one language; an unknown tag gets the default language. */
   translator(locale: string): Translator {
-    let translator = this.#translators.get(locale);
+    const catalog = this.#catalogs.get(locale) ?? (this.#catalogs.get(this.defaultLocale) as Catalog);
+    // Kept per catalog, so the map never holds more than the languages there are.
+    let translator = this.#translators.get(catalog.locale);
     if (!translator) {
-      const catalog = this.#catalogs.get(locale) ?? (this.#catalogs.get(this.defaultLocale) as Catalog);
       // A message a language lacks comes in English: the operator's English where they wrote one.
       translator = new Translator(catalog, this.#catalogs.get('en') ?? ENGLISH);
-      this.#translators.set(locale, translator);
+      this.#translators.set(catalog.locale, translator);
     }
     return translator;
   }
@@ -48,10 +52,10 @@ export class Languages {
     const offered = this.supported;
     if (uiLocales) {
       for (const tag of uiLocales.slice(0, MAX_PREFERENCE_LENGTH).split(' ')) {
-        if (tag === '') continue;
+        // Only language tags (RFC 5646's shape): not `*`, weights or lists, which belong to Accept-Language.
+        if (!LANGUAGE_TAG.test(tag)) continue;
         const [best] = new Negotiator({ headers: { 'accept-language': tag } }).languages(offered);
-        // A bare `*` is not a language tag; ui_locales names languages.
-        if (best !== undefined && tag !== '*') return this.translator(best);
+        if (best !== undefined) return this.translator(best);
       }
     }
     if (acceptLanguage) {

@@ -31,7 +31,7 @@ export function checkCatalog(name: string, messages: Record<string, unknown>): s
       if (typeof value !== 'string') problems.push(`${name}: "${key}" must be a string`);
       continue;
     }
-    const english = ENGLISH.messages[key];
+    const english = Object.hasOwn(ENGLISH.messages, key) ? ENGLISH.messages[key] : undefined;
     if (english === undefined) {
       problems.push(`${name}: "${key}" is not a message Latchkey has`);
       continue;
@@ -41,7 +41,13 @@ export function checkCatalog(name: string, messages: Record<string, unknown>): s
       continue;
     }
     const known = placeholders(english);
-    for (const p of placeholders(value)) if (!known.has(p)) problems.push(`${name}: "${key}" uses {${p}}, which it is not given (it has ${[...known].map((k) => `{${k}}`).join(', ') || 'none'})`);
+    const used = placeholders(value);
+    for (const p of used) if (!known.has(p)) problems.push(`${name}: "${key}" uses {${p}}, which it is not given (it has ${[...known].map((k) => `{${k}}`).join(', ') || 'none'})`);
+    // Every placeholder stays: a translation without {host} or {client} would hide from the user what
+    // the English shows (which application, where the browser goes). Only a plural's singular forms may
+    // spell their number out ("one second").
+    const singular = /\.(zero|one|two)$/.test(key);
+    for (const p of known) if (!used.has(p) && !singular) problems.push(`${name}: "${key}" must keep {${p}}`);
   }
   return problems;
 }

@@ -39,14 +39,15 @@ export class Translator {
   }
 
   #message(key: string): string {
-    return this.#messages[key] ?? this.#fallback[key] ?? key;
+    if (Object.hasOwn(this.#messages, key)) return this.#messages[key] as string;
+    return Object.hasOwn(this.#fallback, key) ? (this.#fallback[key] as string) : key;
   }
 
   /** The message as text, its placeholders filled with `values` as text. */
   t(key: MessageKey, values?: MessageValues): string {
     const message = this.#message(key);
     if (!values) return message;
-    return message.replace(PLACEHOLDER, (whole, name: string) => (name in values ? String(values[name]) : whole));
+    return message.replace(PLACEHOLDER, (whole, name: string) => (Object.hasOwn(values, name) ? String(values[name]) : whole));
   }
 
   /**
@@ -60,7 +61,7 @@ export class Translator {
     for (const match of message.matchAll(PLACEHOLDER)) {
       const name = match[1] as string;
       out += escapeHtml(message.slice(last, match.index));
-      out += name in html ? (html[name] as string) : escapeHtml(match[0]);
+      out += Object.hasOwn(html, name) ? (html[name] as string) : escapeHtml(match[0]);
       last = match.index + match[0].length;
     }
     return out + escapeHtml(message.slice(last));
@@ -73,7 +74,7 @@ export class Translator {
   plural(key: PluralKey, count: number, values?: MessageValues): string {
     const form = this.#plurals.select(count);
     const exact = `${key}.${form}`;
-    const chosen = (exact in this.#messages || exact in this.#fallback ? exact : `${key}.other`) as MessageKey;
+    const chosen = (Object.hasOwn(this.#messages, exact) || Object.hasOwn(this.#fallback, exact) ? exact : `${key}.other`) as MessageKey;
     return this.t(chosen, { count, ...values });
   }
 

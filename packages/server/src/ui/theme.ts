@@ -41,7 +41,36 @@ export function checkLayout(layout: string): string[] {
     if (count !== 1) problems.push(`{{${required}}} must appear exactly once (it appears ${count} times)`);
   }
   if (/<script\b/i.test(layout)) problems.push('a <script> cannot run: the pages allow only Latchkey\'s own script (Content-Security-Policy)');
+  const head = layout.search(/\{\{\s*head\s*\}\}/);
+  const content = layout.search(/\{\{\s*content\s*\}\}/);
+  // The head (stylesheets, the script under its nonce) comes before anything derived from a request.
+  if (head >= 0 && content >= 0 && head > content) problems.push('{{head}} must come before {{content}}');
+  for (const match of layout.matchAll(LAYOUT_PLACEHOLDER)) problems.push(...placeholderContext(layout, match.index, match[1] as string));
   return problems;
+}
+
+/**
+ * Where a placeholder may stand: its values are escaped for text and for double-quoted attribute
+ * values only, so inside a tag it must be within double quotes (and the HTML ones, head, brand,
+ * content, not inside a tag at all); never in a comment, a <style> or a <textarea>, where escaping
+ * does not protect.
+ */
+function placeholderContext(layout: string, at: number, name: string): string[] {
+  const before = layout.slice(0, at);
+  const where = `{{${name}}}`;
+  if (before.lastIndexOf('<!--') > before.lastIndexOf('-->')) return [`${where} cannot be inside a comment`];
+  for (const element of ['style', 'textarea', 'title']) {
+    const open = before.search(new RegExp(`<${element}\\b[^>]*>(?![\\s\\S]*</${element}>)`, 'i'));
+    if (open >= 0 && element !== 'title') return [`${where} cannot be inside <${element}>`];
+    if (open >= 0 && ['head', 'brand', 'content'].includes(name)) return [`${where} cannot be inside <title>`];
+  }
+  const tagStart = before.lastIndexOf('<');
+  if (tagStart > before.lastIndexOf('>')) {
+    if (['head', 'brand', 'content'].includes(name)) return [`${where} cannot be inside a tag`];
+    const quotes = (before.slice(tagStart).match(/"/g) ?? []).length;
+    if (quotes % 2 === 0) return [`${where} inside a tag must be within double quotes (attr="${where}")`];
+  }
+  return [];
 }
 
 /** Darker by `amount` (0-1): the hover colour of a button. */

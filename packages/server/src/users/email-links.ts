@@ -76,7 +76,10 @@ export async function verifyEmail(ctx: ServerContext, token: string, t: Translat
   if (old !== null && old.toLowerCase() !== link.email.toLowerCase()) {
     // The old address is told, and reset links sent to it stop working.
     await ctx.storage.emailLinks.retire(user.id, 'reset-password', ctx.now());
-    await ctx.mail.enqueue(emailChangedMessage({ to: old, service: service(ctx), username: user.username, newEmail: link.email }, t));
+    // The warning to the old address is in the server's default language, not the language of the
+    // browser that opened the link: in a takeover that browser is the attacker's, who could choose a
+    // language the owner cannot read (docs/languages.md).
+    await ctx.mail.enqueue(emailChangedMessage({ to: old, service: service(ctx), username: user.username, newEmail: link.email }, defaultTranslator(ctx)));
   }
   return { ...user, email: link.email, emailVerified: true };
 }
