@@ -143,13 +143,30 @@ export class KeyRing {
   }
 
   /**
+   * `rotate`, for the schedule (keys/rotation-schedule.ts): only if the newest key of `alg` was created
+   * at or before `newestCreatedBy`, checked in the transaction that rotates. Undefined when not due.
+   */
+  async rotateIfDue(
+    alg: SigningAlgorithm,
+    options: RotateOptions,
+    newestCreatedBy: number,
+  ): Promise<{ kid: string; activatesAt: number; retired: string[] } | undefined> {
+    const activatesAt = nowSeconds() + options.prepublishSeconds;
+    const key = await this.generate(alg, activatesAt);
+    const retired = await this.store.rotateIfDue(key, activatesAt + options.retainSeconds, newestCreatedBy);
+    if (!retired) return undefined;
+    await this.reload();
+    return { kid: key.kid, activatesAt, retired };
+  }
+
+  /**
    * The snapshot, read again first if any key changed since (one read of the keys version) or if it
    * is older than `cacheSeconds` (a retired key leaves the JWKS by the clock, without a change).
    */
   private async verifying(): Promise<Snapshot> {
     const snapshot = this.snapshot;
     const version = await this.store.version.current();
-    const fresh = snapshot !== undefined && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000;
+    const fresh = snapshot !== undefined && this.isFresh(snapshot);
     if (fresh && snapshot.version === version) return snapshot;
     const reloaded = await this.reload();
     // A load already under way may have begun before the change this request saw: load once more.
@@ -158,9 +175,15 @@ export class KeyRing {
 
   private async current(): Promise<Snapshot> {
     const snapshot = this.snapshot;
-    if (snapshot && Date.now() - snapshot.loadedAtMs < this.cacheSeconds * 1000) return snapshot;
+    if (snapshot && this.isFresh(snapshot)) return snapshot;
     // Older than the cache interval (or none yet): read again before answering. One read in flight.
     return this.reload();
+  }
+
+  /** Read less than `cacheSeconds` ago; a copy read "in the future" (the clock was set back) is not. */
+  private isFresh(snapshot: Snapshot): boolean {
+    const age = Date.now() - snapshot.loadedAtMs;
+    return age >= 0 && age < this.cacheSeconds * 1000;
   }
 
   private reload(): Promise<Snapshot> {

@@ -68,9 +68,31 @@ export class SigningKeyStore {
    * is given that retirement time (and stays in the JWKS until `oldExpiresAt`) and the new key inserted.
    */
   async rotate(key: StoredSigningKey, oldExpiresAt: number): Promise<string[]> {
+    return (await this.rotateIf(key, oldExpiresAt, undefined))!;
+  }
+
+  /**
+   * Like `rotate`, for the rotation schedule (keys/rotation-schedule.ts): only if the newest key of the
+   * algorithm was created at or before `newestCreatedBy`, decided inside the transaction that rotates,
+   * so two nodes deciding at the same moment cannot both rotate. Undefined when it was not due.
+   */
+  async rotateIfDue(key: StoredSigningKey, oldExpiresAt: number, newestCreatedBy: number): Promise<string[] | undefined> {
+    return this.rotateIf(key, oldExpiresAt, newestCreatedBy);
+  }
+
+  private async rotateIf(key: StoredSigningKey, oldExpiresAt: number, newestCreatedBy: number | undefined): Promise<string[] | undefined> {
     return this.db.transaction().execute(async (trx) => {
       // First, so that key changes on any node take turns (the version row's lock, on PostgreSQL).
       await bumpVersion(trx, 'keys_version');
+      if (newestCreatedBy !== undefined) {
+        const newest = await trx
+          .selectFrom('signing_keys')
+          .select('created_at')
+          .where('alg', '=', key.alg)
+          .where('retired_at', 'is', null)
+          .executeTakeFirst();
+        if (newest && toInt(newest.created_at) > newestCreatedBy) return undefined;
+      }
       const retired = await trx
         .updateTable('signing_keys')
         .set({ retired_at: key.activatesAt, expires_at: oldExpiresAt })
