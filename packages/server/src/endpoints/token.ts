@@ -8,15 +8,20 @@ import type { Client } from '../registry/types.ts';
 import type { SenderProof } from '../tokens/confirmation.ts';
 import { checkFapi2TokenRequest, jwtPolicyFor } from '../profiles/fapi2.ts';
 import type { EndpointRequest } from './endpoint-request.ts';
+import { annotateSpan } from '../observability/tracing.ts';
 
 /** RFC 6749 §3.2 token endpoint, as named steps: grant type, client authentication, sender proof, grant handler. */
 export async function tokenEndpoint(ctx: ServerContext, request: EndpointRequest): Promise<TokenResponse> {
   const grant = checkGrantType(request);
   // Public clients identify themselves (method `none`); each grant decides whether it serves them.
   const client = await authenticateClient(request, ctx, { allowPublic: true });
+  // The client id is public (it is in every token); the request span names it, never a secret.
+  annotateSpan({ 'oauth.client_id': client.clientId });
   const sender = await senderProof(ctx, request, client);
   checkFapi2TokenRequest(client, sender);
   const response = await grant.handle(ctx, client, request.params, sender);
+  // The one place every grant's tokens leave from (README "Metrics and traces").
+  ctx.metrics.tokensIssued.inc({ grant_type: grant.grantType });
   // A self-registered client that never obtains a token is purged (janitor.ts): note that this one did.
   // Bookkeeping only: the tokens are issued already, so a failure here must not lose them.
   if (client.source === 'dynamic-registration') {

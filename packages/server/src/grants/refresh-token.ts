@@ -13,7 +13,7 @@ import type { TokenResponse } from './token-response.ts';
 import { issueUserTokens, scopesForResources, type UserTokenDeps } from './user-tokens.ts';
 
 /** A refresh: the token families and grants, the user, the tokens issued, the MAC key of family tags. */
-type RefreshDeps = UserTokenDeps & GrantDeps<'refreshTokens' | 'grants' | 'users', 'logger' | 'macKey'>;
+type RefreshDeps = UserTokenDeps & GrantDeps<'refreshTokens' | 'grants' | 'users', 'logger' | 'macKey' | 'metrics'>;
 
 /** Longer than any refresh token Latchkey issues (43 characters before family tags, now about 95). */
 const MAX_REFRESH_TOKEN_LENGTH = 200;
@@ -140,6 +140,7 @@ async function answerRetryOrRevoke(
     }
   }
   await ctx.storage.grants.revokeGrant(found.grantId, now);
+  ctx.metrics.refreshReuse.inc();
   ctx.logger.warn({ clientId: client.clientId, grantId: found.grantId }, 'refresh token reused: token family revoked');
   throw new InvalidGrant('the refresh token was used before');
 }
@@ -157,6 +158,7 @@ async function refuseRowless(ctx: RefreshDeps, client: Client, presented: string
   if (!grant || grant.clientId !== client.clientId || grant.revokedAt !== null) throw invalid;
   if (grant.createdAt + ctx.settings.refreshTokenTtlSeconds <= now) throw invalid;
   await ctx.storage.grants.revokeGrant(grant.id, now);
+  ctx.metrics.refreshReuse.inc();
   ctx.logger.warn({ clientId: client.clientId, grantId: grant.id }, 'refresh token reused: token family revoked');
   throw new InvalidGrant('the refresh token was used before');
 }

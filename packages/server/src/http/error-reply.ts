@@ -13,6 +13,7 @@ import {
   ServiceUnavailable,
 } from '../errors.ts';
 import { DatabaseUnavailable } from '../storage/unavailable.ts';
+import { recordErrorAnswer } from '../observability/request-hooks.ts';
 
 /** Fastify's own request errors that are the caller's fault, mapped to OAuth errors. */
 function fromFastifyError(error: { code?: string; statusCode?: number; message?: string }): OAuthError | undefined {
@@ -43,10 +44,12 @@ export function sendError(
   const oauth = asOAuthError(error);
   if (!oauth || !oauth.expose) {
     request.log.error({ err: error }, 'request failed');
+    recordErrorAnswer(request, 'server_error');
     return send(reply, new ServerError('the server could not handle the request'), options.challenge);
   }
   if (oauth instanceof ServiceUnavailable) request.log.warn({ err: error }, 'database unavailable: answered 503');
   else request.log.info({ error: oauth.error, detail: oauth.detail ?? oauth.description }, 'request refused');
+  recordErrorAnswer(request, oauth.error);
   return send(reply, oauth, options.challenge);
 }
 

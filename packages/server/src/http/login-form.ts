@@ -12,6 +12,7 @@ import { DEVICE_COOKIE_SECONDS, deviceCookieValue } from '../users/device-cookie
 import { sessionOrigin, secondFactorDue, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName, startSession } from '../users/sessions.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
 import type { FormParams } from '../lib/form-params.ts';
+import type { SignInResult } from '../observability/metrics.ts';
 import { optionalParam, pageTranslator, sendPage } from './page-reply.ts';
 import type { Translator } from '../i18n/translator.ts';
 import { PATHS } from '../config/paths.ts';
@@ -122,6 +123,7 @@ export class LoginForm {
     const t = pageTranslator(request, page.uiLocales);
     const binding = this.binding(request);
     if (!binding || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
+      this.count('password', 'form_expired');
       return { ok: false, reply: await this.show(request, reply, page, 403, t.t('login.formExpired'), true) };
     }
     const username = optionalParam(params, 'username') ?? '';
@@ -133,6 +135,7 @@ export class LoginForm {
       deviceCookie: readCookie(request.headers.cookie, this.deviceCookie),
     });
     if (!result.ok) {
+      this.count('password', result.reason);
       if (result.reason === 'rate_limited') {
         reply.header('retry-after', String(result.retryAfterSeconds));
         const error = t.t('login.tooManyAttempts', { wait: waitText(t, result.retryAfterSeconds) });
@@ -144,8 +147,10 @@ export class LoginForm {
     }
     // A user who signed up signs in once the address is confirmed (users/signup.ts).
     if (result.user.emailConfirmationRequired && !result.user.emailVerified) {
+      this.count('password', 'email_unconfirmed');
       return { ok: false, reply: await this.show(request, reply, retry, 403, t.t('login.confirmEmailFirst', { email: result.user.email ?? t.t('login.yourAddress') })) };
     }
+    this.count('password', 'success');
     return this.signedIn(request, reply, result.user, PASSWORD_ONLY);
   }
 
@@ -158,15 +163,23 @@ export class LoginForm {
     const t = pageTranslator(request, page.uiLocales);
     const binding = this.binding(request);
     if (!binding || !page.passkeyAction || !verifyCsrfToken(this.ctx.macKey, `login:${binding}`, optionalParam(params, 'csrf_token'))) {
+      this.count('passkey', 'form_expired');
       return { ok: false, reply: await this.show(request, reply, page, 403, t.t('login.formExpired'), true) };
     }
     const result = await verifyPasskeyAssertion(this.ctx, 'sign-in', passkeyBinding(binding, page.passkeyAction), optionalParam(params, 'credential'));
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'passkey sign-in refused');
+      this.count('passkey', result.reason === 'disabled' ? 'disabled' : 'passkey_failed');
       const error = t.t(result.reason === 'disabled' ? 'login.disabled' : 'login.passkeyFailed');
       return { ok: false, reply: await this.show(request, reply, page, 400, error) };
     }
+    this.count('passkey', 'success');
     return this.signedIn(request, reply, result.user, withPasskey([], result.methods));
+  }
+
+  /** What this form decided, in latchkey_server_sign_ins_total (README "Metrics and traces"). */
+  private count(method: 'password' | 'passkey', result: SignInResult): void {
+    this.ctx.metrics.signIns.inc({ method, result });
   }
 
   /** A new session for every login (no session fixation); any previous one ends. */

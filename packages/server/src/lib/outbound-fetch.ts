@@ -4,6 +4,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { rootCertificates } from 'node:tls';
+import { inChildSpan } from '../observability/tracing.ts';
 
 /**
  * The one way the server fetches a URL that a client or an operator gave it (a client's `jwks_uri`,
@@ -209,9 +210,30 @@ export async function resolveAllowed(hostname: string, allowLoopback: boolean): 
 
 /**
  * GETs `uri` through the guard and returns its 200 answer. The URL must already have passed
- * checkFetchableUrl. Throws OutboundFetchError for anything refused or failed.
+ * checkFetchableUrl. Throws OutboundFetchError for anything refused or failed. Inside a traced request
+ * it is a child span (observability/tracing.ts) naming the URL without its query, fragment or
+ * credentials, which may carry secrets.
  */
 export async function fetchGuarded(uri: string, options: GuardedFetchOptions): Promise<GuardedResponse> {
+  return inChildSpan(
+    options.post ? 'POST' : 'GET',
+    { 'http.request.method': options.post ? 'POST' : 'GET', ...spanUrl(uri) },
+    () => fetchChecked(uri, options),
+    (response, span) => span.setAttribute('http.response.status_code', response.status),
+  );
+}
+
+/** `url.full` and `server.address` of a span: scheme, host, port and path only. */
+function spanUrl(uri: string): { 'url.full'?: string; 'server.address'?: string } {
+  try {
+    const url = new URL(uri);
+    return { 'url.full': `${url.protocol}//${url.host}${url.pathname}`, 'server.address': url.hostname };
+  } catch {
+    return {};
+  }
+}
+
+async function fetchChecked(uri: string, options: GuardedFetchOptions): Promise<GuardedResponse> {
   const { timeoutMs, maxBytes, what } = options;
   const url = new URL(uri);
   // Plain http only to loopback, and only in development (the addresses are checked below).
