@@ -94,6 +94,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         mtlsCertFile: pki.server.certFile,
         mtlsKeyFile: pki.server.keyFile,
         mtlsClientCaFile: pki.caFile,
+        // Back-channel logout to the shop, on this machine over http: development only.
+        allowLoopbackBackchannelLogout: true,
       },
     });
     const serverLog = createWriteStream(join(dataDir, 'logs', 'latchkey.log'), { flags: 'a' });

@@ -38,6 +38,9 @@ export async function seed(registry: Registry, users: UserRegistry, shopUrl: str
     await registry.createResource({ identifier: resource.identifier, name: resource.name, scopes: resource.scopes.map((s) => ({ ...s })) });
   }
   const postLogoutRedirectUris = [`${shopUrl}/`];
+  // OpenID Connect Back-Channel Logout: Latchkey tells the shop when a user's session there ends. Plain
+  // http goes only to a loopback IP literal (and only with LATCHKEY_ALLOW_LOOPBACK_BACKCHANNEL_LOGOUT).
+  const backchannelBase = shopUrl.replace('://localhost', '://127.0.0.1');
 
   // The web shop: users sign in to it (code + PKCE), and it reads the catalog as itself (client credentials).
   const shop = await registry.createClient({
@@ -48,6 +51,7 @@ export async function seed(registry: Registry, users: UserRegistry, shopUrl: str
     scopes: [...SHOP_SCOPE.split(' '), 'inventory:read'],
     redirectUris: [`${shopUrl}/callback`],
     postLogoutRedirectUris,
+    backchannelLogoutUri: `${backchannelBase}/backchannel-logout`,
   });
   // The shop's read-only sign-in: registered with orders:read only, so no request can get orders:write.
   const shopReadOnly = await registry.createClient({
@@ -58,6 +62,7 @@ export async function seed(registry: Registry, users: UserRegistry, shopUrl: str
     scopes: SHOP_READ_ONLY_SCOPE.split(' '),
     redirectUris: [`${shopUrl}/callback/read-only`],
     postLogoutRedirectUris,
+    backchannelLogoutUri: `${backchannelBase}/backchannel-logout/read-only`,
   });
   // The CLI: a public client on the device flow.
   await registry.createClient({

@@ -108,6 +108,11 @@ class Shop {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.options.baseUrl);
     const path = url.pathname;
+    // OpenID Connect Back-Channel Logout: Latchkey (server to server, no Origin) says a user's session
+    // there ended; the BFF checks the logout token and ends the shop's sessions of it.
+    if (req.method === 'POST' && (path === '/backchannel-logout' || path === '/backchannel-logout/read-only')) {
+      return sendBffResponse(res, await (path === '/backchannel-logout' ? this.full : this.readOnly).bff.backchannelLogout(req));
+    }
     if (req.method === 'POST' && req.headers.origin !== this.origin) {
       // CSRF: the session cookies are SameSite=Strict already; a form from another origin is refused too.
       return this.page(res, 403, messagePage('Forbidden', undefined, '<p>This form did not come from the shop.</p>'));

@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import { clientCore, type LatchkeyClient } from './client.ts';
 import { DEFAULTS } from './defaults.ts';
-import { OAuthError, StateMismatchError, type StepUpRequiredError, UnsupportedFeatureError } from './errors.ts';
+import { LogoutTokenError, OAuthError, StateMismatchError, type StepUpRequiredError, UnsupportedFeatureError } from './errors.ts';
+import { LogoutTokenValidator } from './backchannel-logout.ts';
 import type { IdTokenClaims } from './id-token.ts';
 import { readCookie, serializeCookie } from './lib/cookies.ts';
 import { readBody, resourceRequest } from './lib/resource-request.ts';
@@ -110,7 +111,18 @@ export interface Bff {
   getUser(request: BffRequest): Promise<IdTokenClaims | undefined>;
   /** Revokes the tokens, clears the session cookie, and sends the browser to the server's logout (RP-initiated logout). */
   logout(request: BffRequest, options?: { postLogoutRedirectUri?: string | undefined }): Promise<BffResponse>;
+  /**
+   * The route at the client's `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0): reads
+   * the POSTed `logout_token`, validates it (LogoutTokenValidator), and ends the sessions it names (its
+   * `sid`, or every session of its `sub`): their next request finds no user and their cookie is
+   * cleared. Answers 200, or 400 with `error` and `error_description` (§2.8). Takes Node's request (its
+   * body unread), Express's or Fastify's (body already parsed), or a fetch Request.
+   */
+  backchannelLogout(request: BffBackchannelRequest): Promise<BffResponse>;
 }
+
+/** The back-channel logout POST: a request whose form body is unread (Node, fetch), or already parsed (`body`). */
+export type BffBackchannelRequest = Request | AsyncIterable<Uint8Array | string> | { body?: unknown; headers?: unknown };
 
 /** What the session cookie holds: never shown to the browser's scripts, encrypted for everyone else. */
 interface SessionCookie {
@@ -151,6 +163,10 @@ interface LiveSession {
 const SESSION_TYP = 'latchkey-bff-session+jwt';
 const LOGIN_TYP = 'latchkey-bff-login+jwt';
 const SWEEP_INTERVAL_MS = 60_000;
+/** Back-channel logouts remembered at most, of each kind. */
+const MAX_ENDED = 100_000;
+/** The largest back-channel logout body read. */
+const MAX_LOGOUT_BODY_BYTES = 64 * 1024;
 
 /**
  * A backend-for-frontend (the pattern of the IETF "OAuth 2.0 for Browser-Based Applications" draft,
@@ -222,12 +238,62 @@ class BffSessions implements Bff {
   private lastSweepMs = Date.now();
   private readonly clearSession: string;
   private readonly clearLogin: string;
+  private readonly logoutTokens: LogoutTokenValidator;
+  /** Back-channel logouts received: ended OP sessions (`sid`), and users (`sub`) signed out everywhere, until when to remember them. */
+  private readonly endedSids = new Map<string, number>();
+  private readonly endedSubs = new Map<string, { at: number; until: number }>();
 
   constructor(options: BffOptions) {
     this.config = bffConfig(options);
     const { sessionName, loginName, secure } = this.config;
     this.clearSession = serializeCookie(sessionName, '', { maxAgeSeconds: 0, secure, sameSite: 'Strict' });
     this.clearLogin = serializeCookie(loginName, '', { maxAgeSeconds: 0, secure, sameSite: 'Lax' });
+    this.logoutTokens = new LogoutTokenValidator(this.config.client);
+  }
+
+  backchannelLogout = async (request: BffBackchannelRequest): Promise<BffResponse> => {
+    const answer = (status: number, body: Record<string, string> | undefined): BffResponse => ({
+      status,
+      // §2.8: "The response MUST include a Cache-Control HTTP response header field with a no-store value".
+      headers: { 'cache-control': 'no-store', ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : '',
+    });
+    let claims;
+    try {
+      claims = await this.logoutTokens.validate(await logoutTokenOf(request));
+    } catch (err) {
+      // §2.8: "If the logout request was invalid or the logout failed, the RP MUST respond with HTTP 400".
+      if (err instanceof LogoutTokenError) return answer(400, { error: 'invalid_request', error_description: err.message });
+      throw err;
+    }
+    // §2.7: "the RP MUST destroy all state associated with the session" named by sid, or every session of sub.
+    const until = Math.floor(Date.now() / 1000) + this.config.sessionMaxAgeSeconds;
+    if (claims.sid !== undefined) this.endedSids.set(claims.sid, until);
+    else if (claims.sub !== undefined) this.endedSubs.set(claims.sub, { at: claims.iat, until });
+    this.forgetEnded();
+    for (const [sid, entry] of this.live) if (entry.session.idt !== undefined && this.ended(entry.session.idt)) this.live.delete(sid);
+    return answer(200, undefined);
+  };
+
+  /** Whether a back-channel logout ended the OP session of this ID token. */
+  private ended(idToken: string): boolean {
+    let claims: IdTokenClaims;
+    try {
+      claims = decodeJwt(idToken) as IdTokenClaims;
+    } catch {
+      return false;
+    }
+    if (typeof claims.sid === 'string' && this.endedSids.has(claims.sid)) return true;
+    const user = this.endedSubs.get(claims.sub);
+    // Every session of the user that signed in before the logout; a sign-in after it is a new one.
+    return user !== undefined && (claims.auth_time ?? claims.iat) <= user.at;
+  }
+
+  /** Ended sessions are remembered as long as a session cookie lives; at most MAX_ENDED of each. */
+  private forgetEnded(): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (const [sid, until] of this.endedSids) if (until < now || this.endedSids.size > MAX_ENDED) this.endedSids.delete(sid);
+    for (const [sub, { until }] of this.endedSubs) if (until < now || this.endedSubs.size > MAX_ENDED) this.endedSubs.delete(sub);
   }
 
   login = async (loginOptions: Parameters<Bff['login']>[0] = {}): Promise<BffResponse> => {
@@ -433,6 +499,12 @@ class BffSessions implements Bff {
     if (!value) return { present: false, session: undefined };
     const payload = await this.config.sealer.open(SESSION_TYP, value);
     if (!payload || typeof payload.sid !== 'string') return { present: true, session: undefined };
+    if (typeof payload.idt === 'string' && this.ended(payload.idt)) {
+      // Ended by a back-channel logout: signed out here too; its refresh token is given back.
+      this.live.delete(payload.sid);
+      if (typeof payload.rt === 'string') void this.config.client.revoke(payload.rt, { tokenTypeHint: 'refresh_token' }).catch(() => undefined);
+      return { present: true, session: undefined };
+    }
     return {
       present: true,
       session: {
@@ -500,6 +572,31 @@ export function toResponse(response: BffResponse): Response {
 /** Adds Set-Cookie values to a Node response, keeping those already set. */
 export function appendSetCookie(res: ServerResponse, cookies: string | readonly string[]): void {
   for (const cookie of typeof cookies === 'string' ? [cookies] : cookies) res.appendHeader('set-cookie', cookie);
+}
+
+/** The `logout_token` of a back-channel logout POST (§2.5: application/x-www-form-urlencoded). */
+async function logoutTokenOf(request: BffBackchannelRequest): Promise<unknown> {
+  if (request instanceof Request) {
+    const text = await request.text();
+    if (text.length > MAX_LOGOUT_BODY_BYTES) throw new LogoutTokenError('the request body is too large');
+    return new URLSearchParams(text).get('logout_token') ?? undefined;
+  }
+  const parsed = (request as { body?: unknown }).body;
+  if (typeof parsed === 'string') return new URLSearchParams(parsed).get('logout_token') ?? undefined;
+  if (parsed instanceof URLSearchParams) return parsed.get('logout_token') ?? undefined;
+  if (typeof parsed === 'object' && parsed !== null && !(Symbol.asyncIterator in parsed)) return (parsed as Record<string, unknown>).logout_token;
+  if (typeof request === 'object' && request !== null && Symbol.asyncIterator in request) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request as AsyncIterable<Uint8Array | string>) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+      size += buffer.length;
+      if (size > MAX_LOGOUT_BODY_BYTES) throw new LogoutTokenError('the request body is too large');
+      chunks.push(buffer);
+    }
+    return new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('logout_token') ?? undefined;
+  }
+  return undefined;
 }
 
 function cookieHeader(request: BffRequest): string | undefined {

@@ -94,6 +94,18 @@ export class IdTokenValidationError extends LatchkeyClientError {
   }
 }
 
+/**
+ * A back-channel logout token was refused (OpenID Connect Back-Channel Logout 1.0 §2.6); `reason` says
+ * which check failed. The receiving route answers 400 (§2.8).
+ */
+export class LogoutTokenError extends LatchkeyClientError {
+  readonly code = 'ERR_LOGOUT_TOKEN';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`logout token rejected: ${message}`, options);
+  }
+}
+
 /** The callback's `state` is missing or is not the one this login started with (RFC 6749 §10.12). */
 export class StateMismatchError extends LatchkeyClientError {
   readonly code = 'ERR_STATE_MISMATCH';

@@ -20,6 +20,8 @@ export interface IdTokenClaims extends JWTPayload {
   nonce?: string;
   azp?: string;
   at_hash?: string;
+  /** Back-Channel Logout §2.1: the OP session the token was issued in. */
+  sid?: string;
   name?: string;
   preferred_username?: string;
   email?: string;

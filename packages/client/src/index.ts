@@ -12,7 +12,8 @@ export { discover, metadataUrls, type DiscoverOptions, type ServerMetadata } fro
 export type { IdTokenClaims } from './id-token.ts';
 export { stepUpChallenge, INSUFFICIENT_USER_AUTHENTICATION } from './step-up.ts';
 export type { TokenSet } from './token-set.ts';
-export { createBff, sendBffResponse, appendSetCookie, toResponse, type Bff, type BffOptions, type BffLoginOptions, type BffRequest, type BffResponse, type BffAccessToken } from './bff.ts';
+export { LogoutTokenValidator, BACKCHANNEL_LOGOUT_EVENT, type LogoutTokenClaims } from './backchannel-logout.ts';
+export { createBff, sendBffResponse, appendSetCookie, toResponse, type Bff, type BffOptions, type BffLoginOptions, type BffRequest, type BffResponse, type BffAccessToken, type BffBackchannelRequest } from './bff.ts';
 export type { ClientAuthMethod } from './lib/client-auth.ts';
 export type { IdTokenAlgorithm, ParMode } from './lib/client-core.ts';
 export type { DPoPOption, DPoPKeyOptions } from './lib/dpop.ts';
@@ -35,6 +36,7 @@ export {
   DeviceCodeExpiredError,
   SessionExpiredError,
   StepUpRequiredError,
+  LogoutTokenError,
   type OAuthErrorFields,
   type IdTokenCheck,
   type Feature,

@@ -15,7 +15,7 @@ export async function issueAuthorizationCode(ctx: ServerContext, request: Author
   const grantId = randomId128();
   const scope = request.scope.join(' ');
   await ctx.storage.grants.createWithCode(
-    { id: grantId, clientId: request.client.clientId, userId: session.userId, scope, createdAt: now, revokedAt: null },
+    { id: grantId, clientId: request.client.clientId, userId: session.userId, scope, createdAt: now, revokedAt: null, sid: session.sid },
     {
       codeHash: sha256(code),
       grantId,

@@ -90,6 +90,8 @@ export async function issueUserTokens(ctx: UserTokenDeps, request: UserTokenRequ
       accessToken: issued.token,
       claims: userClaims(user, scope),
       ttlSeconds: ctx.settings.idTokenTtlSeconds,
+      // Back-Channel Logout §2.1: the session the grant was made in, on refresh too.
+      sid: (await ctx.storage.grants.findGrant(request.grantId))?.sid,
     });
   }
   return response;

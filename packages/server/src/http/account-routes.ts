@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { endSessions } from '../logout/end-sessions.ts';
 import type { ServerContext } from '../context.ts';
 import { PATHS } from '../config/paths.ts';
 import { cookieHeader, readCookie } from '../lib/cookies.ts';
@@ -269,7 +270,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       return showAccount(reply, now, 400, { error });
     }
     await ctx.storage.sessions.delete(sha256(now.value));
-    const { value } = await startSession(ctx.storage, user.id, withPasskey(now.session.amr, result.methods), ctx.now(), sessionOrigin(request));
+    const { value } = await startSession(ctx.storage, user.id, withPasskey(now.session.amr, result.methods), ctx.now(), sessionOrigin(request), undefined, now.session.sid);
     reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     request.log.info({ user: user.id, passkey: result.passkey.name }, 'passkey added');
     return redirect(reply, `${accountPath}?updated=passkey-added`);
@@ -332,7 +333,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     // The user just showed both factors: this browser's session becomes a two-factor one (a new
     // cookie value), so it is not sent back to the code form; every other session asks for the code.
     await ctx.storage.sessions.delete(sha256(now.value));
-    const { value } = await startSession(ctx.storage, user.id, withOtp(now.session.amr), ctx.now(), sessionOrigin(request));
+    const { value } = await startSession(ctx.storage, user.id, withOtp(now.session.amr), ctx.now(), sessionOrigin(request), undefined, now.session.sid);
     reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     request.log.info({ user: user.id }, 'authenticator app turned on');
     // Shown once, on this answer (never cached: ui/security-headers.ts); only their hashes are kept.
@@ -399,7 +400,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const { now, params } = checked;
     const ref = optionalParam(params, 'session') ?? '';
     const target = (await ctx.storage.sessions.listForUser(now.session.userId)).find((s) => s.idHash !== now.session.idHash && sessionRef(s.idHash) === ref);
-    if (target) await ctx.storage.sessions.delete(target.idHash);
+    if (target) {
+      await endSessions(ctx.storage, [target], ctx.now(), ctx.logger);
+      ctx.backchannelLogout.kick();
+    }
     return redirect(reply, `${accountPath}?updated=session-ended`);
   });
 
@@ -451,12 +455,10 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     const checked = await form(request, reply);
     if (!('now' in checked)) return checked;
     const { now } = checked;
-    let ended = 0;
-    for (const s of await ctx.storage.sessions.listForUser(now.session.userId)) {
-      if (s.idHash === now.session.idHash) continue;
-      await ctx.storage.sessions.delete(s.idHash);
-      ended++;
-    }
+    // Back-Channel Logout: the clients of each ended session are told (logout/end-sessions.ts).
+    const others = (await ctx.storage.sessions.listForUser(now.session.userId)).filter((s) => s.idHash !== now.session.idHash);
+    const ended = await endSessions(ctx.storage, others, ctx.now(), ctx.logger);
+    ctx.backchannelLogout.kick();
     request.log.info({ user: now.session.userId, sessions: ended }, 'other sessions signed out on the account page');
     return redirect(reply, `${accountPath}?updated=sessions-ended`);
   });
@@ -479,7 +481,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     app.post(`${PATHS.account}${path}`, async (request, reply) => {
       const checked = await form(request, reply);
       if (!('now' in checked)) return checked;
-      await ctx.storage.sessions.delete(sha256(checked.now.value));
+      if (path === '/logout') {
+        // Signing out here is a logout like /logout's: the session's clients are told (logout/end-sessions.ts).
+        await endSessions(ctx.storage, [checked.now.session], ctx.now(), ctx.logger);
+        ctx.backchannelLogout.kick();
+      } else {
+        await ctx.storage.sessions.delete(sha256(checked.now.value));
+      }
       reply.header('set-cookie', cookieHeader(sessionCookie, '', ctx.urls.secure, 0));
       return redirect(reply, accountPath);
     });

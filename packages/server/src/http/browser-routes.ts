@@ -345,7 +345,7 @@ function registerLoginRoutes(app: FastifyInstance, ctx: ServerContext, steps: Br
         }
         // Both factors shown: a new session (new cookie: no fixation) with amr pwd, otp, mfa.
         await ctx.storage.sessions.delete(sha256(current.value));
-        const { value } = await startSession(ctx.storage, user.id, withOtp(current.session.amr), ctx.now(), sessionOrigin(request));
+        const { value } = await startSession(ctx.storage, user.id, withOtp(current.session.amr), ctx.now(), sessionOrigin(request), undefined, current.session.sid);
         reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
         request.log.info({ user: user.id }, 'authenticator app turned on during a sign-in');
         const codes = await issueRecoveryCodes(ctx, user.id);

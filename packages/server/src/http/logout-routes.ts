@@ -9,6 +9,7 @@ import { csrfToken, verifyCsrfToken } from '../ui/csrf.ts';
 import { errorPage, loggedOutPage, logoutConfirmPage } from '../ui/pages.ts';
 import { resumeSession, SESSION_ABSOLUTE_SECONDS, sessionCookieHeader, sessionCookieName } from '../users/sessions.ts';
 import { readCookie } from '../lib/cookies.ts';
+import { endSessions } from '../logout/end-sessions.ts';
 import { optionalParam, pageParams, pageTranslator, sendPage } from './page-reply.ts';
 
 /**
@@ -93,7 +94,14 @@ export function registerLogoutRoutes(app: FastifyInstance, ctx: ServerContext): 
         }),
       );
     }
-    if (sessionValue) await ctx.storage.sessions.delete(sha256(sessionValue));
+    if (sessionValue) {
+      // Back-Channel Logout §2.5: every client the session issued tokens to is told (logout/end-sessions.ts).
+      const ended = await ctx.storage.sessions.find(sha256(sessionValue));
+      if (ended) {
+        await endSessions(ctx.storage, [ended], now, ctx.logger);
+        ctx.backchannelLogout.kick();
+      }
+    }
     reply.header('set-cookie', sessionCookieHeader('', secure, 0));
     if (target) return reply.header('cache-control', 'no-store').redirect(target, 303);
     return page(reply, 200, loggedOutPage(t, assetsPath));

@@ -120,7 +120,7 @@ export class OtpForm {
       return { ok: false, reason: 'refused', reply: await this.show(reply, current, page, 400, pageTranslator(request, page.uiLocales).t('otp.passkeyFailed')) };
     }
     await this.ctx.storage.sessions.delete(sha256(current.value));
-    const { value, session } = await startSession(this.ctx.storage, result.user.id, withPasskey(current.session.amr, result.methods), this.ctx.now(), sessionOrigin(request));
+    const { value, session } = await startSession(this.ctx.storage, result.user.id, withPasskey(current.session.amr, result.methods), this.ctx.now(), sessionOrigin(request), undefined, current.session.sid);
     reply.header('set-cookie', sessionCookieHeader(value, this.ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     return { ok: true, value, session };
   }
@@ -161,7 +161,7 @@ export class OtpForm {
     if (check.method === 'recovery_code') request.log.warn({ user: user.id }, 'signed in with a recovery code');
     await this.ctx.storage.sessions.delete(sha256(current.value));
     // What the first step was (a password, or an upstream provider), then the code: two factors.
-    const { value, session } = await startSession(this.ctx.storage, user.id, withOtp(current.session.amr), this.ctx.now(), sessionOrigin(request));
+    const { value, session } = await startSession(this.ctx.storage, user.id, withOtp(current.session.amr), this.ctx.now(), sessionOrigin(request), undefined, current.session.sid);
     reply.header('set-cookie', sessionCookieHeader(value, this.ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     return { ok: true, value, session };
   }

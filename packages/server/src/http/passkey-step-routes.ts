@@ -89,7 +89,7 @@ export function registerPasskeyStepRoutes(app: FastifyInstance, ctx: ServerConte
   /** The passkey checked (used or added): a new session with it, and the authorization goes on. */
   const passed = async (request: FastifyRequest, reply: FastifyReply, authorization: AuthorizationRequest, now: { session: Session; value: string }, methods: AuthenticationMethod[]) => {
     await ctx.storage.sessions.delete(sha256(now.value));
-    const { value, session } = await startSession(ctx.storage, now.session.userId, withPasskey(now.session.amr, methods), ctx.now(), sessionOrigin(request));
+    const { value, session } = await startSession(ctx.storage, now.session.userId, withPasskey(now.session.amr, methods), ctx.now(), sessionOrigin(request), undefined, now.session.sid);
     reply.header('set-cookie', sessionCookieHeader(value, ctx.urls.secure, SESSION_ABSOLUTE_SECONDS));
     const next = await decideNextStep(ctx, authorization, session, true);
     return steps.sendNext(reply, authorization, next, loginProof(ctx.macKey, value, authorization.params));

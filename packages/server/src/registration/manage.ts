@@ -74,6 +74,7 @@ export async function updateRegistration(ctx: ServerContext, request: Management
   const metadata = readClientMetadata(body, {
     allowClientCredentials: ctx.settings.registrationAllowClientCredentials,
     resources: await ctx.storage.resources.list(),
+    allowLoopbackBackchannelLogout: ctx.settings.allowLoopbackBackchannelLogout,
   });
   const registrationAccessToken = randomToken(32);
   let replaced;

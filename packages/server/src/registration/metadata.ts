@@ -1,6 +1,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { CreateClientInput } from '../registry/registry.ts';
-import type { Resource, TokenEndpointAuthMethod } from '../registry/types.ts';
+import type { ClientType, Resource, TokenEndpointAuthMethod } from '../registry/types.ts';
+import { checkBackchannelLogoutUri, MAX_BACKCHANNEL_LOGOUT_URI_LENGTH } from '../registry/backchannel-logout-uri.ts';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidSoftwareStatement, UnapprovedSoftwareStatement } from './errors.ts';
 import { SUBJECT_METADATA, type TlsClientAuthSubject } from '../mtls/subject.ts';
 
@@ -60,6 +61,8 @@ export interface MetadataPolicy {
   allowClientCredentials: boolean;
   /** Every resource, for the default scope. */
   resources: readonly Resource[];
+  /** LATCHKEY_ALLOW_LOOPBACK_BACKCHANNEL_LOGOUT: a `backchannel_logout_uri` may be http on loopback. */
+  allowLoopbackBackchannelLogout?: boolean;
 }
 
 /**
@@ -96,6 +99,7 @@ export function readClientMetadata(body: unknown, policy: MetadataPolicy): Clien
   if (dpopBound !== undefined && typeof dpopBound !== 'boolean') throw new InvalidClientMetadata('dpop_bound_access_tokens must be true or false');
   const tls = readTlsClientAuth(m, method as TokenEndpointAuthMethod);
   const requirePar = readRequirePushedAuthorizationRequests(m);
+  const backchannel = readBackchannelLogout(m, method === 'none' ? 'public' : 'confidential', policy.allowLoopbackBackchannelLogout === true);
 
   return {
     input: {
@@ -113,6 +117,7 @@ export function readClientMetadata(body: unknown, policy: MetadataPolicy): Clien
       dpopBoundAccessTokens: dpopBound === true,
       ...tls,
       requirePushedAuthorizationRequests: requirePar,
+      ...backchannel,
       source: 'dynamic-registration',
     },
     descriptive,
@@ -315,4 +320,28 @@ function readTlsClientAuth(
   const value = m[member];
   if (typeof value !== 'string' || value === '' || value.length > 500) throw new InvalidClientMetadata(`${member} must be a non-empty string`);
   return { tlsClientAuth: { [kind]: value } as TlsClientAuthSubject, tlsClientCertificateBoundAccessTokens: bound === true };
+}
+
+/**
+ * OpenID Connect Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri` (registry/backchannel-logout-uri.ts:
+ * https, or http to a loopback address for a confidential client, here only when
+ * LATCHKEY_ALLOW_LOOPBACK_BACKCHANNEL_LOGOUT allows it; "MUST NOT include a fragment component") and
+ * `backchannel_logout_session_required` ("If omitted, the default value is false").
+ */
+function readBackchannelLogout(
+  m: Record<string, unknown>,
+  type: ClientType,
+  allowLoopback: boolean,
+): Pick<CreateClientInput, 'backchannelLogoutUri' | 'backchannelLogoutSessionRequired'> {
+  const uri = optionalString(m, 'backchannel_logout_uri', MAX_BACKCHANNEL_LOGOUT_URI_LENGTH);
+  const required = m.backchannel_logout_session_required;
+  if (required !== undefined && required !== null && typeof required !== 'boolean') {
+    throw new InvalidClientMetadata('backchannel_logout_session_required must be true or false');
+  }
+  if (uri !== undefined) {
+    const problem = checkBackchannelLogoutUri(uri, type);
+    if (problem) throw new InvalidClientMetadata(`backchannel_logout_uri ${problem}`);
+    if (uri.toLowerCase().startsWith('http:') && !allowLoopback) throw new InvalidClientMetadata('backchannel_logout_uri must use https');
+  }
+  return { backchannelLogoutUri: uri ?? null, backchannelLogoutSessionRequired: required === true };
 }

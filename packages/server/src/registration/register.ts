@@ -36,6 +36,7 @@ export async function registerClient(ctx: ServerContext, request: RegistrationRe
   const metadata = readClientMetadata(request.body, {
     allowClientCredentials: ctx.settings.registrationAllowClientCredentials,
     resources: await ctx.storage.resources.list(),
+    allowLoopbackBackchannelLogout: ctx.settings.allowLoopbackBackchannelLogout,
   });
   // RFC 7592 §3: the registration access token; high entropy, kept only as its hash.
   const registrationAccessToken = randomToken(32);

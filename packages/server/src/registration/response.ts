@@ -42,6 +42,8 @@ export function clientInformation(
     ...(client.tlsClientAuth ? tlsSubjectMetadata(client.tlsClientAuth) : {}),
     tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
+    // Back-Channel Logout §2.2, as registered.
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: client.backchannelLogoutSessionRequired === true } : {}),
     ...descriptive,
   };
 }

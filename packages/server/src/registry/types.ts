@@ -124,6 +124,10 @@ export interface Client {
   requirePasskey?: boolean;
   /** The rules the client is held to: `default`, or `fapi2` (FAPI 2.0 Security Profile, set by the operator only). */
   profile: ClientProfile;
+  /** Back-Channel Logout §2.2 `backchannel_logout_uri`: where logout tokens are posted; null: none. */
+  backchannelLogoutUri?: string | null;
+  /** Back-Channel Logout §2.2 `backchannel_logout_session_required`: the client needs `sid` in them. */
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export type IdTokenAlgorithm = 'RS256' | 'ES256';

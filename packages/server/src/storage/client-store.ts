@@ -47,6 +47,9 @@ export interface NewClient {
   profile?: ClientProfile;
   /** Who registered it; default operator. */
   source?: ClientSource;
+  /** Back-Channel Logout §2.2: where logout tokens are posted; default none. */
+  backchannelLogoutUri?: string | null;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 /** The id belonged to a client that was deleted; ids are never reused. */
@@ -269,6 +272,19 @@ export class ClientStore {
     });
   }
 
+  /** Sets the client's back-channel logout URI (null: none) and whether it needs `sid`. False for an unknown client. */
+  async updateBackchannelLogout(clientId: string, uri: string | null, sessionRequired: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('clients')
+        .set({ backchannel_logout_uri: uri, backchannel_logout_session_required: sessionRequired ? 1 : 0 })
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      await bumpVersion(trx, 'registry_version');
+      return Number(result.numUpdatedRows) > 0;
+    });
+  }
+
   /** Sets the client's security profile. False for an unknown client. */
   async updateProfile(clientId: string, profile: ClientProfile): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
@@ -328,6 +344,8 @@ function clientColumns(client: NewClient) {
     profile: client.profile ?? 'default',
     tls_client_auth: client.tlsClientAuth ? JSON.stringify(client.tlsClientAuth) : null,
     tls_client_certificate_bound_access_tokens: client.tlsClientCertificateBoundAccessTokens ? 1 : 0,
+    backchannel_logout_uri: client.backchannelLogoutUri ?? null,
+    backchannel_logout_session_required: client.backchannelLogoutSessionRequired ? 1 : 0,
   };
 }
 
@@ -382,6 +400,8 @@ function toClient(row: ClientRow, scopes: Client['scopes'], audiences: Client['a
     profile: row.profile === 'fapi2' ? 'fapi2' : 'default',
     tlsClientAuth: row.tls_client_auth === null ? null : (JSON.parse(row.tls_client_auth) as TlsClientAuthSubject),
     tlsClientCertificateBoundAccessTokens: Number(row.tls_client_certificate_bound_access_tokens) === 1,
+    backchannelLogoutUri: row.backchannel_logout_uri ?? null,
+    backchannelLogoutSessionRequired: Number(row.backchannel_logout_session_required) === 1,
   };
 }
 

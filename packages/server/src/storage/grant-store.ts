@@ -11,6 +11,8 @@ export interface Grant {
   scope: string;
   createdAt: number;
   revokedAt: number | null;
+  /** The `sid` of the SSO session the grant was made in (Back-Channel Logout §2.3); absent: none. */
+  sid?: string | null;
 }
 
 export interface AuthorizationCode {
@@ -141,6 +143,7 @@ export class GrantStore {
       scope: row.scope,
       createdAt: toInt(row.created_at),
       revokedAt: toIntOrNull(row.revoked_at),
+      sid: row.sid,
     };
   }
 
@@ -285,6 +288,7 @@ function insertGrant(db: Kysely<Database>, grant: Grant) {
       scope: grant.scope,
       created_at: grant.createdAt,
       revoked_at: grant.revokedAt,
+      sid: grant.sid || null,
     })
     .execute();
 }

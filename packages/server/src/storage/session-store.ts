@@ -17,6 +17,11 @@ export interface Session {
   /** Where the session was started (the account page lists them); null: not recorded. */
   userAgent?: string | null;
   address?: string | null;
+  /**
+   * Back-Channel Logout §2.1 `sid`: the session's identifier in ID and logout tokens. Random, so it
+   * tells nothing about the cookie; kept when the session's cookie is renewed (users/sessions.ts).
+   */
+  sid: string;
 }
 
 /** Server-side rows of the SSO sessions. */
@@ -40,6 +45,7 @@ export class SessionStore {
         created_at: session.createdAt,
         last_seen_at: session.lastSeenAt,
         expires_at: session.expiresAt,
+        sid: session.sid,
       })
       .execute();
   }
@@ -86,5 +92,6 @@ function toSession(row: SessionRow): Session {
     expiresAt: toInt(row.expires_at),
     userAgent: row.user_agent,
     address: row.address,
+    sid: row.sid ?? '',
   };
 }

@@ -21,6 +21,8 @@ export interface IdTokenRequest {
   /** Scope-dependent claims (users/claims.ts). */
   claims: Record<string, unknown>;
   ttlSeconds: number;
+  /** Back-Channel Logout §2.1: the SSO session's `sid`, when the grant was made in one. */
+  sid?: string | null | undefined;
 }
 
 /**
@@ -44,6 +46,9 @@ export async function issueIdToken(ring: KeyRing, request: IdTokenRequest): Prom
   };
   // OIDC Core §3.1.2.1: the nonce value is passed through unmodified to the ID token.
   if (request.nonce !== null) payload.nonce = request.nonce;
+  // Back-Channel Logout §2.1: "sid (session ID) Claim used in ID Tokens and as a parameter in
+  // Logout Tokens", the same value in both (logout/logout-token.ts).
+  if (request.sid) payload.sid = request.sid;
   return signCompact(signer, 'JWT', payload);
 }
 

@@ -1,5 +1,5 @@
 import { cookieHeader } from '../lib/cookies.ts';
-import { randomToken, sha256 } from '../lib/random.ts';
+import { randomIdentifier, randomToken, sha256 } from '../lib/random.ts';
 import type { Session } from '../storage/session-store.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { AuthenticationMethod } from './authentication-context.ts';
@@ -35,7 +35,11 @@ export function sessionOrigin(request: { headers: Record<string, string | string
   return { userAgent: typeof agent === 'string' && agent !== '' ? agent.slice(0, 300) : null, address: request.ip.slice(0, 64) };
 }
 
-/** Starts a session after a successful login by `amr` (RFC 8176); returns the cookie value (256 random bits). */
+/**
+ * Starts a session after a successful login by `amr` (RFC 8176); returns the cookie value (256 random
+ * bits). `sid`: the identifier of the session this one continues (a renewed cookie after a step-up), so
+ * the ID tokens issued before still name it (Back-Channel Logout §2.1); omitted: a new random one.
+ */
 export async function startSession(
   storage: Storage,
   userId: string,
@@ -43,9 +47,11 @@ export async function startSession(
   now: number,
   origin: SessionOrigin = {},
   authTime = now,
+  sid?: string,
 ): Promise<{ value: string; session: Session }> {
   const value = randomToken(32);
   const session: Session = {
+    sid: sid || randomIdentifier(16),
     idHash: sha256(value),
     userId,
     authTime,
