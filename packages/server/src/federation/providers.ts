@@ -53,11 +53,7 @@ const aad = (id: string) => `upstream-provider:${id}`;
 
 export async function addProvider(ctx: ServerContext, input: AddProviderInput): Promise<UpstreamProvider> {
   if (!ID.test(input.id)) throw new RegistryError('a provider id is 1-40 of a-z 0-9 - (starting with a letter or digit)', 'invalid');
-  const issuer = input.issuer.trim().replace(/\/$/, '');
-  const refused = checkFetchableUrl(issuer, 2000);
-  if (refused && !(ctx.settings.allowLoopbackUpstream && /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(issuer))) {
-    throw new RegistryError(`the issuer ${refused}`, 'invalid');
-  }
+  const issuer = checkIssuer(ctx, input.issuer);
   if (input.clientId.trim() === '' || input.clientId.length > 400) throw new RegistryError('the client id is 1-400 characters', 'invalid');
   const displayName = input.displayName.trim();
   if (displayName === '' || displayName.length > 100) throw new RegistryError('the display name is 1-100 characters', 'invalid');
@@ -66,14 +62,7 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
   const now = ctx.now();
   const secret = input.clientSecret?.trim() ? input.clientSecret.trim() : null;
   if (secret !== null && input.privateKeyJwt) throw new RegistryError('give a client secret or private_key_jwt, not both', 'invalid');
-  let privateJwk: JWK | null = null;
-  if (input.privateKeyJwt) {
-    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    privateJwk = await exportJWK(privateKey);
-    privateJwk.kid = await calculateJwkThumbprint(privateJwk);
-    privateJwk.alg = 'ES256';
-    privateJwk.use = 'sig';
-  }
+  const privateJwk: JWK | null = input.privateKeyJwt ? await providerKey() : null;
   const result = await ctx.storage.db.kysely
     .insertInto('upstream_providers')
     .values({
@@ -92,6 +81,66 @@ export async function addProvider(ctx: ServerContext, input: AddProviderInput): 
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) throw new RegistryError(`provider ${input.id} exists already`, 'conflict');
   return { id: input.id, issuer, clientId: input.clientId.trim(), clientSecret: secret, privateJwk, scopes, displayName, linkByEmail: input.linkByEmail === true, createUsers: input.createUsers !== false, createdAt: now };
+}
+
+/**
+ * Changes a provider in place (its links stay): the values given replace the old ones. `clientSecret`
+ * given replaces the secret; `privateKeyJwt` true makes a key pair when it has none (a new jwks_uri
+ * content to register at the provider), false drops it.
+ */
+export async function updateProvider(
+  ctx: ServerContext,
+  id: string,
+  input: Partial<Omit<AddProviderInput, 'id'>>,
+): Promise<UpstreamProvider> {
+  const current = await findProvider(ctx, id);
+  if (!current) throw new RegistryError(`no provider ${id}`, 'not_found');
+  const issuer = input.issuer === undefined ? current.issuer : checkIssuer(ctx, input.issuer);
+  const clientId = input.clientId === undefined ? current.clientId : input.clientId.trim();
+  if (clientId === '' || clientId.length > 400) throw new RegistryError('the client id is 1-400 characters', 'invalid');
+  const displayName = input.displayName === undefined ? current.displayName : input.displayName.trim();
+  if (displayName === '' || displayName.length > 100) throw new RegistryError('the display name is 1-100 characters', 'invalid');
+  const scopes = input.scopes === undefined ? current.scopes : input.scopes.length > 0 ? input.scopes : ['openid', 'email', 'profile'];
+  if (!scopes.includes('openid')) throw new RegistryError('the scopes must include openid (an ID token says who signed in)', 'invalid');
+  const secret = input.clientSecret === undefined ? current.clientSecret : input.clientSecret.trim() || null;
+  const wantsKey = input.privateKeyJwt === undefined ? current.privateJwk !== null : input.privateKeyJwt;
+  if (secret !== null && wantsKey) throw new RegistryError('give a client secret or private_key_jwt, not both', 'invalid');
+  const privateJwk = wantsKey ? (current.privateJwk ?? (await providerKey())) : null;
+  await ctx.storage.db.kysely
+    .updateTable('upstream_providers')
+    .set({
+      issuer,
+      client_id: clientId,
+      client_secret_enc: secret === null ? null : ctx.encryption.encrypt(secret, aad(id)),
+      private_jwk_enc: privateJwk === null ? null : ctx.encryption.encrypt(JSON.stringify(privateJwk), `${aad(id)}:jwk`),
+      scopes: scopes.join(' '),
+      display_name: displayName,
+      link_by_email: (input.linkByEmail ?? current.linkByEmail) ? 1 : 0,
+      create_users: (input.createUsers ?? current.createUsers) ? 1 : 0,
+    })
+    .where('id', '=', id)
+    .execute();
+  return (await findProvider(ctx, id))!;
+}
+
+/** The issuer without a trailing slash, refused when the fetcher would refuse it (unless loopback is allowed for tests). */
+function checkIssuer(ctx: ServerContext, given: string): string {
+  const issuer = given.trim().replace(/\/$/, '');
+  const refused = checkFetchableUrl(issuer, 2000);
+  if (refused && !(ctx.settings.allowLoopbackUpstream && /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(issuer))) {
+    throw new RegistryError(`the issuer ${refused}`, 'invalid');
+  }
+  return issuer;
+}
+
+/** An ES256 key pair for private_key_jwt (RFC 7523) at a provider. */
+async function providerKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const privateJwk = await exportJWK(privateKey);
+  privateJwk.kid = await calculateJwkThumbprint(privateJwk);
+  privateJwk.alg = 'ES256';
+  privateJwk.use = 'sig';
+  return privateJwk;
 }
 
 export async function listProviders(ctx: ServerContext): Promise<UpstreamProvider[]> {

@@ -91,6 +91,43 @@ export class ResourceStore {
     });
   }
 
+  /**
+   * Sets the resource's name, token lifetime and format given, and, when `scopes` is given, makes its
+   * scopes exactly those (new ones added, missing ones removed with every client's grant of them, the
+   * others' descriptions and flags set). False when there is no such resource; unique violations propagate.
+   */
+  async updateDetails(
+    identifier: string,
+    changes: { name?: string; accessTokenTtlSeconds?: number | null; accessTokenFormat?: 'jwt' | 'opaque'; scopes?: ScopeDefinition[] },
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('resources').select('id').where('identifier', '=', identifier).executeTakeFirst();
+      if (!row) return false;
+      const set = {
+        ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.accessTokenTtlSeconds !== undefined ? { access_token_ttl_seconds: changes.accessTokenTtlSeconds } : {}),
+        ...(changes.accessTokenFormat !== undefined ? { access_token_format: changes.accessTokenFormat } : {}),
+      };
+      if (Object.keys(set).length > 0) await trx.updateTable('resources').set(set).where('id', '=', row.id).execute();
+      if (changes.scopes !== undefined) {
+        const wanted = changes.scopes.map((s) => s.scope);
+        const existing = (await trx.selectFrom('resource_scopes').select('scope').where('resource_id', '=', row.id).execute()).map((r) => r.scope);
+        const gone = existing.filter((s) => !wanted.includes(s));
+        if (gone.length > 0) await trx.deleteFrom('resource_scopes').where('resource_id', '=', row.id).where('scope', 'in', gone).execute();
+        for (const s of changes.scopes) {
+          const values = { description: s.description, is_default: s.isDefault ? 1 : 0, open_to_registered: s.openToRegisteredClients ? 1 : 0 };
+          if (existing.includes(s.scope)) {
+            await trx.updateTable('resource_scopes').set(values).where('resource_id', '=', row.id).where('scope', '=', s.scope).execute();
+          } else {
+            await trx.insertInto('resource_scopes').values({ scope: s.scope, resource_id: row.id, ...values }).execute();
+          }
+        }
+      }
+      await bumpVersion(trx, 'registry_version');
+      return true;
+    });
+  }
+
   /** Deletes the resource; its scopes and every client's grant of them go with it (foreign keys). */
   async delete(identifier: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {

@@ -82,6 +82,12 @@ export class UserStore {
     return rows.map(toUser);
   }
 
+  /** Sets the user's name; false when there is no such user. */
+  async setName(id: string, name: string | null): Promise<boolean> {
+    const result = await this.db.updateTable('users').set({ name }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** Sets the user's address and whether it is verified; false when there is no such user. */
   async setEmail(id: string, email: string | null, verified: boolean): Promise<boolean> {
     // A confirmed address also ends the wait of a user who signed up.

@@ -4,8 +4,9 @@ import { RegistryError } from '../errors.ts';
 import { isUniqueViolation } from '../storage/database.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { User } from '../storage/user-store.ts';
-import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 import { endPasswordOnlySessions } from './sessions.ts';
+import { endSessionsOfUser } from '../logout/end-sessions.ts';
 import { totpThrottleKey } from './totp.ts';
 
 /** Usernames: 1-64 of a-z 0-9 . _ - @ (so an email address works as a username), compared lower-case. */
@@ -103,7 +104,8 @@ export class UserRegistry {
    */
   async signOutEverywhere(username: string): Promise<{ sessions: number; grants: number }> {
     const user = await this.get(username);
-    const sessions = await this.storage.sessions.deleteForUser(user.id);
+    // Back-Channel Logout: each session's clients are told (logout/end-sessions.ts; the server delivers).
+    const sessions = await endSessionsOfUser(this.storage, user.id, nowSeconds());
     const grants = await this.storage.grants.revokeAllForUser(user.id, nowSeconds());
     return { sessions, grants };
   }
@@ -163,14 +165,41 @@ export class UserRegistry {
     return { sessions: await endPasswordOnlySessions(this.storage, user.id) };
   }
 
+  /**
+   * Changes the user's email address (no longer verified unless it stays the same) and name; a value
+   * left out stays, null clears it.
+   */
+  async update(username: string, input: { email?: string | null; name?: string | null }): Promise<UserView> {
+    const user = await this.get(username);
+    if (input.email !== undefined) {
+      const email = input.email?.trim() || null;
+      if (email !== null && (!EMAIL.test(email) || email.length > 320 || CONTROL.test(email))) throw new RegistryError('the email address is not valid', 'invalid');
+      if (email !== user.email) await this.storage.users.setEmail(user.id, email, false);
+    }
+    if (input.name !== undefined) {
+      const name = input.name?.trim() || null;
+      if (name !== null && name.length > 200) throw new RegistryError('the name is longer than 200 characters', 'invalid');
+      if (name !== null && CONTROL.test(name)) throw new RegistryError('the name has control characters', 'invalid');
+      await this.storage.users.setName(user.id, name);
+    }
+    return this.get(username);
+  }
+
+  /** Whether `password` is the user's password (configuration as code sets it only when it differs). */
+  async passwordMatches(username: string, password: string): Promise<boolean> {
+    const user = await this.storage.users.findByUsername(normalizeUsername(username));
+    if (!user) throw new RegistryError(`no user ${username}`, 'not_found');
+    return verifyPassword(user.passwordHash, password);
+  }
+
   async setPassword(username: string, password: string): Promise<void> {
     checkPassword(password);
     const passwordHash = await hashPassword(password);
     if (!(await this.storage.users.setPasswordHash(normalizeUsername(username), passwordHash, nowSeconds()))) {
       throw new RegistryError(`no user ${username}`, 'not_found');
     }
-    // A new password ends every session opened with the old one.
-    await this.storage.sessions.deleteForUser((await this.get(username)).id);
+    // A new password ends every session opened with the old one, with their back-channel logouts.
+    await endSessionsOfUser(this.storage, (await this.get(username)).id, nowSeconds());
   }
 }
 
