@@ -9,17 +9,23 @@ import { ConfigError } from './errors.ts';
 import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { Janitor } from './janitor.ts';
+import { ensureAdminResource } from './admin/admin-resource.ts';
+import { Registry } from './registry/registry.ts';
 import { MailOutbox } from './mail/outbox.ts';
+import { BackchannelLogoutOutbox } from './logout/backchannel-outbox.ts';
 import { loadTheme } from './ui/theme.ts';
 import { loadLanguages } from './i18n/operator-catalogs.ts';
 import { KeyEncryption } from './keys/key-encryption.ts';
 import { KeyRing } from './keys/key-ring.ts';
+import { KeyRotationSchedule } from './keys/rotation-schedule.ts';
 import { resolveSecret } from './keys/secret.ts';
 import { createLogger } from './logger.ts';
 import { Storage } from './storage/storage.ts';
 import { deriveMacKey } from './ui/csrf.ts';
 import { issuerUrls } from './config/issuer-urls.ts';
 import { nowSeconds } from './lib/clock.ts';
+import { ServerMetrics } from './observability/metrics.ts';
+import { startObservability } from './observability/observe-server.ts';
 
 export interface LatchkeyServer {
   context: ServerContext;
@@ -43,11 +49,19 @@ export async function createServer(
   // any node issues: publish ours.
   await context.storage.facts.raiseTo(MAX_ACCESS_TOKEN_TTL_FACT, settings.accessTokenTtlSeconds, nowSeconds());
   await context.storage.facts.raiseTo(MAX_KEY_CACHE_FACT, settings.keyCacheSeconds, nowSeconds());
+  // The admin API's built-in resource (admin/admin-resource.ts).
+  await ensureAdminResource(new Registry(context.storage));
+  // Before the apps are built: their hooks depend on it.
+  const observability = await startObservability(context);
   const app = buildApp(context);
   const mtlsApp = settings.mtlsPort > 0 ? buildMtlsApp(context) : undefined;
   const janitor = new Janitor(context);
   janitor.start();
+  // Keys that rotate by themselves (LATCHKEY_KEY_ROTATION_DAYS): one node rotates, under a lease.
+  const rotation = new KeyRotationSchedule(context, () => keyRetentionSeconds(context));
+  rotation.start();
   context.mail.start();
+  context.backchannelLogout.start();
   let closed = false;
   return {
     context,
@@ -62,6 +76,7 @@ export async function createServer(
         const mtlsAddress = await mtlsApp.listen({ port: settings.mtlsPort, host: overrides.host ?? settings.host });
         logger.info({ address: mtlsAddress, aliases: mtlsSettings(settings).urls?.issuer }, 'mutual TLS listener is ready');
       }
+      await observability.listen(host);
       logger.info({ address, issuer: settings.issuer, database: context.storage.db.location }, 'latchkey is ready');
       const mismatch = loopbackPortMismatch(settings.issuer, address);
       if (mismatch) {
@@ -76,9 +91,12 @@ export async function createServer(
       if (closed) return;
       closed = true;
       janitor.stop();
+      await rotation.stop();
       await app.close();
       await context.mail.stop();
+      await context.backchannelLogout.stop();
       await mtlsApp?.close();
+      await observability.close();
       await context.storage.close();
     },
   };
@@ -118,6 +136,9 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
   if (settings.allowLoopbackJwksUri) {
     logger.warn('LATCHKEY_ALLOW_LOOPBACK_JWKS_URI is on: client jwks_uri may point at this machine, over http too. Development only.');
   }
+  if (settings.allowLoopbackBackchannelLogout) {
+    logger.warn('LATCHKEY_ALLOW_LOOPBACK_BACKCHANNEL_LOGOUT is on: back-channel logout URIs may point at this machine, over http too. Development only.');
+  }
   if (settings.allowLoopbackClientMetadata) {
     logger.warn('LATCHKEY_ALLOW_LOOPBACK_CLIENT_METADATA is on: client_id URLs may point at this machine, over http too. Development only.');
   }
@@ -136,11 +157,15 @@ export async function openContext(settings: Settings, logger: Logger): Promise<S
       urls: issuerUrls(settings.issuer),
       now: nowSeconds,
       mail: undefined as unknown as MailOutbox,
+      backchannelLogout: undefined as unknown as BackchannelLogoutOutbox,
+      metrics: undefined as unknown as ServerMetrics,
       theme: loadTheme(settings),
       languages: loadLanguages(settings),
     };
     // The outbox reads the context's clock, which tests may move.
     context.mail = new MailOutbox({ settings, storage, encryption, logger, now: () => context.now() });
+    context.backchannelLogout = new BackchannelLogoutOutbox({ settings, storage, keys, logger, now: () => context.now() });
+    context.metrics = new ServerMetrics({ signingKeys: () => storage.signingKeys.listPublished(context.now()), now: () => context.now() });
     return context;
   } catch (err) {
     await storage.close();

@@ -95,7 +95,7 @@ describe('latchkey CLI usage', () => {
     assert.equal(bare.code, 2);
     assert.equal(bare.out, '');
     assert.match(bare.err, /^Usage: latchkey <command> \[options\]/);
-    assert.match(bare.err, /Commands:\n  serve, migrate, resources, clients, registration, keys, users, providers, login, whoami, logout\n/);
+    assert.match(bare.err, /Commands:\n  serve, migrate, doctor, resources, clients, registration, keys, admin, users, providers, apply,\n  export, login, whoami, logout\n/);
     assert.match(bare.err, /latchkey --help/);
 
     for (const argv of [['--help'], ['-h'], ['help']]) {

@@ -185,6 +185,8 @@ for (const backend of await backends()) {
           require_pushed_authorization_requests: false,
           require_second_factor: false,
           require_passkey: false,
+          backchannel_logout_uri: null,
+          backchannel_logout_session_required: false,
           token_exchange: [],
         },
       );
@@ -198,6 +200,8 @@ for (const backend of await backends()) {
         [
           [API, ['orders:read', 'orders:write']],
           [BILLING, ['billing:read']],
+          // Built in, made at every start: the admin API's own resource (docs/admin-api.md).
+          ['urn:latchkey:admin', ['admin:read', 'admin:write']],
         ],
       );
       assert.match(resourceShow.stdout, new RegExp(`identifier: ${API}`));
@@ -423,7 +427,8 @@ for (const backend of await backends()) {
       assert.equal(res.body.error, 'invalid_client');
       assert.match(res.headers.get('www-authenticate') ?? '', /^Basic/);
       assert.deepEqual(await s.registry.listClients(), []);
-      assert.deepEqual((await s.registry.listResources()).map((r) => r.identifier), [API]);
+      // What is left: the API and the admin API's built-in resource (docs/admin-api.md).
+      assert.deepEqual((await s.registry.listResources()).map((r) => r.identifier).sort(), [API, 'urn:latchkey:admin'].sort());
 
       const showDeleted = await cli('clients', 'show', clientId, '--json');
       assert.equal(showDeleted.code, 1, describeRun(showDeleted));
@@ -459,7 +464,7 @@ for (const backend of await backends()) {
       }
 
       assertOk(listViaConfig);
-      assert.deepEqual(stdoutJson(listViaConfig).resources.map((r: any) => r.identifier), [API]);
+      assert.deepEqual(stdoutJson(listViaConfig).resources.map((r: any) => r.identifier).filter((r: string) => r !== 'urn:latchkey:admin'), [API]);
 
       assertOk(migrateMain);
       assert.match(migrateMain.stdout, /is up to date/);

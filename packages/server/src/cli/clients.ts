@@ -1,9 +1,11 @@
 import type { ClientProfile, ClientType, IdTokenAlgorithm, TokenEndpointAuthMethod, Client } from '../registry/types.ts';
 import type { TokenExchangePolicy } from '../registry/types.ts';
+import { clientJson, exchangeJson } from '../admin/representations.ts';
+import { changesSomething, updateClientSettings } from '../registry/client-update.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { readJwksFile } from './jwks-file.ts';
 import { databaseWords, withContext } from './with-context.ts';
-import { SUBJECT_METADATA, tlsSubjectMetadata, type TlsClientAuthSubject } from '../mtls/subject.ts';
+import { SUBJECT_METADATA, type TlsClientAuthSubject } from '../mtls/subject.ts';
 
 export async function clientsCommand(args: CommandArgs): Promise<number> {
   const sub = args.positionals[0];
@@ -34,6 +36,8 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
           requireSecondFactor: args.values['require-second-factor'] === true,
           requirePasskey: args.values['require-passkey'] === true,
           ...(typeof args.values.profile === 'string' ? { profile: args.values.profile as ClientProfile } : {}),
+          backchannelLogoutUri: typeof args.values['backchannel-logout-uri'] === 'string' ? args.values['backchannel-logout-uri'] : null,
+          backchannelLogoutSessionRequired: args.values['backchannel-logout-session-required'] === true,
         });
         const secretLine = clientSecret
           ? `client_secret: ${clientSecret}\n\nThe secret is shown only this once; Latchkey keeps only its hash.`
@@ -96,16 +100,17 @@ export async function clientsCommand(args: CommandArgs): Promise<number> {
         const requireSecondFactor = switchOption(args.values, 'require-second-factor');
         const requirePasskey = switchOption(args.values, 'require-passkey');
         const profile = typeof args.values.profile === 'string' ? (args.values.profile as ClientProfile) : undefined;
-        if (grace === undefined && requirePar === undefined && profile === undefined && requireSecondFactor === undefined && requirePasskey === undefined) {
-          throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default), --require-par, --no-require-par, --require-second-factor, --no-require-second-factor, --require-passkey, --no-require-passkey or --profile');
+        const backchannelUri = typeof args.values['backchannel-logout-uri'] === 'string' ? args.values['backchannel-logout-uri'] : undefined;
+        if (args.values['backchannel-logout-session-required'] === true && backchannelUri === undefined) {
+          throw new UsageError('--backchannel-logout-session-required goes with --backchannel-logout-uri');
         }
-        if (requireSecondFactor !== undefined) await registry.setRequireSecondFactor(clientId, requireSecondFactor);
-        if (requirePasskey !== undefined) await registry.setRequirePasskey(clientId, requirePasskey);
-        // The profile first: a client refused it is left unchanged.
-        if (profile !== undefined) await registry.setProfile(clientId, profile);
-        if (grace !== undefined) await registry.setRefreshGrace(clientId, grace);
-        if (requirePar !== undefined) await registry.setRequirePushedAuthorizationRequests(clientId, requirePar);
-        const client = await registry.getClient(clientId);
+        const backchannelLogout =
+          backchannelUri === undefined ? undefined : { uri: backchannelUri === 'none' ? null : backchannelUri, sessionRequired: args.values['backchannel-logout-session-required'] === true };
+        const change = { refreshGraceSeconds: grace, requirePushedAuthorizationRequests: requirePar, requireSecondFactor, requirePasskey, profile, backchannelLogout };
+        if (!changesSomething(change)) {
+          throw new UsageError('clients update needs --refresh-grace-seconds (seconds, or default), --require-par, --no-require-par, --require-second-factor, --no-require-second-factor, --require-passkey, --no-require-passkey, --profile or --backchannel-logout-uri');
+        }
+        const client = await updateClientSettings(registry, clientId, change);
         print(args, clientJson(client), `updated client ${clientId}\n${clientText(client)}`);
         return 0;
       }
@@ -149,11 +154,6 @@ function requireParOption(values: CommandArgs['values']): boolean | undefined {
   return undefined;
 }
 
-/** A token exchange policy as shown to admins. */
-function exchangeJson(p: TokenExchangePolicy) {
-  return { audience: p.audience, scopes: p.scopes };
-}
-
 function exchangeText(policies: TokenExchangePolicy[]): string {
   if (policies.length === 0) return 'exchanges:   (none)';
   return policies.map((p, i) => `${i === 0 ? 'exchanges:  ' : '            '} ${p.audience} (${p.scopes.join(' ')})`).join('\n');
@@ -166,37 +166,6 @@ const SOURCE_TEXT: Record<Client['source'], string> = {
   'metadata-document': 'metadata-document (client ID metadata document: unverified)',
 };
 
-/** A client as shown to admins: never the secret or its hash. */
-function clientJson(c: Client) {
-  return {
-    client_id: c.clientId,
-    name: c.name,
-    type: c.type,
-    token_endpoint_auth_method: c.tokenEndpointAuthMethod,
-    grant_types: c.grantTypes,
-    scopes: [...c.oidcScopes, ...c.scopes.map((s) => s.scope)],
-    audiences: c.audiences.map((a) => a.identifier),
-    redirect_uris: c.redirectUris,
-    post_logout_redirect_uris: c.postLogoutRedirectUris,
-    first_party: c.firstParty,
-    source: c.source,
-    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
-    introspect_for: c.introspectsFor,
-    jwks_uri: c.jwksUri,
-    jwks: c.jwks,
-    refresh_grace_seconds: c.refreshGraceSeconds,
-    dpop_bound_access_tokens: c.dpopBoundAccessTokens,
-    ...(c.tlsClientAuth ? tlsSubjectMetadata(c.tlsClientAuth) : {}),
-    tls_client_certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens,
-    require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
-    require_second_factor: c.requireSecondFactor === true,
-    require_passkey: c.requirePasskey === true,
-    profile: c.profile,
-    created_at: new Date(c.createdAt * 1000).toISOString(),
-    secret_rotated_at: c.secretRotatedAt === null ? null : new Date(c.secretRotatedAt * 1000).toISOString(),
-  };
-}
-
 function clientText(c: Client): string {
   return [
     `client_id:   ${c.clientId}`,
@@ -208,6 +177,7 @@ function clientText(c: Client): string {
     `audiences:   ${c.audiences.map((a) => a.identifier).join(' ') || '(none)'}`,
     `redirects:   ${c.redirectUris.join(' ') || '(none)'}`,
     `logout to:   ${c.postLogoutRedirectUris.join(' ') || '(none)'}`,
+    `back-channel logout: ${c.backchannelLogoutUri ? `${c.backchannelLogoutUri}${c.backchannelLogoutSessionRequired ? ' (sid required)' : ''}` : '(none)'}`,
     `first party: ${c.firstParty ? 'yes (no consent page)' : 'no'}`,
     `source:      ${SOURCE_TEXT[c.source]}`,
     `ID tokens:   ${c.idTokenSignedResponseAlg}`,

@@ -78,6 +78,20 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'bring the database schema up to date and exit',
     examples: ['latchkey migrate --json'],
   },
+  {
+    path: ['doctor'],
+    summary: 'audit settings, keys and clients against RFC 9700',
+    details:
+      'Reads the settings, database, keys and clients the server uses, and changes nothing. Each finding has ' +
+      'its severity, the RFC section and the command or setting that fixes it; each client, its grants, ' +
+      'scopes, refresh tokens and how they are revoked. Exit status 1 when a finding is at or above --fail-on.',
+    options: [
+      { name: 'issuer', type: 'string', value: 'URL', help: "also check the running server's metadata (https, iss parameter, grants, PKCE)" },
+      { name: 'allow-loopback', type: 'boolean', help: 'with --issuer: the server may be on this machine, over http' },
+      { name: 'fail-on', type: 'string', value: 'low|medium|high', help: 'the least severity that makes the exit status 1 (default: high)' },
+    ],
+    examples: ['latchkey doctor', 'latchkey doctor --json --fail-on medium --issuer https://auth.example.com'],
+  },
 
   {
     path: ['resources', 'create'],
@@ -137,6 +151,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'audiences', type: 'string', value: 'URI,URI', help: 'the resources it may get tokens for (default: those owning its scopes)' },
       { name: 'redirect-uris', type: 'string', value: 'URI,URI', help: 'required with authorization_code: where the browser may be sent back' },
       { name: 'post-logout-redirect-uris', type: 'string', value: 'URI,URI', help: 'where /logout may send the browser afterwards' },
+      { name: 'backchannel-logout-uri', type: 'string', value: 'URI', help: 'where logout tokens are posted when a session of its user ends (OIDC Back-Channel Logout)' },
+      { name: 'backchannel-logout-session-required', type: 'boolean', help: 'the client needs sid in its logout tokens' },
       { name: 'first-party', type: 'boolean', help: 'your own application: its users are not asked for consent' },
       { name: 'client-id', type: 'string', value: 'ID', help: 'choose the id instead of a random one' },
       {
@@ -172,7 +188,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     path: ['clients', 'update'],
     args: [CLIENT_ID],
-    summary: "change the client's refresh grace window, PAR, sign-in or profile",
+    summary: "change the client's refresh grace window, PAR, sign-in, profile or back-channel logout",
     options: [
       { name: 'refresh-grace-seconds', type: 'string', value: '0-60|default', help: REFRESH_GRACE_HELP },
       { name: 'require-par', type: 'boolean', help: 'the client must push its authorization requests (RFC 9126)' },
@@ -182,6 +198,8 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'require-passkey', type: 'boolean', help: "the client's users must sign in with a passkey" },
       { name: 'no-require-passkey', type: 'boolean', help: 'no longer' },
       { name: 'profile', type: 'string', value: 'default|fapi2', help: 'the rules the client is held to (fapi2: FAPI 2.0 Security Profile)' },
+      { name: 'backchannel-logout-uri', type: 'string', value: 'URI|none', help: 'where logout tokens are posted (OIDC Back-Channel Logout); none: nowhere' },
+      { name: 'backchannel-logout-session-required', type: 'boolean', help: 'the client needs sid in its logout tokens (with --backchannel-logout-uri)' },
     ],
     examples: ['latchkey clients update svc-a --refresh-grace-seconds 10', 'latchkey clients update demo-shop --require-par --profile fapi2'],
   },
@@ -248,6 +266,17 @@ export const COMMANDS: CommandSpec[] = [
   },
 
   {
+    path: ['admin', 'create-client'],
+    summary: 'a client for the admin API (client_credentials); its secret is shown once',
+    details: 'It gets tokens for urn:latchkey:admin with admin:read and admin:write (docs/admin-api.md).',
+    options: [
+      { name: 'name', type: 'string', value: 'NAME', required: true, help: "the client's display name" },
+      { name: 'read-only', type: 'boolean', help: 'admin:read only: it may look, not change' },
+    ],
+    examples: ['latchkey admin create-client --name "ops automation"', 'latchkey admin create-client --name dashboards --read-only'],
+  },
+
+  {
     path: ['users', 'create'],
     summary: 'create a user; the password is read from a prompt or from stdin',
     details: 'The password is read from a prompt that does not echo, or from stdin when it is not a terminal; there is no password option.',
@@ -309,6 +338,26 @@ export const COMMANDS: CommandSpec[] = [
     args: [{ name: 'ID', what: 'the provider id' }],
     summary: 'remove it and its links (the users keep their accounts)',
     examples: ['latchkey providers remove corp'],
+  },
+
+  {
+    path: ['apply'],
+    summary: 'make the database hold what a configuration file declares; prints the plan first',
+    details:
+      'The file (YAML) declares resources, clients, providers and users; secrets come from the environment or\n' +
+      'files (secret_from_env, secret_from_file), never the file. Exit 2: the file is not valid; 1: a change refused.',
+    options: [
+      { name: 'file', type: 'string', value: 'FILE', required: true, help: 'the configuration file (latchkey.yaml)' },
+      { name: 'dry-run', type: 'boolean', help: 'print the plan and change nothing' },
+      { name: 'prune', type: 'boolean', help: 'also delete the resources, clients and providers the file does not declare' },
+    ],
+    examples: ['latchkey apply --file latchkey.yaml --dry-run', 'latchkey apply --file latchkey.yaml --prune --json'],
+  },
+  {
+    path: ['export'],
+    summary: 'write the configuration in the format apply reads (no secrets)',
+    options: [{ name: 'output', type: 'string', value: 'FILE', help: 'write it there (mode 0600) instead of stdout' }],
+    examples: ['latchkey export --output latchkey.yaml'],
   },
 
   {

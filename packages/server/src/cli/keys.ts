@@ -1,56 +1,42 @@
-import { nowSeconds } from '../lib/clock.ts';
-import { pickSigner, SIGNING_ALGORITHMS, type SigningAlgorithm } from '../keys/key-ring.ts';
-import { keyRetentionSeconds } from '../server.ts';
-import type { StoredSigningKey } from '../storage/signing-key-store.ts';
+import { SIGNING_ALGORITHMS } from '../keys/key-ring.ts';
+import { listSigningKeys, rotateSigningKeys, rotationAlgorithms } from '../keys/key-admin.ts';
 import { print, requirePositional, UsageError, type CommandArgs } from './io.ts';
 import { withContext } from './with-context.ts';
-
-const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
 
 export async function keysCommand(args: CommandArgs): Promise<number> {
   const sub = args.positionals[0];
   return withContext(args, async (ctx) => {
     switch (sub) {
       case 'list': {
-        const keys = await ctx.storage.signingKeys.listAll();
-        const now = nowSeconds();
-        const rows = keys.map((k) => ({
-          kid: k.kid,
-          alg: k.alg,
-          status: status(k, keys, now),
-          created_at: iso(k.createdAt),
-          signs_from: iso(k.activatesAt),
-          signs_until: iso(k.retiredAt),
-          unpublish_at: iso(k.expiresAt),
-        }));
+        const { keys: rows, rotation_days: rotationDays } = await listSigningKeys(ctx);
+        const schedule =
+          rotationDays === 0
+            ? 'Keys rotate only by hand (LATCHKEY_KEY_ROTATION_DAYS=0).'
+            : `Keys rotate every ${rotationDays} days (LATCHKEY_KEY_ROTATION_DAYS), the successor published ${ctx.settings.keyPrepublishSeconds} s before it signs.`;
         print(
           args,
-          { keys: rows },
-          rows
-            .map((r) => {
+          { keys: rows, rotation_days: rotationDays },
+          [
+            ...rows.map((r) => {
               const when = r.status === 'next' ? ` from ${r.signs_from}` : r.status === 'published' ? ` until ${r.unpublish_at}` : '';
-              return `${r.kid}  ${r.alg}  ${r.status}${when}`;
-            })
-            .join('\n'),
+              const next = r.next_rotation_at ? `, next rotation ${r.next_rotation_at}` : '';
+              return `${r.kid}  ${r.alg}  ${r.status}${when}  (age ${age(r.age_seconds)}${next})`;
+            }),
+            schedule,
+          ].join('\n'),
         );
         return 0;
       }
       case 'rotate': {
         const alg = typeof args.values.alg === 'string' ? args.values.alg : 'all';
-        const algs: SigningAlgorithm[] =
-          alg === 'all' ? [...SIGNING_ALGORITHMS] : (SIGNING_ALGORITHMS as readonly string[]).includes(alg) ? [alg as SigningAlgorithm] : [];
-        if (algs.length === 0) throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')} or all`);
-        const retainSeconds = await keyRetentionSeconds(ctx);
+        const algs = rotationAlgorithms(alg);
+        if (!algs) throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')} or all`);
         // --now: sign with the new key at once (a compromised key); by default it is published first.
-        const prepublishSeconds = args.values.now ? 0 : ctx.settings.keyPrepublishSeconds;
-        const rotated = [];
-        for (const a of algs) {
-          const r = await ctx.keys.rotate(a, { retainSeconds, prepublishSeconds });
-          rotated.push({ alg: a, kid: r.kid, signs_from: iso(r.activatesAt), retired: r.retired });
-        }
+        const result = await rotateSigningKeys(ctx, algs, { immediately: args.values.now === true });
+        const { rotated, old_keys_published_for_seconds: retainSeconds } = result;
         print(
           args,
-          { rotated, old_keys_published_for_seconds: retainSeconds, prepublish_seconds: prepublishSeconds },
+          result,
           rotated
             .map(
               (r) =>
@@ -79,10 +65,10 @@ export async function keysCommand(args: CommandArgs): Promise<number> {
   });
 }
 
-/** signing: signs now; next: published, signs later; published: retired, still in the JWKS; expired. */
-function status(key: StoredSigningKey, all: StoredSigningKey[], now: number): string {
-  if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
-  if (pickSigner(all, key.alg, now)?.kid === key.kid) return 'signing';
-  if (key.activatesAt > now) return 'next';
-  return 'published';
+/** A key's age for people: `40 s`, `12 min`, `5 h`, `91 days`. */
+function age(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86400)} days`;
 }

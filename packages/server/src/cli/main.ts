@@ -6,11 +6,15 @@ import { createLogger } from '../logger.ts';
 import { clientsCommand } from './clients.ts';
 import { registrationCommand } from './registration.ts';
 import { keysCommand } from './keys.ts';
+import { adminCommand } from './admin.ts';
 import { resourcesCommand } from './resources.ts';
 import { usersCommand } from './users.ts';
 import { providersCommand } from './providers.ts';
+import { applyCommand } from './apply.ts';
+import { exportCommand } from './export.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './login.ts';
 import { migrateCommand, serveCommand } from './serve.ts';
+import { doctorCommand } from './doctor.ts';
 import { UsageError, type CliIo, type CommandArgs } from './io.ts';
 import { overallUsage, shortUsage, usageFor } from './help.ts';
 import { parseCommandLine } from './parse.ts';
@@ -24,12 +28,16 @@ type Handler = (args: CommandArgs) => Promise<number>;
 export const HANDLERS: Record<string, Handler> = {
   serve: serveCommand,
   migrate: migrateCommand,
+  doctor: doctorCommand,
   resources: resourcesCommand,
   clients: clientsCommand,
   registration: registrationCommand,
   keys: keysCommand,
+  admin: adminCommand,
   users: usersCommand,
   providers: providersCommand,
+  apply: applyCommand,
+  export: exportCommand,
   login: loginCommand,
   whoami: whoamiCommand,
   logout: logoutCommand,

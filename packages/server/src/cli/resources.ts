@@ -1,4 +1,5 @@
 import type { AccessTokenFormat, Resource } from '../registry/types.ts';
+import { resourceJson } from '../admin/representations.ts';
 import { list, print, requirePositional, requireString, UsageError, type CommandArgs } from './io.ts';
 import { databaseWords, withContext } from './with-context.ts';
 
@@ -78,20 +79,6 @@ function withDescriptions(scopes: string[], describe: CommandArgs['values'][stri
 function parseSeconds(value: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError('--access-token-ttl takes a whole number of seconds');
   return Number(value);
-}
-
-function resourceJson(r: Resource) {
-  return {
-    identifier: r.identifier,
-    name: r.name,
-    scopes: r.scopes.map((s) => s.scope),
-    default_scopes: r.scopes.filter((s) => s.isDefault).map((s) => s.scope),
-    open_scopes: r.scopes.filter((s) => s.openToRegisteredClients).map((s) => s.scope),
-    scope_descriptions: Object.fromEntries(r.scopes.filter((s) => s.description).map((s) => [s.scope, s.description])),
-    access_token_ttl_seconds: r.accessTokenTtlSeconds,
-    access_token_format: r.accessTokenFormat,
-    created_at: new Date(r.createdAt * 1000).toISOString(),
-  };
 }
 
 function resourceText(r: Resource): string {

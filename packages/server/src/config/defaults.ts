@@ -169,6 +169,30 @@ export interface Settings {
    * built-in language (`en`, `de`) or one added in LATCHKEY_THEME_DIR/messages.
    */
   defaultLocale: string;
+  /**
+   * Days a signing key is the newest of its algorithm before the server publishes its successor on its
+   * own (keys/rotation-schedule.ts), with the usual pre-publication; 0 = never (rotate by hand).
+   */
+  keyRotationDays: number;
+  /**
+   * Clients' `backchannel_logout_uri` may point at loopback addresses, over http too (Back-Channel
+   * Logout, logout/backchannel-outbox.ts): development and tests only.
+   */
+  allowLoopbackBackchannelLogout: boolean;
+  /**
+   * Port of a listener of its own (on HOST) serving only Prometheus metrics at /metrics; 0 = none
+   * (observability/metrics-endpoint.ts).
+   */
+  metricsPort: number;
+  /**
+   * Bearer token /metrics asks for. Without LATCHKEY_METRICS_PORT, setting it serves /metrics on the
+   * public port, to holders of this token only.
+   */
+  metricsToken: string | undefined;
+  /** Base URL of an OTLP/HTTP collector receiving traces at `/v1/traces`; unset: no tracing (observability/tracing.ts). */
+  otlpEndpoint: string | undefined;
+  /** The `service.name` of the exported traces. */
+  otlpServiceName: string;
 }
 
 /** Who may create an account (users/signup.ts). */
@@ -251,6 +275,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'themeColor', env: 'LATCHKEY_THEME_COLOR', type: 'optional-string', default: undefined },
   { key: 'themeDir', env: 'LATCHKEY_THEME_DIR', type: 'optional-string', default: undefined },
   { key: 'defaultLocale', env: 'LATCHKEY_DEFAULT_LOCALE', type: 'string', default: 'en' },
+  { key: 'keyRotationDays', env: 'LATCHKEY_KEY_ROTATION_DAYS', type: 'integer', default: 90 },
+  { key: 'allowLoopbackBackchannelLogout', env: 'LATCHKEY_ALLOW_LOOPBACK_BACKCHANNEL_LOGOUT', type: 'boolean', default: false },
+  { key: 'metricsPort', env: 'LATCHKEY_METRICS_PORT', type: 'integer', default: 0 },
+  { key: 'metricsToken', env: 'LATCHKEY_METRICS_TOKEN', type: 'optional-string', default: undefined },
+  { key: 'otlpEndpoint', env: 'LATCHKEY_OTLP_ENDPOINT', type: 'optional-string', default: undefined },
+  { key: 'otlpServiceName', env: 'LATCHKEY_OTLP_SERVICE_NAME', type: 'string', default: 'latchkey' },
 ];
 
 /** Environment variable naming an optional JSON config file (same keys as `Settings`). */

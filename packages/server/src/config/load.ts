@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { checkCaFile } from '../lib/outbound-fetch.ts';
+import { validateObservabilitySettings } from '../observability/settings.ts';
 import {
   CLIENT_METADATA_POLICIES,
   CONFIG_FILE_ENV,
@@ -194,6 +195,11 @@ export function validateSettings(settings: Settings): void {
   if (settings.databaseTimeoutSeconds < 1 || settings.databaseTimeoutSeconds > 60) {
     throw new ConfigError('LATCHKEY_DATABASE_TIMEOUT_SECONDS must be between 1 and 60');
   }
+  if (settings.keyRotationDays > 3650) throw new ConfigError('LATCHKEY_KEY_ROTATION_DAYS must be at most 3650 (0: never rotate on a schedule)');
+  // A key must sign for a while before its successor is due: the successor is published first.
+  if (settings.keyRotationDays > 0 && settings.keyRotationDays * 86400 <= settings.keyPrepublishSeconds) {
+    throw new ConfigError('LATCHKEY_KEY_ROTATION_DAYS must be longer than LATCHKEY_KEY_PREPUBLISH_SECONDS (or 0: never rotate on a schedule)');
+  }
   if (settings.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(settings.databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
@@ -214,6 +220,7 @@ export function validateSettings(settings: Settings): void {
     if (reason) throw new ConfigError(`LATCHKEY_OUTBOUND_CA_FILE ${reason}`);
   }
   validateMtlsSettings(settings);
+  validateObservabilitySettings(settings);
 }
 
 /** RFC 8705 settings: a listener needs its certificate and key; the URL of the aliases must be https. */

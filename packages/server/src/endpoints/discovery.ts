@@ -1,3 +1,4 @@
+import { ADMIN_SCOPES } from '../admin/admin-resource.ts';
 import { CLIENT_ASSERTION_ALGORITHMS } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS, MTLS_AUTH_METHODS } from '../client-auth/methods.ts';
 import { mtlsSettings } from '../mtls/client-certificate.ts';
@@ -17,7 +18,9 @@ import { ACR_VALUES_SUPPORTED } from '../users/authentication-context.ts';
 export async function serverMetadata(ctx: ServerContext): Promise<Record<string, unknown>> {
   const { settings, urls } = ctx;
   const grantTypes = [...GRANTS.keys()];
-  const apiScopes = await ctx.storage.resources.allScopeNames();
+  // RFC 8414 §2 scopes_supported: "Servers MAY choose not to advertise some supported scope values";
+  // the admin API's scopes (admin/admin-resource.ts) are for operators, not for applications.
+  const apiScopes = (await ctx.storage.resources.allScopeNames()).filter((s) => !ADMIN_SCOPES.includes(s));
   const mtls = mtlsSettings(settings);
   // RFC 8705 §2: the certificate methods are offered only where a certificate can reach the server.
   const authMethods = mtls.enabled ? [...CONFIDENTIAL_AUTH_METHODS, ...MTLS_AUTH_METHODS] : [...CONFIDENTIAL_AUTH_METHODS];
@@ -90,7 +93,7 @@ export async function openIdConfiguration(ctx: ServerContext): Promise<Record<st
     // OIDC Discovery §3: "Languages and scripts supported for the user interface, represented as a JSON
     // array of BCP47 [RFC5646] language tag values."
     ui_locales_supported: ctx.languages.supported,
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'amr', 'nonce', 'at_hash', 'azp', 'name', 'preferred_username', 'email', 'email_verified'],
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'amr', 'nonce', 'at_hash', 'azp', 'sid', 'name', 'preferred_username', 'email', 'email_verified'],
     // OIDC Discovery §3: "JSON array containing a list of the Authentication Context Class References
     // that this OP supports" (users/authentication-context.ts).
     acr_values_supported: [...ACR_VALUES_SUPPORTED],
@@ -98,5 +101,9 @@ export async function openIdConfiguration(ctx: ServerContext): Promise<Record<st
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
+    // Back-Channel Logout §2.1: logout tokens are posted to clients' backchannel_logout_uri, and carry
+    // `sid`, as ID tokens do (logout/backchannel-outbox.ts).
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
   };
 }

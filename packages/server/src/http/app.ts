@@ -19,6 +19,7 @@ import { registerHomeRoutes } from './home-routes.ts';
 import { registerCors } from './cors.ts';
 import { authorizationHeader, dpopHeaders } from './authorization-header.ts';
 import { registerRegistrationRoutes } from './registration-routes.ts';
+import { ADMIN_BASE, registerAdminRoutes } from './admin-routes.ts';
 import { deviceAuthorizationEndpoint } from '../endpoints/device-authorization.ts';
 import { InvalidRequest } from '../errors.ts';
 import { clientErrorReply, sendError } from './error-reply.ts';
@@ -28,6 +29,7 @@ import { trustedProxies } from '../config/load.ts';
 import { FormParams } from '../lib/form-params.ts';
 import type { IssuerUrls } from '../config/issuer-urls.ts';
 import { mtlsSettings, requestCertificate } from '../mtls/client-certificate.ts';
+import { observeApp } from '../observability/observe-server.ts';
 
 /** Fastify's trustProxy: the hops or proxies of LATCHKEY_TRUSTED_PROXIES, else LATCHKEY_TRUST_PROXY. */
 function trustProxySetting(ctx: ServerContext): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -71,6 +73,8 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
     // A path Fastify cannot even decode (`/%zz`) gets the same error shape as everything else.
     frameworkErrors: (error, request, reply) => sendError(new InvalidRequest('the request path is malformed', error.message), request, reply),
   });
+  // Request metrics and spans, when LATCHKEY_METRICS_* or LATCHKEY_OTLP_ENDPOINT ask for them.
+  observeApp(app, ctx, { main: !options.mtls });
   app.addHook('onRequest', async (request) => {
     // (An injected test request's socket has no timers.)
     request.raw.socket.setTimeout?.(0);
@@ -112,6 +116,8 @@ export function buildApp(ctx: ServerContext, options: AppOptions = {}): FastifyI
   app.register(async (protocol) => registerProtocolEndpoints(protocol, ctx, addressed), { prefix });
   // RFC 7591 and RFC 7592: JSON in and out, in a scope of its own (its own body parser and limit).
   app.register(async (registration) => registerRegistrationRoutes(registration, ctx), { prefix });
+  // The admin API (docs/admin-api.md): JSON, problem details, its own scope under the issuer's path.
+  app.register(async (admin) => registerAdminRoutes(admin, ctx), { prefix: `${prefix}${ADMIN_BASE}` });
   app.register(
     async (pages) => {
       // The pages a person sees answer errors with a page; every other endpoint with RFC 6749 JSON.

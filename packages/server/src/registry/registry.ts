@@ -5,6 +5,7 @@ import { registrationKeys } from '../client-auth/client-keys.ts';
 import { CONFIDENTIAL_AUTH_METHODS } from '../client-auth/methods.ts';
 import { randomIdentifier, randomToken, sha256 } from '../lib/random.ts';
 import { isResourceIndicator, SCOPE_TOKEN } from '../lib/syntax.ts';
+import { ADMIN_RESOURCE } from '../admin/admin-resource.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../storage/database.ts';
 import { ClientIdRetired, type NewClient } from '../storage/client-store.ts';
 import type { Database } from '../storage/schema.ts';
@@ -16,6 +17,7 @@ import { isDistinguishedName, SUBJECT_METADATA, type TlsClientAuthSubject } from
 import { MTLS_AUTH_METHODS } from '../client-auth/methods.ts';
 import { isIP } from 'node:net';
 import { OIDC_SCOPES } from './oidc-scopes.ts';
+import { checkBackchannelLogoutUri } from './backchannel-logout-uri.ts';
 import { checkRedirectUriForRegistration, redirectUriRules, type RedirectUriRules } from './redirect-uri.ts';
 import { allowTokenExchange, disallowTokenExchange } from './token-exchange-policy.ts';
 import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT_TYPE } from './grant-types.ts';
@@ -92,6 +94,10 @@ export interface CreateClientInput {
   tlsClientCertificateBoundAccessTokens?: boolean;
   /** Who registers it (default operator); any other source is held to the rules of self-registered clients. */
   source?: ClientSource;
+  /** Back-Channel Logout §2.2: where logout tokens are posted (registry/backchannel-logout-uri.ts). */
+  backchannelLogoutUri?: string | null;
+  /** Back-Channel Logout §2.2: the client needs `sid` in its logout tokens (Latchkey always sends it for a session). */
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export interface CreatedClient {
@@ -128,13 +134,7 @@ export class Registry {
         openToRegisteredClients: given.openToRegisteredClients === true || (input.openScopes ?? []).includes(given.scope),
       };
     });
-    for (const name of names) {
-      if (!SCOPE_TOKEN.test(name)) throw new RegistryError(`scope "${name}" has characters RFC 6749 §3.3 forbids`, 'invalid');
-      if ((RESERVED_SCOPES as readonly string[]).includes(name)) {
-        throw new RegistryError(`scope "${name}" is an OpenID Connect scope and cannot be registered`, 'invalid');
-      }
-    }
-    if (new Set(names).size !== names.length) throw new RegistryError('a scope is listed twice', 'invalid');
+    checkScopeNames(names);
     if (await this.storage.resources.findByIdentifier(identifier)) throw new RegistryError(`resource ${identifier} exists already`, 'conflict');
     const taken = await this.storage.resources.existingScopes(names);
     if (taken.length > 0) throw new RegistryError(`scope already registered by another resource: ${taken.join(', ')}`, 'conflict');
@@ -173,7 +173,48 @@ export class Registry {
   }
 
   async deleteResource(identifier: string): Promise<void> {
+    // The admin API's own resource (admin/admin-resource.ts): deleting it would lock every administrator out.
+    if (identifier === ADMIN_RESOURCE) throw new RegistryError(`${ADMIN_RESOURCE} is built in: it cannot be deleted`, 'invalid');
     if (!(await this.storage.resources.delete(identifier))) throw new RegistryError(`no resource ${identifier}`, 'not_found');
+  }
+
+  /**
+   * Changes a resource's name, token lifetime and token format (a value left out stays) and, when
+   * `scopes` is given, makes its scopes exactly those: a scope left out is removed, and with it every
+   * client's permission to ask for it. Tokens already issued keep what they were issued with.
+   */
+  async updateResource(
+    identifier: string,
+    input: { name?: string; accessTokenTtlSeconds?: number | null; accessTokenFormat?: AccessTokenFormat; scopes?: ScopeDefinition[] },
+  ): Promise<Resource> {
+    const resource = await this.getResource(identifier);
+    const name = input.name === undefined ? undefined : input.name.trim() || identifier;
+    const ttl = input.accessTokenTtlSeconds;
+    if (ttl !== undefined && ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400)) {
+      throw new RegistryError('the access token lifetime must be between 1 and 86400 seconds', 'invalid');
+    }
+    const format = input.accessTokenFormat;
+    if (format !== undefined && format !== 'jwt' && format !== 'opaque') throw new RegistryError('the token format must be jwt or opaque', 'invalid');
+    if (input.scopes !== undefined) {
+      const names = input.scopes.map((s) => s.scope);
+      checkScopeNames(names);
+      const added = names.filter((n) => !resource.scopes.some((s) => s.scope === n));
+      const taken = await this.storage.resources.existingScopes(added);
+      if (taken.length > 0) throw new RegistryError(`scope already registered by another resource: ${taken.join(', ')}`, 'conflict');
+    }
+    const changes = {
+      ...(name !== undefined ? { name } : {}),
+      ...(ttl !== undefined ? { accessTokenTtlSeconds: ttl } : {}),
+      ...(format !== undefined ? { accessTokenFormat: format } : {}),
+      ...(input.scopes !== undefined ? { scopes: input.scopes } : {}),
+    };
+    try {
+      if (!(await this.storage.resources.updateDetails(identifier, changes))) throw new RegistryError(`no resource ${identifier}`, 'not_found');
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new RegistryError('one of the scopes was registered by another resource meanwhile', 'conflict');
+      throw err;
+    }
+    return this.getResource(identifier);
   }
 
   /**
@@ -196,14 +237,15 @@ export class Registry {
    * Registers a client after every check below; `within` runs in the insert's own transaction (the rows
    * of a dynamic registration, registration/register.ts), so a failure there stores nothing.
    */
-  async createClient(input: CreateClientInput, options: { within?: ClientWrite } = {}): Promise<CreatedClient> {
+  async createClient(input: CreateClientInput, options: { within?: ClientWrite; secret?: string } = {}): Promise<CreatedClient> {
     const clientId = input.clientId ?? randomBytes(16).toString('hex');
     if (!CLIENT_ID.test(clientId) || UUID_SHAPE.test(clientId)) {
       throw new RegistryError('client id: 3-128 of A-Z a-z 0-9 . _ ~ -, and not shaped like a UUID', 'invalid');
     }
     const checked = await this.checkClient(input, clientId);
     // A private_key_jwt client proves itself with its keys: it gets no secret.
-    const clientSecret = usesSecret(checked) ? randomToken(32) : undefined;
+    if (options.secret !== undefined) checkGivenSecret(options.secret);
+    const clientSecret = usesSecret(checked) ? (options.secret ?? randomToken(32)) : undefined;
     await this.store(clientId, () =>
       this.storage.clients.create(
         { ...checked, secretHash: clientSecret === undefined ? null : sha256(clientSecret), createdAt: nowSeconds() },
@@ -282,6 +324,8 @@ export class Registry {
       tlsClientAuth,
       tlsClientCertificateBoundAccessTokens: input.tlsClientCertificateBoundAccessTokens === true,
       source,
+      backchannelLogoutUri: checkBackchannelLogout(input.backchannelLogoutUri, input.type),
+      backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired === true,
     };
   }
 
@@ -403,6 +447,19 @@ export class Registry {
     return this.getClient(clientId);
   }
 
+  /**
+   * Sets where the client takes back-channel logout tokens (Back-Channel Logout §2.2; null: nowhere)
+   * and whether it needs `sid` in them.
+   */
+  async setBackchannelLogout(clientId: string, uri: string | null, sessionRequired: boolean): Promise<Client> {
+    const client = await this.getClient(clientId);
+    const checked = checkBackchannelLogout(uri, client.type);
+    if (!(await this.storage.clients.updateBackchannelLogout(clientId, checked, sessionRequired))) {
+      throw new RegistryError(`no client ${clientId}`, 'not_found');
+    }
+    return this.getClient(clientId);
+  }
+
   async setRequirePasskey(clientId: string, required: boolean): Promise<Client> {
     if (!(await this.storage.clients.updateRequirePasskey(clientId, required))) {
       throw new RegistryError(`no client ${clientId}`, 'not_found');
@@ -429,14 +486,18 @@ export class Registry {
     return this.getClient(clientId);
   }
 
-  /** Replaces the secret at once: the old one stops working. Returns the new secret, shown once. */
-  async rotateSecret(clientId: string): Promise<string> {
+  /**
+   * Replaces the secret at once: the old one stops working. Returns the new secret, shown once; `given`
+   * is one the operator chose (configuration as code reads it from the environment or a file).
+   */
+  async rotateSecret(clientId: string, given?: string): Promise<string> {
     const client = await this.getClient(clientId);
     if (client.type !== 'confidential') throw new RegistryError('public clients have no secret', 'invalid');
     if (client.tokenEndpointAuthMethod === 'private_key_jwt') {
       throw new RegistryError('this client authenticates with private_key_jwt: it has no secret', 'invalid');
     }
-    const secret = randomToken(32);
+    if (given !== undefined) checkGivenSecret(given);
+    const secret = given ?? randomToken(32);
     // Deleted in the meantime: the secret would work nowhere, so it is not shown.
     if (!(await this.storage.clients.updateSecretHash(clientId, sha256(secret), nowSeconds()))) {
       throw new RegistryError(`no client ${clientId}`, 'not_found');
@@ -453,6 +514,26 @@ export class RedirectUriRejected extends RegistryError {
   constructor(message: string) {
     super(message, 'invalid');
   }
+}
+
+/** A resource's scope names: RFC 6749 §3.3 tokens, none of OpenID Connect's own, none twice. */
+function checkScopeNames(names: string[]): void {
+  for (const name of names) {
+    if (!SCOPE_TOKEN.test(name)) throw new RegistryError(`scope "${name}" has characters RFC 6749 §3.3 forbids`, 'invalid');
+    if ((RESERVED_SCOPES as readonly string[]).includes(name)) {
+      throw new RegistryError(`scope "${name}" is an OpenID Connect scope and cannot be registered`, 'invalid');
+    }
+  }
+  if (new Set(names).size !== names.length) throw new RegistryError('a scope is listed twice', 'invalid');
+}
+
+/**
+ * A secret the operator chose: long enough to resist guessing (RFC 6749 §10.10: "the probability of an
+ * attacker guessing generated tokens ... MUST be less than or equal to 2^(-128)"), printable, one line.
+ */
+function checkGivenSecret(secret: string): void {
+  if (secret.length < 32) throw new RegistryError('a client secret needs at least 32 characters (openssl rand -base64 32)', 'invalid');
+  if (secret.length > 512 || !/^[\x21-\x7e]+$/.test(secret)) throw new RegistryError('a client secret is at most 512 printable ASCII characters, without spaces', 'invalid');
 }
 
 /** Whether the client authenticates with a secret: confidential and not private_key_jwt. */
@@ -578,3 +659,11 @@ function checkUris(uris: string[], what: string, rules: RedirectUriRules = {}): 
   return unique;
 }
 
+
+/** A client's `backchannel_logout_uri`, checked (registry/backchannel-logout-uri.ts); null: none. */
+function checkBackchannelLogout(uri: string | null | undefined, type: ClientType): string | null {
+  if (uri === undefined || uri === null || uri === '') return null;
+  const problem = checkBackchannelLogoutUri(uri, type);
+  if (problem) throw new RegistryError(`the back-channel logout URI ${problem}`, 'invalid');
+  return uri;
+}

@@ -39,6 +39,32 @@ export interface Database {
   invitations: InvitationRow;
   upstream_providers: UpstreamProviderRow;
   user_links: UserLinkRow;
+  locks: LockRow;
+  backchannel_logouts: BackchannelLogoutRow;
+}
+
+/** A logout token to deliver to a client (logout/backchannel-outbox.ts); the token is signed at each attempt. */
+export interface BackchannelLogoutRow {
+  id: string;
+  client_id: string;
+  /** The user's `sub`. */
+  subject: string;
+  /** The ended session's `sid`; null: every session of the user. */
+  sid: string | null;
+  attempts: number | string;
+  next_attempt_at: number | string;
+  locked_until: number | string;
+  created_at: number | string;
+  last_error: string | null;
+}
+
+/** A named lease (storage/lock-store.ts): the node holding it performs the task it names. */
+export interface LockRow {
+  name: string;
+  /** The holder's random id, chosen per process. */
+  holder: string;
+  acquired_at: number | string;
+  expires_at: number | string;
 }
 
 /** An upstream OpenID provider (federation/providers.ts). */
@@ -271,6 +297,8 @@ export interface SessionRow {
   created_at: number | string;
   last_seen_at: number | string;
   expires_at: number | string;
+  /** Back-Channel Logout §2.1: the session's opaque identifier (random, not derived from the cookie). */
+  sid: string | null;
 }
 
 export interface RateLimitRow {
@@ -295,6 +323,8 @@ export interface GrantRow {
   scope: string;
   created_at: number | string;
   revoked_at: number | string | null;
+  /** The `sid` of the SSO session the grant was made in (Back-Channel Logout §2.3); null: none. */
+  sid: string | null;
 }
 
 export interface AuthorizationCodeRow {
@@ -434,6 +464,10 @@ export interface ClientRow {
   require_passkey: number | string;
   /** default or fapi2 (registry/types.ts ClientProfile). */
   profile: string;
+  /** Back-Channel Logout §2.2: where logout tokens are posted; null: none. */
+  backchannel_logout_uri: string | null;
+  /** Back-Channel Logout §2.2: 1 when the client needs `sid` in its logout tokens. */
+  backchannel_logout_session_required: number | string;
 }
 
 export interface ClientScopeRow {

@@ -22,10 +22,12 @@ import { RevocationStore } from './revocation-store.ts';
 import { ServerFactStore } from './server-fact-store.ts';
 import { SessionStore } from './session-store.ts';
 import { SigningKeyStore } from './signing-key-store.ts';
+import { LockStore } from './lock-store.ts';
 import { TokenExchangeStore } from './token-exchange-store.ts';
 import { UserStore } from './user-store.ts';
 import { TotpStore } from './totp-store.ts';
 import { RecoveryCodeStore } from './recovery-code-store.ts';
+import { BackchannelLogoutStore } from './backchannel-logout-store.ts';
 
 /** Every store over one database connection. */
 export class Storage {
@@ -54,6 +56,8 @@ export class Storage {
   readonly initialAccessTokens: InitialAccessTokenStore;
   readonly clientMetadata: ClientMetadataStore;
   readonly pushedRequests: PushedRequestStore;
+  readonly backchannelLogouts: BackchannelLogoutStore;
+  readonly locks: LockStore;
 
   readonly db: Db;
 
@@ -84,6 +88,8 @@ export class Storage {
     this.initialAccessTokens = new InitialAccessTokenStore(db.kysely);
     this.clientMetadata = new ClientMetadataStore(db.kysely);
     this.pushedRequests = new PushedRequestStore(db.kysely);
+    this.backchannelLogouts = new BackchannelLogoutStore(db.kysely);
+    this.locks = new LockStore(db.kysely);
   }
 
   /**

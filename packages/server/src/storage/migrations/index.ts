@@ -26,6 +26,8 @@ import * as m0024 from './0024-passkeys.ts';
 import * as m0025 from './0025-email.ts';
 import * as m0026 from './0026-signup.ts';
 import * as m0027 from './0027-upstream-providers.ts';
+import * as m0029 from './0029-backchannel-logout.ts';
+import * as m0028 from './0028-key-rotation.ts';
 
 /** Every migration by name; they run in the order of their names. A new one is added here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -56,6 +58,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0025-email': m0025,
   '0026-signup': m0026,
   '0027-upstream-providers': m0027,
+  '0029-backchannel-logout': m0029,
+  '0028-key-rotation': m0028,
 };
 
 /** Every migration, in order. */
