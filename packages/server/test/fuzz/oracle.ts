@@ -474,9 +474,13 @@ function checkAcceptedProof(world: World, request: FuzzRequest, path: string, pr
   const now = Math.floor(Date.now() / 1000);
   // The proof's lifetime, and a minute for the clock tolerance and the run itself.
   if (typeof claims?.iat !== 'number' || Math.abs(now - claims.iat) > world.ctx.settings.dpopProofMaxAgeSeconds + 60) failed.push('iat');
+  // §11.1: Latchkey records a proof as the key's thumbprint and its jti (resource-server's dpop.ts), so
+  // the same jti under another key is another proof; the same key never gets a jti twice.
+  const keyId = typeof jwk !== 'object' || jwk === null ? '' : jwk.kty === 'EC' ? jwkThumbprint(jwk as { crv?: string; x?: string; y?: string }) : JSON.stringify(jwk);
+  const used = `${keyId}\0${String(claims?.jti)}`;
   if (typeof claims?.jti !== 'string' || claims.jti === '') failed.push('jti');
-  else if (world.acceptedDpopJtis.has(claims.jti)) failed.push('jti used before');
-  else world.acceptedDpopJtis.add(claims.jti);
+  else if (world.acceptedDpopJtis.has(used)) failed.push('jti used before');
+  else world.acceptedDpopJtis.add(used);
   if (failed.length > 0) problems.push(`a request carried out with a DPoP proof that fails RFC 9449 §4.3 (${failed.join(', ')})`);
 }
 

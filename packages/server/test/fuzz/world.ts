@@ -90,7 +90,7 @@ export class World {
   readonly dpopKey = generateSigningKey('ES256', 'dpop');
   /** The last valid proof made, to replay (RFC 9449 §11.1). */
   private lastDpopProof: string | undefined;
-  /** The jti of every DPoP proof a request was carried out with (oracle.ts: none twice). */
+  /** The key and jti of every DPoP proof a request was carried out with (oracle.ts: none twice). */
   readonly acceptedDpopJtis = new Set<string>();
   private issuerJwksCache: { keys: Record<string, unknown>[] } | undefined;
 
