@@ -46,4 +46,12 @@ describe('trusted proxies (sqlite)', () => {
     }
     assert.equal(loadSettings({ env: { LATCHKEY_TRUSTED_PROXIES: '10.0.0.0/8,::1' } }).trustedProxies, '10.0.0.0/8,::1');
   });
+
+  test('a /0 range (every address) is refused with the setting that means it, not a crash at start', async () => {
+    for (const everyone of ['0.0.0.0/0', '::/0', 'loopback, 0.0.0.0/00']) {
+      assert.throws(() => loadSettings({ env: { LATCHKEY_TRUSTED_PROXIES: everyone } }), /\/0 range.*LATCHKEY_TRUST_PROXY=true/, everyone);
+    }
+    // The smallest range proxy-addr takes still starts.
+    assert.equal(await remoteAddressSeen('0.0.0.0/1,128.0.0.0/1'), '203.0.113.7');
+  });
 });

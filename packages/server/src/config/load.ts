@@ -174,6 +174,10 @@ export function validateSettings(settings: Settings): void {
   ] as const) {
     if (value > MAX_INTERVAL_SECONDS) throw new ConfigError(`${name} must be at most ${MAX_INTERVAL_SECONDS}`);
   }
+  // A /0 range believes every address's forwarding headers; Fastify's proxy-addr refuses it at start.
+  if (settings.trustedProxies !== undefined && /\/0*0\s*(,|$)/.test(settings.trustedProxies)) {
+    throw new ConfigError('LATCHKEY_TRUSTED_PROXIES has a /0 range, which trusts every address: name your proxies, or set LATCHKEY_TRUST_PROXY=true if every client really is a proxy');
+  }
   if (settings.trustedProxies !== undefined && trustedProxies(settings.trustedProxies) === undefined) {
     throw new ConfigError(
       'LATCHKEY_TRUSTED_PROXIES must be a number of hops, or comma-separated IP addresses, CIDR ranges, loopback, linklocal or uniquelocal',
